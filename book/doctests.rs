@@ -1,0 +1,8 @@
+//! Every chapter of the book as a doctest module, so `cargo test` compiles and runs each Rust
+//! snippet (the trick from jiff's book: one module per chapter, the module name says which
+//! chapter failed).
+#![allow(missing_docs)]
+
+#[cfg(doctest)]
+#[doc = include_str!("src/introduction.md")]
+pub mod introduction {}

@@ -1,0 +1,45 @@
+//! # descent-core
+//!
+//! PyTorch's optimizers as fixed-size state machines that run anywhere: `#![no_std]`, no heap, no
+//! panics. Every update rule has a scalar reference written from its formula and a lane-chunked
+//! kernel that the compiler vectorizes; property tests prove the two give the same bits, and
+//! conformance tests replay traces produced by PyTorch.
+//!
+//! State is either owned, in const-generic arrays whose size is known at compile time, or
+//! borrowed from buffers the caller provides:
+//!
+//! ```
+//! use descent_core::{adam::{Adam, AdamConfig}, Optimizer};
+//!
+//! // Minimize f(x) = Σ (x_i − 3)² with Adam over 4 parameters, state in a [[f32; 4]; 2].
+//! let mut opt = Adam::<f32, 4>::new(AdamConfig { lr: 0.1, ..AdamConfig::default() })?;
+//! let mut x = [0.0f32; 4];
+//! for _ in 0..500 {
+//!     let g = x.map(|xi| 2.0 * (xi - 3.0));
+//!     opt.step(&mut x, &g)?;
+//! }
+//! assert!(x.iter().all(|xi| (xi - 3.0).abs() < 1e-3));
+//! # Ok::<(), descent_core::Error>(())
+//! ```
+//!
+//! ## Features
+//!
+//! - `micromath`: `f32` square roots through micromath's fast approximation, for cores without an
+//!   FPU. Not correctly rounded: the measured error is in the README and the book.
+#![no_std]
+#![deny(missing_docs)]
+
+pub mod error;
+pub mod lanes;
+pub mod optim;
+pub mod persist;
+pub mod real;
+pub mod simd;
+
+pub use error::Error;
+pub use optim::registry::{OPTIMIZERS, OptimizerInfo};
+pub use optim::{
+    NonFinitePolicy, Optim, Optimizer, StateBuffer, StepOutcome, UpdateRule, adadelta, adafactor, adagrad,
+    adam, adamax, asgd, lion, nadam, radam, rmsprop, rprop, sgd,
+};
+pub use real::Real;

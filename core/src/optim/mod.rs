@@ -1,0 +1,528 @@
+//! The optimizers: one module per family, each a configuration (PyTorch's hyperparameter names and
+//! defaults, validated), an update rule (a scalar reference written from the formula and a
+//! lane-chunked kernel), and state held by the one generic [`Optim`] struct.
+//!
+//! [`Optim`] does everything the optimizers share: length checks, the non-finite gradient policy,
+//! the step count, learning-rate changes, saving and restoring. An optimizer only supplies its
+//! [`UpdateRule`].
+
+use core::marker::PhantomData;
+
+use crate::error::Error;
+use crate::persist::{self, Header, Persist, Reader, Writer};
+use crate::real::{LaneKernel, Real};
+
+/// Splits `state` into `K` streams of `n` values, or returns from the calling rule (the generic
+/// [`Optim`] always passes exactly [`UpdateRule::state_len`] values, so this cannot fail there).
+macro_rules! streams {
+    ($state:expr, $n:expr; $k:literal) => {
+        match $crate::lanes::split_state::<_, $k>($state, $n) {
+            Some(s) => s,
+            None => return,
+        }
+    };
+}
+
+pub mod adadelta;
+pub mod adafactor;
+pub mod adagrad;
+pub mod adam;
+pub mod adamax;
+pub mod asgd;
+pub mod lion;
+pub mod nadam;
+pub mod ops;
+pub mod radam;
+pub mod registry;
+pub mod rmsprop;
+pub mod rprop;
+pub mod sgd;
+
+/// What to do when a gradient holds NaN or ±∞. Chosen at construction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum NonFinitePolicy {
+    /// Apply the update anyway, as PyTorch does (NaN spreads into parameters and state).
+    #[default]
+    Propagate,
+    /// Leave parameters, state and step count untouched and report [`StepOutcome::Skipped`].
+    SkipStep,
+    /// Leave everything untouched and return [`Error::NonFinite`].
+    Error,
+}
+
+impl NonFinitePolicy {
+    fn to_u8(self) -> u8 {
+        match self {
+            NonFinitePolicy::Propagate => 0,
+            NonFinitePolicy::SkipStep => 1,
+            NonFinitePolicy::Error => 2,
+        }
+    }
+    fn from_u8(v: u8) -> Result<Self, Error> {
+        match v {
+            0 => Ok(NonFinitePolicy::Propagate),
+            1 => Ok(NonFinitePolicy::SkipStep),
+            2 => Ok(NonFinitePolicy::Error),
+            _ => Err(Error::CorruptState { reason: "invalid non-finite policy" }),
+        }
+    }
+}
+
+/// What a successful [`Optimizer::step`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepOutcome {
+    /// The parameters were updated.
+    Stepped,
+    /// A gradient was not finite and the policy is [`NonFinitePolicy::SkipStep`]: nothing changed.
+    Skipped {
+        /// Index of the first non-finite gradient.
+        index: usize,
+    },
+}
+
+/// The object-safe interface every optimizer offers, modelled on `torch.optim.Optimizer`.
+///
+/// `std` code can hold a `Box<dyn Optimizer<f32>>` picked by name; embedded code uses the concrete
+/// types directly.
+pub trait Optimizer<F: Real> {
+    /// The PyTorch-style snake_case name (`"adam"`, `"sgd"`, …).
+    fn name(&self) -> &'static str;
+    /// One update of `params` from `grads`. Both must have [`Optimizer::len`] elements; on any
+    /// error nothing is modified.
+    fn step(&mut self, params: &mut [F], grads: &[F]) -> Result<StepOutcome, Error>;
+    /// The current learning rate.
+    fn lr(&self) -> f64;
+    /// Changes the learning rate (validated as at construction).
+    fn set_lr(&mut self, lr: f64) -> Result<(), Error>;
+    /// The momentum a schedule may cycle: SGD's and RMSprop's `momentum`, the Adam family's
+    /// `betas[0]`; `None` where there is none.
+    fn momentum(&self) -> Option<f64>;
+    /// Changes that momentum (validated; refused where there is none or where the state has no
+    /// room for a momentum buffer).
+    fn set_momentum(&mut self, momentum: f64) -> Result<(), Error>;
+    /// Steps taken so far (skipped steps not counted).
+    fn steps(&self) -> u64;
+    /// Number of parameters.
+    fn len(&self) -> usize;
+    /// True when the optimizer updates no parameter.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Number of state values the current configuration uses.
+    fn state_len(&self) -> usize;
+    /// Bytes [`Optimizer::save`] writes.
+    fn saved_len(&self) -> usize;
+    /// Saves hyperparameters, step count and state into `out` (see [`crate::persist`]); returns
+    /// the number of bytes written.
+    fn save(&self, out: &mut [u8]) -> Result<usize, Error>;
+    /// Restores what [`Optimizer::save`] wrote. Refuses truncated, corrupt or mismatched bytes
+    /// and then changes nothing.
+    fn restore(&mut self, bytes: &[u8]) -> Result<(), Error>;
+}
+
+/// The part of an optimizer that differs from one algorithm to the next: its hyperparameters
+/// (the implementing type is the configuration), its per-step rule, and the scalar state it
+/// keeps besides the per-parameter buffers.
+pub trait UpdateRule: Clone + core::fmt::Debug + Persist {
+    /// Scalar state besides the buffers (NAdam's `mu_product`, ASGD's `eta` and `mu`, …).
+    type Scalars: Clone + Copy + core::fmt::Debug + Default + PartialEq + Persist;
+    /// Name (as in `torch.optim`, snake_case) and persistence id.
+    const NAME: &'static str;
+    /// Id in saved state (unique per rule).
+    const ID: u8;
+
+    /// The name of this configuration (AdamW for Adam with decoupled decay, …).
+    fn name(&self) -> &'static str {
+        Self::NAME
+    }
+    /// Checks every hyperparameter with PyTorch's rules.
+    fn validate(&self) -> Result<(), Error>;
+    /// Checks that this configuration can update `n` parameters (Adafactor: `n` = its shape).
+    fn check_len(&self, _n: usize) -> Result<(), Error> {
+        Ok(())
+    }
+    /// Number of state values needed for `n` parameters with this configuration.
+    fn state_len(&self, n: usize) -> usize;
+    /// Fills freshly allocated state (zeros unless the algorithm says otherwise).
+    fn init_state<F: Real>(&self, state: &mut [F]) {
+        state.fill(F::ZERO);
+    }
+    /// The learning rate.
+    fn lr(&self) -> f64;
+    /// Sets the learning rate without validation (the caller validates).
+    fn put_lr(&mut self, lr: f64);
+    /// The cyclable momentum, if any.
+    fn momentum(&self) -> Option<f64> {
+        None
+    }
+    /// Sets the cyclable momentum without validation; `false` if there is none.
+    fn put_momentum(&mut self, _m: f64) -> bool {
+        false
+    }
+    /// The lane-chunked kernel: step number `t` (counting from 1) over `params`, `grads` and
+    /// `state` (of length [`UpdateRule::state_len`]).
+    fn kernel<F: Real, const L: usize>(
+        &self,
+        scalars: &mut Self::Scalars,
+        t: u64,
+        params: &mut [F],
+        grads: &[F],
+        state: &mut [F],
+    );
+    /// The scalar reference: the same update written straight from the formula, one tensor
+    /// operation at a time as PyTorch's single-tensor implementation does.
+    fn reference<F: Real>(
+        &self,
+        scalars: &mut Self::Scalars,
+        t: u64,
+        params: &mut [F],
+        grads: &[F],
+        state: &mut [F],
+    );
+}
+
+/// Storage for optimizer state: a const-generic array of `K` streams of `N` values (owned, no
+/// allocation, size known at compile time) or a slice the caller provides.
+pub trait StateBuffer<F> {
+    /// All values as one slice.
+    fn values(&self) -> &[F];
+    /// All values as one mutable slice.
+    fn values_mut(&mut self) -> &mut [F];
+}
+
+impl<F, const N: usize, const K: usize> StateBuffer<F> for [[F; N]; K] {
+    fn values(&self) -> &[F] {
+        self.as_flattened()
+    }
+    fn values_mut(&mut self) -> &mut [F] {
+        self.as_flattened_mut()
+    }
+}
+
+impl<F> StateBuffer<F> for &mut [F] {
+    fn values(&self) -> &[F] {
+        self
+    }
+    fn values_mut(&mut self) -> &mut [F] {
+        self
+    }
+}
+
+/// An optimizer: configuration `R`, float type `F`, state storage `B`.
+///
+/// Use the aliases of each module: e.g. [`adam::Adam<f32, N>`](adam::Adam) owns its moments in
+/// `[[f32; N]; 2]`, and [`adam::AdamView`] borrows them from the caller.
+#[derive(Debug, Clone)]
+pub struct Optim<R: UpdateRule, F: Real, B: StateBuffer<F>> {
+    config: R,
+    scalars: R::Scalars,
+    state: B,
+    len: usize,
+    steps: u64,
+    policy: NonFinitePolicy,
+    _float: PhantomData<F>,
+}
+
+impl<R: UpdateRule, F: Real, const N: usize, const K: usize> Optim<R, F, [[F; N]; K]> {
+    /// An optimizer for `N` parameters that owns its state (`K` streams of `N` values). Refuses
+    /// invalid hyperparameters, and a configuration that needs more state than `K × N`.
+    pub fn new(config: R) -> Result<Self, Error> {
+        Self::with_policy(config, NonFinitePolicy::default())
+    }
+    /// As [`Optim::new`], with a non-finite gradient policy.
+    pub fn with_policy(config: R, policy: NonFinitePolicy) -> Result<Self, Error> {
+        Optim::build(config, [[F::ZERO; N]; K], N, policy)
+    }
+}
+
+impl<'a, R: UpdateRule, F: Real> Optim<R, F, &'a mut [F]> {
+    /// An optimizer for `n` parameters whose state lives in `buffer` (at least
+    /// `config.state_len(n)` values; see each optimizer's state size). The buffer is initialised.
+    pub fn with_buffer(config: R, n: usize, buffer: &'a mut [F]) -> Result<Self, Error> {
+        Self::with_buffer_and_policy(config, n, buffer, NonFinitePolicy::default())
+    }
+    /// As [`Optim::with_buffer`], with a non-finite gradient policy.
+    pub fn with_buffer_and_policy(
+        config: R,
+        n: usize,
+        buffer: &'a mut [F],
+        policy: NonFinitePolicy,
+    ) -> Result<Self, Error> {
+        Optim::build(config, buffer, n, policy)
+    }
+}
+
+impl<R: UpdateRule, F: Real, B: StateBuffer<F>> Optim<R, F, B> {
+    fn build(config: R, mut state: B, len: usize, policy: NonFinitePolicy) -> Result<Self, Error> {
+        config.validate()?;
+        config.check_len(len)?;
+        let needed = config.state_len(len);
+        let available = state.values().len();
+        let buf = state.values_mut().get_mut(..needed).ok_or(Error::BufferTooSmall {
+            what: "optimizer state",
+            needed,
+            available,
+        })?;
+        config.init_state(buf);
+        Ok(Optim {
+            config,
+            scalars: R::Scalars::default(),
+            state,
+            len,
+            steps: 0,
+            policy,
+            _float: PhantomData,
+        })
+    }
+
+    /// The configuration (hyperparameters).
+    pub fn config(&self) -> &R {
+        &self.config
+    }
+    /// Replaces the configuration, validated, keeping the state. Refused (and nothing changed) if
+    /// the new configuration needs more state than the buffer holds.
+    pub fn set_config(&mut self, config: R) -> Result<(), Error> {
+        config.validate()?;
+        config.check_len(self.len)?;
+        self.fits(&config)?;
+        self.config = config;
+        Ok(())
+    }
+    /// The scalar state (step-dependent values besides the buffers).
+    pub fn scalars(&self) -> &R::Scalars {
+        &self.scalars
+    }
+    /// The state values in use.
+    pub fn state(&self) -> &[F] {
+        let n = self.config.state_len(self.len);
+        self.state.values().get(..n).unwrap_or(&[])
+    }
+    /// The non-finite gradient policy.
+    pub fn policy(&self) -> NonFinitePolicy {
+        self.policy
+    }
+
+    fn fits(&self, config: &R) -> Result<(), Error> {
+        let needed = config.state_len(self.len);
+        let available = self.state.values().len();
+        if needed > available {
+            return Err(Error::BufferTooSmall { what: "optimizer state", needed, available });
+        }
+        // A configuration that uses more streams than before starts the new ones from scratch,
+        // as PyTorch creates missing state lazily.
+        Ok(())
+    }
+
+    fn check_inputs(&self, params: &[F], grads: &[F]) -> Result<Option<StepOutcome>, Error> {
+        if params.len() != self.len {
+            return Err(Error::LengthMismatch { what: "params", expected: self.len, found: params.len() });
+        }
+        if grads.len() != self.len {
+            return Err(Error::LengthMismatch { what: "grads", expected: self.len, found: grads.len() });
+        }
+        if self.policy != NonFinitePolicy::Propagate {
+            if let Some(index) = grads.iter().position(|g| !g.is_finite()) {
+                return match self.policy {
+                    NonFinitePolicy::SkipStep => Ok(Some(StepOutcome::Skipped { index })),
+                    _ => Err(Error::NonFinite { what: "grads", index }),
+                };
+            }
+        }
+        Ok(None)
+    }
+
+    /// One step computed by the scalar reference instead of the lane kernel. Same checks, same
+    /// result bit for bit (the property tests prove it); for readers and for checking.
+    pub fn step_reference(&mut self, params: &mut [F], grads: &[F]) -> Result<StepOutcome, Error> {
+        if let Some(outcome) = self.check_inputs(params, grads)? {
+            return Ok(outcome);
+        }
+        let t = self.steps.saturating_add(1);
+        let n = self.config.state_len(self.len);
+        let state = self
+            .state
+            .values_mut()
+            .get_mut(..n)
+            .ok_or(Error::CorruptState { reason: "state buffer shrank" })?;
+        self.config.reference(&mut self.scalars, t, params, grads, state);
+        self.steps = t;
+        Ok(StepOutcome::Stepped)
+    }
+
+    /// One step with an explicit lane width `L` (the production width is [`Real::LANES`]); for
+    /// tests and benchmarks that compare widths.
+    pub fn step_with_lanes<const L: usize>(
+        &mut self,
+        params: &mut [F],
+        grads: &[F],
+    ) -> Result<StepOutcome, Error> {
+        if let Some(outcome) = self.check_inputs(params, grads)? {
+            return Ok(outcome);
+        }
+        let t = self.steps.saturating_add(1);
+        let n = self.config.state_len(self.len);
+        let state = self
+            .state
+            .values_mut()
+            .get_mut(..n)
+            .ok_or(Error::CorruptState { reason: "state buffer shrank" })?;
+        self.config.kernel::<F, L>(&mut self.scalars, t, params, grads, state);
+        self.steps = t;
+        Ok(StepOutcome::Stepped)
+    }
+
+    fn header(&self) -> Header {
+        Header { kind: R::ID, float_bytes: F::BYTES as u8, n: self.len as u64, steps: self.steps }
+    }
+
+    fn write_all(&self, w: &mut Writer<'_>) -> Result<(), Error> {
+        w.header(&self.header())?;
+        w.u8(self.policy.to_u8())?;
+        self.config.write(w)?;
+        self.scalars.write(w)?;
+        w.floats(self.state())
+    }
+}
+
+struct KernelCall<'a, R: UpdateRule, F> {
+    config: &'a R,
+    scalars: &'a mut R::Scalars,
+    t: u64,
+    params: &'a mut [F],
+    grads: &'a [F],
+    state: &'a mut [F],
+}
+
+impl<R: UpdateRule, F: Real> LaneKernel<F> for KernelCall<'_, R, F> {
+    type Output = ();
+    #[inline(always)]
+    fn run<const L: usize>(self) {
+        self.config.kernel::<F, L>(self.scalars, self.t, self.params, self.grads, self.state);
+    }
+}
+
+impl<R: UpdateRule, F: Real, B: StateBuffer<F>> Optimizer<F> for Optim<R, F, B> {
+    fn name(&self) -> &'static str {
+        self.config.name()
+    }
+
+    #[inline]
+    fn step(&mut self, params: &mut [F], grads: &[F]) -> Result<StepOutcome, Error> {
+        if let Some(outcome) = self.check_inputs(params, grads)? {
+            return Ok(outcome);
+        }
+        let t = self.steps.saturating_add(1);
+        let n = self.config.state_len(self.len);
+        let state = self
+            .state
+            .values_mut()
+            .get_mut(..n)
+            .ok_or(Error::CorruptState { reason: "state buffer shrank" })?;
+        F::with_lanes(KernelCall {
+            config: &self.config,
+            scalars: &mut self.scalars,
+            t,
+            params,
+            grads,
+            state,
+        });
+        self.steps = t;
+        Ok(StepOutcome::Stepped)
+    }
+
+    fn lr(&self) -> f64 {
+        self.config.lr()
+    }
+
+    fn set_lr(&mut self, lr: f64) -> Result<(), Error> {
+        let mut c = self.config.clone();
+        c.put_lr(lr);
+        c.validate()?;
+        self.config = c;
+        Ok(())
+    }
+
+    fn momentum(&self) -> Option<f64> {
+        self.config.momentum()
+    }
+
+    fn set_momentum(&mut self, momentum: f64) -> Result<(), Error> {
+        let mut c = self.config.clone();
+        if !c.put_momentum(momentum) {
+            return Err(Error::Unsupported { what: "this optimizer has no momentum to set" });
+        }
+        c.validate()?;
+        self.fits(&c)?;
+        self.config = c;
+        Ok(())
+    }
+
+    fn steps(&self) -> u64 {
+        self.steps
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn state_len(&self) -> usize {
+        self.config.state_len(self.len)
+    }
+
+    fn saved_len(&self) -> usize {
+        let mut w = Writer::counting();
+        // Counting never fails.
+        let _ = self.write_all(&mut w);
+        w.position() + persist::TRAILER_LEN
+    }
+
+    fn save(&self, out: &mut [u8]) -> Result<usize, Error> {
+        let needed = self.saved_len();
+        if out.len() < needed {
+            return Err(Error::BufferTooSmall { what: "saved state", needed, available: out.len() });
+        }
+        let mut w = Writer::new(out);
+        self.write_all(&mut w)?;
+        w.finish()
+    }
+
+    fn restore(&mut self, bytes: &[u8]) -> Result<(), Error> {
+        let (h, mut r) = Reader::open(bytes)?;
+        let mine = self.header();
+        if h.kind != mine.kind {
+            return Err(Error::StateMismatch {
+                field: "optimizer",
+                expected: u64::from(mine.kind),
+                found: u64::from(h.kind),
+            });
+        }
+        if h.float_bytes != mine.float_bytes {
+            return Err(Error::StateMismatch {
+                field: "float width",
+                expected: u64::from(mine.float_bytes),
+                found: u64::from(h.float_bytes),
+            });
+        }
+        if h.n != mine.n {
+            return Err(Error::StateMismatch { field: "parameter count", expected: mine.n, found: h.n });
+        }
+        let policy = NonFinitePolicy::from_u8(r.u8()?)?;
+        let config = R::read(&mut r)?;
+        config.validate()?;
+        config.check_len(self.len)?;
+        self.fits(&config)?;
+        let scalars = R::Scalars::read(&mut r)?;
+        let count = config.state_len(self.len);
+        let raw = r.floats::<F>(count)?;
+        r.finish()?;
+        // Everything checked: commit.
+        if let Some(dst) = self.state.values_mut().get_mut(..count) {
+            persist::copy_floats(raw, dst);
+        }
+        self.config = config;
+        self.scalars = scalars;
+        self.steps = h.steps;
+        self.policy = policy;
+        Ok(())
+    }
+}

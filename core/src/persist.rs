@@ -1,0 +1,258 @@
+//! Saving and restoring state as bytes: a documented, versioned, little-endian format with a
+//! CRC-32 checksum, written into a caller-provided `&mut [u8]` (no allocation).
+//!
+//! # Format (version 1)
+//!
+//! | offset | size | field |
+//! |---|---|---|
+//! | 0 | 4 | magic `b"DSNT"` |
+//! | 4 | 2 | format version, `u16` (1) |
+//! | 6 | 1 | kind: optimizer id (see [`crate::OPTIMIZERS`]) or 0x80 + schedule id |
+//! | 7 | 1 | float width in bytes (4 = f32, 8 = f64; 0 where no floats are stored) |
+//! | 8 | 8 | number of parameters `n`, `u64` |
+//! | 16 | 8 | step count, `u64` |
+//! | 24 | … | body: hyperparameters and scalar state (each `f64`, `u64` or `u8` in a fixed order per kind), then `u64` count of state values and the values |
+//! | end − 4 | 4 | CRC-32 (IEEE) of every preceding byte |
+//!
+//! Restoring checks, in this order, before anything is modified: length, magic, version, checksum,
+//! kind, float width, `n`, then the body (hyperparameters are validated as at construction).
+
+use crate::error::Error;
+use crate::real::Real;
+
+/// The magic bytes that open every saved state.
+pub const MAGIC: [u8; 4] = *b"DSNT";
+/// The current format version.
+pub const VERSION: u16 = 1;
+/// Size of the fixed header.
+pub const HEADER_LEN: usize = 24;
+/// Size of the checksum trailer.
+pub const TRAILER_LEN: usize = 4;
+
+/// The fixed header of a saved state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Header {
+    /// Optimizer or schedule id.
+    pub kind: u8,
+    /// Float width in bytes.
+    pub float_bytes: u8,
+    /// Number of parameters.
+    pub n: u64,
+    /// Step count.
+    pub steps: u64,
+}
+
+/// Writes values in order into a byte buffer, or only counts them (`Writer::counting`).
+pub struct Writer<'a> {
+    out: Option<&'a mut [u8]>,
+    pos: usize,
+}
+
+impl<'a> Writer<'a> {
+    /// A writer into `out`.
+    pub fn new(out: &'a mut [u8]) -> Self {
+        Writer { out: Some(out), pos: 0 }
+    }
+    /// A writer that only counts bytes (to compute a saved length).
+    pub fn counting() -> Writer<'static> {
+        Writer { out: None, pos: 0 }
+    }
+    /// Bytes written (or counted) so far.
+    pub fn position(&self) -> usize {
+        self.pos
+    }
+    /// Writes raw bytes.
+    pub fn bytes(&mut self, b: &[u8]) -> Result<(), Error> {
+        let end = self.pos + b.len();
+        if let Some(out) = self.out.as_deref_mut() {
+            let available = out.len();
+            let dst = out.get_mut(self.pos..end).ok_or(Error::BufferTooSmall {
+                what: "saved state",
+                needed: end,
+                available,
+            })?;
+            dst.copy_from_slice(b);
+        }
+        self.pos = end;
+        Ok(())
+    }
+    /// Writes a `u8`.
+    pub fn u8(&mut self, v: u8) -> Result<(), Error> {
+        self.bytes(&[v])
+    }
+    /// Writes a `bool` as one byte.
+    pub fn bool(&mut self, v: bool) -> Result<(), Error> {
+        self.u8(u8::from(v))
+    }
+    /// Writes a little-endian `u64`.
+    pub fn u64(&mut self, v: u64) -> Result<(), Error> {
+        self.bytes(&v.to_le_bytes())
+    }
+    /// Writes a little-endian `f64`.
+    pub fn f64(&mut self, v: f64) -> Result<(), Error> {
+        self.bytes(&v.to_le_bytes())
+    }
+    /// Writes a count followed by the values, each little-endian.
+    pub fn floats<F: Real>(&mut self, v: &[F]) -> Result<(), Error> {
+        self.u64(v.len() as u64)?;
+        let mut tmp = [0u8; 8];
+        for &x in v {
+            x.write_le(&mut tmp);
+            self.bytes(tmp.get(..F::BYTES).unwrap_or(&[]))?;
+        }
+        Ok(())
+    }
+    /// Writes the header.
+    pub fn header(&mut self, h: &Header) -> Result<(), Error> {
+        self.bytes(&MAGIC)?;
+        self.bytes(&VERSION.to_le_bytes())?;
+        self.u8(h.kind)?;
+        self.u8(h.float_bytes)?;
+        self.u64(h.n)?;
+        self.u64(h.steps)
+    }
+    /// Appends the CRC-32 of everything written so far and returns the total length.
+    pub fn finish(mut self) -> Result<usize, Error> {
+        let crc = match self.out.as_deref() {
+            Some(out) => crc32fast::hash(out.get(..self.pos).unwrap_or(&[])),
+            None => 0,
+        };
+        self.bytes(&crc.to_le_bytes())?;
+        Ok(self.pos)
+    }
+}
+
+/// Reads values in order from saved bytes; every read is bounds-checked.
+pub struct Reader<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+const TRUNCATED: Error = Error::CorruptState { reason: "truncated" };
+
+impl<'a> Reader<'a> {
+    /// Checks length, magic, version and checksum, and returns the header and a reader over the
+    /// body (the checksum trailer excluded).
+    pub fn open(bytes: &'a [u8]) -> Result<(Header, Reader<'a>), Error> {
+        if bytes.len() < HEADER_LEN + TRAILER_LEN {
+            return Err(TRUNCATED);
+        }
+        if bytes.get(..4) != Some(&MAGIC[..]) {
+            return Err(Error::CorruptState { reason: "bad magic (not descent state)" });
+        }
+        let body_end = bytes.len() - TRAILER_LEN;
+        let (body, trailer) = bytes.split_at(body_end);
+        let stored = u32::from_le_bytes(trailer.try_into().map_err(|_| TRUNCATED)?);
+        let mut r = Reader { bytes: body, pos: 4 };
+        let version = u16::from_le_bytes([r.u8()?, r.u8()?]);
+        if version != VERSION {
+            return Err(Error::StateMismatch {
+                field: "format version",
+                expected: u64::from(VERSION),
+                found: u64::from(version),
+            });
+        }
+        if crc32fast::hash(body) != stored {
+            return Err(Error::CorruptState { reason: "checksum mismatch" });
+        }
+        let kind = r.u8()?;
+        let float_bytes = r.u8()?;
+        let n = r.u64()?;
+        let steps = r.u64()?;
+        Ok((Header { kind, float_bytes, n, steps }, r))
+    }
+    fn take(&mut self, k: usize) -> Result<&'a [u8], Error> {
+        let end = self.pos.checked_add(k).ok_or(TRUNCATED)?;
+        let s = self.bytes.get(self.pos..end).ok_or(TRUNCATED)?;
+        self.pos = end;
+        Ok(s)
+    }
+    /// Reads a `u8`.
+    pub fn u8(&mut self) -> Result<u8, Error> {
+        self.take(1)?.first().copied().ok_or(TRUNCATED)
+    }
+    /// Reads a `bool` (0 or 1; anything else is corrupt).
+    pub fn bool(&mut self) -> Result<bool, Error> {
+        match self.u8()? {
+            0 => Ok(false),
+            1 => Ok(true),
+            _ => Err(Error::CorruptState { reason: "invalid boolean" }),
+        }
+    }
+    /// Reads a little-endian `u64`.
+    pub fn u64(&mut self) -> Result<u64, Error> {
+        Ok(u64::from_le_bytes(self.take(8)?.try_into().map_err(|_| TRUNCATED)?))
+    }
+    /// Reads a little-endian `f64`.
+    pub fn f64(&mut self) -> Result<f64, Error> {
+        Ok(f64::from_le_bytes(self.take(8)?.try_into().map_err(|_| TRUNCATED)?))
+    }
+    /// Reads a float count, checks it equals `expected` and that the values are all there, and
+    /// returns their raw bytes (copy them with [`copy_floats`] once everything else is checked).
+    pub fn floats<F: Real>(&mut self, expected: usize) -> Result<&'a [u8], Error> {
+        let count = self.u64()?;
+        if count != expected as u64 {
+            return Err(Error::StateMismatch {
+                field: "state length",
+                expected: expected as u64,
+                found: count,
+            });
+        }
+        let len = expected.checked_mul(F::BYTES).ok_or(TRUNCATED)?;
+        self.take(len)
+    }
+    /// Fails unless every byte of the body was read.
+    pub fn finish(&self) -> Result<(), Error> {
+        if self.pos == self.bytes.len() {
+            Ok(())
+        } else {
+            Err(Error::CorruptState { reason: "trailing bytes" })
+        }
+    }
+}
+
+/// Copies little-endian floats (as returned by [`Reader::floats`]) into `dst`.
+pub fn copy_floats<F: Real>(raw: &[u8], dst: &mut [F]) {
+    for (d, chunk) in dst.iter_mut().zip(raw.chunks_exact(F::BYTES.max(1))) {
+        if let Some(v) = F::read_le(chunk) {
+            *d = v;
+        }
+    }
+}
+
+/// A value that saves itself into a [`Writer`] and reads itself back from a [`Reader`].
+pub trait Persist: Sized {
+    /// Writes `self`.
+    fn write(&self, w: &mut Writer<'_>) -> Result<(), Error>;
+    /// Reads a value written by [`Persist::write`].
+    fn read(r: &mut Reader<'_>) -> Result<Self, Error>;
+}
+
+impl Persist for () {
+    fn write(&self, _: &mut Writer<'_>) -> Result<(), Error> {
+        Ok(())
+    }
+    fn read(_: &mut Reader<'_>) -> Result<Self, Error> {
+        Ok(())
+    }
+}
+
+/// Implements [`Persist`] for a struct with a `Default` by writing the listed fields in order
+/// (`betas.0` reaches into a tuple). Field types: `f64`, `u64`, `bool`, `u8`.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! persist_fields {
+    ($t:ty { $($f:ident $(. $i:tt)? : $kind:ident),* $(,)? }) => {
+        impl $crate::persist::Persist for $t {
+            fn write(&self, w: &mut $crate::persist::Writer<'_>) -> Result<(), $crate::Error> {
+                $(w.$kind(self.$f $(.$i)?)?;)*
+                Ok(())
+            }
+            fn read(r: &mut $crate::persist::Reader<'_>) -> Result<Self, $crate::Error> {
+                let mut s = <$t as Default>::default();
+                $(s.$f $(.$i)? = r.$kind()?;)*
+                Ok(s)
+            }
+        }
+    };
+}
