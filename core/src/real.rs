@@ -46,7 +46,7 @@ pub trait Real: FloatCore + Default + Debug + Display + Send + Sync + 'static + 
     /// Rounds an `f64` to this type (hyperparameters are kept in `f64`, like PyTorch's Python floats).
     fn from_f64(x: f64) -> Self;
     /// Widens to `f64` exactly.
-    fn to_f64(self) -> f64;
+    fn as_f64(self) -> f64;
     /// Correctly rounded square root (IEEE 754), vectorizable where the target has a vector
     /// instruction; with the `micromath` feature, `f32` uses micromath's approximation instead.
     fn sqrt(self) -> Self;
@@ -83,7 +83,7 @@ macro_rules! impl_real {
                 x as $t
             }
             #[inline(always)]
-            fn to_f64(self) -> f64 {
+            fn as_f64(self) -> f64 {
                 self as f64
             }
             #[inline(always)]

@@ -1,5 +1,8 @@
 //! # descent-std
 //!
-//! The `std` side of descent: replaying PyTorch conformance specs, run-time CPU feature dispatch
-//! for the core's kernels, and (as later chapters land) MNIST training and convergence analysis.
+//! The `std` side of descent: building optimizers by name, replaying PyTorch conformance specs
+//! (`descent replay`), and (as later chapters land) MNIST training and convergence analysis.
 #![deny(missing_docs)]
+
+pub mod registry;
+pub mod replay;

@@ -99,7 +99,7 @@ impl AdafactorConfig {
         Some((b, *last.first()?, *last.get(1)?))
     }
     fn eps1<F: Real>(&self) -> f64 {
-        self.eps.0.unwrap_or(F::EPSILON.to_f64())
+        self.eps.0.unwrap_or(F::EPSILON.as_f64())
     }
 }
 
@@ -203,7 +203,7 @@ impl UpdateRule for AdafactorConfig {
         let (w, rho_t) = step_scalars(self, t);
         let eps1 = self.eps1::<F>();
         const { assert!(L > 0) };
-        let rms_p = libm::sqrt(crate::lanes::sum_sq::<F, L>(p).to_f64()) / libm::sqrt(n as f64);
+        let rms_p = libm::sqrt(crate::lanes::sum_sq::<F, L>(p).as_f64()) / libm::sqrt(n as f64);
         let alpha = f64::max(self.eps.1, rms_p) * rho_t;
         let decay = c(1.0 - self.lr * self.weight_decay);
         let use_decay = self.weight_decay != 0.0;
@@ -226,7 +226,7 @@ impl UpdateRule for AdafactorConfig {
                 }
                 update_sumsq = crate::lanes::combine(&acc);
                 let denom =
-                    f64::max(1.0, libm::sqrt(update_sumsq.to_f64()) / (libm::sqrt(n as f64) * self.d));
+                    f64::max(1.0, libm::sqrt(update_sumsq.as_f64()) / (libm::sqrt(n as f64) * self.d));
                 let coef = c(-alpha / denom);
                 crate::lanes::zip1::<F, L>(p, g, v, |p, gi, vi| {
                     let gi = directed(gi, max);
@@ -272,7 +272,7 @@ impl UpdateRule for AdafactorConfig {
                 }
                 update_sumsq = total;
                 let denom =
-                    f64::max(1.0, libm::sqrt(update_sumsq.to_f64()) / (libm::sqrt(n as f64) * self.d));
+                    f64::max(1.0, libm::sqrt(update_sumsq.as_f64()) / (libm::sqrt(n as f64) * self.d));
                 let coef = c(-alpha / denom);
                 for bi in 0..b {
                     let rv = &rows[bi * r..(bi + 1) * r];
@@ -308,7 +308,7 @@ impl UpdateRule for AdafactorConfig {
         for &x in p.iter() {
             norm_sq = norm_sq + x * x;
         }
-        let alpha = f64::max(self.eps.1, libm::sqrt(norm_sq.to_f64()) / libm::sqrt(n as f64)) * rho_t;
+        let alpha = f64::max(self.eps.1, libm::sqrt(norm_sq.as_f64()) / libm::sqrt(n as f64)) * rho_t;
         if self.weight_decay != 0.0 {
             for x in p.iter_mut() {
                 *x = *x * c(1.0 - self.lr * self.weight_decay);
@@ -367,7 +367,7 @@ impl UpdateRule for AdafactorConfig {
             let u = update(i);
             update_sq = update_sq + u * u;
         }
-        let denom = f64::max(1.0, libm::sqrt(update_sq.to_f64()) / (libm::sqrt(n as f64) * self.d));
+        let denom = f64::max(1.0, libm::sqrt(update_sq.as_f64()) / (libm::sqrt(n as f64) * self.d));
         for i in 0..n {
             p[i] = p[i] + c(-alpha / denom) * update(i);
         }

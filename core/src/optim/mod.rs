@@ -231,7 +231,7 @@ impl<R: UpdateRule, F: Real, const N: usize, const K: usize> Optim<R, F, [[F; N]
     }
     /// As [`Optim::new`], with a non-finite gradient policy.
     pub fn with_policy(config: R, policy: NonFinitePolicy) -> Result<Self, Error> {
-        Optim::build(config, [[F::ZERO; N]; K], N, policy)
+        Optim::from_storage(config, [[F::ZERO; N]; K], N, policy)
     }
 }
 
@@ -248,12 +248,14 @@ impl<'a, R: UpdateRule, F: Real> Optim<R, F, &'a mut [F]> {
         buffer: &'a mut [F],
         policy: NonFinitePolicy,
     ) -> Result<Self, Error> {
-        Optim::build(config, buffer, n, policy)
+        Optim::from_storage(config, buffer, n, policy)
     }
 }
 
 impl<R: UpdateRule, F: Real, B: StateBuffer<F>> Optim<R, F, B> {
-    fn build(config: R, mut state: B, len: usize, policy: NonFinitePolicy) -> Result<Self, Error> {
+    /// An optimizer for `len` parameters over any state storage (at least `config.state_len(len)`
+    /// values; the used part is initialised). `std` code uses this with a heap buffer.
+    pub fn from_storage(config: R, mut state: B, len: usize, policy: NonFinitePolicy) -> Result<Self, Error> {
         config.validate()?;
         config.check_len(len)?;
         let needed = config.state_len(len);

@@ -1,0 +1,74 @@
+//! Replays every conformance case that PyTorch (or optax, for Lion) produced and checks descent
+//! against it at the tolerances of `tests/data/conformance/README.md`, in the case's dtype.
+//! Invalid configurations must be refused with PyTorch's message.
+
+use descent::std_ext::replay::{self, ReplayError, Trace};
+use std::path::{Path, PathBuf};
+
+fn cases(dir: &str) -> Vec<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/conformance").join(dir);
+    let mut v: Vec<PathBuf> = std::fs::read_dir(&root)
+        .unwrap_or_else(|e| panic!("{}: {e}", root.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with(".spec.json"))
+        .collect();
+    v.sort();
+    assert!(!v.is_empty(), "no cases in {}", root.display());
+    v
+}
+
+/// Runs every case of `dir` that `include` accepts; returns how many ran.
+fn check_dir(dir: &str, include: impl Fn(&replay::Spec) -> bool) -> usize {
+    let mut failures = Vec::new();
+    let mut ran = 0;
+    for path in cases(dir) {
+        let spec = replay::parse(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        if !include(&spec) {
+            continue;
+        }
+        ran += 1;
+        let expected_path = path.to_string_lossy().replace(".spec.json", ".expected.json");
+        let expected: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&expected_path).unwrap()).unwrap();
+        let got = replay::replay(&spec);
+        if let Some(err) = expected.get("error").and_then(|e| e.as_str()) {
+            match got {
+                Err(ReplayError::Refused(msg)) if msg == err => {}
+                other => failures.push(format!("{}: expected refusal {err:?}, got {other:?}", spec.name)),
+            }
+            continue;
+        }
+        let expected: Trace = serde_json::from_value(expected).unwrap();
+        match got {
+            Ok(trace) => {
+                if let Err(e) = replay::compare(&spec.dtype, &trace, &expected) {
+                    failures.push(format!("{} ({} {}): {e}", spec.name, spec.dtype, spec.optimizer["name"]));
+                }
+            }
+            Err(e) => failures.push(format!("{}: {e}", spec.name)),
+        }
+    }
+    assert!(failures.is_empty(), "{} of {ran} cases failed:\n{}", failures.len(), failures.join("\n"));
+    ran
+}
+
+fn optimizer_only(spec: &replay::Spec) -> bool {
+    spec.scheduler.is_none() && spec.clip.is_none()
+}
+
+#[test]
+fn torch_optimizer_cases_match() {
+    let ran = check_dir("torch", optimizer_only) + check_dir("torch-seed11", optimizer_only);
+    assert!(ran >= 40, "only {ran} cases ran");
+}
+
+/// Cases made by `tools/torch_trace.py random … --plain` for every optimizer in both dtypes.
+#[test]
+fn torch_plain_cases_match_in_both_dtypes() {
+    assert_eq!(check_dir("torch-plain", |_| true), 72);
+}
+
+#[test]
+fn optax_lion_cases_match() {
+    assert_eq!(check_dir("optax", |_| true), 12);
+}

@@ -1,0 +1,268 @@
+#!/usr/bin/env python3
+"""Conformance cases from PyTorch, for descent or for your own optimizer implementation.
+
+Each case is a pair of files: NAME.spec.json (the input of `descent replay`) and NAME.expected.json
+(PyTorch's result: the lr used at each step and the parameters after each step, or PyTorch's error
+message for a configuration it refuses). The format is described in
+tests/data/conformance/README.md.
+
+Usage (needs `pip install torch`):
+
+  torch_trace.py expect SPEC.json [SPEC.json ...]
+      Run your own specs through PyTorch and write NAME.expected.json beside each.
+  torch_trace.py random OUTDIR SEED COUNT [--optimizers sgd,adam,...] [--dtype f32|f64] [--plain]
+      Random cases (seeded). --plain: no scheduler and no clipping.
+
+Then compare: `descent replay NAME.spec.json` prints the same JSON as NAME.expected.json, within
+rtol 1e-9 / atol 1e-12 (f64) or rtol 1e-5 / atol 1e-6 (f32).
+
+Derived from the generator that made descent's bundled cases (PyTorch 2.15, foreach=False).
+"""
+import argparse, json, math, os, random, sys
+import torch
+
+rng = random.Random(0)
+OPTIMIZERS = None  # restricts make_case's choice when set
+DTYPE = None
+PLAIN = False
+SEED = 0
+
+def r(lo, hi):
+    return rng.uniform(lo, hi)
+
+def logu(lo, hi):
+    return math.exp(rng.uniform(math.log(lo), math.log(hi)))
+
+def opt_config(name):
+    wd = rng.choice([0.0, 0.0, logu(1e-4, 0.1)])
+    mx = rng.random() < 0.15
+    if name == "sgd":
+        mom = rng.choice([0.0, r(0.5, 0.99)])
+        nest = mom > 0 and rng.random() < 0.5
+        damp = 0.0 if nest or rng.random() < 0.6 else r(0.0, 0.5)
+        return dict(name=name, lr=logu(1e-3, 0.3), momentum=mom, dampening=damp,
+                    weight_decay=wd, nesterov=nest, maximize=mx)
+    if name in ("adam", "adamw"):
+        return dict(name=name, lr=logu(1e-4, 0.1), betas=[r(0.5, 0.95), rng.choice([0.999, r(0.9, 0.9999)])],
+                    eps=rng.choice([1e-8, logu(1e-10, 1e-3)]), weight_decay=wd if name == "adam" else logu(1e-4, 0.2),
+                    amsgrad=rng.random() < 0.3, maximize=mx)
+    if name == "adagrad":
+        return dict(name=name, lr=logu(1e-3, 0.5), lr_decay=rng.choice([0.0, logu(1e-4, 0.1)]), weight_decay=wd,
+                    initial_accumulator_value=rng.choice([0.0, r(0.0, 0.5)]), eps=rng.choice([1e-10, logu(1e-10, 1e-4)]), maximize=mx)
+    if name == "rmsprop":
+        return dict(name=name, lr=logu(1e-4, 0.05), alpha=rng.choice([0.99, r(0.8, 0.999)]), eps=rng.choice([1e-8, logu(1e-8, 1e-3)]),
+                    weight_decay=wd, momentum=rng.choice([0.0, r(0.5, 0.95)]), centered=rng.random() < 0.4, maximize=mx)
+    if name == "adamax":
+        return dict(name=name, lr=logu(1e-4, 0.1), betas=[r(0.5, 0.95), r(0.9, 0.9999)], eps=rng.choice([1e-8, logu(1e-8, 1e-3)]),
+                    weight_decay=wd, maximize=mx)
+    if name == "nadam":
+        return dict(name=name, lr=logu(1e-4, 0.1), betas=[r(0.5, 0.95), r(0.9, 0.9999)], eps=rng.choice([1e-8, logu(1e-8, 1e-3)]),
+                    weight_decay=wd, momentum_decay=rng.choice([0.004, logu(1e-3, 0.05)]),
+                    decoupled_weight_decay=rng.random() < 0.4, maximize=mx)
+    if name == "radam":
+        return dict(name=name, lr=logu(1e-4, 0.1), betas=[r(0.5, 0.95), rng.choice([0.999, r(0.9, 0.9999)])],
+                    eps=rng.choice([1e-8, logu(1e-8, 1e-3)]), weight_decay=wd,
+                    decoupled_weight_decay=rng.random() < 0.4, maximize=mx)
+    if name == "adadelta":
+        return dict(name=name, lr=rng.choice([1.0, logu(0.05, 2.0)]), rho=r(0.8, 0.99), eps=rng.choice([1e-6, logu(1e-8, 1e-3)]),
+                    weight_decay=wd, maximize=mx)
+    if name == "asgd":
+        return dict(name=name, lr=logu(1e-3, 0.1), lambd=rng.choice([1e-4, logu(1e-5, 1e-2)]), alpha=rng.choice([0.75, r(0.5, 1.0)]),
+                    t0=rng.choice([1e6, float(rng.randint(1, 20))]), weight_decay=wd, maximize=mx)
+    if name == "rprop":
+        return dict(name=name, lr=logu(1e-3, 0.1), etas=[r(0.3, 0.7), r(1.1, 1.5)],
+                    step_sizes=[rng.choice([1e-6, logu(1e-6, 1e-3)]), rng.choice([50.0, r(0.5, 10.0)])], maximize=mx)
+    if name == "adafactor":
+        return dict(name=name, lr=logu(1e-3, 0.05), beta2_decay=rng.choice([-0.8, r(-1.0, -0.5)]),
+                    eps=[None, rng.choice([1e-3, logu(1e-4, 1e-2)])], d=rng.choice([1.0, r(1.0, 2.0)]),
+                    weight_decay=wd, maximize=mx)
+    raise ValueError(name)
+
+CLASSES = dict(sgd=torch.optim.SGD, adam=torch.optim.Adam, adamw=torch.optim.AdamW, adagrad=torch.optim.Adagrad,
+               rmsprop=torch.optim.RMSprop, adamax=torch.optim.Adamax, nadam=torch.optim.NAdam,
+               radam=torch.optim.RAdam, adadelta=torch.optim.Adadelta, asgd=torch.optim.ASGD,
+               rprop=torch.optim.Rprop, adafactor=torch.optim.Adafactor)
+
+def make_opt(params, cfg):
+    kw = {k: (tuple(v) if isinstance(v, list) else v) for k, v in cfg.items() if k != "name"}
+    return CLASSES[cfg["name"]](params, foreach=False, **kw)
+
+SCHED_NAMES = ["step_lr", "multi_step_lr", "exponential_lr", "cosine_annealing_lr", "cosine_annealing_warm_restarts",
+               "one_cycle_lr", "cyclic_lr", "linear_lr", "constant_lr", "polynomial_lr", "reduce_lr_on_plateau", "sequential_lr"]
+
+def sched_config(name, steps, lr):
+    if name == "step_lr":
+        return dict(name=name, step_size=rng.randint(1, 8), gamma=r(0.1, 0.9))
+    if name == "multi_step_lr":
+        ms = sorted(rng.sample(range(1, steps), 3))
+        return dict(name=name, milestones=ms, gamma=r(0.1, 0.9))
+    if name == "exponential_lr":
+        return dict(name=name, gamma=r(0.8, 0.999))
+    if name == "cosine_annealing_lr":
+        return dict(name=name, T_max=rng.randint(3, steps + 5), eta_min=rng.choice([0.0, lr * r(0.0, 0.1)]))
+    if name == "cosine_annealing_warm_restarts":
+        return dict(name=name, T_0=rng.randint(2, 10), T_mult=rng.choice([1, 2, 3]), eta_min=rng.choice([0.0, lr * r(0.0, 0.1)]))
+    if name == "one_cycle_lr":
+        return dict(name=name, max_lr=lr * r(1.0, 10.0), total_steps=steps + rng.randint(0, 5), pct_start=r(0.1, 0.5),
+                    anneal_strategy=rng.choice(["cos", "linear"]), cycle_momentum=rng.random() < 0.5,
+                    base_momentum=0.85, max_momentum=0.95, div_factor=r(5, 50), final_div_factor=rng.choice([1e4, r(10, 1000)]),
+                    three_phase=rng.random() < 0.3)
+    if name == "cyclic_lr":
+        return dict(name=name, base_lr=lr * r(0.05, 0.5), max_lr=lr * r(1.0, 5.0), step_size_up=rng.randint(2, 8),
+                    step_size_down=rng.choice([None, rng.randint(2, 8)]), mode=rng.choice(["triangular", "triangular2", "exp_range"]),
+                    gamma=r(0.8, 0.99), cycle_momentum=False)
+    if name == "linear_lr":
+        return dict(name=name, start_factor=r(0.01, 0.5), end_factor=rng.choice([1.0, r(0.5, 1.0)]), total_iters=rng.randint(2, steps))
+    if name == "constant_lr":
+        return dict(name=name, factor=r(0.1, 0.9), total_iters=rng.randint(1, steps))
+    if name == "polynomial_lr":
+        return dict(name=name, total_iters=rng.randint(2, steps + 3), power=r(0.5, 3.0))
+    if name == "reduce_lr_on_plateau":
+        return dict(name=name, mode=rng.choice(["min", "max"]), factor=r(0.1, 0.9), patience=rng.randint(0, 4),
+                    threshold=rng.choice([1e-4, r(0.0, 0.1)]), threshold_mode=rng.choice(["rel", "abs"]),
+                    cooldown=rng.randint(0, 3), min_lr=rng.choice([0.0, lr * 0.01]), eps=1e-8)
+    if name == "sequential_lr":
+        k = rng.randint(2, max(3, steps // 2))
+        first = dict(name="linear_lr", start_factor=r(0.01, 0.3), end_factor=1.0, total_iters=k)
+        second = sched_config(rng.choice(["cosine_annealing_lr", "exponential_lr", "step_lr"]), steps, lr)
+        return dict(name=name, schedulers=[first, second], milestones=[k])
+    raise ValueError(name)
+
+def make_sched(opt, cfg):
+    S = torch.optim.lr_scheduler
+    kw = {k: v for k, v in cfg.items() if k != "name"}
+    n = cfg["name"]
+    if n == "sequential_lr":
+        subs = [make_sched(opt, c) for c in cfg["schedulers"]]
+        return S.SequentialLR(opt, subs, milestones=cfg["milestones"])
+    cls = dict(step_lr=S.StepLR, multi_step_lr=S.MultiStepLR, exponential_lr=S.ExponentialLR,
+               cosine_annealing_lr=S.CosineAnnealingLR, cosine_annealing_warm_restarts=S.CosineAnnealingWarmRestarts,
+               one_cycle_lr=S.OneCycleLR, cyclic_lr=S.CyclicLR, linear_lr=S.LinearLR, constant_lr=S.ConstantLR,
+               polynomial_lr=S.PolynomialLR, reduce_lr_on_plateau=S.ReduceLROnPlateau)[n]
+    return cls(opt, **kw)
+
+def run(spec):
+    dt = torch.float64 if spec["dtype"] == "f64" else torch.float32
+    torch.set_default_dtype(dt)
+    ps = [torch.tensor(t["data"], dtype=dt).reshape(t["shape"]).requires_grad_(True) for t in spec["params"]]
+    try:
+        opt = make_opt(ps, spec["optimizer"])
+        sched = make_sched(opt, spec["scheduler"]) if spec.get("scheduler") else None
+    except (ValueError, TypeError) as e:
+        return {"error": str(e)}
+    lrs, traj = [], []
+    for k, gstep in enumerate(spec["grads"]):
+        for p, g, t in zip(ps, gstep, spec["params"]):
+            p.grad = torch.tensor(g, dtype=dt).reshape(t["shape"])
+        c = spec.get("clip")
+        if c and c["name"] == "clip_grad_norm":
+            torch.nn.utils.clip_grad_norm_(ps, c["max_norm"], norm_type=c.get("norm_type", 2.0), foreach=False)
+        elif c and c["name"] == "clip_grad_value":
+            torch.nn.utils.clip_grad_value_(ps, c["clip_value"], foreach=False)
+        lrs.append(float(opt.param_groups[0]["lr"]))
+        opt.step()
+        traj.append([p.detach().reshape(-1).tolist() for p in ps])
+        if sched is not None:
+            if spec["scheduler"]["name"] == "reduce_lr_on_plateau":
+                sched.step(spec["metrics"][k])
+            else:
+                sched.step()
+    return {"lr": lrs, "params": traj}
+
+def rand_tensor(n, scale):
+    return [rng.gauss(0, scale) for _ in range(n)]
+
+def make_case(i):
+    oname = rng.choice(OPTIMIZERS or list(CLASSES))
+    steps = rng.randint(8, 40)
+    dtype = "f64" if rng.random() < 0.7 else "f32"
+    if DTYPE:
+        dtype = DTYPE
+    shapes = rng.choice([[[1]], [[7]], [[3, 5]], [[13], [2, 9]], [[33]], [[8, 8], [8]], [[129]], [[4, 4, 3], [17]]])
+    ocfg = opt_config(oname)
+    spec = dict(name=f"case-{SEED}-{i:04d}", dtype=dtype, optimizer=ocfg)
+    spec["params"] = [dict(shape=s, data=rand_tensor(math.prod(s), 1.0)) for s in shapes]
+    gscale = rng.choice([1e-3, 0.1, 1.0, 10.0])
+    sparse = rng.random() < 0.2
+    spec["grads"] = [[[0.0 if sparse and rng.random() < 0.5 else rng.gauss(0.3, gscale) for _ in range(math.prod(s))]
+                      for s in shapes] for _ in range(steps)]
+    if not PLAIN and rng.random() < 0.55:
+        sname = rng.choice(SCHED_NAMES)
+        if sname == "one_cycle_lr" and oname in ("adagrad", "adadelta", "adamax", "asgd", "rprop", "adafactor"):
+            sname = "cosine_annealing_lr"
+        if sname == "one_cycle_lr" and oname in ("rmsprop", "sgd") and spec["optimizer"].get("momentum", 0) == 0:
+            sname = "cosine_annealing_lr"
+        spec["scheduler"] = sched_config(sname, steps, ocfg["lr"])
+        if sname == "reduce_lr_on_plateau":
+            base = r(0.5, 2.0)
+            spec["metrics"] = [base * (1 + 0.3 * math.sin(k)) if rng.random() < 0.5 else base for k in range(steps)]
+    if not PLAIN and rng.random() < 0.35:
+        if rng.random() < 0.7:
+            spec["clip"] = dict(name="clip_grad_norm", max_norm=r(0.05, 2.0), norm_type=rng.choice([2.0, 2.0, 1.0, float("inf")]))
+        else:
+            spec["clip"] = dict(name="clip_grad_value", clip_value=r(0.05, 1.0))
+    return spec
+
+def bad_case(i):
+    spec = make_case(i)
+    o = spec["optimizer"]
+    choice = rng.choice(["lr", "eps", "beta", "wd", "nesterov", "momentum"])
+    if choice == "lr":
+        o["lr"] = -abs(o["lr"])
+    elif choice == "eps" and isinstance(o.get("eps"), float):
+        o["eps"] = -1e-3
+    elif choice == "beta" and "betas" in o:
+        o["betas"] = [1.5, o["betas"][1]]
+    elif choice == "wd" and "weight_decay" in o:
+        o["weight_decay"] = -0.1
+    else:
+        spec["optimizer"] = dict(name="sgd", lr=0.1, momentum=0.0 if choice == "nesterov" else -0.5,
+                                 dampening=0.0, weight_decay=0.0, nesterov=choice == "nesterov", maximize=False)
+    spec["name"] += "-invalid"
+    return spec
+
+def write_case(out, spec):
+    exp = run(spec)
+    base = os.path.join(out, spec["name"])
+    with open(base + ".spec.json", "w") as f:
+        json.dump(spec, f)
+    with open(base + ".expected.json", "w") as f:
+        json.dump(exp, f)
+
+
+def main():
+    global rng, OPTIMIZERS, DTYPE, PLAIN, SEED
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    e = sub.add_parser("expect", help="write NAME.expected.json for your own specs")
+    e.add_argument("specs", nargs="+")
+    r = sub.add_parser("random", help="random seeded cases")
+    r.add_argument("outdir")
+    r.add_argument("seed", type=int)
+    r.add_argument("count", type=int)
+    r.add_argument("--optimizers", help="comma-separated names to draw from")
+    r.add_argument("--dtype", choices=["f32", "f64"])
+    r.add_argument("--plain", action="store_true", help="no scheduler, no clipping")
+    r.add_argument("--invalid-rate", type=float, default=0.08)
+    a = ap.parse_args()
+    if a.cmd == "expect":
+        for path in a.specs:
+            with open(path) as f:
+                spec = json.load(f)
+            out = path[: -len(".spec.json")] if path.endswith(".spec.json") else os.path.splitext(path)[0]
+            with open(out + ".expected.json", "w") as f:
+                json.dump(run(spec), f)
+        print("wrote", len(a.specs), "expected results")
+        return
+    SEED, rng = a.seed, random.Random(a.seed)
+    OPTIMIZERS = a.optimizers.split(",") if a.optimizers else None
+    DTYPE, PLAIN = a.dtype, a.plain
+    os.makedirs(a.outdir, exist_ok=True)
+    for i in range(a.count):
+        spec = bad_case(i) if rng.random() < a.invalid_rate else make_case(i)
+        write_case(a.outdir, spec)
+    print("wrote", a.count, "cases to", a.outdir)
+
+
+if __name__ == "__main__":
+    main()
