@@ -29,7 +29,9 @@ pub trait LaneKernel<F: Real> {
 }
 
 /// An IEEE binary floating-point type that descent computes in: `f32` or `f64`.
-pub trait Real: FloatCore + Default + Debug + Display + Send + Sync + 'static + sealed::Sealed {
+pub trait Real:
+    FloatCore + Default + Debug + Display + core::fmt::LowerExp + Send + Sync + 'static + sealed::Sealed
+{
     /// 0.
     const ZERO: Self;
     /// 1.

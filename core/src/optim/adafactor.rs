@@ -48,8 +48,42 @@ pub struct AdafactorConfig {
     pub weight_decay: f64,
     /// Maximize instead of minimize (default false).
     pub maximize: bool,
-    shape: [usize; MAX_DIMS],
+    /// The parameter's shape (default: unshaped, a vector of any length).
+    pub shape: Shape,
+}
+
+/// A parameter shape of at most [`MAX_DIMS`] dimensions, row-major. The default is "unshaped":
+/// a vector of any length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Shape {
+    dims: [usize; MAX_DIMS],
     ndim: usize,
+}
+
+impl Shape {
+    /// The shape with dimensions `dims`; refuses more than [`MAX_DIMS`].
+    pub fn new(dims: &[usize]) -> Result<Self, Error> {
+        let mut s = Shape::default();
+        let dst = s.dims.get_mut(..dims.len()).ok_or(Error::LengthMismatch {
+            what: "shape (dimensions)",
+            expected: MAX_DIMS,
+            found: dims.len(),
+        })?;
+        dst.copy_from_slice(dims);
+        s.ndim = dims.len();
+        Ok(s)
+    }
+    /// The dimensions (empty when unshaped).
+    pub fn dims(&self) -> &[usize] {
+        self.dims.get(..self.ndim).unwrap_or(&[])
+    }
+    /// Number of elements (`None` when unshaped or when the product overflows).
+    pub fn numel(&self) -> Option<usize> {
+        if self.ndim == 0 {
+            return None;
+        }
+        self.dims().iter().try_fold(1usize, |a, &d| a.checked_mul(d))
+    }
 }
 
 impl Default for AdafactorConfig {
@@ -61,8 +95,7 @@ impl Default for AdafactorConfig {
             d: 1.0,
             weight_decay: 0.0,
             maximize: false,
-            shape: [0; MAX_DIMS],
-            ndim: 0,
+            shape: Shape::default(),
         }
     }
 }
@@ -75,26 +108,16 @@ impl AdafactorConfig {
     }
     /// This configuration for a parameter of `shape`.
     pub fn with_shape(mut self, shape: &[usize]) -> Result<Self, Error> {
-        let dst = self.shape.get_mut(..shape.len()).ok_or(Error::LengthMismatch {
-            what: "shape (dimensions)",
-            expected: MAX_DIMS,
-            found: shape.len(),
-        })?;
-        dst.copy_from_slice(shape);
-        self.ndim = shape.len();
+        self.shape = Shape::new(shape)?;
         Ok(self)
-    }
-    /// The parameter's shape (empty: an unshaped vector of any length).
-    pub fn shape(&self) -> &[usize] {
-        self.shape.get(..self.ndim).unwrap_or(&[])
     }
     /// (B, R, C) when factored.
     fn factored(&self) -> Option<(usize, usize, usize)> {
-        if self.ndim < 2 {
+        let s = self.shape.dims();
+        if s.len() < 2 {
             return None;
         }
-        let s = self.shape();
-        let (lead, last) = s.split_at(self.ndim - 2);
+        let (lead, last) = s.split_at(s.len() - 2);
         let b = lead.iter().product();
         Some((b, *last.first()?, *last.get(1)?))
     }
@@ -113,8 +136,8 @@ impl Persist for AdafactorConfig {
         w.f64(self.d)?;
         w.f64(self.weight_decay)?;
         w.bool(self.maximize)?;
-        w.u8(self.ndim as u8)?;
-        for &s in self.shape() {
+        w.u8(self.shape.ndim as u8)?;
+        for &s in self.shape.dims() {
             w.u64(s as u64)?;
         }
         Ok(())
@@ -131,8 +154,8 @@ impl Persist for AdafactorConfig {
         if ndim > MAX_DIMS {
             return Err(Error::CorruptState { reason: "adafactor shape has too many dimensions" });
         }
-        c.ndim = ndim;
-        for d in c.shape.iter_mut().take(ndim) {
+        c.shape.ndim = ndim;
+        for d in c.shape.dims.iter_mut().take(ndim) {
             *d = usize::try_from(r.u64()?)
                 .map_err(|_| Error::CorruptState { reason: "adafactor dimension too large" })?;
         }
@@ -171,10 +194,10 @@ impl UpdateRule for AdafactorConfig {
         check_ge("adafactor.weight_decay", self.weight_decay, 0.0)
     }
     fn check_len(&self, n: usize) -> Result<(), Error> {
-        if self.ndim == 0 {
+        if self.shape.ndim == 0 {
             return Ok(());
         }
-        let numel = self.shape().iter().try_fold(1usize, |a, &d| a.checked_mul(d)).unwrap_or(usize::MAX);
+        let numel = self.shape.numel().unwrap_or(usize::MAX);
         if numel == n {
             Ok(())
         } else {

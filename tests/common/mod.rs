@@ -1,0 +1,354 @@
+//! Shared test support: one enum of every optimizer's configuration, proptest strategies for
+//! valid random hyperparameters, and deterministic data generators. Every property test iterates
+//! over [`ALL`], which must name the same set as `descent::OPTIMIZERS` (checked in
+//! `tests/registry.rs`).
+#![allow(dead_code)]
+
+use descent::adadelta::AdadeltaConfig;
+use descent::adafactor::AdafactorConfig;
+use descent::adagrad::AdagradConfig;
+use descent::adam::AdamConfig;
+use descent::adamax::AdamaxConfig;
+use descent::asgd::AsgdConfig;
+use descent::lion::LionConfig;
+use descent::nadam::NadamConfig;
+use descent::radam::RadamConfig;
+use descent::rmsprop::RmspropConfig;
+use descent::rprop::RpropConfig;
+use descent::sgd::SgdConfig;
+use proptest::prelude::*;
+use proptest::test_runner::{Config, RngSeed};
+
+/// The proptest configuration of the suite: a fixed seed (override with PROPTEST_RNG_SEED) so
+/// runs are reproducible, and `cases` cases.
+pub fn config(cases: u32) -> Config {
+    Config { cases, rng_seed: RngSeed::Fixed(0x5eed_de5c), failure_persistence: None, ..Config::default() }
+}
+
+/// Every optimizer's name, as in `descent::OPTIMIZERS`.
+pub const ALL: [&str; 13] = [
+    "sgd",
+    "adam",
+    "adamw",
+    "adagrad",
+    "rmsprop",
+    "adamax",
+    "nadam",
+    "radam",
+    "adadelta",
+    "asgd",
+    "rprop",
+    "adafactor",
+    "lion",
+];
+
+/// A configuration of any optimizer.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum AnyConfig {
+    Sgd(SgdConfig),
+    Adam(AdamConfig),
+    Adagrad(AdagradConfig),
+    Rmsprop(RmspropConfig),
+    Adamax(AdamaxConfig),
+    Nadam(NadamConfig),
+    Radam(RadamConfig),
+    Adadelta(AdadeltaConfig),
+    Asgd(AsgdConfig),
+    Rprop(RpropConfig),
+    Adafactor(AdafactorConfig),
+    Lion(LionConfig),
+}
+
+/// Runs `$body` with `$c` bound to the concrete configuration inside `$any`.
+#[macro_export]
+macro_rules! with_config {
+    ($any:expr, |$c:ident| $body:expr) => {
+        match $any {
+            $crate::common::AnyConfig::Sgd($c) => $body,
+            $crate::common::AnyConfig::Adam($c) => $body,
+            $crate::common::AnyConfig::Adagrad($c) => $body,
+            $crate::common::AnyConfig::Rmsprop($c) => $body,
+            $crate::common::AnyConfig::Adamax($c) => $body,
+            $crate::common::AnyConfig::Nadam($c) => $body,
+            $crate::common::AnyConfig::Radam($c) => $body,
+            $crate::common::AnyConfig::Adadelta($c) => $body,
+            $crate::common::AnyConfig::Asgd($c) => $body,
+            $crate::common::AnyConfig::Rprop($c) => $body,
+            $crate::common::AnyConfig::Adafactor($c) => $body,
+            $crate::common::AnyConfig::Lion($c) => $body,
+        }
+    };
+}
+
+impl AnyConfig {
+    /// The default configuration (PyTorch's defaults) of `name`, for `n` parameters.
+    pub fn default_for(name: &str, n: usize) -> AnyConfig {
+        match name {
+            "sgd" => AnyConfig::Sgd(SgdConfig { momentum: 0.9, ..SgdConfig::default() }),
+            "adam" => AnyConfig::Adam(AdamConfig::default()),
+            "adamw" => AnyConfig::Adam(AdamConfig::adamw()),
+            "adagrad" => AnyConfig::Adagrad(AdagradConfig::default()),
+            "rmsprop" => AnyConfig::Rmsprop(RmspropConfig::default()),
+            "adamax" => AnyConfig::Adamax(AdamaxConfig::default()),
+            "nadam" => AnyConfig::Nadam(NadamConfig::default()),
+            "radam" => AnyConfig::Radam(RadamConfig::default()),
+            "adadelta" => AnyConfig::Adadelta(AdadeltaConfig::default()),
+            "asgd" => AnyConfig::Asgd(AsgdConfig::default()),
+            "rprop" => AnyConfig::Rprop(RpropConfig::default()),
+            "adafactor" => AnyConfig::Adafactor(AdafactorConfig::for_shape(&[n]).unwrap()),
+            "lion" => AnyConfig::Lion(LionConfig::default()),
+            other => panic!("unknown optimizer {other}"),
+        }
+    }
+
+    /// Sets the learning rate.
+    pub fn with_lr(mut self, lr: f64) -> AnyConfig {
+        with_config!(&mut self, |c| c.lr = lr);
+        self
+    }
+}
+
+fn wd() -> impl Strategy<Value = f64> {
+    prop_oneof![Just(0.0), 1e-4..0.2f64]
+}
+
+fn beta() -> impl Strategy<Value = f64> {
+    prop_oneof![Just(0.9), 0.0..0.999f64]
+}
+
+fn beta2() -> impl Strategy<Value = f64> {
+    prop_oneof![Just(0.999), 0.5..0.99999f64]
+}
+
+fn eps() -> impl Strategy<Value = f64> {
+    prop_oneof![Just(1e-8), 1e-12..1e-2f64, Just(0.0)]
+}
+
+/// A random valid configuration of `name` (Adafactor gets a vector shape; see [`adafactor_shape`]).
+pub fn any_config(name: &'static str) -> BoxedStrategy<AnyConfig> {
+    let lr = 1e-4..0.5f64;
+    match name {
+        "sgd" => (
+            lr,
+            prop_oneof![Just(0.0), 0.0..0.99f64],
+            prop_oneof![Just(0.0), 0.0..0.9f64],
+            wd(),
+            any::<bool>(),
+            any::<bool>(),
+        )
+            .prop_map(|(lr, momentum, dampening, weight_decay, nesterov, maximize)| {
+                let nesterov = nesterov && momentum > 0.0;
+                AnyConfig::Sgd(SgdConfig {
+                    lr,
+                    momentum,
+                    dampening: if nesterov { 0.0 } else { dampening },
+                    weight_decay,
+                    nesterov,
+                    maximize,
+                })
+            })
+            .boxed(),
+        "adam" | "adamw" => (lr, beta(), beta2(), eps(), wd(), any::<bool>(), any::<bool>())
+            .prop_map(move |(lr, b1, b2, eps, weight_decay, amsgrad, maximize)| {
+                AnyConfig::Adam(AdamConfig {
+                    lr,
+                    betas: (b1, b2),
+                    eps,
+                    weight_decay,
+                    amsgrad,
+                    maximize,
+                    decoupled_weight_decay: name == "adamw",
+                })
+            })
+            .boxed(),
+        "adagrad" => (
+            lr,
+            prop_oneof![Just(0.0), 0.0..0.1f64],
+            wd(),
+            prop_oneof![Just(0.0), 0.0..1.0f64],
+            eps(),
+            any::<bool>(),
+        )
+            .prop_map(|(lr, lr_decay, weight_decay, initial_accumulator_value, eps, maximize)| {
+                AnyConfig::Adagrad(AdagradConfig {
+                    lr,
+                    lr_decay,
+                    weight_decay,
+                    initial_accumulator_value,
+                    eps,
+                    maximize,
+                })
+            })
+            .boxed(),
+        "rmsprop" => (
+            lr,
+            prop_oneof![Just(0.99), 0.0..1.0f64],
+            eps(),
+            wd(),
+            prop_oneof![Just(0.0), 0.0..0.99f64],
+            any::<bool>(),
+            any::<bool>(),
+        )
+            .prop_map(|(lr, alpha, eps, weight_decay, momentum, centered, maximize)| {
+                AnyConfig::Rmsprop(RmspropConfig {
+                    lr,
+                    alpha,
+                    eps,
+                    weight_decay,
+                    momentum,
+                    centered,
+                    maximize,
+                })
+            })
+            .boxed(),
+        "adamax" => (lr, beta(), beta2(), eps(), wd(), any::<bool>())
+            .prop_map(|(lr, b1, b2, eps, weight_decay, maximize)| {
+                AnyConfig::Adamax(AdamaxConfig { lr, betas: (b1, b2), eps, weight_decay, maximize })
+            })
+            .boxed(),
+        "nadam" => (
+            lr,
+            beta(),
+            beta2(),
+            eps(),
+            wd(),
+            prop_oneof![Just(4e-3), 0.0..0.1f64],
+            any::<bool>(),
+            any::<bool>(),
+        )
+            .prop_map(|(lr, b1, b2, eps, weight_decay, momentum_decay, decoupled_weight_decay, maximize)| {
+                AnyConfig::Nadam(NadamConfig {
+                    lr,
+                    betas: (b1, b2),
+                    eps,
+                    weight_decay,
+                    momentum_decay,
+                    decoupled_weight_decay,
+                    maximize,
+                })
+            })
+            .boxed(),
+        "radam" => (lr, beta(), beta2(), eps(), wd(), any::<bool>(), any::<bool>())
+            .prop_map(|(lr, b1, b2, eps, weight_decay, decoupled_weight_decay, maximize)| {
+                AnyConfig::Radam(RadamConfig {
+                    lr,
+                    betas: (b1, b2),
+                    eps,
+                    weight_decay,
+                    decoupled_weight_decay,
+                    maximize,
+                })
+            })
+            .boxed(),
+        "adadelta" => (
+            prop_oneof![Just(1.0), 0.01..2.0f64],
+            0.0..=1.0f64,
+            prop_oneof![Just(1e-6), 1e-10..1e-2f64],
+            wd(),
+            any::<bool>(),
+        )
+            .prop_map(|(lr, rho, eps, weight_decay, maximize)| {
+                AnyConfig::Adadelta(AdadeltaConfig { lr, rho, eps, weight_decay, maximize })
+            })
+            .boxed(),
+        "asgd" => (
+            lr,
+            prop_oneof![Just(1e-4), 0.0..0.1f64],
+            prop_oneof![Just(0.75), 0.0..1.5f64],
+            prop_oneof![Just(1e6), 0.0..5.0f64],
+            wd(),
+            any::<bool>(),
+        )
+            .prop_map(|(lr, lambd, alpha, t0, weight_decay, maximize)| {
+                AnyConfig::Asgd(AsgdConfig { lr, lambd, alpha, t0, weight_decay, maximize })
+            })
+            .boxed(),
+        "rprop" => (
+            lr,
+            0.01..0.99f64,
+            1.01..3.0f64,
+            prop_oneof![Just(1e-6), 1e-8..1e-3f64],
+            prop_oneof![Just(50.0), 0.01..10.0f64],
+            any::<bool>(),
+        )
+            .prop_map(|(lr, lo, hi, smin, smax, maximize)| {
+                AnyConfig::Rprop(RpropConfig {
+                    lr,
+                    etas: (lo, hi),
+                    step_sizes: (smin, smin.max(smax)),
+                    maximize,
+                })
+            })
+            .boxed(),
+        "adafactor" => (
+            lr,
+            prop_oneof![Just(-0.8), -1.5..0.0f64],
+            prop_oneof![Just(None), (1e-30..1e-3f64).prop_map(Some)],
+            prop_oneof![Just(1e-3), 0.0..0.1f64],
+            1.0..3.0f64,
+            wd(),
+            any::<bool>(),
+        )
+            .prop_map(|(lr, beta2_decay, e1, e2, d, weight_decay, maximize)| {
+                let mut c = AdafactorConfig::default();
+                c.lr = lr;
+                c.beta2_decay = beta2_decay;
+                c.eps = (e1, e2);
+                c.d = d;
+                c.weight_decay = weight_decay;
+                c.maximize = maximize;
+                AnyConfig::Adafactor(c)
+            })
+            .boxed(),
+        "lion" => (lr, beta(), beta2(), prop_oneof![Just(1e-3), wd()], any::<bool>())
+            .prop_map(|(lr, b1, b2, weight_decay, maximize)| {
+                AnyConfig::Lion(LionConfig { lr, betas: (b1, b2), weight_decay, maximize })
+            })
+            .boxed(),
+        other => panic!("unknown optimizer {other}"),
+    }
+}
+
+/// A shape for Adafactor with `n` elements: a vector, a matrix, or a 3-D tensor, picked by `kind`.
+pub fn adafactor_shape(n: usize, kind: u8) -> Vec<usize> {
+    let divisor = |n: usize| (1..=n.max(1)).rev().find(|d| n % d == 0 && d * d <= n).unwrap_or(1);
+    match (kind % 3, n) {
+        (_, 0) => vec![0],
+        (0, _) => vec![n],
+        (1, _) => {
+            let r = divisor(n);
+            vec![r, n / r]
+        }
+        _ => {
+            if n % 2 == 0 {
+                let m = n / 2;
+                let r = divisor(m);
+                vec![2, r, m / r]
+            } else {
+                vec![1, 1, n]
+            }
+        }
+    }
+}
+
+/// Gives Adafactor configurations the shape for `n`; other configurations are returned as they are.
+pub fn shaped(cfg: AnyConfig, n: usize, kind: u8) -> AnyConfig {
+    match cfg {
+        AnyConfig::Adafactor(c) => AnyConfig::Adafactor(c.with_shape(&adafactor_shape(n, kind)).unwrap()),
+        other => other,
+    }
+}
+
+/// Deterministic pseudo-random values (xorshift), scaled; `zeros` of them exactly 0.
+pub fn values(seed: u64, n: usize, scale: f64) -> Vec<f64> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let u = (x >> 11) as f64 / (1u64 << 53) as f64;
+            if u < 0.05 { 0.0 } else { (u * 2.0 - 1.0) * scale }
+        })
+        .collect()
+}

@@ -1,0 +1,164 @@
+//! The lane-chunked kernels give the same bits as the scalar references — for every optimizer,
+//! both dtypes, lane widths 1, 4, 8, 16 and the production width, every length 0..=1000, random
+//! data and random hyperparameters. Adafactor's reductions are summed in lane-blocked order, so
+//! it is checked against its reference within a stated bound instead.
+
+mod common;
+
+use common::{ALL, AnyConfig, any_config, shaped, values};
+use descent::{Optim, Optimizer, Real, UpdateRule};
+use proptest::prelude::*;
+
+fn same_bits<F: Real>(a: &[F], b: &[F]) -> Option<usize> {
+    a.iter().zip(b).position(|(x, y)| x.to_bits_u64() != y.to_bits_u64() && !(x.is_nan() && y.is_nan()))
+}
+
+/// Adafactor: |kernel − reference| ≤ (2n + 64)·ε·Σ|Δθ| + 4ε·|θ| per element, where Σ|Δθ| is the
+/// total movement of that element. The reductions (RMS(θ), RMS(U), row means) differ only in
+/// summation order, whose relative error is at most (n − 1)·ε; it scales the step.
+fn within_adafactor_bound<F: Real>(a: &[F], b: &[F], moved: &[f64], n: usize) -> Option<usize> {
+    let eps = F::EPSILON.as_f64();
+    a.iter().zip(b).zip(moved).position(|((x, y), m)| {
+        let (x, y) = (x.as_f64(), y.as_f64());
+        !((x - y).abs() <= (2.0 * n as f64 + 64.0) * eps * m + 4.0 * eps * y.abs()
+            || (x.is_nan() && y.is_nan()))
+    })
+}
+
+fn check<R: UpdateRule, F: Real, const L: usize>(
+    cfg: R,
+    p0: &[f64],
+    grads: &[Vec<f64>],
+    production: bool,
+) -> Result<(), String> {
+    let n = p0.len();
+    let len = cfg.state_len(n);
+    let (mut sa, mut sb) = (vec![F::ZERO; len], vec![F::ZERO; len]);
+    let mut kernel = Optim::with_buffer(cfg.clone(), n, &mut sa).map_err(|e| e.to_string())?;
+    let mut reference = Optim::with_buffer(cfg, n, &mut sb).map_err(|e| e.to_string())?;
+    let mut pa: Vec<F> = p0.iter().map(|&x| F::from_f64(x)).collect();
+    let mut pb = pa.clone();
+    let mut moved = vec![0.0f64; n];
+    let adafactor = R::NAME == "adafactor";
+    for g in grads {
+        let g: Vec<F> = g.iter().map(|&x| F::from_f64(x)).collect();
+        if production {
+            kernel.step(&mut pa, &g).map_err(|e| e.to_string())?;
+        } else {
+            kernel.step_with_lanes::<L>(&mut pa, &g).map_err(|e| e.to_string())?;
+        }
+        let before = pb.clone();
+        reference.step_reference(&mut pb, &g).map_err(|e| e.to_string())?;
+        for ((m, a), b) in moved.iter_mut().zip(&before).zip(&pb) {
+            *m += (a.as_f64() - b.as_f64()).abs();
+        }
+        let bad = if adafactor { within_adafactor_bound(&pa, &pb, &moved, n) } else { same_bits(&pa, &pb) };
+        if let Some(i) = bad {
+            return Err(format!(
+                "{} {} L={L} n={n}: params[{i}] kernel {:e} reference {:e}",
+                R::NAME,
+                F::NAME,
+                pa[i],
+                pb[i]
+            ));
+        }
+        if !adafactor {
+            if let Some(i) = same_bits(kernel.state(), reference.state()) {
+                return Err(format!("{} {} L={L} n={n}: state[{i}] differs", R::NAME, F::NAME));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn check_all_widths(cfg: AnyConfig, p0: &[f64], grads: &[Vec<f64>]) -> Result<(), String> {
+    with_config!(cfg, |c| {
+        check::<_, f32, 1>(c, p0, grads, false)?;
+        check::<_, f32, 4>(c, p0, grads, false)?;
+        check::<_, f32, 8>(c, p0, grads, false)?;
+        check::<_, f32, 16>(c, p0, grads, false)?;
+        check::<_, f32, 1>(c, p0, grads, true)?;
+        check::<_, f64, 1>(c, p0, grads, false)?;
+        check::<_, f64, 4>(c, p0, grads, false)?;
+        check::<_, f64, 8>(c, p0, grads, false)?;
+        check::<_, f64, 16>(c, p0, grads, false)?;
+        check::<_, f64, 1>(c, p0, grads, true)
+    })
+}
+
+fn case(name: &'static str) -> impl Strategy<Value = (AnyConfig, Vec<f64>, Vec<Vec<f64>>)> {
+    (
+        any_config(name),
+        0usize..=1000,
+        1usize..=4,
+        any::<u64>(),
+        prop_oneof![Just(1e-3), Just(1.0), Just(100.0)],
+        any::<u8>(),
+    )
+        .prop_map(|(cfg, n, steps, seed, scale, kind)| {
+            let cfg = shaped(cfg, n, kind);
+            let n = match cfg {
+                AnyConfig::Adafactor(c) => c.shape.dims().iter().product(),
+                _ => n,
+            };
+            let p0 = values(seed, n, 1.0);
+            let grads = (0..steps).map(|k| values(seed ^ (k as u64 + 1) * 0x1234_5678, n, scale)).collect();
+            (cfg, p0, grads)
+        })
+}
+
+macro_rules! kernel_tests {
+    ($($test:ident => $name:literal),* $(,)?) => {$(
+        proptest! {
+            #![proptest_config(common::config(48))]
+            #[test]
+            fn $test((cfg, p0, grads) in case($name)) {
+                prop_assert_eq!(check_all_widths(cfg, &p0, &grads), Ok(()));
+            }
+        }
+    )*};
+}
+
+kernel_tests! {
+    sgd_kernel_matches_reference_bitwise => "sgd",
+    adam_kernel_matches_reference_bitwise => "adam",
+    adamw_kernel_matches_reference_bitwise => "adamw",
+    adagrad_kernel_matches_reference_bitwise => "adagrad",
+    rmsprop_kernel_matches_reference_bitwise => "rmsprop",
+    adamax_kernel_matches_reference_bitwise => "adamax",
+    nadam_kernel_matches_reference_bitwise => "nadam",
+    radam_kernel_matches_reference_bitwise => "radam",
+    adadelta_kernel_matches_reference_bitwise => "adadelta",
+    asgd_kernel_matches_reference_bitwise => "asgd",
+    rprop_kernel_matches_reference_bitwise => "rprop",
+    adafactor_kernel_matches_reference_within_bound => "adafactor",
+    lion_kernel_matches_reference_bitwise => "lion",
+}
+
+/// Every length 0..=1000 (every tail of every lane width), production kernel against reference,
+/// one seeded random configuration per optimizer and length.
+#[test]
+fn every_length_up_to_1000_matches_reference() {
+    use proptest::strategy::ValueTree;
+    let mut runner = proptest::test_runner::TestRunner::new(common::config(1));
+    for name in ALL {
+        let strategy = any_config(name);
+        for n in 0..=1000usize {
+            let cfg = shaped(strategy.new_tree(&mut runner).unwrap().current(), n, (n % 3) as u8);
+            let n = match cfg {
+                AnyConfig::Adafactor(c) => c.shape.dims().iter().product(),
+                _ => n,
+            };
+            let p0 = values(n as u64, n, 1.0);
+            let grads = vec![values(n as u64 + 7, n, 1.0), values(n as u64 + 9, n, 0.5)];
+            let r = with_config!(cfg, |c| check::<_, f32, 1>(c, &p0, &grads, true).and_then(|_| check::<
+                _,
+                f64,
+                1,
+            >(
+                c, &p0, &grads, true
+            )));
+            assert_eq!(r, Ok(()), "{name} n={n}");
+        }
+    }
+}
