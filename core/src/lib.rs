@@ -29,8 +29,11 @@
 #![no_std]
 #![deny(missing_docs)]
 
+pub mod accumulate;
+pub mod clip;
 pub mod error;
 pub mod lanes;
+pub mod lr_finder;
 pub mod optim;
 pub mod persist;
 pub mod real;
