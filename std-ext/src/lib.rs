@@ -4,5 +4,6 @@
 //! (`descent replay`), and (as later chapters land) MNIST training and convergence analysis.
 #![deny(missing_docs)]
 
+pub mod model;
 pub mod registry;
 pub mod replay;
