@@ -4,6 +4,8 @@
 //! (`descent replay`), and (as later chapters land) MNIST training and convergence analysis.
 #![deny(missing_docs)]
 
+pub mod checkpoint;
 pub mod model;
 pub mod registry;
 pub mod replay;
+pub mod train;

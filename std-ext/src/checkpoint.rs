@@ -1,0 +1,147 @@
+//! Checkpoints: model structure, parameters and the optimizer's whole state (through the core's
+//! versioned serialization) in one file.
+//!
+//! Format: `b"DSCKPT01"`, a little-endian `u32` header length, a JSON header (`sizes`,
+//! `activation`, `optimizer` keyword arguments, `epoch`, `params`, `state_bytes`), the parameters
+//! as little-endian f32, the optimizer's saved state, and a CRC-32 of everything before it.
+//! Files are written to a temporary name and renamed, so a crash never leaves half a checkpoint.
+
+use crate::model::{Activation, Mlp};
+use crate::registry::{self, DynOptimizer};
+use descent_core::{NonFinitePolicy, Optimizer};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::path::Path;
+
+const MAGIC: &[u8; 8] = b"DSCKPT01";
+
+#[derive(Serialize, Deserialize)]
+struct Header {
+    sizes: Vec<usize>,
+    activation: String,
+    optimizer: Map<String, Value>,
+    epoch: usize,
+    params: usize,
+    state_bytes: usize,
+}
+
+/// A saved model and optimizer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Checkpoint {
+    /// Layer widths.
+    pub sizes: Vec<usize>,
+    /// Hidden activation.
+    pub activation: Activation,
+    /// The optimizer's keyword arguments (to rebuild it).
+    pub optimizer: Map<String, Value>,
+    /// Epochs completed.
+    pub epoch: usize,
+    /// Parameters.
+    pub params: Vec<f32>,
+    /// The optimizer's saved state ([`Optimizer::save`]).
+    pub state: Vec<u8>,
+}
+
+impl Checkpoint {
+    /// Captures a model, its parameters and its optimizer.
+    pub fn new(
+        model: &Mlp,
+        params: &[f32],
+        opt: &dyn Optimizer<f32>,
+        optimizer: &Map<String, Value>,
+        epoch: usize,
+    ) -> Result<Self, descent_core::Error> {
+        let mut state = vec![0u8; opt.saved_len()];
+        opt.save(&mut state)?;
+        Ok(Checkpoint {
+            sizes: model.sizes().to_vec(),
+            activation: model.activation(),
+            optimizer: optimizer.clone(),
+            epoch,
+            params: params.to_vec(),
+            state,
+        })
+    }
+
+    /// The checkpoint as bytes.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let header = Header {
+            sizes: self.sizes.clone(),
+            activation: self.activation.name().into(),
+            optimizer: self.optimizer.clone(),
+            epoch: self.epoch,
+            params: self.params.len(),
+            state_bytes: self.state.len(),
+        };
+        let h = serde_json::to_vec(&header).unwrap_or_default();
+        let mut out = Vec::with_capacity(16 + h.len() + 4 * self.params.len() + self.state.len());
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&(h.len() as u32).to_le_bytes());
+        out.extend_from_slice(&h);
+        for p in &self.params {
+            out.extend_from_slice(&p.to_le_bytes());
+        }
+        out.extend_from_slice(&self.state);
+        let crc = crc32fast::hash(&out);
+        out.extend_from_slice(&crc.to_le_bytes());
+        out
+    }
+
+    /// Parses bytes written by [`Checkpoint::to_bytes`], refusing anything truncated or corrupt.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, String> {
+        let body_len = bytes.len().checked_sub(4).ok_or("truncated checkpoint")?;
+        let (body, crc) = bytes.split_at(body_len);
+        if body.get(..8) != Some(&MAGIC[..]) {
+            return Err("not a descent checkpoint (bad magic)".into());
+        }
+        if crc32fast::hash(body).to_le_bytes() != crc {
+            return Err("checkpoint checksum mismatch (corrupt file)".into());
+        }
+        let hl = u32::from_le_bytes(
+            body.get(8..12).ok_or("truncated checkpoint")?.try_into().map_err(|_| "truncated")?,
+        ) as usize;
+        let h: Header = serde_json::from_slice(body.get(12..12 + hl).ok_or("truncated checkpoint header")?)
+            .map_err(|e| format!("bad checkpoint header: {e}"))?;
+        let mut at = 12 + hl;
+        let pbytes = h.params.checked_mul(4).ok_or("bad parameter count")?;
+        let praw = body.get(at..at + pbytes).ok_or("truncated parameters")?;
+        at += pbytes;
+        let state = body.get(at..at + h.state_bytes).ok_or("truncated optimizer state")?.to_vec();
+        if at + h.state_bytes != body.len() {
+            return Err("trailing bytes in checkpoint".into());
+        }
+        let params = praw.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+        let activation = h.activation.parse()?;
+        Ok(Checkpoint { sizes: h.sizes, activation, optimizer: h.optimizer, epoch: h.epoch, params, state })
+    }
+
+    /// Writes the checkpoint to `path` (via a temporary file and a rename).
+    pub fn save(&self, path: &Path) -> Result<(), String> {
+        let tmp = path.with_extension("tmp-checkpoint");
+        std::fs::write(&tmp, self.to_bytes()).map_err(|e| format!("{}: {e}", tmp.display()))?;
+        std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    /// Reads a checkpoint file.
+    pub fn load(path: &Path) -> Result<Self, String> {
+        let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        Self::from_bytes(&bytes).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    /// Rebuilds the model, parameters and optimizer (with its restored state).
+    pub fn restore(&self) -> Result<(Mlp, Vec<f32>, DynOptimizer<f32>), String> {
+        let model = Mlp::new(&self.sizes, self.activation)?;
+        if model.num_params() != self.params.len() {
+            return Err(format!(
+                "checkpoint has {} parameters, its layer sizes need {}",
+                self.params.len(),
+                model.num_params()
+            ));
+        }
+        let n = self.params.len();
+        let mut opt = registry::build::<f32>(&self.optimizer, &[n], n, NonFinitePolicy::Error)
+            .map_err(|e| e.to_string())?;
+        opt.restore(&self.state).map_err(|e| format!("optimizer state: {e}"))?;
+        Ok((model, self.params.clone(), opt))
+    }
+}
