@@ -32,6 +32,7 @@
 pub mod accumulate;
 pub mod clip;
 pub mod error;
+pub mod grad_scaler;
 pub mod lanes;
 pub mod lr_finder;
 pub mod optim;
