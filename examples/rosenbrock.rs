@@ -38,10 +38,27 @@ fn run(name: &str, opt: &mut dyn Optimizer<f64>, steps: usize) -> Result<(), Err
 fn main() -> Result<(), Error> {
     let steps = 20_000;
     println!("Rosenbrock from (-1.5, 2), {steps} steps each:");
-    run("sgd", &mut SgdMomentum::<f64, 2>::new(SgdConfig { lr: 2e-4, momentum: 0.9, ..Default::default() })?, steps)?;
-    run("nesterov", &mut SgdMomentum::<f64, 2>::new(SgdConfig { lr: 2e-4, momentum: 0.9, nesterov: true, ..Default::default() })?, steps)?;
+    run(
+        "sgd",
+        &mut SgdMomentum::<f64, 2>::new(SgdConfig { lr: 2e-4, momentum: 0.9, ..Default::default() })?,
+        steps,
+    )?;
+    run(
+        "nesterov",
+        &mut SgdMomentum::<f64, 2>::new(SgdConfig {
+            lr: 2e-4,
+            momentum: 0.9,
+            nesterov: true,
+            ..Default::default()
+        })?,
+        steps,
+    )?;
     run("adam", &mut Adam::<f64, 2>::new(AdamConfig { lr: 1e-2, ..Default::default() })?, steps)?;
-    run("adamw", &mut Adam::<f64, 2>::new(AdamConfig { lr: 1e-2, weight_decay: 1e-4, ..AdamConfig::adamw() })?, steps)?;
+    run(
+        "adamw",
+        &mut Adam::<f64, 2>::new(AdamConfig { lr: 1e-2, weight_decay: 1e-4, ..AdamConfig::adamw() })?,
+        steps,
+    )?;
     run("adagrad", &mut Adagrad::<f64, 2>::new(AdagradConfig { lr: 0.5, ..Default::default() })?, steps)?;
     run("rmsprop", &mut Rmsprop::<f64, 2>::new(RmspropConfig { lr: 1e-3, ..Default::default() })?, steps)?;
     run("adamax", &mut Adamax::<f64, 2>::new(AdamaxConfig { lr: 1e-2, ..Default::default() })?, steps)?;
@@ -50,7 +67,15 @@ fn main() -> Result<(), Error> {
     run("adadelta", &mut Adadelta::<f64, 2>::new(AdadeltaConfig { lr: 1.0, ..Default::default() })?, steps)?;
     run("asgd", &mut Asgd::<f64, 2>::new(AsgdConfig { lr: 2e-4, ..Default::default() })?, steps)?;
     run("rprop", &mut Rprop::<f64, 2>::new(RpropConfig { lr: 1e-3, ..Default::default() })?, steps)?;
-    run("adafactor", &mut Adafactor::<f64, 2>::new(AdafactorConfig { lr: 1e-2, ..Default::default() })?, steps)?;
-    run("lion", &mut Lion::<f64, 2>::new(LionConfig { lr: 1e-3, weight_decay: 0.0, ..Default::default() })?, steps)?;
+    run(
+        "adafactor",
+        &mut Adafactor::<f64, 2>::new(AdafactorConfig { lr: 1e-2, ..Default::default() })?,
+        steps,
+    )?;
+    run(
+        "lion",
+        &mut Lion::<f64, 2>::new(LionConfig { lr: 1e-3, weight_decay: 0.0, ..Default::default() })?,
+        steps,
+    )?;
     Ok(())
 }

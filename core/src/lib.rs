@@ -33,6 +33,7 @@ pub mod accumulate;
 pub mod clip;
 pub mod error;
 pub mod grad_scaler;
+pub mod half_state;
 pub mod lanes;
 pub mod lr_finder;
 pub mod optim;

@@ -161,6 +161,19 @@ impl<'a> Reader<'a> {
         let steps = r.u64()?;
         Ok((Header { kind, float_bytes, n, steps }, r))
     }
+    /// Bytes read so far (from the start of the saved state).
+    pub fn position(&self) -> usize {
+        self.pos
+    }
+    /// A reader over the body of already-validated `bytes`, starting at `pos`.
+    pub(crate) fn at(bytes: &'a [u8], pos: usize) -> Reader<'a> {
+        let body = bytes.get(..bytes.len().saturating_sub(TRAILER_LEN)).unwrap_or(&[]);
+        Reader { bytes: body, pos }
+    }
+    /// The next `k` raw bytes.
+    pub fn take_bytes(&mut self, k: usize) -> Result<&'a [u8], Error> {
+        self.take(k)
+    }
     fn take(&mut self, k: usize) -> Result<&'a [u8], Error> {
         let end = self.pos.checked_add(k).ok_or(TRUNCATED)?;
         let s = self.bytes.get(self.pos..end).ok_or(TRUNCATED)?;

@@ -5,8 +5,8 @@
 //! The bounds asserted here are the documented ones (README, book: "On a microcontroller").
 #![cfg(feature = "micromath")]
 
-use descent_core::adam::{Adam, AdamConfig};
 use descent_core::Optimizer;
+use descent_core::adam::{Adam, AdamConfig};
 
 /// Relative error of micromath's sqrt over 1e-12 … 1e12 (log-spaced, 200,001 points).
 #[test]
@@ -52,6 +52,8 @@ fn adam_trajectory_error_over_100_steps() {
         }
     }
     let moved = c.iter().map(|ci| ci.abs() as f64).fold(0.0, f64::max);
-    println!("Adam, 100 steps, lr 1e-2: max |x_micromath − x_exact| = {max_dev:.3e} (parameters move up to {moved:.2})");
+    println!(
+        "Adam, 100 steps, lr 1e-2: max |x_micromath − x_exact| = {max_dev:.3e} (parameters move up to {moved:.2})"
+    );
     assert!(max_dev < 0.025, "{max_dev}");
 }

@@ -180,6 +180,7 @@ impl UpdateRule for AdafactorConfig {
     type Scalars = ();
     const NAME: &'static str = "adafactor";
     const ID: u8 = 12;
+    const ELEMENTWISE: bool = false;
 
     fn validate(&self) -> Result<(), Error> {
         check_ge("adafactor.lr", self.lr, 0.0)?;

@@ -51,14 +51,14 @@ pub enum NonFinitePolicy {
 }
 
 impl NonFinitePolicy {
-    fn to_u8(self) -> u8 {
+    pub(crate) fn to_u8(self) -> u8 {
         match self {
             NonFinitePolicy::Propagate => 0,
             NonFinitePolicy::SkipStep => 1,
             NonFinitePolicy::Error => 2,
         }
     }
-    fn from_u8(v: u8) -> Result<Self, Error> {
+    pub(crate) fn from_u8(v: u8) -> Result<Self, Error> {
         match v {
             0 => Ok(NonFinitePolicy::Propagate),
             1 => Ok(NonFinitePolicy::SkipStep),
@@ -78,6 +78,31 @@ pub enum StepOutcome {
         /// Index of the first non-finite gradient.
         index: usize,
     },
+}
+
+/// The checks every step starts with: lengths, then the non-finite policy. `Ok(Some(_))` means
+/// "skip this step".
+pub(crate) fn check_inputs<F: Real>(
+    len: usize,
+    policy: NonFinitePolicy,
+    params: &[F],
+    grads: &[F],
+) -> Result<Option<StepOutcome>, Error> {
+    if params.len() != len {
+        return Err(Error::LengthMismatch { what: "params", expected: len, found: params.len() });
+    }
+    if grads.len() != len {
+        return Err(Error::LengthMismatch { what: "grads", expected: len, found: grads.len() });
+    }
+    if policy != NonFinitePolicy::Propagate {
+        if let Some(index) = grads.iter().position(|g| !g.is_finite()) {
+            return match policy {
+                NonFinitePolicy::SkipStep => Ok(Some(StepOutcome::Skipped { index })),
+                _ => Err(Error::NonFinite { what: "grads", index }),
+            };
+        }
+    }
+    Ok(None)
 }
 
 /// The object-safe interface every optimizer offers, modelled on `torch.optim.Optimizer`.
@@ -130,6 +155,10 @@ pub trait UpdateRule: Clone + core::fmt::Debug + Persist {
     const NAME: &'static str;
     /// Id in saved state (unique per rule).
     const ID: u8;
+    /// Whether the rule is purely elementwise (each parameter's update reads only its own state),
+    /// so the state can be processed in blocks, e.g. stored in half precision
+    /// ([`crate::half_state`]). Adafactor's reductions make it the exception.
+    const ELEMENTWISE: bool = true;
 
     /// The name of this configuration (AdamW for Adam with decoupled decay, …).
     fn name(&self) -> &'static str {
@@ -316,21 +345,7 @@ impl<R: UpdateRule, F: Real, B: StateBuffer<F>> Optim<R, F, B> {
     }
 
     fn check_inputs(&self, params: &[F], grads: &[F]) -> Result<Option<StepOutcome>, Error> {
-        if params.len() != self.len {
-            return Err(Error::LengthMismatch { what: "params", expected: self.len, found: params.len() });
-        }
-        if grads.len() != self.len {
-            return Err(Error::LengthMismatch { what: "grads", expected: self.len, found: grads.len() });
-        }
-        if self.policy != NonFinitePolicy::Propagate {
-            if let Some(index) = grads.iter().position(|g| !g.is_finite()) {
-                return match self.policy {
-                    NonFinitePolicy::SkipStep => Ok(Some(StepOutcome::Skipped { index })),
-                    _ => Err(Error::NonFinite { what: "grads", index }),
-                };
-            }
-        }
-        Ok(None)
+        check_inputs(self.len, self.policy, params, grads)
     }
 
     /// One step computed by the scalar reference instead of the lane kernel. Same checks, same
