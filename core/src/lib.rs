@@ -36,6 +36,7 @@ pub mod grad_scaler;
 pub mod half_state;
 pub mod lanes;
 pub mod lr_finder;
+pub mod nn;
 pub mod optim;
 pub mod persist;
 pub mod real;

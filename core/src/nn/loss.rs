@@ -1,0 +1,48 @@
+//! Softmax cross-entropy, computed stably with log-sum-exp.
+
+use crate::error::Error;
+use crate::real::Real;
+
+/// Loss −log softmax(z)[label] and its gradient softmax(z) − onehot(label) into `dz`.
+/// Computed as lse(z) − z[label] with lse(z) = max + ln Σ exp(z − max), so large logits do not
+/// overflow. Refuses a label ≥ K and non-finite logits (nothing is written then).
+pub fn softmax_cross_entropy<T: Real, const K: usize>(
+    z: &[T; K],
+    label: usize,
+    dz: &mut [T; K],
+) -> Result<T, Error> {
+    if label >= K {
+        return Err(Error::LengthMismatch { what: "label (classes)", expected: K, found: label });
+    }
+    if let Some(i) = z.iter().position(|v| !v.is_finite()) {
+        return Err(Error::NonFinite { what: "logits", index: i });
+    }
+    let max = z.iter().fold(T::neg_infinity(), |m, &v| if v > m { v } else { m });
+    let mut sum = 0.0f64;
+    for &v in z {
+        sum += libm::exp((v - max).as_f64());
+    }
+    let lse = max.as_f64() + libm::log(sum);
+    for (i, (d, &v)) in dz.iter_mut().zip(z).enumerate() {
+        let p = libm::exp(v.as_f64() - lse);
+        *d = T::from_f64(p - if i == label { 1.0 } else { 0.0 });
+    }
+    let zl = z.get(label).map_or(0.0, |v| v.as_f64());
+    Ok(T::from_f64(lse - zl))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cross_entropy_is_stable_and_its_gradient_sums_to_zero() {
+        let z = [1000.0f32, -1000.0, 0.0];
+        let mut dz = [0.0f32; 3];
+        let l = softmax_cross_entropy(&z, 1, &mut dz).unwrap();
+        assert_eq!(l, 2000.0);
+        assert!((dz.iter().sum::<f32>()).abs() < 1e-6);
+        assert!(softmax_cross_entropy(&z, 3, &mut dz).is_err());
+        assert!(softmax_cross_entropy(&[f32::NAN, 0.0, 0.0], 0, &mut dz).is_err());
+    }
+}
