@@ -35,6 +35,7 @@ pub mod error;
 pub mod grad_scaler;
 pub mod half_state;
 pub mod lanes;
+pub mod lbfgs;
 pub mod lr_finder;
 pub mod nn;
 pub mod optim;
