@@ -48,6 +48,9 @@ fn vec_state<H: HalfFloat>(n: usize) -> VecState<H> {
     VecState(vec![H::default(); n])
 }
 
+type MakeFull = Box<dyn Fn() -> Box<dyn Optimizer<f32>>>;
+type MakeHalf = Box<dyn Fn(bool, Rounding) -> Box<dyn Optimizer<f32>>>;
+
 /// Drift bound over 100 steps, relative to the total distance the f32 trajectory moved:
 /// |x_half − x_f32| ≤ c_H · Σ_t |Δx_f32|, with c = 2⁻⁵ for bf16 (8-bit significand) and 2⁻⁸ for
 /// f16 (11-bit). Each stored moment carries a relative error of at most 2^−p; the update direction
@@ -55,11 +58,7 @@ fn vec_state<H: HalfFloat>(n: usize) -> VecState<H> {
 /// factor 2^−p·16 covers the accumulation; the measured values are printed.
 #[test]
 fn half_state_trajectories_stay_within_the_stated_bound_of_f32_state() {
-    let configs: [(
-        &str,
-        Box<dyn Fn() -> Box<dyn Optimizer<f32>>>,
-        Box<dyn Fn(bool, Rounding) -> Box<dyn Optimizer<f32>>>,
-    ); 3] = [
+    let configs: [(&str, MakeFull, MakeHalf); 3] = [
         (
             "adam",
             Box::new(|| {
@@ -147,7 +146,7 @@ fn half_state_reaches_the_same_minimum() {
 #[test]
 fn stochastic_rounding_is_unbiased() {
     let mut rng = SplitMix64(42);
-    for &x in &[1.0f32 + 1.0 / 300.0, -3.14159, 1e-3, 123.456, 7e-6] {
+    for &x in &[1.0f32 + 1.0 / 300.0, -3.1, 1e-3, 123.456, 7e-6] {
         let draws = 20_000;
         let mean_bf: f64 =
             (0..draws).map(|_| f64::from(round_stochastic::<bf16>(x, &mut rng).widen())).sum::<f64>()

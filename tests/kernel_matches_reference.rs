@@ -62,10 +62,8 @@ fn check<R: UpdateRule, F: Real, const L: usize>(
                 pb[i]
             ));
         }
-        if !adafactor {
-            if let Some(i) = same_bits(kernel.state(), reference.state()) {
-                return Err(format!("{} {} L={L} n={n}: state[{i}] differs", R::NAME, F::NAME));
-            }
+        if !adafactor && let Some(i) = same_bits(kernel.state(), reference.state()) {
+            return Err(format!("{} {} L={L} n={n}: state[{i}] differs", R::NAME, F::NAME));
         }
     }
     Ok(())
@@ -102,7 +100,7 @@ fn case(name: &'static str) -> impl Strategy<Value = (AnyConfig, Vec<f64>, Vec<V
                 _ => n,
             };
             let p0 = values(seed, n, 1.0);
-            let grads = (0..steps).map(|k| values(seed ^ (k as u64 + 1) * 0x1234_5678, n, scale)).collect();
+            let grads = (0..steps).map(|k| values(seed ^ ((k as u64 + 1) * 0x1234_5678), n, scale)).collect();
             (cfg, p0, grads)
         })
 }

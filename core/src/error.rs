@@ -114,15 +114,10 @@ impl fmt::Display for PyFloat {
     }
 }
 
+#[derive(Default)]
 struct ExpBuf {
     buf: [u8; 32],
     len: usize,
-}
-
-impl Default for ExpBuf {
-    fn default() -> Self {
-        ExpBuf { buf: [0; 32], len: 0 }
-    }
 }
 
 impl ExpBuf {

@@ -5,7 +5,10 @@
 #![deny(missing_docs)]
 
 pub mod checkpoint;
+pub mod cli;
+pub mod data;
 pub mod model;
+pub mod plot;
 pub mod registry;
 pub mod replay;
 pub mod train;

@@ -310,19 +310,19 @@ pub fn run(
                     ));
                 }
             }
-            if opts.schedule_per == SchedulePer::Batch {
-                if let Some(s) = schedule.as_deref_mut() {
-                    s.advance(opt.as_mut(), None)?;
-                }
+            if opts.schedule_per == SchedulePer::Batch
+                && let Some(s) = schedule.as_deref_mut()
+            {
+                s.advance(opt.as_mut(), None)?;
             }
         }
         let seconds = t0.elapsed().as_secs_f64();
         let lr_used = opt.lr();
         let (test_loss, test_accuracy) = evaluate(&model, &params, test, opts.loss, b);
-        if opts.schedule_per == SchedulePer::Epoch {
-            if let Some(s) = schedule.as_deref_mut() {
-                s.advance(opt.as_mut(), Some(test_loss))?;
-            }
+        if opts.schedule_per == SchedulePer::Epoch
+            && let Some(s) = schedule.as_deref_mut()
+        {
+            s.advance(opt.as_mut(), Some(test_loss))?;
         }
         let c = stats.count.max(1) as f64;
         let record = EpochRecord {

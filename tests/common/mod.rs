@@ -290,14 +290,15 @@ pub fn any_config(name: &'static str) -> BoxedStrategy<AnyConfig> {
             any::<bool>(),
         )
             .prop_map(|(lr, beta2_decay, e1, e2, d, weight_decay, maximize)| {
-                let mut c = AdafactorConfig::default();
-                c.lr = lr;
-                c.beta2_decay = beta2_decay;
-                c.eps = (e1, e2);
-                c.d = d;
-                c.weight_decay = weight_decay;
-                c.maximize = maximize;
-                AnyConfig::Adafactor(c)
+                AnyConfig::Adafactor(AdafactorConfig {
+                    lr,
+                    beta2_decay,
+                    eps: (e1, e2),
+                    d,
+                    weight_decay,
+                    maximize,
+                    ..AdafactorConfig::default()
+                })
             })
             .boxed(),
         "lion" => (lr, beta(), beta2(), prop_oneof![Just(1e-3), wd()], any::<bool>())
@@ -311,7 +312,7 @@ pub fn any_config(name: &'static str) -> BoxedStrategy<AnyConfig> {
 
 /// A shape for Adafactor with `n` elements: a vector, a matrix, or a 3-D tensor, picked by `kind`.
 pub fn adafactor_shape(n: usize, kind: u8) -> Vec<usize> {
-    let divisor = |n: usize| (1..=n.max(1)).rev().find(|d| n % d == 0 && d * d <= n).unwrap_or(1);
+    let divisor = |n: usize| (1..=n.max(1)).rev().find(|d| n.is_multiple_of(*d) && d * d <= n).unwrap_or(1);
     match (kind % 3, n) {
         (_, 0) => vec![0],
         (0, _) => vec![n],
@@ -320,7 +321,7 @@ pub fn adafactor_shape(n: usize, kind: u8) -> Vec<usize> {
             vec![r, n / r]
         }
         _ => {
-            if n % 2 == 0 {
+            if n.is_multiple_of(2) {
                 let m = n / 2;
                 let r = divisor(m);
                 vec![2, r, m / r]

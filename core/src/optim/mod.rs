@@ -94,15 +94,14 @@ pub(crate) fn check_inputs<F: Real>(
     if grads.len() != len {
         return Err(Error::LengthMismatch { what: "grads", expected: len, found: grads.len() });
     }
-    if policy != NonFinitePolicy::Propagate {
-        if let Some(index) = grads.iter().position(|g| !g.is_finite()) {
-            return match policy {
-                NonFinitePolicy::SkipStep => Ok(Some(StepOutcome::Skipped { index })),
-                _ => Err(Error::NonFinite { what: "grads", index }),
-            };
-        }
+    if policy == NonFinitePolicy::Propagate {
+        return Ok(None);
     }
-    Ok(None)
+    match grads.iter().position(|g| !g.is_finite()) {
+        None => Ok(None),
+        Some(index) if policy == NonFinitePolicy::SkipStep => Ok(Some(StepOutcome::Skipped { index })),
+        Some(index) => Err(Error::NonFinite { what: "grads", index }),
+    }
 }
 
 /// The object-safe interface every optimizer offers, modelled on `torch.optim.Optimizer`.

@@ -342,6 +342,7 @@ impl Mlp {
     }
 
     /// Forward, loss and backward for one batch: the gradient of the mean loss goes into `grad`.
+    #[allow(clippy::too_many_arguments)]
     pub fn loss_and_grad(
         &self,
         params: &[f32],
