@@ -1,0 +1,148 @@
+#![allow(dead_code)] // each target uses a part
+//! Shared decoding: an arbitrary configuration of any optimizer, and the check that a failed call
+//! changed nothing.
+
+use arbitrary::{Result, Unstructured};
+use descent_core::adadelta::AdadeltaConfig;
+use descent_core::adafactor::AdafactorConfig;
+use descent_core::adagrad::AdagradConfig;
+use descent_core::adam::AdamConfig;
+use descent_core::adamax::AdamaxConfig;
+use descent_core::asgd::AsgdConfig;
+use descent_core::lion::LionConfig;
+use descent_core::nadam::NadamConfig;
+use descent_core::radam::RadamConfig;
+use descent_core::rmsprop::RmspropConfig;
+use descent_core::rprop::RpropConfig;
+use descent_core::sgd::SgdConfig;
+use descent_core::{NonFinitePolicy, Optim, Optimizer, Real, UpdateRule};
+
+/// A float that is often ordinary and sometimes anything (NaN, ±∞, negative, huge).
+pub fn hyper(u: &mut Unstructured<'_>, lo: f64, hi: f64) -> Result<f64> {
+    Ok(match u.int_in_range(0u8..=9)? {
+        0 => f64::from_bits(u.arbitrary()?),
+        1 => -(u.arbitrary::<u16>()? as f64) / 100.0,
+        _ => lo + (hi - lo) * (u.arbitrary::<u16>()? as f64 / 65535.0),
+    })
+}
+
+pub fn policy(u: &mut Unstructured<'_>) -> Result<NonFinitePolicy> {
+    Ok(match u.int_in_range(0u8..=2)? {
+        0 => NonFinitePolicy::Propagate,
+        1 => NonFinitePolicy::SkipStep,
+        _ => NonFinitePolicy::Error,
+    })
+}
+
+pub fn value<F: Real>(u: &mut Unstructured<'_>) -> Result<F> {
+    Ok(match u.int_in_range(0u8..=7)? {
+        0 => F::from_f64(f64::from_bits(u.arbitrary()?)),
+        _ => F::from_f64((u.arbitrary::<i16>()? as f64) / 1000.0),
+    })
+}
+
+/// Saved bytes of `opt` (empty if saving fails).
+pub fn snapshot<F: Real>(opt: &dyn Optimizer<F>) -> Vec<u8> {
+    let mut b = vec![0u8; opt.saved_len()];
+    match opt.save(&mut b) {
+        Ok(n) => b.truncate(n),
+        Err(_) => b.clear(),
+    }
+    b
+}
+
+/// Builds an optimizer of rule `R` over an arbitrary-length buffer and exercises it: steps with
+/// arbitrary (possibly mismatched) lengths, learning-rate and momentum changes, save and restore.
+/// Every call must return; on `Err`, parameters and state must be unchanged.
+pub fn exercise<R: UpdateRule, F: Real>(u: &mut Unstructured<'_>, cfg: R) -> Result<()> {
+    let n = u.int_in_range(0usize..=40)?;
+    let cap = u.int_in_range(0usize..=130)?;
+    let mut buf = vec![F::ZERO; cap];
+    let mut opt = match Optim::with_buffer_and_policy(cfg, n, &mut buf[..], policy(u)?) {
+        Ok(o) => o,
+        Err(_) => return Ok(()),
+    };
+    for _ in 0..u.int_in_range(0u8..=6)? {
+        match u.int_in_range(0u8..=5)? {
+            0..=2 => {
+                let pn = if u.ratio(1u8, 8)? { u.int_in_range(0usize..=41)? } else { n };
+                let gn = if u.ratio(1u8, 8)? { u.int_in_range(0usize..=41)? } else { n };
+                let mut p = Vec::with_capacity(pn);
+                for _ in 0..pn {
+                    p.push(value::<F>(u)?);
+                }
+                let mut g = Vec::with_capacity(gn);
+                for _ in 0..gn {
+                    g.push(value::<F>(u)?);
+                }
+                let (p0, s0) = (p.clone(), snapshot(&opt));
+                if opt.step(&mut p, &g).is_err() {
+                    assert!(p.iter().zip(&p0).all(|(a, b)| a.to_bits_u64() == b.to_bits_u64()), "params changed on error");
+                    assert_eq!(snapshot(&opt), s0, "state changed on error");
+                }
+            }
+            3 => {
+                let s0 = snapshot(&opt);
+                if opt.set_lr(hyper(u, 0.0, 1.0)?).is_err() {
+                    assert_eq!(snapshot(&opt), s0);
+                }
+            }
+            4 => {
+                let s0 = snapshot(&opt);
+                if opt.set_momentum(hyper(u, 0.0, 1.0)?).is_err() {
+                    assert_eq!(snapshot(&opt), s0);
+                }
+            }
+            _ => {
+                let mut out = vec![0u8; u.int_in_range(0usize..=2000)?];
+                if let Ok(len) = opt.save(&mut out) {
+                    let s0 = snapshot(&opt);
+                    assert!(opt.restore(&out[..len]).is_ok(), "own bytes refused");
+                    assert_eq!(snapshot(&opt), s0);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Any configuration of any optimizer, then [`exercise`] it in f32 or f64.
+pub fn any_optimizer(u: &mut Unstructured<'_>) -> Result<()> {
+    let f64s = u.arbitrary::<bool>()?;
+    macro_rules! go {
+        ($cfg:expr) => {{
+            let cfg = $cfg;
+            if f64s { exercise::<_, f64>(u, cfg) } else { exercise::<_, f32>(u, cfg) }
+        }};
+    }
+    let lr = hyper(u, 0.0, 1.0)?;
+    let wd = hyper(u, 0.0, 0.1)?;
+    let b = (hyper(u, 0.0, 1.0)?, hyper(u, 0.0, 1.0)?);
+    let eps = hyper(u, 0.0, 1e-3)?;
+    let maximize = u.arbitrary()?;
+    match u.int_in_range(0u8..=12)? {
+        0 => go!(SgdConfig { lr, momentum: hyper(u, 0.0, 1.0)?, dampening: hyper(u, 0.0, 1.0)?, weight_decay: wd, nesterov: u.arbitrary()?, maximize }),
+        1 | 2 => go!(AdamConfig { lr, betas: b, eps, weight_decay: wd, amsgrad: u.arbitrary()?, maximize, decoupled_weight_decay: u.arbitrary()? }),
+        3 => go!(AdagradConfig { lr, lr_decay: hyper(u, 0.0, 0.1)?, weight_decay: wd, initial_accumulator_value: hyper(u, 0.0, 1.0)?, eps, maximize }),
+        4 => go!(RmspropConfig { lr, alpha: b.0, eps, weight_decay: wd, momentum: b.1, centered: u.arbitrary()?, maximize }),
+        5 => go!(AdamaxConfig { lr, betas: b, eps, weight_decay: wd, maximize }),
+        6 => go!(NadamConfig { lr, betas: b, eps, weight_decay: wd, momentum_decay: hyper(u, 0.0, 0.1)?, decoupled_weight_decay: u.arbitrary()?, maximize }),
+        7 => go!(RadamConfig { lr, betas: b, eps, weight_decay: wd, decoupled_weight_decay: u.arbitrary()?, maximize }),
+        8 => go!(AdadeltaConfig { lr, rho: b.0, eps, weight_decay: wd, maximize }),
+        9 => go!(AsgdConfig { lr, lambd: hyper(u, 0.0, 0.1)?, alpha: hyper(u, 0.0, 2.0)?, t0: hyper(u, 0.0, 10.0)?, weight_decay: wd, maximize }),
+        10 => go!(RpropConfig { lr, etas: (b.0, 1.0 + b.1), step_sizes: (hyper(u, 0.0, 1e-3)?, hyper(u, 0.0, 50.0)?), maximize }),
+        11 => {
+            let dims = u.int_in_range(0usize..=3)?;
+            let mut shape = Vec::new();
+            for _ in 0..dims {
+                shape.push(u.int_in_range(0usize..=7)?);
+            }
+            let base = AdafactorConfig { lr, beta2_decay: -hyper(u, 0.0, 1.0)?, eps: (if u.arbitrary()? { None } else { Some(eps) }, hyper(u, 0.0, 1e-2)?), d: 1.0 + b.0, weight_decay: wd, maximize, ..AdafactorConfig::default() };
+            match base.with_shape(&shape) {
+                Ok(cfg) => go!(cfg),
+                Err(_) => Ok(()),
+            }
+        }
+        _ => go!(LionConfig { lr, betas: b, weight_decay: wd, maximize }),
+    }
+}
