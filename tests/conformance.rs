@@ -52,14 +52,52 @@ fn check_dir(dir: &str, include: impl Fn(&replay::Spec) -> bool) -> usize {
     ran
 }
 
-fn optimizer_only(spec: &replay::Spec) -> bool {
-    spec.scheduler.is_none() && spec.clip.is_none()
+/// Every bundled PyTorch case: optimizers, schedulers (including cycled momentum and plateau
+/// metrics) and clipping.
+#[test]
+fn torch_cases_match() {
+    assert_eq!(check_dir("torch", |_| true), 100);
+    assert_eq!(check_dir("torch-seed11", |_| true), 100);
 }
 
 #[test]
-fn torch_optimizer_cases_match() {
-    let ran = check_dir("torch", optimizer_only) + check_dir("torch-seed11", optimizer_only);
-    assert!(ran >= 40, "only {ran} cases ran");
+fn every_scheduler_and_clip_is_covered() {
+    let mut seen = std::collections::BTreeSet::new();
+    for dir in ["torch", "torch-seed11"] {
+        for path in cases(dir) {
+            let spec = replay::parse(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            if let Some(s) = &spec.scheduler {
+                seen.insert(s["name"].as_str().unwrap().to_string());
+            }
+            if let Some(c) = &spec.clip {
+                seen.insert(format!(
+                    "{}:{}",
+                    c["name"].as_str().unwrap(),
+                    c.get("norm_type").map(|v| v.to_string()).unwrap_or_default()
+                ));
+            }
+        }
+    }
+    for name in [
+        "step_lr",
+        "multi_step_lr",
+        "exponential_lr",
+        "cosine_annealing_lr",
+        "cosine_annealing_warm_restarts",
+        "one_cycle_lr",
+        "cyclic_lr",
+        "linear_lr",
+        "constant_lr",
+        "polynomial_lr",
+        "reduce_lr_on_plateau",
+        "sequential_lr",
+        "clip_grad_value:",
+        "clip_grad_norm:1.0",
+        "clip_grad_norm:2.0",
+        "clip_grad_norm:\"Infinity\"",
+    ] {
+        assert!(seen.contains(name), "no case covers {name}: {seen:?}");
+    }
 }
 
 /// Cases made by `tools/torch_trace.py random … --plain` for every optimizer in both dtypes.

@@ -41,6 +41,7 @@ pub mod nn;
 pub mod optim;
 pub mod persist;
 pub mod real;
+pub mod schedule;
 pub mod simd;
 
 pub use error::Error;

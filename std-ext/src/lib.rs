@@ -11,4 +11,5 @@ pub mod model;
 pub mod plot;
 pub mod registry;
 pub mod replay;
+pub mod schedule_spec;
 pub mod train;

@@ -41,6 +41,8 @@ pub enum BuildError {
     Spec(String),
     /// The core refused a value (the message is PyTorch's).
     Invalid(descent_core::Error),
+    /// PyTorch would refuse this configuration; the message is PyTorch's.
+    Refused(String),
 }
 
 impl fmt::Display for BuildError {
@@ -48,6 +50,7 @@ impl fmt::Display for BuildError {
         match self {
             BuildError::Spec(s) => f.write_str(s),
             BuildError::Invalid(e) => write!(f, "{e}"),
+            BuildError::Refused(s) => f.write_str(s),
         }
     }
 }
@@ -61,27 +64,71 @@ impl From<descent_core::Error> for BuildError {
 }
 
 /// Reads keyword arguments, remembering which were used so unknown ones can be refused.
-struct Kwargs<'a> {
-    optimizer: &'a str,
-    map: &'a Map<String, Value>,
-    used: Vec<&'static str>,
+pub(crate) struct Kwargs<'a> {
+    pub(crate) optimizer: &'a str,
+    pub(crate) map: &'a Map<String, Value>,
+    pub(crate) used: Vec<&'static str>,
 }
 
 impl<'a> Kwargs<'a> {
-    fn spec_err(&self, key: &str, what: &str) -> BuildError {
+    pub(crate) fn new(what: &'a str, map: &'a Map<String, Value>) -> Self {
+        Kwargs { optimizer: what, map, used: Vec::new() }
+    }
+    /// A non-negative integer (a JSON integer, or a float with an integral value).
+    pub(crate) fn uint(&mut self, key: &'static str, default: Option<u64>) -> Result<u64, BuildError> {
+        match self.raw(key) {
+            None => default.ok_or_else(|| BuildError::Spec(format!("{}: missing '{key}'", self.optimizer))),
+            Some(v) => v
+                .as_u64()
+                .or_else(|| {
+                    v.as_f64().filter(|f| *f >= 0.0 && f.fract() == 0.0 && *f < 1.8e19).map(|f| f as u64)
+                })
+                .ok_or_else(|| self.spec_err(key, "a non-negative integer")),
+        }
+    }
+    /// An optional non-negative integer (`null` or absent: `None`).
+    pub(crate) fn opt_uint(&mut self, key: &'static str) -> Result<Option<u64>, BuildError> {
+        if self.map.get(key).is_none_or(Value::is_null) {
+            self.used.push(key);
+            return Ok(None);
+        }
+        self.uint(key, None).map(Some)
+    }
+    /// A string.
+    pub(crate) fn str(&mut self, key: &'static str, default: &'static str) -> Result<&'a str, BuildError> {
+        match self.raw(key) {
+            None => Ok(default),
+            Some(v) => v.as_str().ok_or_else(|| self.spec_err(key, "a string")),
+        }
+    }
+    /// A list of non-negative integers.
+    pub(crate) fn uints(&mut self, key: &'static str) -> Result<Vec<u64>, BuildError> {
+        let v =
+            self.raw(key).ok_or_else(|| BuildError::Spec(format!("{}: missing '{key}'", self.optimizer)))?;
+        let arr = v.as_array().ok_or_else(|| self.spec_err(key, "a list of integers"))?;
+        arr.iter().map(|x| x.as_u64().ok_or_else(|| self.spec_err(key, "a list of integers"))).collect()
+    }
+    /// A required number.
+    pub(crate) fn req_f64(&mut self, key: &'static str) -> Result<f64, BuildError> {
+        if self.map.get(key).is_none() {
+            return Err(BuildError::Spec(format!("{}: missing '{key}'", self.optimizer)));
+        }
+        self.f64(key, f64::NAN)
+    }
+    pub(crate) fn spec_err(&self, key: &str, what: &str) -> BuildError {
         BuildError::Spec(format!("{}: hyperparameter '{key}' must be {what}", self.optimizer))
     }
-    fn raw(&mut self, key: &'static str) -> Option<&'a Value> {
+    pub(crate) fn raw(&mut self, key: &'static str) -> Option<&'a Value> {
         self.used.push(key);
         self.map.get(key).filter(|v| !v.is_null())
     }
-    fn f64(&mut self, key: &'static str, default: f64) -> Result<f64, BuildError> {
+    pub(crate) fn f64(&mut self, key: &'static str, default: f64) -> Result<f64, BuildError> {
         match self.raw(key) {
             None => Ok(default),
             Some(v) => number(v).ok_or_else(|| self.spec_err(key, "a number")),
         }
     }
-    fn bool(&mut self, key: &'static str, default: bool) -> Result<bool, BuildError> {
+    pub(crate) fn bool(&mut self, key: &'static str, default: bool) -> Result<bool, BuildError> {
         match self.raw(key) {
             None => Ok(default),
             Some(v) => v.as_bool().ok_or_else(|| self.spec_err(key, "true or false")),
@@ -104,14 +151,18 @@ impl<'a> Kwargs<'a> {
             _ => Err(self.spec_err(key, "a list of two numbers")),
         }
     }
-    fn pair_f64(&mut self, key: &'static str, default: (f64, f64)) -> Result<(f64, f64), BuildError> {
+    pub(crate) fn pair_f64(
+        &mut self,
+        key: &'static str,
+        default: (f64, f64),
+    ) -> Result<(f64, f64), BuildError> {
         let (a, b) = self.pair(key, (Some(default.0), Some(default.1)))?;
         match (a, b) {
             (Some(a), Some(b)) => Ok((a, b)),
             _ => Err(self.spec_err(key, "a list of two numbers")),
         }
     }
-    fn finish(self) -> Result<(), BuildError> {
+    pub(crate) fn finish(self) -> Result<(), BuildError> {
         for k in self.map.keys() {
             if k != "name" && !self.used.contains(&k.as_str()) {
                 return Err(BuildError::Spec(format!("{}: unknown hyperparameter '{k}'", self.optimizer)));
@@ -141,7 +192,14 @@ where
     R::Scalars: Send,
     F: Real,
 {
-    let len = config.state_len(n);
+    // Room for a momentum buffer too, so a schedule may turn momentum on later (PyTorch creates
+    // state lazily; fixed-size state is allocated up front).
+    let mut with_momentum = config.clone();
+    let len = if with_momentum.put_momentum(0.5) {
+        config.state_len(n).max(with_momentum.state_len(n))
+    } else {
+        config.state_len(n)
+    };
     let opt = Optim::from_storage(config, HeapState(vec![F::ZERO; len]), n, policy)?;
     Ok(Box::new(opt))
 }

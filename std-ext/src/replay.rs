@@ -75,6 +75,7 @@ impl From<BuildError> for ReplayError {
         match e {
             BuildError::Spec(s) => ReplayError::Spec(s),
             BuildError::Invalid(e) => ReplayError::Refused(e.to_string()),
+            BuildError::Refused(s) => ReplayError::Refused(s),
         }
     }
 }
@@ -176,32 +177,88 @@ fn run<F: Real>(spec: &Spec) -> Result<Trace, ReplayError> {
     for t in &spec.params {
         opts.push(registry::build::<F>(&spec.optimizer, &t.shape, t.data.len(), NonFinitePolicy::Propagate)?);
     }
-    if let Some(s) = &spec.scheduler {
-        let name = s.get("name").and_then(Value::as_str).unwrap_or("?");
-        return Err(ReplayError::Spec(format!("scheduler '{name}' is not supported by this build")));
-    }
-    if let Some(c) = &spec.clip {
-        let name = c.get("name").and_then(Value::as_str).unwrap_or("?");
-        return Err(ReplayError::Spec(format!("clip '{name}' is not supported by this build")));
+    let mut scheduler = match &spec.scheduler {
+        Some(m) => {
+            let base_lr = opts.first().map_or(0.0, |o| o.lr());
+            let has_momentum = opts.first().is_some_and(|o| o.momentum().is_some());
+            let mut s = crate::schedule_spec::build(m, base_lr, has_momentum)?;
+            s.start(&mut dyn_refs(&mut opts)).map_err(|e| ReplayError::Refused(e.to_string()))?;
+            Some(s)
+        }
+        None => None,
+    };
+    let clip = spec.clip.as_ref().map(clip_spec).transpose()?;
+    let plateau = matches!(scheduler, Some(crate::schedule_spec::Scheduler::Plateau(_)));
+    if plateau && spec.metrics.as_ref().is_none_or(|m| m.len() < spec.grads.len()) {
+        return Err(ReplayError::Spec("reduce_lr_on_plateau needs one metric per step in 'metrics'".into()));
     }
     let mut params: Vec<Vec<F>> =
         spec.params.iter().map(|t| t.data.iter().map(|&x| F::from_f64(x)).collect()).collect();
     let mut grads: Vec<Vec<F>> = params.iter().map(|p| vec![F::ZERO; p.len()]).collect();
     let mut trace =
         Trace { lr: Vec::with_capacity(spec.grads.len()), params: Vec::with_capacity(spec.grads.len()) };
-    for step in &spec.grads {
+    for (k, step) in spec.grads.iter().enumerate() {
         for (dst, src) in grads.iter_mut().zip(step) {
             for (d, &s) in dst.iter_mut().zip(src) {
                 *d = F::from_f64(s);
             }
+        }
+        if let Some(c) = clip {
+            let mut views: Vec<&mut [F]> = grads.iter_mut().map(|g| g.as_mut_slice()).collect();
+            match c {
+                Clip::Norm(max, norm) => {
+                    descent_core::clip::clip_grad_norm(&mut views, max, norm, false).map(|_| ())
+                }
+                Clip::Value(v) => descent_core::clip::clip_grad_value(&mut views, v),
+            }
+            .map_err(|e| ReplayError::Refused(e.to_string()))?;
         }
         trace.lr.push(opts.first().map_or(0.0, |o| o.lr()));
         for ((opt, p), g) in opts.iter_mut().zip(params.iter_mut()).zip(&grads) {
             opt.step(p, g).map_err(|e| ReplayError::Spec(e.to_string()))?;
         }
         trace.params.push(params.iter().map(|p| p.iter().map(|x| x.as_f64()).collect()).collect());
+        if let Some(s) = scheduler.as_mut() {
+            let metric = spec.metrics.as_ref().and_then(|m| m.get(k)).copied();
+            s.advance(&mut dyn_refs(&mut opts), metric).map_err(|e| ReplayError::Refused(e.to_string()))?;
+        }
     }
     Ok(trace)
+}
+
+fn dyn_refs<F: Real>(opts: &mut [DynOptimizer<F>]) -> Vec<&mut dyn descent_core::Optimizer<F>> {
+    opts.iter_mut().map(|o| &mut **o as &mut dyn descent_core::Optimizer<F>).collect()
+}
+
+/// Gradient clipping of a spec.
+#[derive(Debug, Clone, Copy)]
+enum Clip {
+    Norm(f64, descent_core::clip::NormType),
+    Value(f64),
+}
+
+fn clip_spec(m: &Map<String, Value>) -> Result<Clip, ReplayError> {
+    let name = m.get("name").and_then(Value::as_str).unwrap_or("");
+    let mut k = crate::registry::Kwargs::new(name, m);
+    let c = match name {
+        "clip_grad_norm" => {
+            let max = k.req_f64("max_norm")?;
+            let p = k.f64("norm_type", 2.0)?;
+            let _ = k.bool("error_if_nonfinite", false)?;
+            Clip::Norm(
+                max,
+                descent_core::clip::NormType::from_f64(p).map_err(|e| ReplayError::Spec(e.to_string()))?,
+            )
+        }
+        "clip_grad_value" => Clip::Value(k.req_f64("clip_value")?),
+        other => {
+            return Err(ReplayError::Spec(format!(
+                "unknown clip '{other}' (clip_grad_norm, clip_grad_value)"
+            )));
+        }
+    };
+    k.finish()?;
+    Ok(c)
 }
 
 /// Whether `actual` agrees with PyTorch's `expected` at the conformance tolerances

@@ -6,11 +6,13 @@ use crate::model::{Activation, Init};
 use crate::train::{EpochRecord, Observer, SchedulePer, Split, TrainOptions};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Map, Value};
+
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
 /// Arguments of `descent train`.
 #[derive(clap::Args, Clone)]
+#[command(allow_negative_numbers = true)]
 pub struct Args {
     /// Directory with the four MNIST-format files (default: the bundled 10k subset).
     #[arg(long)]
@@ -224,12 +226,14 @@ pub fn splits(data: &Mnist) -> (Split<'_>, Split<'_>) {
 
 pub fn run(a: Args) -> Result<(), Failure> {
     let opts = options(&a)?;
-    let mut schedule: Option<Box<dyn crate::train::Schedule>> = match &a.scheduler {
-        Some(s) => {
-            return Err(Failure(format!(
-                "--scheduler {s}: learning-rate schedules are not wired into training yet"
-            )));
-        }
+    // Build the optimizer once up front so a bad name or value fails before any work.
+    let probe =
+        crate::registry::build::<f32>(&opts.optimizer, &[1], 1, descent_core::NonFinitePolicy::Propagate)?;
+    let mut schedule = match &a.scheduler {
+        Some(s) => Some(
+            crate::schedule_spec::for_training(s, a.lr, probe.momentum().is_some())
+                .map_err(|e| Failure(format!("--scheduler: {e}")))?,
+        ),
         None => None,
     };
     set_threads(a.threads);

@@ -1,0 +1,336 @@
+//! Learning-rate schedules built from PyTorch-style JSON (`{"name": "cosine_annealing_lr",
+//! "T_max": 10}`), for `descent replay` and `descent train --scheduler`.
+
+use crate::registry::{BuildError, Kwargs};
+use descent_core::schedule::{
+    AnnealStrategy, AnySchedule, ConstantLr, CosineAnnealingLr, CosineAnnealingWarmRestarts, CyclicLr,
+    CyclicMode, Driver, ExponentialLr, LinearLr, MultiStepLr, OneCycleLr, PlateauMode, PolynomialLr,
+    ReduceLrOnPlateau, Schedule, Sequential, StepLr, ThresholdMode, WarmupCosine,
+};
+use descent_core::{Optimizer, Real};
+use serde_json::{Map, Value};
+
+/// Most schedules a `sequential_lr` joins.
+pub const MAX_SEQUENTIAL: usize = 8;
+
+/// A closed-form schedule: one, or several joined.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Closed {
+    /// One schedule.
+    One(AnySchedule),
+    /// `sequential_lr`.
+    Joined(Sequential<MAX_SEQUENTIAL>),
+}
+
+impl Schedule for Closed {
+    fn lr_at(&self, t: u64) -> f64 {
+        match self {
+            Closed::One(s) => s.lr_at(t),
+            Closed::Joined(s) => s.lr_at(t),
+        }
+    }
+    fn momentum_at(&self, t: u64) -> Option<f64> {
+        match self {
+            Closed::One(s) => s.momentum_at(t),
+            Closed::Joined(s) => s.momentum_at(t),
+        }
+    }
+}
+
+/// A schedule driving one or several optimizers (one per tensor in a replay).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Scheduler {
+    /// A closed form of the step count.
+    Closed(Driver<Closed>),
+    /// `reduce_lr_on_plateau`, fed a metric per step.
+    Plateau(ReduceLrOnPlateau),
+}
+
+impl Scheduler {
+    /// Applies the values of step 0 (PyTorch's constructor step).
+    pub fn start<F: Real>(&mut self, opts: &mut [&mut dyn Optimizer<F>]) -> Result<(), descent_core::Error> {
+        match self {
+            Scheduler::Closed(d) => opts.iter_mut().try_for_each(|o| d.apply(&mut **o)),
+            Scheduler::Plateau(_) => Ok(()),
+        }
+    }
+    /// Advances after an optimizer step (`metric` for the plateau scheduler).
+    pub fn advance<F: Real>(
+        &mut self,
+        opts: &mut [&mut dyn Optimizer<F>],
+        metric: Option<f64>,
+    ) -> Result<(), descent_core::Error> {
+        match self {
+            Scheduler::Closed(d) => {
+                let mut next = Driver::at(d.schedule().clone(), d.t() + 1);
+                opts.iter_mut().try_for_each(|o| next.apply(&mut **o))?;
+                std::mem::swap(d, &mut next);
+                Ok(())
+            }
+            Scheduler::Plateau(p) => {
+                let lr = p.step(metric.unwrap_or(f64::NAN));
+                opts.iter_mut().try_for_each(|o| o.set_lr(lr))
+            }
+        }
+    }
+}
+
+fn core_err(e: descent_core::Error) -> BuildError {
+    BuildError::Invalid(e)
+}
+
+fn one(map: &Map<String, Value>, base_lr: f64, has_momentum: bool) -> Result<AnySchedule, BuildError> {
+    let name = map
+        .get("name")
+        .and_then(Value::as_str)
+        .ok_or_else(|| BuildError::Spec("scheduler: missing 'name'".into()))?;
+    let mut k = Kwargs::new(name, map);
+    let s = match name {
+        "step_lr" => AnySchedule::Step(
+            StepLr::new(base_lr, k.uint("step_size", None)?, k.f64("gamma", 0.1)?).map_err(core_err)?,
+        ),
+        "multi_step_lr" => AnySchedule::MultiStep(
+            MultiStepLr::new(base_lr, &k.uints("milestones")?, k.f64("gamma", 0.1)?).map_err(core_err)?,
+        ),
+        "exponential_lr" => {
+            AnySchedule::Exponential(ExponentialLr::new(base_lr, k.req_f64("gamma")?).map_err(core_err)?)
+        }
+        "cosine_annealing_lr" => AnySchedule::Cosine(
+            CosineAnnealingLr::new(base_lr, k.uint("T_max", None)?, k.f64("eta_min", 0.0)?)
+                .map_err(core_err)?,
+        ),
+        "cosine_annealing_warm_restarts" => {
+            let (t0, tm, eta) = (k.uint("T_0", None)?, k.uint("T_mult", Some(1))?, k.f64("eta_min", 0.0)?);
+            if t0 == 0 {
+                return Err(BuildError::Refused(format!("Expected positive integer T_0, but got {t0}")));
+            }
+            AnySchedule::WarmRestarts(
+                CosineAnnealingWarmRestarts::new(base_lr, t0, tm, eta).map_err(core_err)?,
+            )
+        }
+        "one_cycle_lr" => {
+            let max_lr = k.req_f64("max_lr")?;
+            let total = match k.opt_uint("total_steps")? {
+                Some(t) => t,
+                None => match (k.opt_uint("epochs")?, k.opt_uint("steps_per_epoch")?) {
+                    (Some(e), Some(s)) => e * s,
+                    _ => {
+                        return Err(BuildError::Refused(
+                            "You must define either total_steps OR (epochs AND steps_per_epoch)".into(),
+                        ));
+                    }
+                },
+            };
+            let pct = k.f64("pct_start", 0.3)?;
+            let anneal = match k.str("anneal_strategy", "cos")? {
+                "cos" => AnnealStrategy::Cos,
+                "linear" => AnnealStrategy::Linear,
+                other => {
+                    return Err(BuildError::Refused(format!(
+                        "anneal_strategy must be one of 'cos' or 'linear', instead got {other}"
+                    )));
+                }
+            };
+            let cycle = k.bool("cycle_momentum", true)?;
+            let (base_m, max_m) = (k.f64("base_momentum", 0.85)?, k.f64("max_momentum", 0.95)?);
+            if cycle && !has_momentum {
+                return Err(BuildError::Refused(
+                    "optimizer must support momentum or beta1 with `cycle_momentum` option enabled".into(),
+                ));
+            }
+            if total == 0 {
+                return Err(BuildError::Refused(format!(
+                    "Expected positive integer total_steps, but got {total}"
+                )));
+            }
+            if !(0.0..=1.0).contains(&pct) {
+                return Err(BuildError::Refused(format!(
+                    "Expected float between 0 and 1 pct_start, but got {}",
+                    descent_core::error::PyFloat(pct)
+                )));
+            }
+            let (div, fdiv, three) =
+                (k.f64("div_factor", 25.0)?, k.f64("final_div_factor", 1e4)?, k.bool("three_phase", false)?);
+            AnySchedule::OneCycle(
+                OneCycleLr::new(
+                    max_lr,
+                    total,
+                    pct,
+                    anneal,
+                    cycle.then_some((base_m, max_m)),
+                    div,
+                    fdiv,
+                    three,
+                )
+                .map_err(core_err)?,
+            )
+        }
+        "cyclic_lr" => {
+            let (base, max) = (k.req_f64("base_lr")?, k.req_f64("max_lr")?);
+            let (up, down) = (k.uint("step_size_up", Some(2000))?, k.opt_uint("step_size_down")?);
+            let gamma = k.f64("gamma", 1.0)?;
+            let mode = match k.str("mode", "triangular")? {
+                "triangular" => CyclicMode::Triangular,
+                "triangular2" => CyclicMode::Triangular2,
+                "exp_range" => CyclicMode::ExpRange(gamma),
+                _ => return Err(BuildError::Refused("mode is invalid and scale_fn is None".into())),
+            };
+            let cycle = k.bool("cycle_momentum", true)?;
+            let (base_m, max_m) = (k.f64("base_momentum", 0.8)?, k.f64("max_momentum", 0.9)?);
+            if cycle && !has_momentum {
+                return Err(BuildError::Refused(
+                    "optimizer must support momentum or beta1 with `cycle_momentum` option enabled".into(),
+                ));
+            }
+            AnySchedule::Cyclic(
+                CyclicLr::new(base, max, up, down, mode, cycle.then_some((base_m, max_m)))
+                    .map_err(core_err)?,
+            )
+        }
+        "linear_lr" => AnySchedule::Linear(
+            LinearLr::new(
+                base_lr,
+                k.f64("start_factor", 1.0 / 3.0)?,
+                k.f64("end_factor", 1.0)?,
+                k.uint("total_iters", Some(5))?,
+            )
+            .map_err(core_err)?,
+        ),
+        "constant_lr" => AnySchedule::Constant(
+            ConstantLr::new(base_lr, k.f64("factor", 1.0 / 3.0)?, k.uint("total_iters", Some(5))?)
+                .map_err(core_err)?,
+        ),
+        "polynomial_lr" => AnySchedule::Polynomial(
+            PolynomialLr::new(base_lr, k.uint("total_iters", Some(5))?, k.f64("power", 1.0)?)
+                .map_err(core_err)?,
+        ),
+        "warmup_cosine" => AnySchedule::WarmupCosine(
+            WarmupCosine::new(
+                base_lr,
+                k.uint("warmup_steps", None)?,
+                k.uint("total_steps", None)?,
+                k.f64("warmup_start_factor", 0.01)?,
+                k.f64("eta_min", 0.0)?,
+            )
+            .map_err(core_err)?,
+        ),
+        other => return Err(BuildError::Spec(format!("unknown scheduler '{other}'"))),
+    };
+    k.finish()?;
+    Ok(s)
+}
+
+/// Builds the scheduler of `map` for an optimizer whose learning rate is `base_lr`;
+/// `has_momentum` says whether it has a momentum or β1 to cycle.
+pub fn build(map: &Map<String, Value>, base_lr: f64, has_momentum: bool) -> Result<Scheduler, BuildError> {
+    let name = map.get("name").and_then(Value::as_str).unwrap_or("");
+    match name {
+        "reduce_lr_on_plateau" => {
+            let mut k = Kwargs::new(name, map);
+            let mode = match k.str("mode", "min")? {
+                "min" => PlateauMode::Min,
+                "max" => PlateauMode::Max,
+                m => return Err(BuildError::Refused(format!("mode {m} is unknown!"))),
+            };
+            let factor = k.f64("factor", 0.1)?;
+            let patience = k.uint("patience", Some(10))?;
+            let threshold = k.f64("threshold", 1e-4)?;
+            let tm = match k.str("threshold_mode", "rel")? {
+                "rel" => ThresholdMode::Rel,
+                "abs" => ThresholdMode::Abs,
+                m => return Err(BuildError::Refused(format!("threshold mode {m} is unknown!"))),
+            };
+            let cooldown = k.uint("cooldown", Some(0))?;
+            let min_lr = k.f64("min_lr", 0.0)?;
+            let eps = k.f64("eps", 1e-8)?;
+            k.finish()?;
+            Ok(Scheduler::Plateau(
+                ReduceLrOnPlateau::new(base_lr, mode, factor, patience, threshold, tm, cooldown, min_lr, eps)
+                    .map_err(core_err)?,
+            ))
+        }
+        "sequential_lr" => {
+            let mut k = Kwargs::new(name, map);
+            let children = k
+                .raw("schedulers")
+                .and_then(Value::as_array)
+                .ok_or_else(|| BuildError::Spec("sequential_lr: 'schedulers' must be a list".into()))?;
+            let milestones = k.uints("milestones")?;
+            k.finish()?;
+            let mut built = Vec::new();
+            for c in children {
+                let m = c.as_object().ok_or_else(|| {
+                    BuildError::Spec("sequential_lr: each scheduler must be an object".into())
+                })?;
+                if m.get("name").and_then(Value::as_str) == Some("reduce_lr_on_plateau") {
+                    return Err(BuildError::Refused("SequentialLR does not support `ReduceLROnPlateau` scheduler as it requires additional kwargs to be specified when calling `step`".into()));
+                }
+                built.push(one(m, base_lr, has_momentum)?);
+            }
+            Ok(Scheduler::Closed(Driver::new(Closed::Joined(
+                Sequential::new(&built, &milestones).map_err(core_err)?,
+            ))))
+        }
+        _ => Ok(Scheduler::Closed(Driver::new(Closed::One(one(map, base_lr, has_momentum)?)))),
+    }
+}
+
+/// Parses `--scheduler`: a JSON object, or `NAME` / `NAME:key=value,key=value` (values are JSON
+/// numbers, booleans or bare strings; lists as `milestones=[2,4]`).
+pub fn parse_cli(spec: &str) -> Result<Map<String, Value>, BuildError> {
+    let spec = spec.trim();
+    if spec.starts_with('{') {
+        return match serde_json::from_str::<Value>(spec) {
+            Ok(Value::Object(m)) => Ok(m),
+            _ => Err(BuildError::Spec(format!("--scheduler: not a JSON object: {spec}"))),
+        };
+    }
+    let (name, rest) = spec.split_once(':').unwrap_or((spec, ""));
+    let mut m = Map::new();
+    m.insert("name".into(), Value::String(name.to_string()));
+    let mut depth = 0;
+    let mut start = 0;
+    let mut parts = Vec::new();
+    for (i, c) in rest.char_indices() {
+        match c {
+            '[' => depth += 1,
+            ']' => depth -= 1,
+            ',' if depth == 0 => {
+                parts.push(&rest[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&rest[start..]);
+    for p in parts.into_iter().filter(|p| !p.trim().is_empty()) {
+        let (k, v) = p
+            .split_once('=')
+            .ok_or_else(|| BuildError::Spec(format!("--scheduler: expected key=value, got '{p}'")))?;
+        let v =
+            serde_json::from_str::<Value>(v.trim()).unwrap_or_else(|_| Value::String(v.trim().to_string()));
+        m.insert(k.trim().to_string(), v);
+    }
+    Ok(m)
+}
+
+/// A schedule for `descent train`, stepped through the training loop's hook.
+pub struct TrainingSchedule(Scheduler);
+
+impl crate::train::Schedule for TrainingSchedule {
+    fn start(&mut self, opt: &mut dyn Optimizer<f32>) -> Result<(), String> {
+        self.0.start(&mut [opt]).map_err(|e| e.to_string())
+    }
+    fn advance(&mut self, opt: &mut dyn Optimizer<f32>, metric: Option<f64>) -> Result<(), String> {
+        self.0.advance(&mut [opt], metric).map_err(|e| e.to_string())
+    }
+}
+
+/// The schedule `--scheduler SPEC` describes, for an optimizer with learning rate `base_lr`.
+pub fn for_training(
+    spec: &str,
+    base_lr: f64,
+    has_momentum: bool,
+) -> Result<Box<dyn crate::train::Schedule>, BuildError> {
+    Ok(Box::new(TrainingSchedule(build(&parse_cli(spec)?, base_lr, has_momentum)?)))
+}
