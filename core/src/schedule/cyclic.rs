@@ -23,6 +23,9 @@ impl AnnealStrategy {
     }
 }
 
+/// One phase of the one-cycle schedule: (end step, start lr, end lr, start momentum, end momentum).
+type Phase = (f64, f64, f64, f64, f64);
+
 /// `OneCycleLR`: from η_init = max_lr/div_factor up to max_lr, then down to
 /// η_min = η_init/final_div_factor (two phases), or up, back to η_init, then down to η_min
 /// (`three_phase`). Phase ends, PyTorch's off-by-one convention: pct·N − 1 and N − 1
@@ -77,8 +80,8 @@ impl OneCycleLr {
         })
     }
 
-    /// (value at the phase's start, at its end) per phase, with its end step.
-    fn phases(&self) -> ([(f64, f64, f64, f64, f64); 3], usize) {
+    /// (end step, lr at start, lr at end, momentum at start, momentum at end) per phase.
+    fn phases(&self) -> ([Phase; 3], usize) {
         let n = self.total_steps as f64;
         let (base_m, max_m) = self.momentum.unwrap_or((0.0, 0.0));
         if self.three_phase {

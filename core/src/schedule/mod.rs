@@ -42,6 +42,7 @@ pub trait Schedule {
 /// Any stateless schedule, as one value (so [`Sequential`] can hold several without
 /// allocation).
 #[derive(Debug, Clone, PartialEq)]
+#[allow(clippy::large_enum_variant)] // no heap to box MultiStepLr's milestones into
 pub enum AnySchedule {
     /// [`StepLr`].
     Step(StepLr),
