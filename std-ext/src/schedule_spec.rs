@@ -17,7 +17,7 @@ pub const MAX_SEQUENTIAL: usize = 8;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Closed {
     /// One schedule.
-    One(AnySchedule),
+    One(Box<AnySchedule>),
     /// `sequential_lr`.
     Joined(Sequential<MAX_SEQUENTIAL>),
 }
@@ -41,7 +41,7 @@ impl Schedule for Closed {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Scheduler {
     /// A closed form of the step count.
-    Closed(Driver<Closed>),
+    Closed(Box<Driver<Closed>>),
     /// `reduce_lr_on_plateau`, fed a metric per step.
     Plateau(ReduceLrOnPlateau),
 }
@@ -62,9 +62,9 @@ impl Scheduler {
     ) -> Result<(), descent_core::Error> {
         match self {
             Scheduler::Closed(d) => {
-                let mut next = Driver::at(d.schedule().clone(), d.t() + 1);
+                let next = Driver::at(d.schedule().clone(), d.t() + 1);
                 opts.iter_mut().try_for_each(|o| next.apply(&mut **o))?;
-                std::mem::swap(d, &mut next);
+                **d = next;
                 Ok(())
             }
             Scheduler::Plateau(p) => {
@@ -267,11 +267,14 @@ pub fn build(map: &Map<String, Value>, base_lr: f64, has_momentum: bool) -> Resu
                 }
                 built.push(one(m, base_lr, has_momentum)?);
             }
-            Ok(Scheduler::Closed(Driver::new(Closed::Joined(
-                Sequential::new(&built, &milestones).map_err(core_err)?,
-            ))))
+            let joined = Sequential::new(&built, &milestones).map_err(core_err)?;
+            Ok(Scheduler::Closed(Box::new(Driver::new(Closed::Joined(joined)))))
         }
-        _ => Ok(Scheduler::Closed(Driver::new(Closed::One(one(map, base_lr, has_momentum)?)))),
+        _ => Ok(Scheduler::Closed(Box::new(Driver::new(Closed::One(Box::new(one(
+            map,
+            base_lr,
+            has_momentum,
+        )?)))))),
     }
 }
 
