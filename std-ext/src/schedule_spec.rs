@@ -19,7 +19,7 @@ pub enum Closed {
     /// One schedule.
     One(Box<AnySchedule>),
     /// `sequential_lr`.
-    Joined(Sequential<MAX_SEQUENTIAL>),
+    Joined(Box<Sequential<MAX_SEQUENTIAL>>),
 }
 
 impl Schedule for Closed {
@@ -268,7 +268,7 @@ pub fn build(map: &Map<String, Value>, base_lr: f64, has_momentum: bool) -> Resu
                 built.push(one(m, base_lr, has_momentum)?);
             }
             let joined = Sequential::new(&built, &milestones).map_err(core_err)?;
-            Ok(Scheduler::Closed(Box::new(Driver::new(Closed::Joined(joined)))))
+            Ok(Scheduler::Closed(Box::new(Driver::new(Closed::Joined(Box::new(joined))))))
         }
         _ => Ok(Scheduler::Closed(Box::new(Driver::new(Closed::One(Box::new(one(
             map,
