@@ -7,6 +7,7 @@
 pub mod checkpoint;
 pub mod cli;
 pub mod data;
+pub mod dispatch;
 pub mod model;
 pub mod plot;
 pub mod registry;
