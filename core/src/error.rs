@@ -7,7 +7,7 @@ use core::fmt;
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Error {
     /// A hyperparameter outside its valid range, refused at construction or when changed.
-    /// The message follows PyTorch's wording for the same hyperparameter (see [`Error::fmt`]).
+    /// The message follows PyTorch's wording for the same hyperparameter (see its `Display` implementation).
     InvalidHyperparameter {
         /// The hyperparameter, spelled as PyTorch spells it (`lr`, `betas[0]`, `weight_decay`, …).
         name: &'static str,

@@ -3,8 +3,8 @@
 use crate::error::Error;
 use crate::real::Real;
 
-/// Loss −log softmax(z)[label] and its gradient softmax(z) − onehot(label) into `dz`.
-/// Computed as lse(z) − z[label] with lse(z) = max + ln Σ exp(z − max), so large logits do not
+/// Loss −log softmax(z)\[label\] and its gradient softmax(z) − onehot(label) into `dz`.
+/// Computed as lse(z) − z\[label\] with lse(z) = max + ln Σ exp(z − max), so large logits do not
 /// overflow. Refuses a label ≥ K and non-finite logits (nothing is written then).
 pub fn softmax_cross_entropy<T: Real, const K: usize>(
     z: &[T; K],
