@@ -1,14 +1,18 @@
 //! Properties of every learning-rate schedule: bounds, monotonicity where it holds, periodicity
 //! of warm restarts, continuity at sequential milestones, the plateau state machine and its
-//! persistence, and closed forms against PyTorch's recursive forms.
+//! persistence, the stateful sequential schedule and the driver (save mid-way, restore, continue
+//! == uninterrupted), and closed forms against PyTorch's recursive forms.
 
 mod common;
 
+use descent::adam::{Adam, AdamConfig};
 use descent::schedule::{
     AnnealStrategy, AnySchedule, ConstantLr, CosineAnnealingLr, CosineAnnealingWarmRestarts, CyclicLr,
-    CyclicMode, ExponentialLr, LinearLr, MultiStepLr, OneCycleLr, PlateauMode, PolynomialLr,
-    ReduceLrOnPlateau, Schedule, Sequential, StepLr, ThresholdMode, WarmupCosine,
+    CyclicMode, Driver, ExponentialLr, LinearLr, MultiStepLr, OneCycleLr, PlateauMode, PolynomialLr,
+    ReduceLrOnPlateau, Schedule, Segment, Sequential, StepLr, ThresholdMode, WarmupCosine,
 };
+use descent::sgd::{SgdConfig, SgdMomentum};
+use descent::{Error, Optimizer};
 use proptest::prelude::*;
 
 fn non_increasing(s: &impl Schedule, n: u64) -> bool {
@@ -216,4 +220,243 @@ fn invalid_arguments_are_refused_with_pytorchs_words() {
     assert!(StepLr::new(1.0, 0, 0.1).is_err());
     assert!(OneCycleLr::new(1.0, 0, 0.3, AnnealStrategy::Cos, None, 25.0, 1e4, false).is_err());
     assert!(Sequential::<2>::new(&[], &[]).is_err());
+}
+
+/// One schedule of every closed-form kind, with non-default arguments.
+fn every_closed_schedule() -> Vec<AnySchedule> {
+    vec![
+        AnySchedule::Step(StepLr::new(0.1, 3, 0.5).unwrap()),
+        AnySchedule::MultiStep(MultiStepLr::new(0.1, &[7, 2, 5, 5], 0.3).unwrap()),
+        AnySchedule::Exponential(ExponentialLr::new(0.1, 0.93).unwrap()),
+        AnySchedule::Cosine(CosineAnnealingLr::new(0.1, 9, 1e-3).unwrap()),
+        AnySchedule::WarmRestarts(CosineAnnealingWarmRestarts::new(0.1, 3, 2, 1e-4).unwrap()),
+        AnySchedule::OneCycle(
+            OneCycleLr::new(0.4, 20, 0.25, AnnealStrategy::Linear, Some((0.8, 0.9)), 10.0, 100.0, true)
+                .unwrap(),
+        ),
+        AnySchedule::Cyclic(
+            CyclicLr::new(0.01, 0.1, 3, Some(5), CyclicMode::ExpRange(0.97), Some((0.7, 0.95))).unwrap(),
+        ),
+        AnySchedule::Linear(LinearLr::new(0.1, 0.2, 0.9, 6).unwrap()),
+        AnySchedule::Constant(ConstantLr::new(0.1, 0.4, 4).unwrap()),
+        AnySchedule::Polynomial(PolynomialLr::new(0.1, 12, 1.7).unwrap()),
+        AnySchedule::WarmupCosine(WarmupCosine::new(0.1, 4, 15, 0.05, 1e-3).unwrap()),
+    ]
+}
+
+fn plateau(lr: f64, patience: u64, cooldown: u64) -> ReduceLrOnPlateau {
+    ReduceLrOnPlateau::new(
+        lr,
+        PlateauMode::Min,
+        0.5,
+        patience,
+        1e-3,
+        ThresholdMode::Rel,
+        cooldown,
+        1e-4,
+        1e-8,
+    )
+    .unwrap()
+}
+
+/// A metric that improves, stalls and recovers, so the plateau cuts several times.
+fn metric(k: u64) -> f64 {
+    1.0 / (1.0 + (k % 13) as f64) + 0.01 * (k / 13) as f64
+}
+
+fn saved(save: impl Fn(&mut [u8]) -> Result<usize, Error>, len: usize) -> Vec<u8> {
+    let mut b = vec![0u8; len];
+    assert_eq!(save(&mut b).unwrap(), len);
+    assert!(matches!(save(&mut vec![0u8; len - 1]), Err(Error::BufferTooSmall { .. })));
+    b
+}
+
+/// Every truncation and every single-byte flip of `bytes` is refused, and leaves `x` unchanged.
+fn refuses_damage<T: PartialEq + Clone + std::fmt::Debug>(
+    x: &mut T,
+    bytes: &[u8],
+    restore: impl Fn(&mut T, &[u8]) -> Result<(), Error>,
+) {
+    let before = x.clone();
+    for i in 0..bytes.len() {
+        assert!(restore(x, &bytes[..i]).is_err(), "truncation to {i} accepted");
+        let mut bad = bytes.to_vec();
+        bad[i] ^= 0x24;
+        assert!(restore(x, &bad).is_err(), "flipped byte {i} accepted");
+        assert_eq!(*x, before, "a refused restore changed the schedule");
+    }
+}
+
+/// Warmup, then a plateau, then a cosine: a sequential schedule that holds state. Saving it at
+/// every step of a run (with an optimizer it drives) and restoring into a differently built one
+/// continues bit-identically to the uninterrupted run.
+#[test]
+fn sequential_with_a_plateau_resumes_bit_identically_after_restore() {
+    let build = |lr: f64| {
+        Sequential::<4>::with_segments(
+            &[
+                Segment::Closed(AnySchedule::Linear(LinearLr::new(lr, 0.1, 1.0, 5).unwrap())),
+                Segment::Plateau(plateau(lr, 2, 1)),
+                Segment::Closed(AnySchedule::Cosine(CosineAnnealingLr::new(lr * 0.1, 10, 0.0).unwrap())),
+            ],
+            &[5, 40],
+        )
+        .unwrap()
+    };
+    let total = 60u64;
+    let run = |save_at: Option<u64>| -> (Vec<u64>, [f32; 3], Sequential<4>) {
+        let mut seq = build(0.1);
+        let mut opt =
+            SgdMomentum::<f32, 3>::new(SgdConfig { momentum: 0.9, ..SgdConfig::default() }).unwrap();
+        let mut p = [1.0f32, -2.0, 0.5];
+        seq.apply(&mut opt).unwrap();
+        let mut lrs = vec![seq.lr().to_bits()];
+        for k in 0..total {
+            let g = p.map(|x| 2.0 * x);
+            opt.step(&mut p, &g).unwrap();
+            seq.step(&mut opt, Some(metric(k))).unwrap();
+            lrs.push(opt.lr().to_bits());
+            if save_at == Some(k) {
+                let (sb, ob) =
+                    (saved(|b| seq.save(b), seq.saved_len()), saved(|b| opt.save(b), opt.saved_len()));
+                // Restore into a schedule built with other arguments, and a fresh optimizer.
+                let mut other = build(0.7);
+                other.restore(&sb).unwrap();
+                assert_eq!(other, seq);
+                let mut fresh =
+                    SgdMomentum::<f32, 3>::new(SgdConfig { momentum: 0.5, ..SgdConfig::default() }).unwrap();
+                fresh.restore(&ob).unwrap();
+                (seq, opt) = (other, fresh);
+            }
+        }
+        (lrs, p, seq)
+    };
+    let (lrs, p, end) = run(None);
+    // The plateau cut at least twice inside its segment, and the cosine took over at 40.
+    let distinct: std::collections::BTreeSet<u64> = lrs[6..41].iter().copied().collect();
+    assert!(distinct.len() >= 3, "{distinct:?}");
+    assert_eq!(end.t(), total);
+    for save_at in [0, 3, 4, 5, 6, 20, 39, 40, 55] {
+        let (l2, p2, e2) = run(Some(save_at));
+        assert_eq!(l2, lrs, "save at {save_at}");
+        assert_eq!(p2.map(f32::to_bits), p.map(f32::to_bits), "save at {save_at}");
+        assert_eq!(e2, end);
+    }
+}
+
+#[test]
+fn sequential_feeds_the_plateau_only_inside_its_segment() {
+    let mut seq = Sequential::<2>::with_segments(
+        &[AnySchedule::Constant(ConstantLr::new(1.0, 0.5, 3).unwrap()).into(), plateau(1.0, 0, 0).into()],
+        &[2],
+    )
+    .unwrap();
+    assert!(!seq.is_closed_form());
+    // Closed segment: the metric is ignored, even None.
+    assert_eq!(seq.advance(None).unwrap(), 0.5);
+    // Entering the plateau at t = 2: the metric of a step taken under the warmup is not fed.
+    assert_eq!(seq.advance(Some(f64::NAN)).unwrap(), 1.0);
+    let Segment::Plateau(p) = &seq.segments()[1] else { panic!() };
+    assert_eq!(p.last_epoch(), 0);
+    // Inside it, a metric is required; refused without one, and nothing changes.
+    let before = seq.clone();
+    assert!(matches!(seq.advance(None), Err(Error::Unsupported { .. })));
+    assert_eq!(seq, before);
+    assert_eq!(seq.advance(Some(1.0)).unwrap(), 1.0); // best
+    assert_eq!(seq.advance(Some(1.0)).unwrap(), 0.5); // 1 bad > patience 0: cut
+    assert_eq!(seq.t(), 4);
+}
+
+/// A closed-form sequential schedule stepped as a state machine agrees with its closed form.
+#[test]
+fn closed_form_sequential_advances_along_its_closed_form() {
+    let parts = every_closed_schedule();
+    let mut seq = Sequential::<11>::new(&parts, &[3, 6, 10, 12, 20, 25, 25, 30, 33, 41]).unwrap();
+    assert!(seq.is_closed_form());
+    let closed = seq.clone();
+    for t in 1..60 {
+        assert_eq!(seq.advance(None).unwrap().to_bits(), closed.lr_at(t).to_bits(), "t={t}");
+        assert_eq!(seq.momentum(), closed.momentum_at(t));
+    }
+    let bytes = saved(|b| seq.save(b), seq.saved_len());
+    let mut back = closed.clone();
+    back.restore(&bytes).unwrap();
+    assert_eq!(back, seq);
+    let mut small = Sequential::<4>::new(&parts[..1], &[]).unwrap();
+    assert!(matches!(small.restore(&bytes), Err(Error::StateMismatch { field: "schedules", .. })));
+    refuses_damage(&mut back, &bytes, |s, b| s.restore(b));
+}
+
+/// A driver saved mid-run beside its optimizer, then restored into a driver of another schedule
+/// and a fresh optimizer, continues bit-identically, for every closed-form schedule.
+#[test]
+fn driver_resumes_bit_identically_after_restore() {
+    for (i, schedule) in every_closed_schedule().into_iter().enumerate() {
+        let total = 25u64;
+        let run = |save_at: Option<u64>| -> Vec<u32> {
+            let mut d = Driver::new(schedule.clone());
+            let mut opt = Adam::<f32, 4>::new(AdamConfig::default()).unwrap();
+            let mut p = [0.3f32, -1.0, 2.0, 0.0];
+            d.start(&mut opt).unwrap();
+            for k in 0..total {
+                let g = p.map(|x| x - 0.5);
+                opt.step(&mut p, &g).unwrap();
+                d.step(&mut opt).unwrap();
+                if save_at == Some(k) {
+                    let db = saved(|b| d.save(b), d.saved_len());
+                    let ob = saved(|b| opt.save(b), opt.saved_len());
+                    let mut other = Driver::new(every_closed_schedule()[(i + 1) % 11].clone());
+                    other.restore(&db).unwrap();
+                    assert_eq!(other, d);
+                    let mut fresh =
+                        Adam::<f32, 4>::new(AdamConfig { lr: 0.5, ..AdamConfig::default() }).unwrap();
+                    fresh.restore(&ob).unwrap();
+                    (d, opt) = (other, fresh);
+                }
+            }
+            p.map(f32::to_bits).to_vec()
+        };
+        let straight = run(None);
+        for save_at in [0, 7, 19] {
+            assert_eq!(run(Some(save_at)), straight, "{schedule:?}, saved at {save_at}");
+        }
+    }
+}
+
+#[test]
+fn driver_restore_refuses_damaged_or_mismatched_bytes() {
+    let d = Driver::at(CosineAnnealingLr::new(0.1, 9, 1e-3).unwrap(), 17);
+    let bytes = saved(|b| d.save(b), d.saved_len());
+    let mut back = Driver::new(CosineAnnealingLr::new(1.0, 2, 0.0).unwrap());
+    back.restore(&bytes).unwrap();
+    assert_eq!(back, d);
+    refuses_damage(&mut back, &bytes, |s, b| s.restore(b));
+    // Another schedule kind, and a plateau's or an optimizer's bytes, are refused.
+    let mut step = Driver::new(StepLr::new(0.1, 3, 0.5).unwrap());
+    assert!(matches!(step.restore(&bytes), Err(Error::StateMismatch { field: "schedule", .. })));
+    let p = plateau(0.1, 1, 0);
+    let pb = saved(|b| p.save(b), p.saved_len());
+    assert!(matches!(back.restore(&pb), Err(Error::StateMismatch { field: "kind", .. })));
+    let adam = Adam::<f32, 2>::new(AdamConfig::default()).unwrap();
+    let ab = saved(|b| adam.save(b), adam.saved_len());
+    assert!(matches!(back.restore(&ab), Err(Error::StateMismatch { field: "kind", .. })));
+    assert_eq!(back, d);
+    // A driver over AnySchedule restores any kind.
+    let mut any = Driver::new(AnySchedule::Constant(ConstantLr::new(1.0, 1.0, 0).unwrap()));
+    any.restore(&bytes).unwrap();
+    assert_eq!(any.t(), 17);
+    assert_eq!(any.schedule().lr_at(3), d.schedule().lr_at(3));
+}
+
+/// A refused value leaves both the driver and the optimizer as they were.
+#[test]
+fn driver_step_changes_nothing_when_the_optimizer_refuses() {
+    // Momentum 1.5 is not a valid β1: the cyclic momentum is refused at step 1.
+    let s = CyclicLr::new(0.01, 0.1, 1, None, CyclicMode::Triangular, Some((1.5, 0.9))).unwrap();
+    let mut d = Driver::new(s);
+    let mut opt = Adam::<f32, 1>::new(AdamConfig::default()).unwrap();
+    d.start(&mut opt).unwrap();
+    let (lr, m) = (opt.lr(), opt.momentum());
+    assert!(d.step(&mut opt).is_err());
+    assert_eq!((d.t(), opt.lr(), opt.momentum()), (0, lr, m));
 }

@@ -7,11 +7,11 @@
 //! |---|---|---|
 //! | 0 | 4 | magic `b"DSNT"` |
 //! | 4 | 2 | format version, `u16` (1) |
-//! | 6 | 1 | kind: optimizer id (see [`crate::OPTIMIZERS`]) or 0x80 + schedule id |
+//! | 6 | 1 | kind: optimizer id (see [`crate::OPTIMIZERS`]); 0x81 plateau, 0x82 sequential, 0x83 schedule driver |
 //! | 7 | 1 | float width in bytes (4 = f32, 8 = f64; 0 where no floats are stored) |
-//! | 8 | 8 | number of parameters `n`, `u64` |
-//! | 16 | 8 | step count, `u64` |
-//! | 24 | … | body: hyperparameters and scalar state (each `f64`, `u64` or `u8` in a fixed order per kind), then `u64` count of state values and the values |
+//! | 8 | 8 | number of parameters `n`, `u64` (sequential: number of segments; other schedules: 0) |
+//! | 16 | 8 | step count, `u64` (schedules: their t, or the plateau's `last_epoch`) |
+//! | 24 | … | body: hyperparameters and scalar state (each `f64`, `u64` or `u8` in a fixed order per kind), then `u64` count of state values and the values; schedules: their configuration, each schedule led by its tag ([`crate::schedule::SavedSchedule`]) |
 //! | end − 4 | 4 | CRC-32 (IEEE) of every preceding byte |
 //!
 //! Restoring checks, in this order, before anything is modified: length, magic, version, checksum,

@@ -1,8 +1,9 @@
 //! Cosine schedules: CosineAnnealingLR, CosineAnnealingWarmRestarts (SGDR), and linear warmup
 //! followed by cosine decay in one closed form.
 
-use super::{Schedule, cos, need, refuse};
+use super::{SavedSchedule, Schedule, cos, need, refuse};
 use crate::error::Error;
+use crate::persist::{Reader, Writer};
 use core::f64::consts::PI;
 
 /// η_t = η_min + (η₀ − η_min)(1 + cos(πt/T_max))/2 (`CosineAnnealingLR`). Not clamped: past
@@ -26,6 +27,18 @@ impl CosineAnnealingLr {
 impl Schedule for CosineAnnealingLr {
     fn lr_at(&self, t: u64) -> f64 {
         self.eta_min + (self.base_lr - self.eta_min) * (1.0 + cos(PI * t as f64 / self.t_max as f64)) / 2.0
+    }
+}
+
+impl SavedSchedule for CosineAnnealingLr {
+    const TAG: u8 = 4;
+    fn write_fields(&self, w: &mut Writer<'_>) -> Result<(), Error> {
+        w.f64(self.base_lr)?;
+        w.u64(self.t_max)?;
+        w.f64(self.eta_min)
+    }
+    fn read_fields(r: &mut Reader<'_>) -> Result<Self, Error> {
+        CosineAnnealingLr::new(r.f64()?, r.u64()?, r.f64()?)
     }
 }
 
@@ -78,6 +91,19 @@ impl Schedule for CosineAnnealingWarmRestarts {
     }
 }
 
+impl SavedSchedule for CosineAnnealingWarmRestarts {
+    const TAG: u8 = 5;
+    fn write_fields(&self, w: &mut Writer<'_>) -> Result<(), Error> {
+        w.f64(self.base_lr)?;
+        w.u64(self.t_0)?;
+        w.u64(self.t_mult)?;
+        w.f64(self.eta_min)
+    }
+    fn read_fields(r: &mut Reader<'_>) -> Result<Self, Error> {
+        CosineAnnealingWarmRestarts::new(r.f64()?, r.u64()?, r.u64()?, r.f64()?)
+    }
+}
+
 /// The seeds' warmup-then-cosine schedule in one closed form: a linear ramp from
 /// `warmup_start_factor`·η₀ to η₀ over `warmup_steps`, then cosine from η₀ to η_min over the
 /// remaining `total_steps − warmup_steps`, then η_min. Equal to
@@ -123,5 +149,19 @@ impl Schedule for WarmupCosine {
         } else {
             self.eta_min
         }
+    }
+}
+
+impl SavedSchedule for WarmupCosine {
+    const TAG: u8 = 11;
+    fn write_fields(&self, w: &mut Writer<'_>) -> Result<(), Error> {
+        w.f64(self.base_lr)?;
+        w.u64(self.warmup_steps)?;
+        w.u64(self.total_steps)?;
+        w.f64(self.warmup_start_factor)?;
+        w.f64(self.eta_min)
+    }
+    fn read_fields(r: &mut Reader<'_>) -> Result<Self, Error> {
+        WarmupCosine::new(r.f64()?, r.u64()?, r.u64()?, r.f64()?, r.f64()?)
     }
 }

@@ -1,8 +1,9 @@
 //! Cyclical schedules: OneCycleLR (Smith & Topin 2018) and CyclicLR (Smith 2017), both able to
 //! cycle momentum (SGD, RMSprop) or β1 (Adam family) inversely to the learning rate.
 
-use super::{Schedule, cos, need, powi, refuse};
+use super::{SavedSchedule, Schedule, cos, need, powi, refuse};
 use crate::error::Error;
+use crate::persist::{Reader, Writer};
 use core::f64::consts::PI;
 
 /// How a one-cycle phase interpolates.
@@ -42,6 +43,8 @@ pub struct OneCycleLr {
     anneal: AnnealStrategy,
     three_phase: bool,
     momentum: Option<(f64, f64)>,
+    div_factor: f64,
+    final_div_factor: f64,
 }
 
 impl OneCycleLr {
@@ -77,6 +80,8 @@ impl OneCycleLr {
             anneal,
             three_phase,
             momentum,
+            div_factor,
+            final_div_factor,
         })
     }
 
@@ -129,6 +134,39 @@ impl Schedule for OneCycleLr {
     }
 }
 
+impl SavedSchedule for OneCycleLr {
+    const TAG: u8 = 6;
+    fn write_fields(&self, w: &mut Writer<'_>) -> Result<(), Error> {
+        w.f64(self.max_lr)?;
+        w.u64(self.total_steps)?;
+        w.f64(self.pct_start)?;
+        w.bool(self.anneal == AnnealStrategy::Linear)?;
+        write_momentum(w, self.momentum)?;
+        w.f64(self.div_factor)?;
+        w.f64(self.final_div_factor)?;
+        w.bool(self.three_phase)
+    }
+    fn read_fields(r: &mut Reader<'_>) -> Result<Self, Error> {
+        let (max_lr, total_steps, pct_start) = (r.f64()?, r.u64()?, r.f64()?);
+        let anneal = if r.bool()? { AnnealStrategy::Linear } else { AnnealStrategy::Cos };
+        let momentum = read_momentum(r)?;
+        let (div, final_div, three) = (r.f64()?, r.f64()?, r.bool()?);
+        OneCycleLr::new(max_lr, total_steps, pct_start, anneal, momentum, div, final_div, three)
+    }
+}
+
+fn write_momentum(w: &mut Writer<'_>, m: Option<(f64, f64)>) -> Result<(), Error> {
+    w.bool(m.is_some())?;
+    let (base, max) = m.unwrap_or((0.0, 0.0));
+    w.f64(base)?;
+    w.f64(max)
+}
+
+fn read_momentum(r: &mut Reader<'_>) -> Result<Option<(f64, f64)>, Error> {
+    let (some, base, max) = (r.bool()?, r.f64()?, r.f64()?);
+    Ok(some.then_some((base, max)))
+}
+
 /// CyclicLR's amplitude policy.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum CyclicMode {
@@ -153,6 +191,8 @@ pub struct CyclicLr {
     total: f64,
     mode: CyclicMode,
     momentum: Option<(f64, f64)>,
+    step_size_up: u64,
+    step_size_down: Option<u64>,
 }
 
 impl CyclicLr {
@@ -171,7 +211,7 @@ impl CyclicLr {
         need(total > 0.0, "step_size_up", up)?;
         need(base_lr.is_finite(), "base_lr", base_lr)?;
         need(max_lr.is_finite(), "max_lr", max_lr)?;
-        Ok(CyclicLr { base_lr, max_lr, up, total, mode, momentum })
+        Ok(CyclicLr { base_lr, max_lr, up, total, mode, momentum, step_size_up, step_size_down })
     }
 
     fn at(&self, t: u64) -> (f64, f64) {
@@ -197,5 +237,36 @@ impl Schedule for CyclicLr {
     }
     fn momentum_at(&self, t: u64) -> Option<f64> {
         self.momentum.map(|_| self.at(t).1)
+    }
+}
+
+impl SavedSchedule for CyclicLr {
+    const TAG: u8 = 7;
+    fn write_fields(&self, w: &mut Writer<'_>) -> Result<(), Error> {
+        w.f64(self.base_lr)?;
+        w.f64(self.max_lr)?;
+        w.u64(self.step_size_up)?;
+        w.bool(self.step_size_down.is_some())?;
+        w.u64(self.step_size_down.unwrap_or(0))?;
+        let (mode, gamma) = match self.mode {
+            CyclicMode::Triangular => (0, 0.0),
+            CyclicMode::Triangular2 => (1, 0.0),
+            CyclicMode::ExpRange(g) => (2, g),
+        };
+        w.u8(mode)?;
+        w.f64(gamma)?;
+        write_momentum(w, self.momentum)
+    }
+    fn read_fields(r: &mut Reader<'_>) -> Result<Self, Error> {
+        let (base_lr, max_lr, up, has_down, down) = (r.f64()?, r.f64()?, r.u64()?, r.bool()?, r.u64()?);
+        let (mode, gamma) = (r.u8()?, r.f64()?);
+        let mode = match mode {
+            0 => CyclicMode::Triangular,
+            1 => CyclicMode::Triangular2,
+            2 => CyclicMode::ExpRange(gamma),
+            _ => return Err(Error::CorruptState { reason: "unknown CyclicLR mode" }),
+        };
+        let momentum = read_momentum(r)?;
+        CyclicLr::new(base_lr, max_lr, up, has_down.then_some(down), mode, momentum)
     }
 }

@@ -2,9 +2,16 @@
 //!
 //! A schedule answers "what learning rate (and momentum, where it cycles) does step t use", with
 //! t counting optimizer steps from 0 — PyTorch's `last_epoch` after the scheduler's constructor
-//! performed its step 0. The stateless schedules are O(1) closed forms of t (warm restarts: a loop
-//! over at most 64 cycles), so a run can resume at any t; [`Driver`] applies one to an optimizer.
-//! [`ReduceLrOnPlateau`] and [`Sequential`] keep state and save it like the optimizers do.
+//! performed its step 0. The stateless schedules ([`AnySchedule`] and its parts) are O(1) closed
+//! forms of t (warm restarts: a loop over at most 64 cycles), so a run can resume at any t;
+//! [`Driver`] holds t and applies one to an optimizer.
+//!
+//! Two schedules keep state beyond t: [`ReduceLrOnPlateau`] (best metric, bad epochs, cooldown,
+//! the lr it cut to) and [`Sequential`] (its own t, like PyTorch's `SequentialLR.last_epoch`, and
+//! the state of a plateau segment it may hold). They, and [`Driver`] (t and the schedule's
+//! configuration), save and restore like the optimizers: versioned little-endian bytes with a
+//! CRC-32 checksum ([`crate::persist`]); truncated, corrupt or mismatched bytes are refused and
+//! change nothing; a run saved mid-way and restored continues bit-identically.
 //!
 //! Where PyTorch's `step()` computes recursively (`CosineAnnealingLR`, `LinearLR`,
 //! `ExponentialLR`, `PolynomialLR` multiply the previous lr by a ratio) descent uses the closed
@@ -22,11 +29,12 @@ mod step;
 pub use cosine::{CosineAnnealingLr, CosineAnnealingWarmRestarts, WarmupCosine};
 pub use cyclic::{AnnealStrategy, CyclicLr, CyclicMode, OneCycleLr};
 pub use plateau::{PlateauMode, ReduceLrOnPlateau, ThresholdMode};
-pub use sequential::Sequential;
+pub use sequential::{Segment, Sequential};
 pub use step::{ConstantLr, ExponentialLr, LinearLr, MAX_MILESTONES, MultiStepLr, PolynomialLr, StepLr};
 
 use crate::error::Error;
 use crate::optim::Optimizer;
+use crate::persist::{Header, Reader, TRAILER_LEN, Writer};
 use crate::real::Real;
 
 /// A stateless schedule: a closed form of the step count.
@@ -97,6 +105,11 @@ impl Schedule for AnySchedule {
 
 /// Applies a stateless schedule to an optimizer: [`Driver::start`] sets step 0's values, each
 /// [`Driver::step`] (after `optimizer.step()`, as in PyTorch) advances to the next step's.
+///
+/// The driver's state is the step count t; [`Driver::save`] writes it with the schedule's
+/// configuration, so that restoring it beside the optimizer's saved state resumes a run
+/// bit-identically (the optimizer's bytes hold the lr and momentum in force; the driver's hold
+/// where the schedule stands).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Driver<S: Schedule> {
     schedule: S,
@@ -120,23 +133,156 @@ impl<S: Schedule> Driver<S> {
     pub fn t(&self) -> u64 {
         self.t
     }
-    /// Sets the optimizer's lr (and momentum) for the current step.
+    /// Sets the optimizer's lr (and momentum) for the current step. On error the optimizer is
+    /// left as it was.
     pub fn apply<F: Real>(&self, opt: &mut dyn Optimizer<F>) -> Result<(), Error> {
-        opt.set_lr(self.schedule.lr_at(self.t))?;
-        if let Some(m) = self.schedule.momentum_at(self.t) {
-            opt.set_momentum(m)?;
-        }
-        Ok(())
+        apply_values(opt, self.schedule.lr_at(self.t), self.schedule.momentum_at(self.t))
     }
     /// Step 0: apply the first values.
     pub fn start<F: Real>(&mut self, opt: &mut dyn Optimizer<F>) -> Result<(), Error> {
         self.apply(opt)
     }
-    /// Advances one step and applies its values.
+    /// Advances one step and applies its values. On error (the optimizer refused a value) neither
+    /// the driver nor the optimizer changes.
     pub fn step<F: Real>(&mut self, opt: &mut dyn Optimizer<F>) -> Result<(), Error> {
-        self.t = self.t.saturating_add(1);
-        self.apply(opt)
+        let t = self.t.saturating_add(1);
+        apply_values(opt, self.schedule.lr_at(t), self.schedule.momentum_at(t))?;
+        self.t = t;
+        Ok(())
     }
+}
+
+/// Persistence kind of a saved [`Driver`].
+const DRIVER_KIND: u8 = 0x83;
+
+impl<S: Schedule + SavedSchedule> Driver<S> {
+    fn write(&self, w: &mut Writer<'_>) -> Result<(), Error> {
+        w.header(&Header { kind: DRIVER_KIND, float_bytes: 0, n: 0, steps: self.t })?;
+        self.schedule.write_config(w)
+    }
+    /// Bytes [`Driver::save`] writes.
+    pub fn saved_len(&self) -> usize {
+        let mut w = Writer::counting();
+        let _ = self.write(&mut w);
+        w.position() + TRAILER_LEN
+    }
+    /// Saves t and the schedule's configuration (see [`crate::persist`]; kind 0x83).
+    pub fn save(&self, out: &mut [u8]) -> Result<usize, Error> {
+        let mut w = Writer::new(out);
+        self.write(&mut w)?;
+        w.finish()
+    }
+    /// Restores what [`Driver::save`] wrote (schedule and t); refuses anything else, changing
+    /// nothing.
+    pub fn restore(&mut self, bytes: &[u8]) -> Result<(), Error> {
+        let (h, mut r) = open_kind(bytes, DRIVER_KIND)?;
+        let schedule = S::read_config(&mut r)?;
+        r.finish()?;
+        *self = Driver { schedule, t: h.steps };
+        Ok(())
+    }
+}
+
+/// Sets `lr` (and `momentum`) on `opt`, or changes nothing and returns the refusal.
+pub(crate) fn apply_values<F: Real>(
+    opt: &mut dyn Optimizer<F>,
+    lr: f64,
+    momentum: Option<f64>,
+) -> Result<(), Error> {
+    let old = opt.lr();
+    opt.set_lr(lr)?;
+    if let Some(m) = momentum
+        && let Err(e) = opt.set_momentum(m)
+    {
+        // `old` was accepted before, so setting it back cannot fail.
+        let _ = opt.set_lr(old);
+        return Err(e);
+    }
+    Ok(())
+}
+
+/// A schedule whose configuration (and state, for the stateful ones) can be written into saved
+/// state and read back, validated by the schedule's constructor. Each kind writes its tag first,
+/// so bytes of another kind are refused with [`Error::StateMismatch`].
+///
+/// Tags: 1 step, 2 multi-step, 3 exponential, 4 cosine, 5 warm restarts, 6 one-cycle, 7 cyclic,
+/// 8 linear, 9 constant, 10 polynomial, 11 warmup-cosine, 12 plateau, 13 sequential.
+pub trait SavedSchedule: Sized {
+    /// The tag written before the fields.
+    const TAG: u8;
+    /// Writes the fields (without the tag).
+    fn write_fields(&self, w: &mut Writer<'_>) -> Result<(), Error>;
+    /// Reads what [`SavedSchedule::write_fields`] wrote, validated.
+    fn read_fields(r: &mut Reader<'_>) -> Result<Self, Error>;
+    /// Writes the tag and the fields.
+    fn write_config(&self, w: &mut Writer<'_>) -> Result<(), Error> {
+        w.u8(Self::TAG)?;
+        self.write_fields(w)
+    }
+    /// Reads the tag (refusing another kind) and the fields.
+    fn read_config(r: &mut Reader<'_>) -> Result<Self, Error> {
+        let tag = r.u8()?;
+        if tag != Self::TAG {
+            return Err(Error::StateMismatch {
+                field: "schedule",
+                expected: u64::from(Self::TAG),
+                found: u64::from(tag),
+            });
+        }
+        Self::read_fields(r)
+    }
+}
+
+impl SavedSchedule for AnySchedule {
+    /// Not written: each variant writes its own tag.
+    const TAG: u8 = 0;
+    fn write_fields(&self, w: &mut Writer<'_>) -> Result<(), Error> {
+        each!(self, s => s.write_fields(w))
+    }
+    fn read_fields(_: &mut Reader<'_>) -> Result<Self, Error> {
+        Err(Error::CorruptState { reason: "schedule without a tag" })
+    }
+    fn write_config(&self, w: &mut Writer<'_>) -> Result<(), Error> {
+        each!(self, s => s.write_config(w))
+    }
+    fn read_config(r: &mut Reader<'_>) -> Result<Self, Error> {
+        Self::read_tagged(r.u8()?, r)
+    }
+}
+
+impl AnySchedule {
+    /// Reads the fields of the schedule whose tag `tag` was just read.
+    pub(crate) fn read_tagged(tag: u8, r: &mut Reader<'_>) -> Result<Self, Error> {
+        Ok(match tag {
+            StepLr::TAG => AnySchedule::Step(StepLr::read_fields(r)?),
+            MultiStepLr::TAG => AnySchedule::MultiStep(MultiStepLr::read_fields(r)?),
+            ExponentialLr::TAG => AnySchedule::Exponential(ExponentialLr::read_fields(r)?),
+            CosineAnnealingLr::TAG => AnySchedule::Cosine(CosineAnnealingLr::read_fields(r)?),
+            CosineAnnealingWarmRestarts::TAG => {
+                AnySchedule::WarmRestarts(CosineAnnealingWarmRestarts::read_fields(r)?)
+            }
+            OneCycleLr::TAG => AnySchedule::OneCycle(OneCycleLr::read_fields(r)?),
+            CyclicLr::TAG => AnySchedule::Cyclic(CyclicLr::read_fields(r)?),
+            LinearLr::TAG => AnySchedule::Linear(LinearLr::read_fields(r)?),
+            ConstantLr::TAG => AnySchedule::Constant(ConstantLr::read_fields(r)?),
+            PolynomialLr::TAG => AnySchedule::Polynomial(PolynomialLr::read_fields(r)?),
+            WarmupCosine::TAG => AnySchedule::WarmupCosine(WarmupCosine::read_fields(r)?),
+            _ => return Err(Error::CorruptState { reason: "unknown schedule tag" }),
+        })
+    }
+}
+
+/// Opens saved bytes and checks they hold a schedule of persistence kind `kind`.
+pub(crate) fn open_kind(bytes: &[u8], kind: u8) -> Result<(Header, Reader<'_>), Error> {
+    let (h, r) = Reader::open(bytes)?;
+    if h.kind != kind {
+        return Err(Error::StateMismatch {
+            field: "kind",
+            expected: u64::from(kind),
+            found: u64::from(h.kind),
+        });
+    }
+    Ok((h, r))
 }
 
 /// `γ^k` for the schedules, with libm (the same value in every build).

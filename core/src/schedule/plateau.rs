@@ -10,6 +10,7 @@
 //! Off by one, as PyTorch: the cut comes after patience + 1 bad epochs (Keras cuts after
 //! patience). Source: `torch/optim/lr_scheduler.py::ReduceLROnPlateau`.
 
+use super::{SavedSchedule, open_kind};
 use crate::error::Error;
 use crate::persist::{Header, Reader, Writer};
 
@@ -124,12 +125,12 @@ impl ReduceLrOnPlateau {
 
     /// Feeds one metric; returns the learning rate for what follows.
     pub fn step(&mut self, metric: f64) -> f64 {
-        self.last_epoch += 1;
+        self.last_epoch = self.last_epoch.saturating_add(1);
         if self.is_better(metric) {
             self.best = metric;
             self.num_bad_epochs = 0;
         } else {
-            self.num_bad_epochs += 1;
+            self.num_bad_epochs = self.num_bad_epochs.saturating_add(1);
         }
         if self.cooldown_counter > 0 {
             self.cooldown_counter -= 1;
@@ -146,8 +147,12 @@ impl ReduceLrOnPlateau {
         self.lr
     }
 
-    fn write(&self, w: &mut Writer<'_>) -> Result<(), Error> {
-        w.header(&Header { kind: KIND, float_bytes: 0, n: 0, steps: self.last_epoch })?;
+    /// Epochs (metrics) fed so far: PyTorch's `last_epoch`.
+    pub fn last_epoch(&self) -> u64 {
+        self.last_epoch
+    }
+
+    fn write_state(&self, w: &mut Writer<'_>) -> Result<(), Error> {
         w.u8(u8::from(self.mode == PlateauMode::Max))?;
         w.u8(u8::from(self.threshold_mode == ThresholdMode::Abs))?;
         for v in [self.factor, self.threshold, self.min_lr, self.eps, self.lr, self.best] {
@@ -159,36 +164,12 @@ impl ReduceLrOnPlateau {
         Ok(())
     }
 
-    /// Bytes [`ReduceLrOnPlateau::save`] writes.
-    pub fn saved_len(&self) -> usize {
-        let mut w = Writer::counting();
-        let _ = self.write(&mut w);
-        w.position() + crate::persist::TRAILER_LEN
-    }
-
-    /// Saves configuration and state (versioned bytes with a checksum).
-    pub fn save(&self, out: &mut [u8]) -> Result<usize, Error> {
-        let mut w = Writer::new(out);
-        self.write(&mut w)?;
-        w.finish()
-    }
-
-    /// Restores what [`ReduceLrOnPlateau::save`] wrote; refuses anything else, changing nothing.
-    pub fn restore(&mut self, bytes: &[u8]) -> Result<(), Error> {
-        let (h, mut r): (Header, Reader<'_>) = Reader::open(bytes)?;
-        if h.kind != KIND {
-            return Err(Error::StateMismatch {
-                field: "kind",
-                expected: u64::from(KIND),
-                found: u64::from(h.kind),
-            });
-        }
+    fn read_state(r: &mut Reader<'_>, last_epoch: u64) -> Result<Self, Error> {
         let mode = if r.bool()? { PlateauMode::Max } else { PlateauMode::Min };
         let threshold_mode = if r.bool()? { ThresholdMode::Abs } else { ThresholdMode::Rel };
         let (factor, threshold, min_lr, eps, lr, best) =
             (r.f64()?, r.f64()?, r.f64()?, r.f64()?, r.f64()?, r.f64()?);
         let (patience, cooldown, bad, cd) = (r.u64()?, r.u64()?, r.u64()?, r.u64()?);
-        r.finish()?;
         let mut s = ReduceLrOnPlateau::new(
             lr,
             mode,
@@ -206,8 +187,47 @@ impl ReduceLrOnPlateau {
         s.best = best;
         s.num_bad_epochs = bad;
         s.cooldown_counter = cd;
-        s.last_epoch = h.steps;
+        s.last_epoch = last_epoch;
+        Ok(s)
+    }
+
+    fn write(&self, w: &mut Writer<'_>) -> Result<(), Error> {
+        w.header(&Header { kind: KIND, float_bytes: 0, n: 0, steps: self.last_epoch })?;
+        self.write_state(w)
+    }
+
+    /// Bytes [`ReduceLrOnPlateau::save`] writes.
+    pub fn saved_len(&self) -> usize {
+        let mut w = Writer::counting();
+        let _ = self.write(&mut w);
+        w.position() + crate::persist::TRAILER_LEN
+    }
+
+    /// Saves configuration and state (versioned bytes with a checksum; kind 0x81).
+    pub fn save(&self, out: &mut [u8]) -> Result<usize, Error> {
+        let mut w = Writer::new(out);
+        self.write(&mut w)?;
+        w.finish()
+    }
+
+    /// Restores what [`ReduceLrOnPlateau::save`] wrote; refuses anything else, changing nothing.
+    pub fn restore(&mut self, bytes: &[u8]) -> Result<(), Error> {
+        let (h, mut r) = open_kind(bytes, KIND)?;
+        let s = Self::read_state(&mut r, h.steps)?;
+        r.finish()?;
         *self = s;
         Ok(())
+    }
+}
+
+impl SavedSchedule for ReduceLrOnPlateau {
+    const TAG: u8 = 12;
+    fn write_fields(&self, w: &mut Writer<'_>) -> Result<(), Error> {
+        w.u64(self.last_epoch)?;
+        self.write_state(w)
+    }
+    fn read_fields(r: &mut Reader<'_>) -> Result<Self, Error> {
+        let last_epoch = r.u64()?;
+        Self::read_state(r, last_epoch)
     }
 }

@@ -1,8 +1,9 @@
 //! Piecewise and power schedules: StepLR, MultiStepLR, ExponentialLR, ConstantLR, LinearLR,
 //! PolynomialLR (`torch/optim/lr_scheduler.py`, their `_get_closed_form_lr`).
 
-use super::{Schedule, need, powi, refuse};
+use super::{SavedSchedule, Schedule, need, powi, refuse};
 use crate::error::Error;
+use crate::persist::{Reader, Writer};
 
 /// Largest number of milestones [`MultiStepLr`] holds.
 pub const MAX_MILESTONES: usize = 32;
@@ -27,6 +28,18 @@ impl StepLr {
 impl Schedule for StepLr {
     fn lr_at(&self, t: u64) -> f64 {
         self.base_lr * powi(self.gamma, t / self.step_size)
+    }
+}
+
+impl SavedSchedule for StepLr {
+    const TAG: u8 = 1;
+    fn write_fields(&self, w: &mut Writer<'_>) -> Result<(), Error> {
+        w.f64(self.base_lr)?;
+        w.u64(self.step_size)?;
+        w.f64(self.gamma)
+    }
+    fn read_fields(r: &mut Reader<'_>) -> Result<Self, Error> {
+        StepLr::new(r.f64()?, r.u64()?, r.f64()?)
     }
 }
 
@@ -56,6 +69,32 @@ impl Schedule for MultiStepLr {
     }
 }
 
+impl SavedSchedule for MultiStepLr {
+    const TAG: u8 = 2;
+    fn write_fields(&self, w: &mut Writer<'_>) -> Result<(), Error> {
+        w.f64(self.base_lr)?;
+        w.f64(self.gamma)?;
+        w.u64(self.milestones.len() as u64)?;
+        self.milestones.iter().try_for_each(|&m| w.u64(m))
+    }
+    fn read_fields(r: &mut Reader<'_>) -> Result<Self, Error> {
+        let (base_lr, gamma, count) = (r.f64()?, r.f64()?, r.u64()?);
+        if count > MAX_MILESTONES as u64 {
+            return Err(Error::StateMismatch {
+                field: "milestones",
+                expected: MAX_MILESTONES as u64,
+                found: count,
+            });
+        }
+        let mut m = [0u64; MAX_MILESTONES];
+        let m = m.get_mut(..count as usize).unwrap_or(&mut []);
+        for x in m.iter_mut() {
+            *x = r.u64()?;
+        }
+        MultiStepLr::new(base_lr, m, gamma)
+    }
+}
+
 /// η_t = η₀·γ^t (`ExponentialLR`).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ExponentialLr {
@@ -74,6 +113,17 @@ impl ExponentialLr {
 impl Schedule for ExponentialLr {
     fn lr_at(&self, t: u64) -> f64 {
         self.base_lr * powi(self.gamma, t)
+    }
+}
+
+impl SavedSchedule for ExponentialLr {
+    const TAG: u8 = 3;
+    fn write_fields(&self, w: &mut Writer<'_>) -> Result<(), Error> {
+        w.f64(self.base_lr)?;
+        w.f64(self.gamma)
+    }
+    fn read_fields(r: &mut Reader<'_>) -> Result<Self, Error> {
+        ExponentialLr::new(r.f64()?, r.f64()?)
     }
 }
 
@@ -99,6 +149,18 @@ impl Schedule for ConstantLr {
     fn lr_at(&self, t: u64) -> f64 {
         let after = if t >= self.total_iters { 1.0 } else { 0.0 };
         self.base_lr * (self.factor + after * (1.0 - self.factor))
+    }
+}
+
+impl SavedSchedule for ConstantLr {
+    const TAG: u8 = 9;
+    fn write_fields(&self, w: &mut Writer<'_>) -> Result<(), Error> {
+        w.f64(self.base_lr)?;
+        w.f64(self.factor)?;
+        w.u64(self.total_iters)
+    }
+    fn read_fields(r: &mut Reader<'_>) -> Result<Self, Error> {
+        ConstantLr::new(r.f64()?, r.f64()?, r.u64()?)
     }
 }
 
@@ -137,6 +199,19 @@ impl Schedule for LinearLr {
     }
 }
 
+impl SavedSchedule for LinearLr {
+    const TAG: u8 = 8;
+    fn write_fields(&self, w: &mut Writer<'_>) -> Result<(), Error> {
+        w.f64(self.base_lr)?;
+        w.f64(self.start_factor)?;
+        w.f64(self.end_factor)?;
+        w.u64(self.total_iters)
+    }
+    fn read_fields(r: &mut Reader<'_>) -> Result<Self, Error> {
+        LinearLr::new(r.f64()?, r.f64()?, r.f64()?, r.u64()?)
+    }
+}
+
 /// η_t = η₀·(1 − min(T, t)/T)^p (`PolynomialLR`; T = 5, p = 1 by default): reaches 0 at T.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PolynomialLr {
@@ -158,5 +233,17 @@ impl Schedule for PolynomialLr {
     fn lr_at(&self, t: u64) -> f64 {
         let frac = t.min(self.total_iters) as f64 / self.total_iters as f64;
         self.base_lr * crate::real::powf64(1.0 - frac, self.power)
+    }
+}
+
+impl SavedSchedule for PolynomialLr {
+    const TAG: u8 = 10;
+    fn write_fields(&self, w: &mut Writer<'_>) -> Result<(), Error> {
+        w.f64(self.base_lr)?;
+        w.u64(self.total_iters)?;
+        w.f64(self.power)
+    }
+    fn read_fields(r: &mut Reader<'_>) -> Result<Self, Error> {
+        PolynomialLr::new(r.f64()?, r.u64()?, r.f64()?)
     }
 }
