@@ -1,19 +1,22 @@
-//! Checkpoints: model structure, parameters and the optimizer's whole state (through the core's
-//! versioned serialization) in one file.
+//! Checkpoints: model structure, parameters, the optimizer's whole state (through the core's
+//! versioned serialization), the schedule's state and the history so far in one file, so a run
+//! resumes from it bit-identically.
 //!
-//! Format: `b"DSCKPT01"`, a little-endian `u32` header length, a JSON header (`sizes`,
-//! `activation`, `optimizer` keyword arguments, `epoch`, `params`, `state_bytes`), the parameters
-//! as little-endian f32, the optimizer's saved state, and a CRC-32 of everything before it.
-//! Files are written to a temporary name and renamed, so a crash never leaves half a checkpoint.
+//! Format: `b"DSCKPT02"`, a little-endian `u32` header length, a JSON header (`sizes`,
+//! `activation`, `optimizer` keyword arguments, `epoch`, `params`, `state_bytes`, `schedule_bytes`,
+//! `best_metric`, `history`, `settings`), the parameters as little-endian f32, the optimizer's
+//! saved state, the schedule's saved state, and a CRC-32 of everything before it. Files are
+//! written to a temporary name and renamed, so a crash never leaves half a checkpoint.
 
 use crate::model::{Activation, Mlp};
 use crate::registry::{self, DynOptimizer};
+use crate::train::History;
 use descent_core::{NonFinitePolicy, Optimizer};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::path::Path;
 
-const MAGIC: &[u8; 8] = b"DSCKPT01";
+const MAGIC: &[u8; 8] = b"DSCKPT02";
 
 #[derive(Serialize, Deserialize)]
 struct Header {
@@ -23,6 +26,11 @@ struct Header {
     epoch: usize,
     params: usize,
     state_bytes: usize,
+    schedule_bytes: usize,
+    /// `null` for infinity (a checkpoint taken before any epoch).
+    best_metric: Option<f64>,
+    history: History,
+    settings: Map<String, Value>,
 }
 
 /// A saved model and optimizer.
@@ -40,6 +48,14 @@ pub struct Checkpoint {
     pub params: Vec<f32>,
     /// The optimizer's saved state ([`Optimizer::save`]).
     pub state: Vec<u8>,
+    /// The schedule's saved state ([`crate::train::Schedule::save`]; empty without one).
+    pub schedule: Vec<u8>,
+    /// The selection loss of `epoch` (infinity before the first epoch).
+    pub best_metric: f64,
+    /// The history up to `epoch`.
+    pub history: History,
+    /// Whatever the writer needs to resume (the CLI stores its training flags here).
+    pub settings: Map<String, Value>,
 }
 
 impl Checkpoint {
@@ -60,6 +76,10 @@ impl Checkpoint {
             epoch,
             params: params.to_vec(),
             state,
+            schedule: Vec::new(),
+            best_metric: f64::INFINITY,
+            history: History::default(),
+            settings: Map::new(),
         })
     }
 
@@ -72,9 +92,14 @@ impl Checkpoint {
             epoch: self.epoch,
             params: self.params.len(),
             state_bytes: self.state.len(),
+            schedule_bytes: self.schedule.len(),
+            best_metric: Some(self.best_metric).filter(|m| m.is_finite()),
+            history: self.history.clone(),
+            settings: self.settings.clone(),
         };
         let h = serde_json::to_vec(&header).unwrap_or_default();
-        let mut out = Vec::with_capacity(16 + h.len() + 4 * self.params.len() + self.state.len());
+        let mut out =
+            Vec::with_capacity(16 + h.len() + 4 * self.params.len() + self.state.len() + self.schedule.len());
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&(h.len() as u32).to_le_bytes());
         out.extend_from_slice(&h);
@@ -82,6 +107,7 @@ impl Checkpoint {
             out.extend_from_slice(&p.to_le_bytes());
         }
         out.extend_from_slice(&self.state);
+        out.extend_from_slice(&self.schedule);
         let crc = crc32fast::hash(&out);
         out.extend_from_slice(&crc.to_le_bytes());
         out
@@ -104,15 +130,32 @@ impl Checkpoint {
             .map_err(|e| format!("bad checkpoint header: {e}"))?;
         let mut at = 12 + hl;
         let pbytes = h.params.checked_mul(4).ok_or("bad parameter count")?;
-        let praw = body.get(at..at + pbytes).ok_or("truncated parameters")?;
-        at += pbytes;
-        let state = body.get(at..at + h.state_bytes).ok_or("truncated optimizer state")?.to_vec();
-        if at + h.state_bytes != body.len() {
+        let mut take = |len: usize, what: &str| {
+            let part =
+                at.checked_add(len).and_then(|end| body.get(at..end)).ok_or(format!("truncated {what}"));
+            at = at.saturating_add(len);
+            part
+        };
+        let praw = take(pbytes, "parameters")?;
+        let state = take(h.state_bytes, "optimizer state")?.to_vec();
+        let schedule = take(h.schedule_bytes, "schedule state")?.to_vec();
+        if at != body.len() {
             return Err("trailing bytes in checkpoint".into());
         }
         let params = praw.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
         let activation = h.activation.parse()?;
-        Ok(Checkpoint { sizes: h.sizes, activation, optimizer: h.optimizer, epoch: h.epoch, params, state })
+        Ok(Checkpoint {
+            sizes: h.sizes,
+            activation,
+            optimizer: h.optimizer,
+            epoch: h.epoch,
+            params,
+            state,
+            schedule,
+            best_metric: h.best_metric.unwrap_or(f64::INFINITY),
+            history: h.history,
+            settings: h.settings,
+        })
     }
 
     /// Writes the checkpoint to `path` (via a temporary file and a rename).

@@ -47,11 +47,45 @@ pub enum Scheduler {
 }
 
 impl Scheduler {
-    /// Applies the values of step 0 (PyTorch's constructor step).
+    /// Applies the values in force: step 0's (PyTorch's constructor step) for a new scheduler,
+    /// the saved step's after [`Scheduler::restore`].
     pub fn start<F: Real>(&mut self, opts: &mut [&mut dyn Optimizer<F>]) -> Result<(), descent_core::Error> {
         match self {
             Scheduler::Closed(d) => opts.iter_mut().try_for_each(|o| d.apply(&mut **o)),
-            Scheduler::Plateau(_) => Ok(()),
+            Scheduler::Plateau(p) => opts.iter_mut().try_for_each(|o| o.set_lr(p.lr())),
+        }
+    }
+
+    /// The state as bytes: `b'T'` and the step count (little-endian u64) for the closed forms
+    /// (their value is a function of it), `b'P'` and [`ReduceLrOnPlateau::save`]'s bytes.
+    pub fn save(&self) -> Vec<u8> {
+        match self {
+            Scheduler::Closed(d) => [&[b'T'][..], &d.t().to_le_bytes()].concat(),
+            Scheduler::Plateau(p) => {
+                let mut out = vec![0u8; 1 + p.saved_len()];
+                out[0] = b'P';
+                match p.save(&mut out[1..]) {
+                    Ok(n) => out.truncate(1 + n),
+                    Err(_) => out.truncate(1),
+                }
+                out
+            }
+        }
+    }
+
+    /// Restores what [`Scheduler::save`] wrote for a scheduler of the same kind; refuses anything
+    /// else and then changes nothing.
+    pub fn restore(&mut self, bytes: &[u8]) -> Result<(), String> {
+        match (self, bytes.split_first()) {
+            (Scheduler::Closed(d), Some((b'T', t))) => {
+                let t: [u8; 8] = t.try_into().map_err(|_| "schedule state: bad step count".to_string())?;
+                **d = Driver::at(d.schedule().clone(), u64::from_le_bytes(t));
+                Ok(())
+            }
+            (Scheduler::Plateau(p), Some((b'P', rest))) => {
+                p.restore(rest).map_err(|e| format!("schedule state: {e}"))
+            }
+            _ => Err("schedule state does not belong to this kind of schedule".into()),
         }
     }
     /// Advances after an optimizer step (`metric` for the plateau scheduler).
@@ -326,6 +360,12 @@ impl crate::train::Schedule for TrainingSchedule {
     }
     fn advance(&mut self, opt: &mut dyn Optimizer<f32>, metric: Option<f64>) -> Result<(), String> {
         self.0.advance(&mut [opt], metric).map_err(|e| e.to_string())
+    }
+    fn save(&self) -> Vec<u8> {
+        self.0.save()
+    }
+    fn restore(&mut self, bytes: &[u8]) -> Result<(), String> {
+        self.0.restore(bytes)
     }
 }
 

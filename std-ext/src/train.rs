@@ -1,11 +1,15 @@
 //! The training loop: mini-batches through an [`Mlp`] with any optimizer of the core (built by
 //! name), an optional learning-rate schedule stepped per batch or per epoch, global-norm clipping,
 //! gradient accumulation, early stopping with patience and the best checkpoint kept. The same
-//! seed gives a bit-identical history (the timing column aside).
+//! seed gives a bit-identical history (the timing column aside), and a run resumed from its best
+//! checkpoint ([`Start::from_checkpoint`]) continues exactly as the uninterrupted run did.
+//!
+//! Model selection (early stopping, the best checkpoint, reduce-on-plateau's metric) uses the
+//! validation split when [`Data::validation`] is given, and the test split otherwise.
 
 use crate::checkpoint::Checkpoint;
 use crate::model::{Activation, BatchStats, Init, Loss, Mlp, Targets};
-use crate::registry::{self, DynOptimizer};
+use crate::registry::{self, DynOptimizer, HeapState};
 use descent_core::accumulate::{AccumulateMode, Accumulated, Accumulator};
 use descent_core::clip::{self, NormType};
 use descent_core::{NonFinitePolicy, Optimizer, StepOutcome};
@@ -29,22 +33,87 @@ pub struct Split<'a> {
     pub n: usize,
 }
 
+impl<'a> Split<'a> {
+    /// The first `k` examples (all of them when `k ≥ n`).
+    pub fn head(self, k: usize) -> Split<'a> {
+        let k = k.min(self.n);
+        let per_x = self.x.len() / self.n.max(1);
+        let per_v = self.values.len() / self.n.max(1);
+        Split {
+            x: &self.x[..k * per_x],
+            y: &self.y[..k.min(self.y.len())],
+            values: &self.values[..k * per_v],
+            n: k,
+        }
+    }
+
+    /// Splits off the last `fraction` of the examples (rounded to the nearest count) as a
+    /// validation set, as Keras's `validation_split` does (before any shuffling). Refuses a
+    /// fraction outside [0, 1) or one that leaves either part empty; 0 gives no validation set.
+    pub fn hold_out(self, fraction: f64) -> Result<(Split<'a>, Option<Split<'a>>), String> {
+        if !(0.0..1.0).contains(&fraction) {
+            return Err(format!("the validation fraction must be in [0, 1), got {fraction}"));
+        }
+        if fraction == 0.0 {
+            return Ok((self, None));
+        }
+        let k = (self.n as f64 * fraction).round() as usize;
+        if k == 0 || k >= self.n {
+            return Err(format!(
+                "a validation fraction of {fraction} of {} examples leaves an empty split",
+                self.n
+            ));
+        }
+        let train = self.head(self.n - k);
+        let per_x = self.x.len() / self.n;
+        let per_v = self.values.len() / self.n;
+        let m = train.n;
+        let val = Split {
+            x: &self.x[m * per_x..],
+            y: if self.y.is_empty() { self.y } else { &self.y[m..] },
+            values: &self.values[m * per_v..],
+            n: k,
+        };
+        Ok((train, Some(val)))
+    }
+}
+
+/// The splits of a run.
+#[derive(Debug, Clone, Copy)]
+pub struct Data<'a> {
+    /// Trained on.
+    pub train: Split<'a>,
+    /// Selects the best epoch (early stopping, best checkpoint, plateau metric) when given.
+    pub validation: Option<Split<'a>>,
+    /// Reported every epoch; selects the best epoch when there is no validation split.
+    pub test: Split<'a>,
+}
+
 /// When the schedule advances.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SchedulePer {
     /// After every optimizer step.
     Batch,
-    /// After every epoch (with the test loss as the metric for reduce-on-plateau).
+    /// After every epoch (with the selection loss as the metric for reduce-on-plateau).
     Epoch,
 }
 
 /// Something that sets the optimizer's learning rate (and momentum) as training goes.
 pub trait Schedule {
-    /// Called once before training starts (step 0).
+    /// Called once before training starts (and again when a run resumes, after
+    /// [`Schedule::restore`]): applies the values in force.
     fn start(&mut self, opt: &mut dyn Optimizer<f32>) -> Result<(), String>;
-    /// Called after each step (per batch) or epoch (per epoch); `metric` is the epoch's test loss
-    /// when advancing per epoch.
+    /// Called after each step (per batch) or epoch (per epoch); `metric` is the epoch's
+    /// selection loss when advancing per epoch.
     fn advance(&mut self, opt: &mut dyn Optimizer<f32>, metric: Option<f64>) -> Result<(), String>;
+    /// The schedule's state as bytes, for checkpoints (empty: nothing to save).
+    fn save(&self) -> Vec<u8> {
+        Vec::new()
+    }
+    /// Restores what [`Schedule::save`] wrote; refuses anything else and then changes nothing.
+    fn restore(&mut self, bytes: &[u8]) -> Result<(), String> {
+        if bytes.is_empty() { Ok(()) } else { Err("this schedule keeps no state to restore".into()) }
+    }
 }
 
 /// Everything `descent train` can be told.
@@ -52,7 +121,7 @@ pub trait Schedule {
 pub struct TrainOptions {
     /// The optimizer: `{"name": "adam", "lr": 0.001, ...}` with PyTorch's keyword names.
     pub optimizer: Map<String, Value>,
-    /// Passes over the training data.
+    /// Epochs in total (a resumed run continues up to this epoch).
     pub epochs: usize,
     /// Examples per micro-batch.
     pub batch_size: usize,
@@ -66,11 +135,13 @@ pub struct TrainOptions {
     pub loss: Loss,
     /// Clip the global 2-norm of the gradient to this value before each step.
     pub clip_norm: Option<f64>,
-    /// Micro-batches per optimizer step.
+    /// Micro-batches per optimizer step. An epoch whose micro-batch count is not a multiple
+    /// steps once more with the r left over, averaged over r (PyTorch users scale that last
+    /// group's loss by 1/r), so no gradient is dropped.
     pub accumulate: usize,
     /// Seed for initialization and shuffling.
     pub seed: u64,
-    /// Stop after this many epochs without a better test loss.
+    /// Stop after this many epochs without a better selection loss.
     pub patience: Option<usize>,
     /// When the schedule advances.
     pub schedule_per: SchedulePer,
@@ -112,7 +183,13 @@ pub struct EpochRecord {
     pub test_loss: f64,
     /// Test accuracy in percent after the epoch.
     pub test_accuracy: f64,
-    /// Learning rate of the epoch's last step.
+    /// Validation loss after the epoch (only with a validation split).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub val_loss: Option<f64>,
+    /// Validation accuracy in percent (only with a validation split).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub val_accuracy: Option<f64>,
+    /// Learning rate the epoch's last optimizer step used.
     pub lr: f64,
     /// Mean global gradient 2-norm of the epoch's steps (before clipping).
     pub grad_norm: f64,
@@ -148,42 +225,97 @@ pub struct Trained {
     pub model: Mlp,
     /// Final parameters.
     pub params: Vec<f32>,
-    /// The checkpoint of the epoch with the best test loss.
+    /// The checkpoint of the epoch with the best selection loss.
     pub best: Checkpoint,
-    /// Per-epoch history.
+    /// Per-epoch history (a resumed run's includes the epochs before the checkpoint).
     pub history: History,
     /// Whether early stopping ended training.
     pub stopped_early: bool,
 }
 
+/// Where a run starts: fresh parameters, or a checkpoint's state.
+pub struct Start {
+    /// The model's structure.
+    pub model: Mlp,
+    /// Parameters.
+    pub params: Vec<f32>,
+    /// The optimizer, with its state.
+    pub opt: DynOptimizer<f32>,
+    /// Epochs already done.
+    pub epoch: usize,
+    /// Their history.
+    pub history: History,
+    /// The best selection loss so far (infinity for a fresh run).
+    pub best_metric: f64,
+    /// Epochs since that best.
+    pub since_best: usize,
+    /// The schedule's saved state (empty for a fresh run).
+    pub schedule: Vec<u8>,
+}
+
+impl Start {
+    /// A fresh model for `inputs → hidden… → outputs`, initialized from `opts.seed`.
+    pub fn fresh(inputs: usize, outputs: usize, opts: &TrainOptions) -> Result<Start, String> {
+        let mut sizes = vec![inputs];
+        sizes.extend(&opts.hidden);
+        sizes.push(outputs);
+        let model = Mlp::new(&sizes, opts.activation)?;
+        let params = model.init_params(opts.init, opts.seed);
+        let n = model.num_params();
+        let opt = registry::build::<f32>(&opts.optimizer, &[n], n, NonFinitePolicy::Error)
+            .map_err(|e| e.to_string())?;
+        Ok(Start {
+            model,
+            params,
+            opt,
+            epoch: 0,
+            history: History::default(),
+            best_metric: f64::INFINITY,
+            since_best: 0,
+            schedule: Vec::new(),
+        })
+    }
+
+    /// The state a checkpoint holds: continuing from it repeats what the saved run did next.
+    pub fn from_checkpoint(c: &Checkpoint) -> Result<Start, String> {
+        let (model, params, opt) = c.restore()?;
+        Ok(Start {
+            model,
+            params,
+            opt,
+            epoch: c.epoch,
+            history: c.history.clone(),
+            best_metric: c.best_metric,
+            since_best: 0,
+            schedule: c.schedule.clone(),
+        })
+    }
+}
+
 /// Trains from scratch.
 pub fn train(
-    train: Split<'_>,
-    test: Split<'_>,
+    data: Data<'_>,
     inputs: usize,
     outputs: usize,
     opts: &TrainOptions,
     schedule: Option<&mut dyn Schedule>,
     observer: &mut dyn Observer,
 ) -> Result<Trained, String> {
+    check(opts, data)?;
+    run(Start::fresh(inputs, outputs, opts)?, data, opts, schedule, observer)
+}
+
+fn check(opts: &TrainOptions, data: Data<'_>) -> Result<(), String> {
     if opts.batch_size == 0 {
         return Err("batch size must be at least 1".into());
     }
     if opts.accumulate == 0 {
         return Err("accumulate must be at least 1".into());
     }
-    if train.n == 0 {
+    if data.train.n == 0 {
         return Err("the training set is empty".into());
     }
-    let mut sizes = vec![inputs];
-    sizes.extend(&opts.hidden);
-    sizes.push(outputs);
-    let model = Mlp::new(&sizes, opts.activation)?;
-    let params = model.init_params(opts.init, opts.seed);
-    let n = model.num_params();
-    let opt = registry::build::<f32>(&opts.optimizer, &[n], n, NonFinitePolicy::Error)
-        .map_err(|e| e.to_string())?;
-    run(model, params, opt, train, test, opts, schedule, observer, 0)
+    Ok(())
 }
 
 /// Evaluates mean loss and accuracy (percent) on a split.
@@ -211,49 +343,98 @@ fn targets<'a>(data: Split<'a>, start: usize, b: usize, outputs: usize, loss: Lo
     }
 }
 
-/// The training loop proper, from given parameters and optimizer (epochs counted from `first_epoch`).
-#[allow(clippy::too_many_arguments)]
+/// Accumulators for the full groups of `k` micro-batches and for the `r` left over at the end of
+/// an epoch (mean over r instead of k).
+struct Groups {
+    full: Accumulator<f32, HeapState<f32>>,
+    tail: Option<Accumulator<f32, HeapState<f32>>>,
+    /// Micro-batches that belong to full groups.
+    in_full: usize,
+}
+
+impl Groups {
+    fn new(np: usize, k: usize, batches: usize) -> Result<Groups, String> {
+        let acc = |k| {
+            Accumulator::from_storage(HeapState(vec![0.0f32; np]), np, k, AccumulateMode::SumThenScale)
+                .map_err(|e| e.to_string())
+        };
+        let r = batches % k;
+        Ok(Groups { full: acc(k)?, tail: if r > 0 { Some(acc(r)?) } else { None }, in_full: batches - r })
+    }
+    /// Adds micro-batch `i` of the epoch; returns the averaged gradient when a group is complete.
+    fn push(&mut self, i: usize, grad: &[f32]) -> Result<Option<&[f32]>, String> {
+        let acc = match &mut self.tail {
+            Some(t) if i >= self.in_full => t,
+            _ => &mut self.full,
+        };
+        match acc.push(grad).map_err(|e| e.to_string())? {
+            Accumulated::Pending { .. } => Ok(None),
+            Accumulated::Ready => Ok(acc.gradient()),
+        }
+    }
+    fn reset(&mut self) {
+        self.full.reset();
+        if let Some(t) = &mut self.tail {
+            t.reset();
+        }
+    }
+}
+
+/// The training loop proper: from `start` up to epoch `opts.epochs`.
 pub fn run(
-    model: Mlp,
-    mut params: Vec<f32>,
-    mut opt: DynOptimizer<f32>,
-    train: Split<'_>,
-    test: Split<'_>,
+    start: Start,
+    data: Data<'_>,
     opts: &TrainOptions,
     mut schedule: Option<&mut dyn Schedule>,
     observer: &mut dyn Observer,
-    first_epoch: usize,
 ) -> Result<Trained, String> {
+    check(opts, data)?;
+    let Start {
+        model,
+        mut params,
+        mut opt,
+        epoch: first_epoch,
+        mut history,
+        mut best_metric,
+        mut since_best,
+        schedule: schedule_state,
+    } = start;
+    let (train, test) = (data.train, data.test);
     let (inp, out, np) = (model.inputs(), model.outputs(), model.num_params());
-    if train.x.len() != train.n * inp || test.x.len() != test.n * inp {
+    let fits = |s: Split<'_>| s.x.len() == s.n * inp;
+    if !fits(train) || !fits(test) || data.validation.is_some_and(|v| !fits(v)) {
         return Err(format!(
             "data has {} features per example, the model expects {inp}",
             train.x.len() / train.n.max(1)
         ));
     }
+    if first_epoch >= opts.epochs {
+        return Err(format!("{first_epoch} epochs are done already; asked for {} in total", opts.epochs));
+    }
     if let Some(s) = schedule.as_deref_mut() {
+        if first_epoch > 0 || !schedule_state.is_empty() {
+            s.restore(&schedule_state).map_err(|e| format!("resuming the schedule: {e}"))?;
+        }
         s.start(opt.as_mut())?;
     }
     let b = opts.batch_size;
     let mut ws = model.workspace(b);
     let mut grad = vec![0.0f32; np];
-    let mut acc = Accumulator::from_storage(
-        crate::registry::HeapState(vec![0.0f32; np]),
-        np,
-        opts.accumulate,
-        AccumulateMode::SumThenScale,
-    )
-    .map_err(|e| e.to_string())?;
+    let batches = train.n.div_ceil(b);
+    let mut groups = Groups::new(np, opts.accumulate, batches)?;
     let mut xb = vec![0.0f32; b * inp];
     let mut yb = vec![0u8; b];
     let mut vb = vec![0.0f32; b * out];
-    let mut history = History::default();
-    let (mut best_loss, mut since_best) = (f64::INFINITY, 0usize);
-    let mut best = Checkpoint::new(&model, &params, opt.as_ref(), &opts.optimizer, first_epoch)
-        .map_err(|e| e.to_string())?;
+    let checkpoint = |params: &[f32], opt: &DynOptimizer<f32>, epoch, history: &History, metric, sched| {
+        Checkpoint::new(&model, params, opt.as_ref(), &opts.optimizer, epoch)
+            .map(|c| Checkpoint { history: history.clone(), best_metric: metric, schedule: sched, ..c })
+            .map_err(|e| e.to_string())
+    };
+    let saved = |s: &Option<&mut dyn Schedule>| s.as_deref().map(Schedule::save).unwrap_or_default();
+    // Until an epoch does better, the best is where this run started.
+    let mut best = checkpoint(&params, &opt, first_epoch, &history, best_metric, saved(&schedule))?;
     let mut stopped_early = false;
-    let batches = train.n.div_ceil(b);
-    for epoch in first_epoch + 1..=first_epoch + opts.epochs {
+    for epoch in first_epoch + 1..=opts.epochs {
         let mut order: Vec<usize> = (0..train.n).collect();
         order.shuffle(&mut ChaCha8Rng::seed_from_u64(
             opts.seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
@@ -262,15 +443,16 @@ pub fn run(
         let t0 = Instant::now();
         let mut stats = BatchStats::default();
         let (mut norm_sum, mut steps) = (0.0f64, 0usize);
-        acc.reset();
-        for chunk in order.chunks(b) {
+        let mut lr_used = opt.lr();
+        groups.reset();
+        for (i, chunk) in order.chunks(b).enumerate() {
             let bs = chunk.len();
-            for (k, &i) in chunk.iter().enumerate() {
-                xb[k * inp..(k + 1) * inp].copy_from_slice(&train.x[i * inp..(i + 1) * inp]);
+            for (k, &j) in chunk.iter().enumerate() {
+                xb[k * inp..(k + 1) * inp].copy_from_slice(&train.x[j * inp..(j + 1) * inp]);
                 match opts.loss {
-                    Loss::CrossEntropy => yb[k] = train.y[i],
+                    Loss::CrossEntropy => yb[k] = train.y[j],
                     Loss::Mse => {
-                        vb[k * out..(k + 1) * out].copy_from_slice(&train.values[i * out..(i + 1) * out])
+                        vb[k * out..(k + 1) * out].copy_from_slice(&train.values[j * out..(j + 1) * out])
                     }
                 }
             }
@@ -283,27 +465,22 @@ pub fn run(
             stats.correct += s.correct;
             stats.count += s.count;
             observer.batch_done(s.loss_sum / bs as f64);
-            let g: &mut [f32] = if opts.accumulate > 1 {
-                match acc.push(&grad).map_err(|e| e.to_string())? {
-                    Accumulated::Pending { .. } => continue,
-                    Accumulated::Ready => {
-                        grad.copy_from_slice(acc.gradient().unwrap_or(&[]));
-                        &mut grad
-                    }
+            if opts.accumulate > 1 {
+                match groups.push(i, &grad)? {
+                    Some(g) => grad.copy_from_slice(g),
+                    None => continue,
                 }
-            } else {
-                &mut grad
-            };
+            }
             let norm = match opts.clip_norm {
-                Some(max) => clip::clip_grad_norm(&mut [&mut *g], max, NormType::L2, false)
+                Some(max) => clip::clip_grad_norm(&mut [&mut grad[..]], max, NormType::L2, false)
                     .map_err(|e| e.to_string())?,
-                None => clip::total_norm::<f32, _>(&[&*g], NormType::L2),
+                None => clip::total_norm::<f32, _>(&[&grad[..]], NormType::L2),
             };
             norm_sum += f64::from(norm);
             steps += 1;
-            match opt.step(&mut params, g) {
-                Ok(StepOutcome::Stepped) => {}
-                Ok(StepOutcome::Skipped { .. }) => {}
+            lr_used = opt.lr();
+            match opt.step(&mut params, &grad) {
+                Ok(StepOutcome::Stepped) | Ok(StepOutcome::Skipped { .. }) => {}
                 Err(e) => {
                     return Err(format!(
                         "epoch {epoch}: {e} (training diverged; try a smaller learning rate)"
@@ -317,12 +494,13 @@ pub fn run(
             }
         }
         let seconds = t0.elapsed().as_secs_f64();
-        let lr_used = opt.lr();
         let (test_loss, test_accuracy) = evaluate(&model, &params, test, opts.loss, b);
+        let val = data.validation.map(|v| evaluate(&model, &params, v, opts.loss, b));
+        let metric = val.map_or(test_loss, |v| v.0);
         if opts.schedule_per == SchedulePer::Epoch
             && let Some(s) = schedule.as_deref_mut()
         {
-            s.advance(opt.as_mut(), Some(test_loss))?;
+            s.advance(opt.as_mut(), Some(metric))?;
         }
         let c = stats.count.max(1) as f64;
         let record = EpochRecord {
@@ -331,17 +509,18 @@ pub fn run(
             train_accuracy: 100.0 * stats.correct as f64 / c,
             test_loss,
             test_accuracy,
+            val_loss: val.map(|v| v.0),
+            val_accuracy: val.map(|v| v.1),
             lr: lr_used,
             grad_norm: if steps > 0 { norm_sum / steps as f64 } else { 0.0 },
             seconds,
         };
         observer.epoch_done(&record);
         history.epochs.push(record);
-        if test_loss < best_loss {
-            best_loss = test_loss;
+        if metric < best_metric {
+            best_metric = metric;
             since_best = 0;
-            best = Checkpoint::new(&model, &params, opt.as_ref(), &opts.optimizer, epoch)
-                .map_err(|e| e.to_string())?;
+            best = checkpoint(&params, &opt, epoch, &history, metric, saved(&schedule))?;
         } else {
             since_best += 1;
             if opts.patience.is_some_and(|p| since_best >= p) {
@@ -357,6 +536,7 @@ pub fn run(
 mod tests {
     use super::*;
     use crate::checkpoint::Checkpoint;
+    use crate::schedule_spec::for_training;
 
     /// Three Gaussian-ish blobs in 4-D, deterministic.
     fn blobs(n: usize, seed: u64) -> (Vec<f32>, Vec<u8>) {
@@ -394,56 +574,167 @@ mod tests {
         h.epochs.iter().map(|r| EpochRecord { seconds: 0.0, ..r.clone() }).collect()
     }
 
+    fn split<'a>(x: &'a [f32], y: &'a [u8]) -> Split<'a> {
+        Split { x, y, values: &[], n: y.len() }
+    }
+
+    fn dyn_mut(s: &mut Option<Box<dyn Schedule>>) -> Option<&mut dyn Schedule> {
+        s.as_mut().map(|s| s.as_mut() as &mut dyn Schedule)
+    }
+
+    fn on<'a>(train: Split<'a>, test: Split<'a>) -> Data<'a> {
+        Data { train, validation: None, test }
+    }
+
     #[test]
     fn training_learns_and_the_same_seed_gives_the_same_history() {
         let (x, y) = blobs(600, 1);
         let (tx, ty) = blobs(300, 2);
-        let tr = Split { x: &x, y: &y, values: &[], n: 600 };
-        let te = Split { x: &tx, y: &ty, values: &[], n: 300 };
+        let d = on(split(&x, &y), split(&tx, &ty));
         let mut o = opts();
         o.optimizer.insert("lr".into(), 1e-2.into());
-        let a = train(tr, te, 4, 3, &o, None, &mut Silent).unwrap();
-        let b = train(tr, te, 4, 3, &o, None, &mut Silent).unwrap();
+        let a = train(d, 4, 3, &o, None, &mut Silent).unwrap();
+        let b = train(d, 4, 3, &o, None, &mut Silent).unwrap();
         assert_eq!(no_time(&a.history), no_time(&b.history));
         assert_eq!(a.params, b.params);
         let last = a.history.epochs.last().unwrap();
         assert!(last.test_accuracy > 90.0, "{last:?}");
         assert!(a.history.epochs[0].train_loss > last.train_loss);
         o.seed = 6;
-        let c = train(tr, te, 4, 3, &o, None, &mut Silent).unwrap();
+        let c = train(d, 4, 3, &o, None, &mut Silent).unwrap();
         assert_ne!(a.params, c.params);
+    }
+
+    /// Trains `o.epochs` straight, and 2 epochs then (from the best checkpoint, through bytes) up
+    /// to `o.epochs`; the two must agree bit for bit.
+    fn check_resume(o: &TrainOptions, spec: Option<&str>) {
+        let (x, y) = blobs(300, 3);
+        let (tx, ty) = blobs(150, 4);
+        let d = on(split(&x, &y), split(&tx, &ty));
+        let sched = || spec.map(|s| for_training(s, 1e-3, true).unwrap());
+        let mut s1 = sched();
+        let straight = train(d, 4, 3, o, dyn_mut(&mut s1), &mut Silent).unwrap();
+        let first = TrainOptions { epochs: 2, ..o.clone() };
+        let mut s2 = sched();
+        let half = train(d, 4, 3, &first, dyn_mut(&mut s2), &mut Silent).unwrap();
+        let bytes = half.best.to_bytes();
+        let ckpt = Checkpoint::from_bytes(&bytes).unwrap();
+        assert_eq!(ckpt, half.best);
+        let mut s3 = sched();
+        let resumed =
+            run(Start::from_checkpoint(&ckpt).unwrap(), d, o, dyn_mut(&mut s3), &mut Silent).unwrap();
+        assert_eq!(resumed.params, straight.params);
+        assert_eq!(no_time(&resumed.history), no_time(&straight.history));
+        assert_eq!(resumed.best.params, straight.best.params);
+        assert_eq!(resumed.best.schedule, straight.best.schedule);
+        if spec.is_some() {
+            assert!(!straight.best.schedule.is_empty());
+        }
     }
 
     #[test]
     fn resuming_from_a_checkpoint_continues_bit_identically() {
-        let (x, y) = blobs(300, 3);
-        let tr = Split { x: &x, y: &y, values: &[], n: 300 };
         let mut o = opts();
         o.accumulate = 2;
         o.clip_norm = Some(0.5);
-        let straight = train(tr, tr, 4, 3, &o, None, &mut Silent).unwrap();
-        let mut first = o.clone();
-        first.epochs = 2;
-        let half = train(tr, tr, 4, 3, &first, None, &mut Silent).unwrap();
-        // Round-trip the final checkpoint through bytes, then continue two epochs.
-        let bytes = half_checkpoint(&half).to_bytes();
-        let (model, params, opt) = Checkpoint::from_bytes(&bytes).unwrap().restore().unwrap();
-        let mut rest = o.clone();
-        rest.epochs = 2;
-        let resumed = run(model, params, opt, tr, tr, &rest, None, &mut Silent, 2).unwrap();
-        assert_eq!(resumed.params, straight.params);
-        assert_eq!(no_time(&resumed.history), no_time(&straight.history)[2..].to_vec());
-        let mut bad = bytes.clone();
+        check_resume(&o, None);
+        // Per-batch schedule with leftover micro-batches (10 batches, groups of 3 and 1).
+        o.accumulate = 3;
+        o.schedule_per = SchedulePer::Batch;
+        check_resume(&o, Some("step_lr:step_size=3,gamma=0.7"));
+        check_resume(&o, Some("one_cycle_lr:max_lr=0.01,total_steps=16"));
+        // Per-epoch plateau schedule: its state (best metric, bad epochs) goes through the file.
+        o.schedule_per = SchedulePer::Epoch;
+        o.epochs = 6;
+        check_resume(&o, Some("reduce_lr_on_plateau:patience=0,factor=0.5,threshold=0.5"));
+        let (x, y) = blobs(30, 4);
+        let d = on(split(&x, &y), split(&x, &y));
+        let done = train(d, 4, 3, &TrainOptions { epochs: 1, ..opts() }, None, &mut Silent).unwrap();
+        let again = run(Start::from_checkpoint(&done.best).unwrap(), d, &opts(), None, &mut Silent);
+        assert!(again.is_ok());
+        let e = run(
+            Start::from_checkpoint(&done.best).unwrap(),
+            d,
+            &TrainOptions { epochs: 1, ..opts() },
+            None,
+            &mut Silent,
+        );
+        assert!(e.unwrap_err().contains("1 epochs are done already"));
+        let mut bad = done.best.to_bytes();
         bad[20] ^= 1;
         assert!(Checkpoint::from_bytes(&bad).is_err());
-        assert!(Checkpoint::from_bytes(&bytes[..bytes.len() - 3]).is_err());
+        let good = done.best.to_bytes();
+        assert!(Checkpoint::from_bytes(&good[..good.len() - 3]).is_err());
     }
 
-    /// The checkpoint of the final state of a run: with a test set equal to the training set and a
-    /// still-falling loss, the best epoch is the last one.
-    fn half_checkpoint(t: &Trained) -> Checkpoint {
-        assert_eq!(t.best.epoch, t.history.epochs.len());
-        t.best.clone()
+    #[test]
+    fn the_history_records_the_lr_of_the_epochs_last_step() {
+        let (x, y) = blobs(300, 5);
+        let d = on(split(&x, &y), split(&x, &y));
+        let mut o = TrainOptions { epochs: 2, schedule_per: SchedulePer::Batch, ..opts() };
+        // 10 batches per epoch; groups of 3 make 4 steps (3 + 3 + 3 + 1).
+        for (accumulate, steps) in [(1, 10), (3, 4)] {
+            o.accumulate = accumulate;
+            let mut s = for_training("exponential_lr:gamma=0.5", 1e-3, true).unwrap();
+            let t = train(d, 4, 3, &o, Some(s.as_mut()), &mut Silent).unwrap();
+            for (e, r) in t.history.epochs.iter().enumerate() {
+                let last_step = (e + 1) * steps - 1;
+                assert_eq!(r.lr, 1e-3 * 0.5f64.powi(last_step as i32), "accumulate {accumulate}, {r:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn leftover_micro_batches_step_averaged_over_their_count() {
+        // 300 examples in 10 micro-batches of 30: groups of 100 never fill, so the epoch's one
+        // step is the mean of the 10 micro-batch gradients, which is the full-batch gradient.
+        let (x, y) = blobs(300, 6);
+        let d = on(split(&x, &y), split(&x, &y));
+        let mut sgd = Map::new();
+        sgd.insert("name".into(), "sgd".into());
+        sgd.insert("lr".into(), 0.5.into());
+        let o = TrainOptions { optimizer: sgd, epochs: 1, batch_size: 30, accumulate: 100, ..opts() };
+        let micro = train(d, 4, 3, &o, None, &mut Silent).unwrap();
+        let full =
+            train(d, 4, 3, &TrainOptions { batch_size: 300, accumulate: 1, ..o.clone() }, None, &mut Silent)
+                .unwrap();
+        let fresh = Start::fresh(4, 3, &o).unwrap().params;
+        assert_ne!(micro.params, fresh);
+        for (a, b) in micro.params.iter().zip(&full.params) {
+            assert!((a - b).abs() < 1e-5, "{a} vs {b}");
+        }
+        assert_eq!(micro.history.epochs[0].grad_norm, micro.history.epochs[0].grad_norm);
+        assert!((micro.history.epochs[0].grad_norm - full.history.epochs[0].grad_norm).abs() < 1e-5);
+    }
+
+    #[test]
+    fn a_validation_split_selects_the_best_epoch_and_is_reported() {
+        let (x, y) = blobs(100, 7);
+        let s = split(&x, &y);
+        let (tr, val) = s.hold_out(0.2).unwrap();
+        let val = val.unwrap();
+        assert_eq!((tr.n, val.n, tr.x.len(), val.x.len()), (80, 20, 320, 80));
+        assert_eq!(val.y, &y[80..]);
+        assert_eq!(s.hold_out(0.0).unwrap().1.map(|v| v.n), None);
+        assert!(s.hold_out(1.0).is_err());
+        assert!(s.hold_out(0.001).unwrap_err().contains("empty"));
+        assert_eq!(s.head(10).n, 10);
+        assert_eq!(s.head(1000).n, 100);
+        let (tx, ty) = blobs(90, 8);
+        let mut o = opts();
+        o.epochs = 30;
+        o.patience = Some(2);
+        o.optimizer.insert("lr".into(), 0.5.into());
+        let d = Data { train: tr, validation: Some(val), test: split(&tx, &ty) };
+        let t = train(d, 4, 3, &o, None, &mut Silent).unwrap();
+        assert!(t.history.epochs.iter().all(|r| r.val_loss.is_some() && r.val_accuracy.is_some()));
+        let best = t.history.epochs.iter().min_by(|a, b| a.val_loss.unwrap().total_cmp(&b.val_loss.unwrap()));
+        assert_eq!(t.best.epoch, best.unwrap().epoch);
+        assert_eq!(t.best.best_metric, best.unwrap().val_loss.unwrap());
+        let json = serde_json::to_value(&t.history).unwrap();
+        assert!(json["epochs"][0].get("val_loss").is_some());
+        let plain = train(on(tr, split(&tx, &ty)), 4, 3, &opts(), None, &mut Silent).unwrap();
+        assert!(serde_json::to_value(&plain.history).unwrap()["epochs"][0].get("val_loss").is_none());
     }
 
     #[test]
@@ -454,16 +745,7 @@ mod tests {
         o.epochs = 50;
         o.patience = Some(2);
         o.optimizer.insert("lr".into(), 0.5.into());
-        let t = train(
-            Split { x: &x, y: &y, values: &[], n: 90 },
-            Split { x: &tx, y: &ty, values: &[], n: 90 },
-            4,
-            3,
-            &o,
-            None,
-            &mut Silent,
-        )
-        .unwrap();
+        let t = train(on(split(&x, &y), split(&tx, &ty)), 4, 3, &o, None, &mut Silent).unwrap();
         assert!(t.stopped_early);
         let best = t.history.epochs.iter().map(|r| r.test_loss).fold(f64::INFINITY, f64::min);
         let tail = &t.history.epochs[t.history.epochs.len() - 2..];
@@ -474,15 +756,17 @@ mod tests {
     #[test]
     fn bad_options_are_refused() {
         let (x, y) = blobs(30, 4);
-        let s = Split { x: &x, y: &y, values: &[], n: 30 };
+        let d = on(split(&x, &y), split(&x, &y));
         let mut o = opts();
         o.batch_size = 0;
-        assert!(train(s, s, 4, 3, &o, None, &mut Silent).is_err());
+        assert!(train(d, 4, 3, &o, None, &mut Silent).is_err());
+        let o = TrainOptions { accumulate: 0, ..opts() };
+        assert!(train(d, 4, 3, &o, None, &mut Silent).unwrap_err().contains("accumulate"));
         let mut o = opts();
         o.optimizer.insert("name".into(), "adamz".into());
-        assert!(train(s, s, 4, 3, &o, None, &mut Silent).unwrap_err().contains("unknown optimizer"));
+        assert!(train(d, 4, 3, &o, None, &mut Silent).unwrap_err().contains("unknown optimizer"));
         let mut o = opts();
         o.optimizer.insert("lr".into(), (-1.0).into());
-        assert_eq!(train(s, s, 4, 3, &o, None, &mut Silent).unwrap_err(), "Invalid learning rate: -1.0");
+        assert_eq!(train(d, 4, 3, &o, None, &mut Silent).unwrap_err(), "Invalid learning rate: -1.0");
     }
 }

@@ -1,7 +1,7 @@
 //! `descent compare`: the seeds' comparison of optimizers on the same MLP.
 
 use super::train::{Report, load_data, set_threads, splits};
-use super::{Failure, write_atomically};
+use super::{Failure, Staged, check_output_dir};
 use crate::plot::{Series, bar_chart, line_chart};
 use crate::train::{History, TrainOptions};
 use serde_json::{Map, Value, json};
@@ -59,14 +59,38 @@ fn run_kwargs(name: &str, lr: f64, momentum: f64) -> Map<String, Value> {
     }
 }
 
+/// Runs `descent compare`.
 pub fn run(a: Args) -> Result<(), Failure> {
-    if a.epochs == 0 || a.batch_size == 0 || a.optimizers.is_empty() {
-        return Err(Failure("--epochs, --batch-size and --optimizers must be non-empty/positive".into()));
+    if a.epochs == 0 {
+        return Err(Failure("--epochs must be at least 1".into()));
     }
-    set_threads(a.threads.max(1));
-    let data = load_data(&a.data)?;
-    let (train, test) = splits(&data);
-    let inputs = data.train.rows * data.train.cols;
+    if a.batch_size == 0 {
+        return Err(Failure("--batch-size must be at least 1".into()));
+    }
+    if a.threads == 0 {
+        return Err(Failure("--threads must be at least 1".into()));
+    }
+    if a.hidden.contains(&0) {
+        return Err(Failure("--hidden sizes must be positive".into()));
+    }
+    if a.optimizers.is_empty() || a.optimizers.iter().any(|n| n.is_empty()) {
+        return Err(Failure("--optimizers needs at least one name and no empty ones".into()));
+    }
+    // Every run's optimizer is built once before any training, so a bad name or value fails first.
+    for name in &a.optimizers {
+        crate::registry::build::<f32>(
+            &run_kwargs(name, a.lr, a.momentum),
+            &[1],
+            1,
+            descent_core::NonFinitePolicy::Propagate,
+        )
+        .map_err(|e| Failure(format!("--optimizers: {name}: {e}")))?;
+    }
+    check_output_dir(&a.out, "--out")?;
+    set_threads(a.threads);
+    let mnist = load_data(&a.data)?;
+    let data = splits(&mnist, None, 0.0)?;
+    let inputs = mnist.train.rows * mnist.train.cols;
     let mut results: Vec<(String, History)> = Vec::new();
     for name in &a.optimizers {
         let opts = TrainOptions {
@@ -78,11 +102,10 @@ pub fn run(a: Args) -> Result<(), Failure> {
             ..TrainOptions::default()
         };
         let mut report = Report::new(a.epochs, a.quiet, &format!("{name:>9} "));
-        let t = crate::train::train(train, test, inputs, 10, &opts, None, &mut report)
+        let t = crate::train::train(data, inputs, 10, &opts, None, &mut report)
             .map_err(|e| Failure(format!("{name}: {e}")))?;
         results.push((name.clone(), t.history));
     }
-    std::fs::create_dir_all(&a.out).map_err(|e| Failure(format!("{}: {e}", a.out.display())))?;
     println!(
         "\n{:<10} {:>10} {:>10} {:>10} {:>10} {:>9}",
         "optimizer", "train loss", "test loss", "test acc", "best acc", "s/epoch"
@@ -96,15 +119,19 @@ pub fn run(a: Args) -> Result<(), Failure> {
             last.train_loss, last.test_loss, last.test_accuracy, best
         );
     }
-    write_plots(&a.out, &results)?;
+    std::fs::create_dir_all(&a.out).map_err(|e| Failure(format!("--out {}: {e}", a.out.display())))?;
+    let mut staged = Staged::default();
+    write_plots(&mut staged, &a.out, &results)?;
     let all: Map<String, Value> =
         results.iter().map(|(n, h)| (n.clone(), serde_json::to_value(h).unwrap_or(Value::Null))).collect();
-    write_atomically(&a.out.join("histories.json"), serde_json::to_string_pretty(&all)?.as_bytes())?;
+    staged.write(&a.out.join("histories.json"), serde_json::to_string_pretty(&all)?.as_bytes())?;
+    staged.commit()?;
     println!("plots and histories in {}", a.out.display());
     Ok(())
 }
 
-fn write_plots(out: &Path, results: &[(String, History)]) -> Result<(), Failure> {
+/// Writes the four plots under temporary names in `staged`.
+fn write_plots(staged: &mut Staged, out: &Path, results: &[(String, History)]) -> Result<(), Failure> {
     let series = |f: fn(&crate::train::EpochRecord) -> f64| -> Vec<Series> {
         results
             .iter()
@@ -115,7 +142,7 @@ fn write_plots(out: &Path, results: &[(String, History)]) -> Result<(), Failure>
             .collect()
     };
     line_chart(
-        &out.join("train_loss.svg"),
+        &staged.temp_path(&out.join("train_loss.svg")),
         "Training loss",
         "epoch",
         "cross-entropy",
@@ -124,7 +151,7 @@ fn write_plots(out: &Path, results: &[(String, History)]) -> Result<(), Failure>
         true,
     )?;
     line_chart(
-        &out.join("test_accuracy.svg"),
+        &staged.temp_path(&out.join("test_accuracy.svg")),
         "Test accuracy",
         "epoch",
         "accuracy (%)",
@@ -133,7 +160,7 @@ fn write_plots(out: &Path, results: &[(String, History)]) -> Result<(), Failure>
         false,
     )?;
     line_chart(
-        &out.join("grad_norm.svg"),
+        &staged.temp_path(&out.join("grad_norm.svg")),
         "Mean gradient norm",
         "epoch",
         "‖g‖₂",
@@ -143,6 +170,11 @@ fn write_plots(out: &Path, results: &[(String, History)]) -> Result<(), Failure>
     )?;
     let bars: Vec<(String, f64)> =
         results.iter().map(|(n, h)| (n.clone(), h.epochs.last().map_or(0.0, |r| r.test_accuracy))).collect();
-    bar_chart(&out.join("final_accuracy.svg"), "Final test accuracy", "accuracy (%)", &bars)?;
+    bar_chart(
+        &staged.temp_path(&out.join("final_accuracy.svg")),
+        "Final test accuracy",
+        "accuracy (%)",
+        &bars,
+    )?;
     Ok(())
 }

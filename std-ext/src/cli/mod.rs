@@ -1,11 +1,14 @@
 //! The `descent` command line: one module per subcommand. The binary only calls [`main`].
 //!
-//! Bad input (missing or malformed files, unknown names, nonsensical values) prints one line on
-//! standard error and exits with code 2; nothing is written half-way (outputs go to a temporary
-//! file that is renamed into place).
+//! Bad input (missing or malformed files, unknown names, nonsensical values, and command-line
+//! syntax errors) prints one line on standard error and exits with code 2; `--help` and
+//! `--version` print to standard output and exit with 0. Nothing is written half-way: output
+//! paths are checked before any work, and outputs go to temporary files that are renamed into
+//! place once all of them are written ([`Staged`]).
 
+use clap::error::ErrorKind;
 use clap::{Parser, Subcommand};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 mod compare;
@@ -45,7 +48,10 @@ impl<E: std::fmt::Display> From<E> for Failure {
 
 /// Runs the command line and returns the process exit code.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return syntax_error(&e),
+    };
     let result = match cli.command {
         Command::Replay(a) => replay::run(a),
         Command::Train(a) => train::run(*a),
@@ -56,6 +62,104 @@ pub fn main() -> ExitCode {
         Err(Failure(msg)) => {
             eprintln!("descent: {msg}");
             ExitCode::from(2)
+        }
+    }
+}
+
+/// Prints a command-line syntax error as one line (exit code 2), or help and version text as
+/// clap formats them (exit code 0).
+fn syntax_error(e: &clap::Error) -> ExitCode {
+    match e.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+            let _ = e.print();
+            ExitCode::SUCCESS
+        }
+        kind => {
+            let line = match kind {
+                ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand | ErrorKind::MissingSubcommand => {
+                    "a subcommand is required (see `descent --help`)".to_string()
+                }
+                _ => {
+                    let text = e.render().to_string();
+                    let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("bad command line");
+                    first.trim_start_matches("error: ").to_string()
+                }
+            };
+            eprintln!("descent: {line}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Checks, before any work, that `path` can be written: its directory exists and takes a new
+/// file, and `path` is not a directory. `flag` names the option in the error.
+pub fn check_output(path: &Path, flag: &str) -> Result<(), Failure> {
+    let fail = |what: String| Failure(format!("{flag} {}: {what}", path.display()));
+    if path.is_dir() {
+        return Err(fail("is a directory".into()));
+    }
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if !dir.is_dir() {
+        return Err(fail(format!("directory {} does not exist", dir.display())));
+    }
+    probe_dir(dir).map_err(|e| fail(format!("cannot write in {}: {e}", dir.display())))
+}
+
+/// Checks that a directory `dir` exists and takes new files, or can be created (its nearest
+/// existing ancestor does).
+pub fn check_output_dir(dir: &Path, flag: &str) -> Result<(), Failure> {
+    let fail = |what: String| Failure(format!("{flag} {}: {what}", dir.display()));
+    let existing = dir.ancestors().find(|a| a.as_os_str().is_empty() || a.exists()).unwrap_or(Path::new("."));
+    let existing = if existing.as_os_str().is_empty() { Path::new(".") } else { existing };
+    if !existing.is_dir() {
+        return Err(fail(format!("{} is not a directory", existing.display())));
+    }
+    probe_dir(existing).map_err(|e| fail(format!("cannot write in {}: {e}", existing.display())))
+}
+
+fn probe_dir(dir: &Path) -> std::io::Result<()> {
+    let probe = dir.join(format!(".descent-probe-{}", std::process::id()));
+    std::fs::OpenOptions::new().write(true).create_new(true).open(&probe)?;
+    std::fs::remove_file(&probe)
+}
+
+/// Outputs written under temporary names and renamed into place together by
+/// [`Staged::commit`]; dropped uncommitted (on any error), it removes what it wrote.
+#[derive(Default)]
+pub struct Staged {
+    files: Vec<(PathBuf, PathBuf)>,
+}
+
+impl Staged {
+    /// The temporary name for `target`, in the same directory (so the rename is atomic).
+    pub fn temp_path(&mut self, target: &Path) -> PathBuf {
+        let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let tmp = target.with_file_name(format!(".{name}.tmp-descent-{}", std::process::id()));
+        self.files.push((tmp.clone(), target.to_path_buf()));
+        tmp
+    }
+    /// Writes `bytes` for `target` under its temporary name.
+    pub fn write(&mut self, target: &Path, bytes: &[u8]) -> Result<(), Failure> {
+        let tmp = self.temp_path(target);
+        std::fs::write(&tmp, bytes).map_err(|e| Failure(format!("{}: {e}", target.display())))
+    }
+    /// Renames every file into place.
+    pub fn commit(mut self) -> Result<(), Failure> {
+        while let Some((tmp, target)) = self.files.first().cloned() {
+            std::fs::rename(&tmp, &target).map_err(|e| Failure(format!("{}: {e}", target.display())))?;
+            self.files.remove(0);
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        for (tmp, _) in &self.files {
+            let _ = std::fs::remove_file(tmp);
         }
     }
 }

@@ -1,10 +1,12 @@
 //! `descent train`: the main job.
 
-use super::{Failure, write_atomically};
+use super::{Failure, Staged, check_output};
+use crate::checkpoint::Checkpoint;
 use crate::data::mnist::Mnist;
 use crate::model::{Activation, Init};
-use crate::train::{EpochRecord, Observer, SchedulePer, Split, TrainOptions};
+use crate::train::{Data, EpochRecord, Observer, SchedulePer, Split, Start, TrainOptions};
 use indicatif::{ProgressBar, ProgressStyle};
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use std::io::IsTerminal;
@@ -14,76 +16,96 @@ use std::path::PathBuf;
 #[derive(clap::Args, Clone)]
 #[command(allow_negative_numbers = true)]
 pub struct Args {
-    /// Directory with the four MNIST-format files (default: the bundled 10k subset).
+    /// Directory with the four MNIST-format files, e.g. /usr/share/datasets/fashion-mnist
+    /// (default: $DESCENT_DATA, else ./data/mnist-10k, else the bundled subset where it was built).
     #[arg(long)]
     pub data: Option<PathBuf>,
-    /// Optimizer, as in `descent replay`: sgd, adam, adamw, adagrad, rmsprop, adamax, nadam, radam, adadelta, asgd, rprop, adafactor, lion.
-    #[arg(long, default_value = "adam")]
-    pub optimizer: String,
-    /// Learning rate (default: 1e-3).
-    #[arg(long, default_value_t = 1e-3)]
-    pub lr: f64,
-    /// Momentum (SGD, RMSprop) or betas[0] (Adam family, Lion).
-    #[arg(long)]
-    pub momentum: Option<f64>,
-    /// Weight decay (L2 for most; decoupled for AdamW and Lion).
-    #[arg(long)]
-    pub weight_decay: Option<f64>,
-    /// Nesterov momentum (SGD).
-    #[arg(long)]
-    pub nesterov: bool,
-    /// Any other optimizer keyword arguments as a JSON object, e.g. '{"amsgrad": true}'.
-    #[arg(long)]
-    pub optimizer_args: Option<String>,
-    /// Epochs.
+    /// How to train (stored in checkpoints; not allowed with --resume).
+    #[command(flatten)]
+    pub recipe: Recipe,
+    /// Epochs in total (with --resume: the epoch to continue up to).
     #[arg(long, default_value_t = 5)]
     pub epochs: usize,
-    /// Examples per batch.
-    #[arg(long, default_value_t = 128)]
-    pub batch_size: usize,
-    /// Hidden layer widths, comma-separated.
-    #[arg(long, default_value = "128", value_delimiter = ',')]
-    pub hidden: Vec<usize>,
-    /// Hidden activation: relu, tanh or sigmoid.
-    #[arg(long, default_value = "relu")]
-    pub activation: String,
-    /// Weight initialization: he or xavier.
-    #[arg(long, default_value = "he")]
-    pub init: String,
-    /// Learning-rate schedule: a JSON object with PyTorch's names, e.g. '{"name": "cosine_annealing_lr", "T_max": 5}', or NAME:key=value,... e.g. step_lr:step_size=2,gamma=0.5.
-    #[arg(long)]
-    pub scheduler: Option<String>,
-    /// Step the schedule per batch or per epoch.
-    #[arg(long, default_value = "epoch", value_parser = ["batch", "epoch"])]
-    pub schedule_per: String,
-    /// Clip the global gradient 2-norm to this value.
-    #[arg(long)]
-    pub clip_norm: Option<f64>,
-    /// Micro-batches per optimizer step.
-    #[arg(long, default_value_t = 1)]
-    pub accumulate: usize,
-    /// Stop after this many epochs without a better test loss.
-    #[arg(long)]
-    pub patience: Option<usize>,
-    /// Seed for initialization and shuffling.
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
     /// Threads for the matrix products.
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
     /// Write the per-epoch history as JSON.
     #[arg(long)]
     pub history: Option<PathBuf>,
-    /// Save the best checkpoint (model and optimizer state).
+    /// Save the best checkpoint (model, optimizer and schedule state, history, these settings).
     #[arg(long)]
     pub save: Option<PathBuf>,
+    /// Continue the run saved by --save in FILE, with its settings, bit-identically.
+    #[arg(long, value_name = "FILE")]
+    pub resume: Option<PathBuf>,
     /// No progress bar or per-epoch lines.
     #[arg(long)]
     pub quiet: bool,
 }
 
+/// The flags that define a run: saved in its checkpoints, so `--resume` repeats them exactly.
+#[derive(clap::Args, Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Recipe {
+    /// Optimizer, as in `descent replay`: sgd, adam, adamw, adagrad, rmsprop, adamax, nadam, radam, adadelta, asgd, rprop, adafactor, lion.
+    #[arg(long, default_value = "adam", conflicts_with = "resume")]
+    pub optimizer: String,
+    /// Learning rate (default: 1e-3).
+    #[arg(long, default_value_t = 1e-3, conflicts_with = "resume")]
+    pub lr: f64,
+    /// Momentum (SGD, RMSprop) or betas[0] (Adam family, Lion).
+    #[arg(long, conflicts_with = "resume")]
+    pub momentum: Option<f64>,
+    /// Weight decay (L2 for most; decoupled for AdamW and Lion).
+    #[arg(long, conflicts_with = "resume")]
+    pub weight_decay: Option<f64>,
+    /// Nesterov momentum (SGD).
+    #[arg(long, conflicts_with = "resume")]
+    pub nesterov: bool,
+    /// Any other optimizer keyword arguments as a JSON object, e.g. '{"amsgrad": true}'.
+    #[arg(long, conflicts_with = "resume")]
+    pub optimizer_args: Option<String>,
+    /// Examples per batch.
+    #[arg(long, default_value_t = 128, conflicts_with = "resume")]
+    pub batch_size: usize,
+    /// Hidden layer widths, comma-separated.
+    #[arg(long, default_value = "128", value_delimiter = ',', conflicts_with = "resume")]
+    pub hidden: Vec<usize>,
+    /// Hidden activation: relu, tanh or sigmoid.
+    #[arg(long, default_value = "relu", conflicts_with = "resume")]
+    pub activation: String,
+    /// Weight initialization: he or xavier.
+    #[arg(long, default_value = "he", conflicts_with = "resume")]
+    pub init: String,
+    /// Learning-rate schedule: a JSON object with PyTorch's names, e.g. '{"name": "cosine_annealing_lr", "T_max": 5}', or NAME:key=value,... e.g. step_lr:step_size=2,gamma=0.5.
+    #[arg(long, conflicts_with = "resume")]
+    pub scheduler: Option<String>,
+    /// Step the schedule per batch (optimizer step) or per epoch.
+    #[arg(long, default_value = "epoch", value_parser = ["batch", "epoch"], conflicts_with = "resume")]
+    pub schedule_per: String,
+    /// Clip the global gradient 2-norm to this value.
+    #[arg(long, conflicts_with = "resume")]
+    pub clip_norm: Option<f64>,
+    /// Micro-batches per optimizer step (at least 1); an epoch's leftover micro-batches make one
+    /// more step, averaged over their count.
+    #[arg(long, default_value_t = 1, conflicts_with = "resume")]
+    pub accumulate: usize,
+    /// Stop after this many epochs without a better selection loss (validation, else test).
+    #[arg(long, conflicts_with = "resume")]
+    pub patience: Option<usize>,
+    /// Hold out this fraction of the training files (their last examples, as Keras's
+    /// validation_split) to select the best epoch; 0 selects on the test set.
+    #[arg(long, default_value_t = 0.0, conflicts_with = "resume")]
+    pub val_fraction: f64,
+    /// Train on only the first N training examples (before the validation hold-out).
+    #[arg(long, value_name = "N", conflicts_with = "resume")]
+    pub limit: Option<usize>,
+    /// Seed for initialization and shuffling.
+    #[arg(long, default_value_t = 0, conflicts_with = "resume")]
+    pub seed: u64,
+}
+
 /// The optimizer keyword arguments the flags describe.
-pub fn optimizer_kwargs(a: &Args) -> Result<Map<String, Value>, Failure> {
+pub fn optimizer_kwargs(a: &Recipe) -> Result<Map<String, Value>, Failure> {
     let mut m = match &a.optimizer_args {
         Some(s) => match serde_json::from_str::<Value>(s) {
             Ok(Value::Object(m)) => m,
@@ -116,18 +138,24 @@ pub fn optimizer_kwargs(a: &Args) -> Result<Map<String, Value>, Failure> {
 }
 
 /// Training options from the flags.
-pub fn options(a: &Args) -> Result<TrainOptions, Failure> {
-    if a.epochs == 0 {
+pub fn options(a: &Recipe, epochs: usize) -> Result<TrainOptions, Failure> {
+    if epochs == 0 {
         return Err(Failure("--epochs must be at least 1".into()));
+    }
+    if a.accumulate == 0 {
+        return Err(Failure("--accumulate must be at least 1".into()));
+    }
+    if !(0.0..1.0).contains(&a.val_fraction) {
+        return Err(Failure(format!("--val-fraction must be in [0, 1), got {}", a.val_fraction)));
+    }
+    if a.limit == Some(0) {
+        return Err(Failure("--limit must be at least 1".into()));
     }
     if a.batch_size == 0 {
         return Err(Failure("--batch-size must be at least 1".into()));
     }
     if a.hidden.contains(&0) {
         return Err(Failure("--hidden sizes must be positive".into()));
-    }
-    if a.threads == 0 {
-        return Err(Failure("--threads must be at least 1".into()));
     }
     if let Some(c) = a.clip_norm
         && !(c > 0.0)
@@ -136,17 +164,17 @@ pub fn options(a: &Args) -> Result<TrainOptions, Failure> {
     }
     Ok(TrainOptions {
         optimizer: optimizer_kwargs(a)?,
-        epochs: a.epochs,
+        epochs,
         batch_size: a.batch_size,
         hidden: a.hidden.clone(),
         activation: a.activation.parse::<Activation>()?,
         init: a.init.parse::<Init>()?,
         clip_norm: a.clip_norm,
-        accumulate: a.accumulate.max(1),
+        accumulate: a.accumulate,
         seed: a.seed,
         patience: a.patience,
         schedule_per: if a.schedule_per == "batch" { SchedulePer::Batch } else { SchedulePer::Epoch },
-        ..TrainOptions::default()
+        loss: crate::model::Loss::CrossEntropy,
     })
 }
 
@@ -159,9 +187,12 @@ pub fn set_threads(threads: usize) {
     }
 }
 
-/// Loads the data set named by `--data` (or the bundled one).
+/// Loads the data set named by `--data` (or the default one, [`crate::data::mnist::default_dir`]).
 pub fn load_data(dir: &Option<PathBuf>) -> Result<Mnist, Failure> {
-    let dir = dir.clone().unwrap_or_else(crate::data::mnist::default_dir);
+    let dir = match dir {
+        Some(d) => d.clone(),
+        None => crate::data::mnist::default_dir()?,
+    };
     Ok(Mnist::load(&dir)?)
 }
 
@@ -210,75 +241,160 @@ impl Observer for Report {
 
 /// One epoch as a line of text.
 pub fn line(r: &EpochRecord, epochs: usize) -> String {
+    let val = match (r.val_loss, r.val_accuracy) {
+        (Some(l), Some(a)) => format!("  val loss {l:.4} acc {a:5.2}%"),
+        _ => String::new(),
+    };
     format!(
-        "epoch {:>2}/{epochs}  train loss {:.4} acc {:5.2}%  test loss {:.4} acc {:5.2}%  lr {:.2e}  |g| {:.3}  {:.3} s",
+        "epoch {:>2}/{epochs}  train loss {:.4} acc {:5.2}%{val}  test loss {:.4} acc {:5.2}%  lr {:.2e}  |g| {:.3}  {:.3} s",
         r.epoch, r.train_loss, r.train_accuracy, r.test_loss, r.test_accuracy, r.lr, r.grad_norm, r.seconds
     )
 }
 
-/// The data set's splits.
-pub fn splits(data: &Mnist) -> (Split<'_>, Split<'_>) {
-    (
-        Split { x: &data.train.images, y: &data.train.labels, values: &[], n: data.train.n },
-        Split { x: &data.test.images, y: &data.test.labels, values: &[], n: data.test.n },
-    )
+/// The data set's splits: training (its first `limit` examples, less the validation hold-out),
+/// validation, test.
+pub fn splits<'a>(data: &'a Mnist, limit: Option<usize>, val_fraction: f64) -> Result<Data<'a>, Failure> {
+    let train = Split { x: &data.train.images, y: &data.train.labels, values: &[], n: data.train.n };
+    let test = Split { x: &data.test.images, y: &data.test.labels, values: &[], n: data.test.n };
+    let train = train.head(limit.unwrap_or(usize::MAX));
+    let (train, validation) =
+        train.hold_out(val_fraction).map_err(|e| Failure(format!("--val-fraction: {e}")))?;
+    Ok(Data { train, validation, test })
 }
 
-pub fn run(a: Args) -> Result<(), Failure> {
-    let opts = options(&a)?;
+/// Checks the numeric flags that are not part of the recipe.
+fn check_run_flags(a: &Args) -> Result<(), Failure> {
+    if a.threads == 0 {
+        return Err(Failure("--threads must be at least 1".into()));
+    }
+    if a.epochs == 0 {
+        return Err(Failure("--epochs must be at least 1".into()));
+    }
+    Ok(())
+}
+
+/// The schedule `--scheduler` describes, built before any work so a bad one fails first.
+fn schedule(r: &Recipe, opts: &TrainOptions) -> Result<Option<Box<dyn crate::train::Schedule>>, Failure> {
     // Build the optimizer once up front so a bad name or value fails before any work.
     let probe =
         crate::registry::build::<f32>(&opts.optimizer, &[1], 1, descent_core::NonFinitePolicy::Propagate)?;
-    let mut schedule = match &a.scheduler {
-        Some(s) => Some(
-            crate::schedule_spec::for_training(s, a.lr, probe.momentum().is_some())
+    match &r.scheduler {
+        Some(s) => Ok(Some(
+            crate::schedule_spec::for_training(s, r.lr, probe.momentum().is_some())
                 .map_err(|e| Failure(format!("--scheduler: {e}")))?,
-        ),
+        )),
+        None => Ok(None),
+    }
+}
+
+/// Runs `descent train`.
+pub fn run(a: Args) -> Result<(), Failure> {
+    check_run_flags(&a)?;
+    let resumed = match &a.resume {
+        Some(path) => Some(Checkpoint::load(path).map_err(Failure)?),
         None => None,
     };
+    let recipe = match &resumed {
+        Some(c) => serde_json::from_value::<Recipe>(Value::Object(c.settings.clone())).map_err(|e| {
+            Failure(format!(
+                "--resume {}: no training settings in this checkpoint ({e})",
+                a.resume.as_deref().unwrap_or(std::path::Path::new("")).display()
+            ))
+        })?,
+        None => a.recipe.clone(),
+    };
+    let opts = options(&recipe, a.epochs)?;
+    let mut schedule = schedule(&recipe, &opts)?;
+    if let Some(c) = &resumed
+        && c.epoch >= a.epochs
+    {
+        return Err(Failure(format!(
+            "--resume: the checkpoint has {} epochs done already; pass a larger --epochs",
+            c.epoch
+        )));
+    }
+    if let Some(p) = &a.history {
+        check_output(p, "--history")?;
+    }
+    if let Some(p) = &a.save {
+        check_output(p, "--save")?;
+    }
     set_threads(a.threads);
-    let data = load_data(&a.data)?;
-    let (train, test) = splits(&data);
-    let inputs = data.train.rows * data.train.cols;
+    let mnist = load_data(&a.data)?;
+    let data = splits(&mnist, recipe.limit, recipe.val_fraction)?;
+    let inputs = mnist.train.rows * mnist.train.cols;
+    let start = match &resumed {
+        Some(c) => {
+            if c.settings.get("train_examples").and_then(Value::as_u64) != Some(data.train.n as u64) {
+                return Err(Failure(format!(
+                    "--resume: the checkpoint was trained on {} examples, this data gives {}",
+                    c.settings.get("train_examples").unwrap_or(&Value::Null),
+                    data.train.n
+                )));
+            }
+            Start::from_checkpoint(c).map_err(Failure)?
+        }
+        None => Start::fresh(inputs, 10, &opts).map_err(Failure)?,
+    };
+    if start.model.inputs() != inputs {
+        return Err(Failure(format!(
+            "the model takes {} inputs, the images have {inputs} pixels",
+            start.model.inputs()
+        )));
+    }
     if !a.quiet {
-        let hidden: Vec<String> = opts.hidden.iter().map(ToString::to_string).collect();
+        let sizes: Vec<String> = start.model.sizes().iter().map(ToString::to_string).collect();
         println!(
-            "descent train: {} train / {} test images, MLP {inputs}-{}-10 {}, {} lr {}, batch {}, {} epochs, {} thread(s)",
-            train.n,
-            test.n,
-            hidden.join("-"),
-            a.activation,
-            a.optimizer,
-            a.lr,
-            a.batch_size,
+            "descent train: {} train / {}{} test images, MLP {} {}, {} lr {}, batch {}, {} epochs{}, {} thread(s)",
+            data.train.n,
+            data.validation.map_or(String::new(), |v| format!("{} validation / ", v.n)),
+            data.test.n,
+            sizes.join("-"),
+            recipe.activation,
+            recipe.optimizer,
+            recipe.lr,
+            recipe.batch_size,
             a.epochs,
+            if start.epoch > 0 { format!(" (resuming after epoch {})", start.epoch) } else { String::new() },
             a.threads
         );
     }
     let mut report = Report::new(a.epochs, a.quiet, "");
     let schedule_ref = schedule.as_mut().map(|s| s.as_mut() as &mut dyn crate::train::Schedule);
-    let t = crate::train::train(train, test, inputs, 10, &opts, schedule_ref, &mut report)?;
+    let t = crate::train::run(start, data, &opts, schedule_ref, &mut report).map_err(Failure)?;
+    let mut staged = Staged::default();
     if let Some(path) = &a.history {
-        write_atomically(path, serde_json::to_string_pretty(&t.history)?.as_bytes())?;
+        staged.write(path, serde_json::to_string_pretty(&t.history)?.as_bytes())?;
     }
     if let Some(path) = &a.save {
-        t.best.save(path)?;
+        let mut best = t.best.clone();
+        best.settings = match serde_json::to_value(&recipe)? {
+            Value::Object(m) => m,
+            _ => Map::new(),
+        };
+        best.settings.insert("train_examples".into(), data.train.n.into());
+        staged.write(path, &best.to_bytes())?;
     }
+    staged.commit()?;
     if !a.quiet {
-        let last = t.history.epochs.last();
-        let best = t.history.epochs.iter().max_by(|x, y| x.test_accuracy.total_cmp(&y.test_accuracy));
-        let secs: f64 =
-            t.history.epochs.iter().map(|r| r.seconds).sum::<f64>() / t.history.epochs.len().max(1) as f64;
-        if let (Some(l), Some(b)) = (last, best) {
-            println!(
-                "final test accuracy {:.2}% (best {:.2}% at epoch {}), {:.3} s per epoch{}",
-                l.test_accuracy,
-                b.test_accuracy,
-                b.epoch,
-                secs,
-                if t.stopped_early { ", stopped early" } else { "" }
-            );
-        }
+        summary(&t);
     }
     Ok(())
+}
+
+fn summary(t: &crate::train::Trained) {
+    let last = t.history.epochs.last();
+    let best = t.history.epochs.iter().max_by(|x, y| x.test_accuracy.total_cmp(&y.test_accuracy));
+    let timed: Vec<f64> = t.history.epochs.iter().map(|r| r.seconds).collect();
+    let secs = timed.iter().sum::<f64>() / timed.len().max(1) as f64;
+    if let (Some(l), Some(b)) = (last, best) {
+        println!(
+            "final test accuracy {:.2}% (best {:.2}% at epoch {}), {:.3} s per epoch{}",
+            l.test_accuracy,
+            b.test_accuracy,
+            b.epoch,
+            secs,
+            if t.stopped_early { ", stopped early" } else { "" }
+        );
+    }
 }

@@ -33,11 +33,40 @@ pub struct Mnist {
     pub test: Dataset,
 }
 
-/// The bundled 10k subset (`data/mnist-10k/` in the repository), or `$DESCENT_DATA` when set.
-pub fn default_dir() -> PathBuf {
-    match std::env::var_os("DESCENT_DATA") {
-        Some(d) => PathBuf::from(d),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/mnist-10k"),
+/// The bundled subset's place in a source checkout, as it was when this crate was built.
+pub fn built_in_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/mnist-10k")
+}
+
+/// The default data set: `$DESCENT_DATA` when set (and then only there), else `data/mnist-10k`
+/// under the current directory (a checkout, or wherever an installed binary's data was copied),
+/// else the bundled subset where this crate was built. The error names every path tried.
+pub fn default_dir() -> Result<PathBuf, DataError> {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    find_default(std::env::var_os("DESCENT_DATA").map(PathBuf::from), &cwd, &built_in_dir())
+}
+
+/// [`default_dir`]'s search, given the variable, the current directory and the build-time path.
+pub fn find_default(env: Option<PathBuf>, cwd: &Path, built: &Path) -> Result<PathBuf, DataError> {
+    let tried = match env {
+        Some(d) => vec![d],
+        None => vec![cwd.join("data/mnist-10k"), built.to_path_buf()],
+    };
+    let holds_data = |d: &Path| {
+        ["train-images-idx3-ubyte", "train-images-idx3-ubyte.gz"].iter().any(|f| d.join(f).is_file())
+    };
+    match tried.iter().find(|d| holds_data(d)) {
+        Some(d) => Ok(d.clone()),
+        None => {
+            let list: Vec<String> = tried.iter().map(|d| d.display().to_string()).collect();
+            Err(DataError {
+                path: tried[0].clone(),
+                problem: format!(
+                    "no MNIST data found (tried {}); pass --data DIR or set DESCENT_DATA",
+                    list.join(", ")
+                ),
+            })
+        }
     }
 }
 
@@ -104,7 +133,7 @@ mod tests {
 
     #[test]
     fn loads_the_bundled_subset() {
-        let m = Mnist::load(&default_dir()).unwrap();
+        let m = Mnist::load(&default_dir().unwrap()).unwrap();
         assert_eq!((m.train.n, m.test.n, m.train.rows, m.train.cols), (8000, 2000, 28, 28));
         assert_eq!(m.train.images.len(), 8000 * 784);
         let mut counts = [0usize; 10];
@@ -127,6 +156,21 @@ mod tests {
         }
         let m = Mnist::load(dir).unwrap();
         assert_eq!((m.train.n, m.test.n), (60000, 10000));
+    }
+
+    #[test]
+    fn the_default_data_is_searched_in_order_and_the_error_names_every_place() {
+        let built = built_in_dir();
+        let nowhere = Path::new("/nonexistent-descent");
+        assert_eq!(find_default(None, nowhere, &built).unwrap(), built);
+        let repo = built.join("../..");
+        assert_eq!(find_default(None, &repo, nowhere).unwrap(), repo.join("data/mnist-10k"));
+        let e = find_default(None, nowhere, nowhere).unwrap_err().to_string();
+        assert!(e.contains("/nonexistent-descent/data/mnist-10k, /nonexistent-descent)"), "{e}");
+        // An explicit DESCENT_DATA is the only place looked at.
+        let e = find_default(Some(nowhere.into()), &repo, &built).unwrap_err().to_string();
+        assert!(e.contains("tried /nonexistent-descent)"), "{e}");
+        assert_eq!(find_default(Some(built.clone()), nowhere, nowhere).unwrap(), built);
     }
 
     #[test]
