@@ -1,9 +1,15 @@
 //! The no_std training path: gradients of Dense + ReLU + softmax cross-entropy against finite
-//! differences, and a small MLP trained with fixed buffers and a core optimizer.
+//! differences, a small MLP trained with fixed buffers and a core optimizer, and model blobs
+//! (layers run in place, damaged bytes refused).
 
-use descent::Optimizer;
+mod common;
+
 use descent::adam::{Adam, AdamConfig};
-use descent::nn::{Dense, DenseGrad, relu, relu_backward, softmax_cross_entropy};
+use descent::nn::{
+    Activation, Dense, DenseGrad, ModelBlob, argmax, relu, relu_backward, softmax_cross_entropy,
+};
+use descent::{Error, Optimizer};
+use proptest::prelude::*;
 
 fn loss(l1: &Dense<f64, 3, 5>, l2: &Dense<f64, 5, 4>, x: &[f64; 3], label: usize) -> f64 {
     let mut h = [0.0; 5];
@@ -139,4 +145,70 @@ fn a_small_mlp_trains_with_fixed_buffers() {
     }
     let after = accuracy(&l1, &l2, &mut rnd);
     assert!(after > 0.95 && after > before, "accuracy {before} -> {after}");
+}
+
+/// The host model of the fine-tuning example, as `descent export` wrote it.
+static BLOB: &[u8] = include_bytes!("../tools/finetune-device/data/host-model.blob");
+
+#[test]
+fn a_frozen_layer_computes_what_its_loaded_copy_computes_bit_for_bit() {
+    let blob = ModelBlob::parse(BLOB).unwrap();
+    assert_eq!((blob.layers(), blob.activation()), (2, Activation::Relu));
+    let frozen = blob.layer::<196, 32>(0).unwrap();
+    let mut copy = Box::new(Dense::<f32, 196, 32>::zeros());
+    frozen.load_into(&mut copy);
+    let x: [f32; 196] = core::array::from_fn(|i| ((i as f32) * 0.173).sin());
+    let (mut a, mut b) = ([0.0f32; 32], [0.0f32; 32]);
+    frozen.forward(&x, &mut a);
+    copy.forward(&x, &mut b);
+    assert_eq!(a.map(f32::to_bits), b.map(f32::to_bits));
+    // The same layer as f64: every weight converted exactly.
+    let mut wide = Box::new(Dense::<f64, 196, 32>::zeros());
+    frozen.load_into(&mut wide);
+    assert!(wide.w.as_flattened().iter().zip(copy.w.as_flattened()).all(|(&w, &n)| w == f64::from(n)));
+}
+
+#[test]
+fn a_layer_of_the_wrong_shape_or_index_is_refused_with_its_sizes() {
+    let blob = ModelBlob::parse(BLOB).unwrap();
+    let e = blob.layer::<196, 31>(0).unwrap_err();
+    assert_eq!(e, Error::LengthMismatch { what: "model blob layer outputs", expected: 31, found: 32 });
+    let e = blob.layer::<32, 10>(0).unwrap_err();
+    assert_eq!(e, Error::LengthMismatch { what: "model blob layer inputs", expected: 32, found: 196 });
+    assert!(blob.layer::<32, 10>(1).is_ok());
+    assert!(matches!(
+        blob.layer::<10, 10>(2),
+        Err(Error::LengthMismatch { what: "model blob layer index", .. })
+    ));
+}
+
+#[test]
+fn argmax_picks_the_first_largest_and_never_nan() {
+    assert_eq!(argmax(&[0.1f32, 3.0, -1.0, 3.0]), 1);
+    assert_eq!(argmax(&[f32::NAN, -5.0, -7.0]), 1);
+    assert_eq!(argmax::<f32>(&[]), 0);
+}
+
+proptest! {
+    #![proptest_config(common::config(256))]
+
+    /// Every truncation and every changed byte is refused (the CRC-32 catches any single-byte
+    /// change); nothing panics.
+    #[test]
+    fn a_damaged_blob_is_refused(cut in 0..BLOB.len(), at in 0..BLOB.len(), flip in 1..=255u8) {
+        prop_assert!(ModelBlob::parse(&BLOB[..cut]).is_err());
+        let mut bad = BLOB.to_vec();
+        bad[at] ^= flip;
+        prop_assert!(ModelBlob::parse(&bad).is_err());
+    }
+
+    /// Arbitrary bytes, also behind a valid magic and version, never make parsing panic.
+    #[test]
+    fn parsing_arbitrary_bytes_never_panics(mut bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
+        let _ = ModelBlob::parse(&bytes);
+        if bytes.len() >= 6 {
+            bytes[..6].copy_from_slice(&[b'D', b'S', b'M', b'B', 1, 0]);
+            let _ = ModelBlob::parse(&bytes);
+        }
+    }
 }

@@ -8,6 +8,7 @@ pub mod checkpoint;
 pub mod cli;
 pub mod data;
 pub mod dispatch;
+pub mod export;
 pub mod model;
 pub mod plot;
 pub mod registry;

@@ -31,6 +31,18 @@ pub fn softmax_cross_entropy<T: Real, const K: usize>(
     Ok(T::from_f64(lse - zl))
 }
 
+/// The index of the largest value (the predicted class); the first one on ties, 0 for an empty
+/// slice. NaN is never larger than anything, so it is never picked over a number.
+pub fn argmax<T: Real>(z: &[T]) -> usize {
+    let mut best = 0;
+    for (i, &v) in z.iter().enumerate() {
+        if z.get(best).is_some_and(|&b| v > b || (b.is_nan() && !v.is_nan())) {
+            best = i;
+        }
+    }
+    best
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 mod compare;
+mod export;
 mod replay;
 mod train;
 
@@ -35,6 +36,8 @@ enum Command {
     Train(Box<train::Args>),
     /// Train the same MLP with SGD, momentum, Nesterov, RMSprop and Adam; print a table, write plots.
     Compare(compare::Args),
+    /// Write a checkpoint of `descent train --save` as a model blob for a device (descent_core::nn::ModelBlob).
+    Export(export::Args),
 }
 
 /// A failure that ends the command: printed as one line, exit code 2.
@@ -56,6 +59,7 @@ pub fn main() -> ExitCode {
         Command::Replay(a) => replay::run(a),
         Command::Train(a) => train::run(*a),
         Command::Compare(a) => compare::run(a),
+        Command::Export(a) => export::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,33 @@
+//! `descent export CHECKPOINT --out FILE`: a checkpoint of `descent train --save` as the model blob
+//! a device reads with `descent_core::nn::ModelBlob` (weights transposed to `[outputs][inputs]`).
+
+use super::{Failure, write_atomically};
+use crate::checkpoint::Checkpoint;
+use std::path::PathBuf;
+
+/// Arguments of `descent export`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// A checkpoint written by `descent train --save`.
+    checkpoint: PathBuf,
+    /// Where to write the model blob.
+    #[arg(long, short)]
+    out: PathBuf,
+}
+
+pub fn run(a: Args) -> Result<(), Failure> {
+    let ckpt = Checkpoint::load(&a.checkpoint)?;
+    let blob = crate::export::checkpoint_blob(&ckpt)
+        .map_err(|e| Failure(format!("{}: {e}", a.checkpoint.display())))?;
+    write_atomically(&a.out, &blob)?;
+    let sizes: Vec<String> = ckpt.sizes.iter().map(ToString::to_string).collect();
+    println!(
+        "{}: MLP {} {}, {} parameters, {} bytes",
+        a.out.display(),
+        sizes.join("-"),
+        ckpt.activation.name(),
+        ckpt.params.len(),
+        blob.len()
+    );
+    Ok(())
+}

@@ -1,0 +1,289 @@
+//! On-device fine-tuning, the way a microcontroller would do it: the MLP trained on the host
+//! (`descent train`, 196-32-10 ReLU on 14×14 digits, never shown a 9) arrives as a model blob
+//! (`descent export`); the device fine-tunes its last layer on a few labelled examples that
+//! include the digit it never saw, and measures accuracy before and after on held-out digits.
+//!
+//! No heap, no std: the first layer runs from the blob's bytes in place (flash, on a device), and
+//! everything that changes lives in the fixed arrays of one [`Trainer`]: the last layer, its
+//! gradients, the activations of one example and the optimizer state. The freestanding binary
+//! (`main.rs`) and `tests/finetune.rs` run this same code.
+
+use descent_core::Error;
+use descent_core::Optimizer;
+use descent_core::adam::{Adam, AdamConfig};
+use descent_core::half_state::{AdamBf16, Rounding};
+use descent_core::nn::{
+    Activation, Dense, DenseGrad, FrozenDense, ModelBlob, argmax, relu, softmax_cross_entropy,
+};
+
+/// Pixels per image (14×14: MNIST pooled 2×2 by `make_data.py`).
+pub const PIXELS: usize = 14 * 14;
+/// Hidden width of the host model.
+pub const HIDDEN: usize = 32;
+/// Classes (digits).
+pub const CLASSES: usize = 10;
+/// Weights of the last layer, the ones fine-tuned (W; b has [`CLASSES`] more).
+pub const HEAD_W: usize = HIDDEN * CLASSES;
+/// The digit the host model never saw.
+pub const HELD_OUT: u8 = 9;
+
+/// Epochs over the fine-tuning set.
+pub const EPOCHS: usize = 20;
+/// Examples per optimizer step (gradients averaged).
+pub const BATCH: usize = 16;
+/// Adam's learning rate for fine-tuning.
+pub const LR: f64 = 3e-3;
+
+/// Fine-tuning must reach this accuracy on the held-out digit (tenths of a percent).
+pub const MIN_HELD_OUT_PERMILLE: u32 = 700;
+/// ... raise overall accuracy by at least this much ...
+pub const MIN_GAIN_PERMILLE: u32 = 30;
+/// ... and lose at most this much on the digits the host model knew.
+pub const MAX_FORGETTING_PERMILLE: u32 = 60;
+
+/// `descent train`'s input normalization, (x/255 − mean)/std (PyTorch's MNIST constants, as
+/// `descent_std::data::mnist`).
+const MNIST_MEAN: f32 = 0.1307;
+/// See [`MNIST_MEAN`].
+const MNIST_STD: f32 = 0.3081;
+
+/// The host model (`descent export` of `descent train --data <no 9s> --hidden 32 --save`).
+pub static MODEL: &[u8] = include_bytes!("../data/host-model.blob");
+/// Fine-tuning images, `n × PIXELS` bytes.
+pub static FINETUNE_IMAGES: &[u8] = include_bytes!("../data/finetune-images.u8");
+/// Fine-tuning labels.
+pub static FINETUNE_LABELS: &[u8] = include_bytes!("../data/finetune-labels.u8");
+/// Test images (held out: neither the host nor the device trains on them).
+pub static TEST_IMAGES: &[u8] = include_bytes!("../data/test-images.u8");
+/// Test labels.
+pub static TEST_LABELS: &[u8] = include_bytes!("../data/test-labels.u8");
+
+/// Labelled images, borrowed from embedded bytes.
+#[derive(Debug, Clone, Copy)]
+pub struct Examples<'a> {
+    images: &'a [[u8; PIXELS]],
+    labels: &'a [u8],
+}
+
+impl<'a> Examples<'a> {
+    /// `images` (`n × PIXELS` bytes) with their `n` labels.
+    pub fn new(images: &'a [u8], labels: &'a [u8]) -> Result<Self, Error> {
+        let (images, rest) = images.as_chunks::<PIXELS>();
+        if !rest.is_empty() || images.len() != labels.len() {
+            return Err(Error::LengthMismatch {
+                what: "images (bytes)",
+                expected: labels.len() * PIXELS,
+                found: images.len() * PIXELS + rest.len(),
+            });
+        }
+        Ok(Examples { images, labels })
+    }
+
+    /// Number of examples.
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&'a [u8; PIXELS], usize)> + 'a {
+        self.images.iter().zip(self.labels.iter().map(|&l| usize::from(l)))
+    }
+}
+
+/// Correct predictions, overall and on the held-out digit.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Accuracy {
+    /// Correctly classified examples.
+    pub correct: u32,
+    /// Examples.
+    pub total: u32,
+    /// Correctly classified examples of the held-out digit.
+    pub held_out_correct: u32,
+    /// Examples of the held-out digit.
+    pub held_out_total: u32,
+}
+
+impl Accuracy {
+    /// Overall accuracy in tenths of a percent (no floats needed to print it).
+    pub fn permille(&self) -> u32 {
+        permille(self.correct, self.total)
+    }
+    /// Accuracy on the held-out digit, in tenths of a percent.
+    pub fn held_out_permille(&self) -> u32 {
+        permille(self.held_out_correct, self.held_out_total)
+    }
+    /// Accuracy on the digits the host model knew, in tenths of a percent.
+    pub fn known_permille(&self) -> u32 {
+        permille(
+            self.correct.saturating_sub(self.held_out_correct),
+            self.total.saturating_sub(self.held_out_total),
+        )
+    }
+}
+
+fn permille(a: u32, b: u32) -> u32 {
+    a.saturating_mul(1000).saturating_add(b / 2).checked_div(b).unwrap_or(0)
+}
+
+/// Everything that lives in RAM while fine-tuning: the last layer, its gradients, the
+/// activations of one example, and the optimizer state for W (`OW`) and b (`OB`) — one
+/// optimizer per tensor, as `torch.optim` keeps state per parameter tensor.
+#[derive(Debug, Clone)]
+pub struct Trainer<OW, OB> {
+    /// The layer being fine-tuned.
+    pub head: Dense<f32, HIDDEN, CLASSES>,
+    /// Its gradients, summed over a batch.
+    pub grad: DenseGrad<f32, HIDDEN, CLASSES>,
+    /// Optimizer for the head's W.
+    pub opt_w: OW,
+    /// Optimizer for the head's b.
+    pub opt_b: OB,
+    /// The normalized input.
+    pub x: [f32; PIXELS],
+    /// Hidden activations (after ReLU).
+    pub h: [f32; HIDDEN],
+    /// Logits.
+    pub z: [f32; CLASSES],
+    /// ∂loss/∂logits.
+    pub dz: [f32; CLASSES],
+}
+
+/// The trainer with Adam and f32 state.
+pub type AdamTrainer = Trainer<Adam<f32, HEAD_W>, Adam<f32, CLASSES>>;
+/// The trainer with Adam and bf16 state (half the optimizer RAM).
+pub type AdamBf16Trainer = Trainer<AdamBf16<HEAD_W>, AdamBf16<CLASSES>>;
+
+/// Adam's configuration for fine-tuning (PyTorch's defaults but the learning rate).
+pub fn adam_config() -> AdamConfig {
+    AdamConfig { lr: LR, ..AdamConfig::default() }
+}
+
+impl<OW: Optimizer<f32>, OB: Optimizer<f32>> Trainer<OW, OB> {
+    /// A trainer whose head starts as the last layer of `blob`.
+    pub fn new(blob: &ModelBlob<'_>, opt_w: OW, opt_b: OB) -> Result<Self, Error> {
+        let mut head = Dense::zeros();
+        blob.layer::<HIDDEN, CLASSES>(1)?.load_into(&mut head);
+        Ok(Trainer {
+            head,
+            grad: DenseGrad::zeros(),
+            opt_w,
+            opt_b,
+            x: [0.0; PIXELS],
+            h: [0.0; HIDDEN],
+            z: [0.0; CLASSES],
+            dz: [0.0; CLASSES],
+        })
+    }
+
+    /// Logits of one image into `self.z` (hidden activations into `self.h`).
+    fn forward(&mut self, frozen: &FrozenDense<'_, PIXELS, HIDDEN>, image: &[u8; PIXELS]) {
+        for (x, &p) in self.x.iter_mut().zip(image) {
+            *x = (f32::from(p) / 255.0 - MNIST_MEAN) / MNIST_STD;
+        }
+        frozen.forward(&self.x, &mut self.h);
+        relu(&mut self.h);
+        self.head.forward(&self.h, &mut self.z);
+    }
+
+    /// Accuracy of the current model on `set`.
+    pub fn evaluate(&mut self, frozen: &FrozenDense<'_, PIXELS, HIDDEN>, set: &Examples<'_>) -> Accuracy {
+        let mut acc = Accuracy::default();
+        for (image, label) in set.iter() {
+            self.forward(frozen, image);
+            let right = u32::from(argmax(&self.z) == label);
+            let held_out = u32::from(label == usize::from(HELD_OUT));
+            acc.correct += right;
+            acc.total += 1;
+            acc.held_out_correct += right * held_out;
+            acc.held_out_total += held_out;
+        }
+        acc
+    }
+
+    /// `epochs` passes over `set` in order, one optimizer step per `batch` examples (the mean
+    /// gradient of softmax cross-entropy), updating only the head.
+    pub fn fine_tune(
+        &mut self,
+        frozen: &FrozenDense<'_, PIXELS, HIDDEN>,
+        set: &Examples<'_>,
+        epochs: usize,
+        batch: usize,
+    ) -> Result<(), Error> {
+        let batch = batch.max(1);
+        for _ in 0..epochs {
+            let mut in_batch = 0;
+            for (k, (image, label)) in set.iter().enumerate() {
+                self.forward(frozen, image);
+                softmax_cross_entropy(&self.z, label, &mut self.dz)?;
+                self.head.backward(&self.h, &self.dz, &mut self.grad, None);
+                in_batch += 1;
+                if in_batch == batch || k + 1 == set.len() {
+                    self.step(in_batch)?;
+                    in_batch = 0;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn step(&mut self, examples: usize) -> Result<(), Error> {
+        self.grad.scale(1.0 / examples as f32);
+        let (w, b) = self.head.params_mut();
+        self.opt_w.step(w, self.grad.w_flat())?;
+        self.opt_b.step(b, &self.grad.b)?;
+        self.grad.clear();
+        Ok(())
+    }
+}
+
+/// Accuracy on the test digits before and after fine-tuning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Report {
+    /// The host model as exported.
+    pub before: Accuracy,
+    /// After fine-tuning the last layer.
+    pub after: Accuracy,
+}
+
+/// The whole example with the given optimizers for W and b: parse the model, measure, fine-tune
+/// for [`EPOCHS`] epochs in batches of [`BATCH`], measure again.
+pub fn run<OW: Optimizer<f32>, OB: Optimizer<f32>>(opt_w: OW, opt_b: OB) -> Result<Report, Error> {
+    let blob = ModelBlob::parse(MODEL)?;
+    if blob.activation() != Activation::Relu || blob.layers() != 2 {
+        return Err(Error::Unsupported { what: "the example needs a two-layer ReLU model" });
+    }
+    let frozen = blob.layer::<PIXELS, HIDDEN>(0)?;
+    let (train, test) =
+        (Examples::new(FINETUNE_IMAGES, FINETUNE_LABELS)?, Examples::new(TEST_IMAGES, TEST_LABELS)?);
+    let mut t = Trainer::new(&blob, opt_w, opt_b)?;
+    let before = t.evaluate(&frozen, &test);
+    t.fine_tune(&frozen, &train, EPOCHS, BATCH)?;
+    let after = t.evaluate(&frozen, &test);
+    Ok(Report { before, after })
+}
+
+/// Fine-tuning did its job: the held-out digit is recognized at least [`MIN_HELD_OUT_PERMILLE`]
+/// of the time, overall accuracy rose by at least [`MIN_GAIN_PERMILLE`], and accuracy on the
+/// digits the host knew fell by at most [`MAX_FORGETTING_PERMILLE`].
+pub fn improved(r: &Report) -> bool {
+    r.after.held_out_permille() >= MIN_HELD_OUT_PERMILLE
+        && r.after.permille() >= r.before.permille() + MIN_GAIN_PERMILLE
+        && r.after.known_permille() + MAX_FORGETTING_PERMILLE >= r.before.known_permille()
+}
+
+/// [`run`] with Adam, f32 state.
+pub fn run_adam() -> Result<Report, Error> {
+    run(Adam::<f32, HEAD_W>::new(adam_config())?, Adam::<f32, CLASSES>::new(adam_config())?)
+}
+
+/// [`run`] with Adam, bf16 state rounded to nearest.
+pub fn run_adam_bf16() -> Result<Report, Error> {
+    run(
+        AdamBf16::<HEAD_W>::new(adam_config(), Rounding::Nearest)?,
+        AdamBf16::<CLASSES>::new(adam_config(), Rounding::Nearest)?,
+    )
+}
