@@ -220,6 +220,21 @@ fn invalid_arguments_are_refused_with_pytorchs_words() {
     assert!(StepLr::new(1.0, 0, 0.1).is_err());
     assert!(OneCycleLr::new(1.0, 0, 0.3, AnnealStrategy::Cos, None, 25.0, 1e4, false).is_err());
     assert!(Sequential::<2>::new(&[], &[]).is_err());
+    // Values PyTorch leaves to the optimizer, which would refuse them there (a NaN or negative
+    // lr, a NaN momentum) are refused when the schedule is built.
+    assert_eq!(StepLr::new(f64::NAN, 1, 0.1).unwrap_err().to_string(), "Invalid base_lr value: nan");
+    assert!(CosineAnnealingLr::new(-1.0, 5, 0.0).is_err());
+    assert!(CyclicLr::new(0.1, 1.0, 2, None, CyclicMode::Triangular, Some((f64::NAN, 0.9))).is_err());
+    assert!(CyclicLr::new(0.1, 1.0, 2, None, CyclicMode::ExpRange(f64::INFINITY), None).is_err());
+    assert!(
+        OneCycleLr::new(1.0, 9, 0.3, AnnealStrategy::Cos, Some((0.85, f64::NAN)), 25.0, 1e4, false).is_err()
+    );
+    let plateau = |lr, factor, min_lr| {
+        ReduceLrOnPlateau::new(lr, PlateauMode::Min, factor, 1, 0.0, ThresholdMode::Rel, 0, min_lr, 0.0)
+    };
+    assert!(plateau(-0.1, 0.1, 0.0).is_err());
+    assert_eq!(plateau(0.1, -0.5, 0.0).unwrap_err().to_string(), "Invalid factor value: -0.5");
+    assert!(plateau(0.1, 0.5, -1e-3).is_err());
 }
 
 /// One schedule of every closed-form kind, with non-default arguments.

@@ -1,5 +1,6 @@
-//! Clipping, accumulation, the LR range test and L-BFGS on arbitrary input: Ok or Err, never a
-//! panic. (Schedules join this target when they land in the core.)
+//! Clipping (value, global norm, percentile, AGC), accumulation and the LR range test on
+//! arbitrary input: Ok or Err, never a panic. The learning-rate schedules have their own target,
+//! `schedule.rs`.
 #![no_main]
 
 use arbitrary::Unstructured;
@@ -41,15 +42,27 @@ fn run(u: &mut Unstructured<'_>) -> arbitrary::Result<()> {
     let rows = u.int_in_range(0usize..=8)?;
     let cols = u.int_in_range(0usize..=8)?;
     let mut g = flat.clone();
-    let _ = clip::clip_agc(&flat, &mut g, rows, cols, common::hyper(u, 0.0, 1.0)?, common::hyper(u, 0.0, 1e-3)?);
+    let _ =
+        clip::clip_agc(&flat, &mut g, rows, cols, common::hyper(u, 0.0, 1.0)?, common::hyper(u, 0.0, 1e-3)?);
     let mut buf = vec![0.0f32; u.int_in_range(0usize..=60)?];
-    if let Ok(mut acc) = AccumulateView::with_buffer(&mut buf, flat.len(), u.int_in_range(0usize..=4)?, if u.arbitrary()? { AccumulateMode::RunningMean } else { AccumulateMode::SumThenScale }) {
+    if let Ok(mut acc) = AccumulateView::with_buffer(
+        &mut buf,
+        flat.len(),
+        u.int_in_range(0usize..=4)?,
+        if u.arbitrary()? { AccumulateMode::RunningMean } else { AccumulateMode::SumThenScale },
+    ) {
         for _ in 0..u.int_in_range(0u8..=6)? {
             let _ = acc.push(&flat);
             let _ = acc.gradient();
         }
     }
-    if let Ok(mut rt) = LrRangeTest::<16>::with_smoothing(common::hyper(u, 0.0, 1.0)?, common::hyper(u, 0.0, 10.0)?, u.int_in_range(0usize..=20)?, common::hyper(u, 0.0, 1.0)?, common::hyper(u, 0.0, 10.0)?) {
+    if let Ok(mut rt) = LrRangeTest::<16>::with_smoothing(
+        common::hyper(u, 0.0, 1.0)?,
+        common::hyper(u, 0.0, 10.0)?,
+        u.int_in_range(0usize..=20)?,
+        common::hyper(u, 0.0, 1.0)?,
+        common::hyper(u, 0.0, 10.0)?,
+    ) {
         for _ in 0..u.int_in_range(0u8..=20)? {
             let _ = rt.record(common::hyper(u, 0.0, 10.0)?);
             let _ = rt.suggestion();

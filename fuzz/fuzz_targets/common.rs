@@ -77,7 +77,10 @@ pub fn exercise<R: UpdateRule, F: Real>(u: &mut Unstructured<'_>, cfg: R) -> Res
                 }
                 let (p0, s0) = (p.clone(), snapshot(&opt));
                 if opt.step(&mut p, &g).is_err() {
-                    assert!(p.iter().zip(&p0).all(|(a, b)| a.to_bits_u64() == b.to_bits_u64()), "params changed on error");
+                    assert!(
+                        p.iter().zip(&p0).all(|(a, b)| a.to_bits_u64() == b.to_bits_u64()),
+                        "params changed on error"
+                    );
                     assert_eq!(snapshot(&opt), s0, "state changed on error");
                 }
             }
@@ -106,8 +109,10 @@ pub fn exercise<R: UpdateRule, F: Real>(u: &mut Unstructured<'_>, cfg: R) -> Res
     Ok(())
 }
 
-/// Any configuration of any optimizer, then [`exercise`] it in f32 or f64.
+/// Any configuration of any optimizer of `descent_core::OPTIMIZERS`, then [`exercise`] it in f32
+/// or f64.
 pub fn any_optimizer(u: &mut Unstructured<'_>) -> Result<()> {
+    let name = u.choose(descent_core::OPTIMIZERS)?.name;
     let f64s = u.arbitrary::<bool>()?;
     macro_rules! go {
         ($cfg:expr) => {{
@@ -120,29 +125,184 @@ pub fn any_optimizer(u: &mut Unstructured<'_>) -> Result<()> {
     let b = (hyper(u, 0.0, 1.0)?, hyper(u, 0.0, 1.0)?);
     let eps = hyper(u, 0.0, 1e-3)?;
     let maximize = u.arbitrary()?;
-    match u.int_in_range(0u8..=12)? {
-        0 => go!(SgdConfig { lr, momentum: hyper(u, 0.0, 1.0)?, dampening: hyper(u, 0.0, 1.0)?, weight_decay: wd, nesterov: u.arbitrary()?, maximize }),
-        1 | 2 => go!(AdamConfig { lr, betas: b, eps, weight_decay: wd, amsgrad: u.arbitrary()?, maximize, decoupled_weight_decay: u.arbitrary()? }),
-        3 => go!(AdagradConfig { lr, lr_decay: hyper(u, 0.0, 0.1)?, weight_decay: wd, initial_accumulator_value: hyper(u, 0.0, 1.0)?, eps, maximize }),
-        4 => go!(RmspropConfig { lr, alpha: b.0, eps, weight_decay: wd, momentum: b.1, centered: u.arbitrary()?, maximize }),
-        5 => go!(AdamaxConfig { lr, betas: b, eps, weight_decay: wd, maximize }),
-        6 => go!(NadamConfig { lr, betas: b, eps, weight_decay: wd, momentum_decay: hyper(u, 0.0, 0.1)?, decoupled_weight_decay: u.arbitrary()?, maximize }),
-        7 => go!(RadamConfig { lr, betas: b, eps, weight_decay: wd, decoupled_weight_decay: u.arbitrary()?, maximize }),
-        8 => go!(AdadeltaConfig { lr, rho: b.0, eps, weight_decay: wd, maximize }),
-        9 => go!(AsgdConfig { lr, lambd: hyper(u, 0.0, 0.1)?, alpha: hyper(u, 0.0, 2.0)?, t0: hyper(u, 0.0, 10.0)?, weight_decay: wd, maximize }),
-        10 => go!(RpropConfig { lr, etas: (b.0, 1.0 + b.1), step_sizes: (hyper(u, 0.0, 1e-3)?, hyper(u, 0.0, 50.0)?), maximize }),
-        11 => {
+    match name {
+        "sgd" => go!(SgdConfig {
+            lr,
+            momentum: hyper(u, 0.0, 1.0)?,
+            dampening: hyper(u, 0.0, 1.0)?,
+            weight_decay: wd,
+            nesterov: u.arbitrary()?,
+            maximize
+        }),
+        "adam" | "adamw" => go!(AdamConfig {
+            lr,
+            betas: b,
+            eps,
+            weight_decay: wd,
+            amsgrad: u.arbitrary()?,
+            maximize,
+            decoupled_weight_decay: name == "adamw"
+        }),
+        "adagrad" => go!(AdagradConfig {
+            lr,
+            lr_decay: hyper(u, 0.0, 0.1)?,
+            weight_decay: wd,
+            initial_accumulator_value: hyper(u, 0.0, 1.0)?,
+            eps,
+            maximize
+        }),
+        "rmsprop" => go!(RmspropConfig {
+            lr,
+            alpha: b.0,
+            eps,
+            weight_decay: wd,
+            momentum: b.1,
+            centered: u.arbitrary()?,
+            maximize
+        }),
+        "adamax" => go!(AdamaxConfig { lr, betas: b, eps, weight_decay: wd, maximize }),
+        "nadam" => go!(NadamConfig {
+            lr,
+            betas: b,
+            eps,
+            weight_decay: wd,
+            momentum_decay: hyper(u, 0.0, 0.1)?,
+            decoupled_weight_decay: u.arbitrary()?,
+            maximize
+        }),
+        "radam" => go!(RadamConfig {
+            lr,
+            betas: b,
+            eps,
+            weight_decay: wd,
+            decoupled_weight_decay: u.arbitrary()?,
+            maximize
+        }),
+        "adadelta" => go!(AdadeltaConfig { lr, rho: b.0, eps, weight_decay: wd, maximize }),
+        "asgd" => go!(AsgdConfig {
+            lr,
+            lambd: hyper(u, 0.0, 0.1)?,
+            alpha: hyper(u, 0.0, 2.0)?,
+            t0: hyper(u, 0.0, 10.0)?,
+            weight_decay: wd,
+            maximize
+        }),
+        "rprop" => go!(RpropConfig {
+            lr,
+            etas: (b.0, 1.0 + b.1),
+            step_sizes: (hyper(u, 0.0, 1e-3)?, hyper(u, 0.0, 50.0)?),
+            maximize
+        }),
+        "adafactor" => {
             let dims = u.int_in_range(0usize..=3)?;
             let mut shape = Vec::new();
             for _ in 0..dims {
                 shape.push(u.int_in_range(0usize..=7)?);
             }
-            let base = AdafactorConfig { lr, beta2_decay: -hyper(u, 0.0, 1.0)?, eps: (if u.arbitrary()? { None } else { Some(eps) }, hyper(u, 0.0, 1e-2)?), d: 1.0 + b.0, weight_decay: wd, maximize, ..AdafactorConfig::default() };
+            let base = AdafactorConfig {
+                lr,
+                beta2_decay: -hyper(u, 0.0, 1.0)?,
+                eps: (if u.arbitrary()? { None } else { Some(eps) }, hyper(u, 0.0, 1e-2)?),
+                d: 1.0 + b.0,
+                weight_decay: wd,
+                maximize,
+                ..AdafactorConfig::default()
+            };
             match base.with_shape(&shape) {
                 Ok(cfg) => go!(cfg),
                 Err(_) => Ok(()),
             }
         }
-        _ => go!(LionConfig { lr, betas: b, weight_decay: wd, maximize }),
+        "lion" => go!(LionConfig { lr, betas: b, weight_decay: wd, maximize }),
+        other => panic!("fuzz/fuzz_targets/common.rs has no configuration for optimizer {other}"),
     }
+}
+
+/// Runs `f` on one optimizer of every entry of `descent_core::OPTIMIZERS` (or only of entry
+/// `only % OPTIMIZERS.len()`), each with its optional state turned on (momentum, amsgrad,
+/// centered, a factored Adafactor matrix) and a few steps taken on gradients from `seed`, so that
+/// its saved bytes hold every field.
+pub fn each_optimizer<F: Real>(only: Option<usize>, seed: &[u8], mut f: impl FnMut(&mut dyn Optimizer<F>)) {
+    const N: usize = 6;
+    let all = descent_core::OPTIMIZERS;
+    for (i, info) in all.iter().enumerate() {
+        if only.is_some_and(|k| k % all.len() != i) {
+            continue;
+        }
+        macro_rules! go {
+            ($cfg:expr) => {{
+                let cfg = $cfg;
+                let mut buf = vec![F::ZERO; cfg.state_len(N)];
+                let mut opt = Optim::with_buffer(cfg, N, &mut buf[..]).expect("a valid configuration");
+                let mut p = [F::ONE; N];
+                for k in 0..3 {
+                    let g: [F; N] = core::array::from_fn(|i| {
+                        let b = seed.get(k * N + i).copied().unwrap_or(i as u8) as f64;
+                        F::from_f64((b - 128.0) / 64.0)
+                    });
+                    let _ = opt.step(&mut p, &g);
+                }
+                f(&mut opt)
+            }};
+        }
+        let wd = 0.01;
+        match info.name {
+            "sgd" => {
+                go!(SgdConfig { momentum: 0.9, nesterov: true, weight_decay: wd, ..SgdConfig::default() })
+            }
+            "adam" => go!(AdamConfig { amsgrad: true, weight_decay: wd, ..AdamConfig::default() }),
+            "adamw" => go!(AdamConfig { amsgrad: true, ..AdamConfig::adamw() }),
+            "adagrad" => go!(AdagradConfig {
+                lr_decay: 0.01,
+                initial_accumulator_value: 0.1,
+                ..AdagradConfig::default()
+            }),
+            "rmsprop" => go!(RmspropConfig { momentum: 0.9, centered: true, ..RmspropConfig::default() }),
+            "adamax" => go!(AdamaxConfig { weight_decay: wd, ..AdamaxConfig::default() }),
+            "nadam" => {
+                go!(NadamConfig { decoupled_weight_decay: true, weight_decay: wd, ..NadamConfig::default() })
+            }
+            "radam" => {
+                go!(RadamConfig { decoupled_weight_decay: true, weight_decay: wd, ..RadamConfig::default() })
+            }
+            "adadelta" => go!(AdadeltaConfig { weight_decay: wd, ..AdadeltaConfig::default() }),
+            "asgd" => go!(AsgdConfig { t0: 1.0, ..AsgdConfig::default() }),
+            "rprop" => go!(RpropConfig::default()),
+            "adafactor" => go!(AdafactorConfig::for_shape(&[2, 3]).expect("a valid shape")),
+            "lion" => go!(LionConfig::default()),
+            other => panic!("fuzz/fuzz_targets/common.rs has no configuration for optimizer {other}"),
+        }
+    }
+}
+
+/// Recomputes the CRC-32 trailer of saved bytes, so that a mutated body reaches the parser
+/// instead of being refused by the checksum.
+pub fn reseal(blob: &mut [u8]) {
+    if blob.len() >= 4 {
+        let body = blob.len() - 4;
+        let crc = crc32fast::hash(&blob[..body]);
+        blob[body..].copy_from_slice(&crc.to_le_bytes());
+    }
+}
+
+/// Valid saved bytes changed as `data` says: `data` pairs (position, xor) flip bits, the first
+/// byte also picks a truncation. Yields the truncated blob, the whole blob, and the whole blob
+/// with its checksum recomputed.
+pub fn mutations(valid: &[u8], data: &[u8], mut restore: impl FnMut(&[u8])) {
+    let mut blob = valid.to_vec();
+    if blob.is_empty() {
+        return;
+    }
+    for pair in data.chunks(2) {
+        if let [at, bits] = *pair {
+            let i = at as usize % blob.len();
+            blob[i] ^= bits;
+        }
+    }
+    let cut =
+        data.first().map_or(blob.len(), |&c| blob.len() - (c as usize % (blob.len() + 1)).min(blob.len()));
+    restore(&blob[..cut]);
+    restore(&blob);
+    reseal(&mut blob);
+    restore(&blob);
 }

@@ -1,55 +1,114 @@
-//! Restoring arbitrary bytes, and valid saved bytes with flips and truncations, must be refused or
-//! accepted, never panic, and a refusal changes nothing.
+//! Restoring arbitrary bytes, and valid saved bytes with flips and truncations (with the checksum
+//! left stale and recomputed, so that the body parser is reached), must be refused or accepted,
+//! never panic, and a refusal changes nothing. Covers every optimizer of
+//! `descent_core::OPTIMIZERS` in f32 and f64, the grad scaler, and the saved schedules (plateau,
+//! sequential, driver).
 #![no_main]
 
-use descent_core::adam::{Adam, AdamConfig};
 use descent_core::grad_scaler::{GradScaler, GradScalerConfig};
-use descent_core::nadam::{Nadam, NadamConfig};
-use descent_core::sgd::{SgdConfig, SgdMomentum};
-use descent_core::Optimizer;
+use descent_core::schedule::{
+    AnySchedule, CosineAnnealingLr, Driver, LinearLr, MultiStepLr, PlateauMode, ReduceLrOnPlateau, Segment,
+    Sequential, ThresholdMode,
+};
+use descent_core::{Optimizer, Real};
 use libfuzzer_sys::fuzz_target;
 
 #[path = "common.rs"]
 mod common;
 
-fn check<O: Optimizer<f32>>(opt: &mut O, bytes: &[u8]) {
+/// Restores `bytes`; on refusal the saved state must be what it was.
+fn check<F: Real>(opt: &mut dyn Optimizer<F>, bytes: &[u8]) {
     let before = common::snapshot(opt);
-    if opt.restore(bytes).is_err() {
-        assert_eq!(common::snapshot(opt), before, "a refused restore changed the optimizer");
+    match opt.restore(bytes) {
+        Err(_) => assert_eq!(common::snapshot(opt), before, "a refused restore changed {}", opt.name()),
+        // Accepted bytes must describe a usable optimizer: it saves and steps without panicking.
+        Ok(()) => {
+            let n = opt.len();
+            let mut p = vec![F::ONE; n];
+            let _ = opt.step(&mut p, &vec![F::ONE; n]);
+            assert!(!common::snapshot(opt).is_empty(), "{} cannot save after restore", opt.name());
+        }
     }
 }
 
-fn mutated<O: Optimizer<f32>>(opt: &mut O, data: &[u8]) {
-    // A valid blob, then the input decides where to flip bits and where to cut.
-    let mut blob = common::snapshot(opt);
-    if blob.is_empty() {
-        return;
-    }
-    for pair in data.chunks(2) {
-        if let [at, bits] = *pair {
-            let i = at as usize % blob.len();
-            blob[i] ^= bits;
+fn optimizers<F: Real>(only: Option<usize>, data: &[u8]) {
+    common::each_optimizer::<F>(only, data, |opt| {
+        let valid = common::snapshot(opt);
+        check(opt, data);
+        common::mutations(&valid, data, |b| check(opt, b));
+        // Its own bytes always come back.
+        opt.restore(&valid).expect("own bytes refused");
+    });
+}
+
+/// A restore of `bytes` into `x` either succeeds or leaves `x` equal to what it was.
+fn schedule<T: Clone + PartialEq + core::fmt::Debug>(
+    x: &T,
+    valid: &[u8],
+    data: &[u8],
+    restore: impl Fn(&mut T, &[u8]) -> Result<(), descent_core::Error>,
+) {
+    let attempt = |b: &[u8]| {
+        let mut y = x.clone();
+        if restore(&mut y, b).is_err() {
+            assert_eq!(&y, x, "a refused restore changed the schedule");
         }
+    };
+    attempt(data);
+    common::mutations(valid, data, attempt);
+}
+
+fn schedules(data: &[u8]) {
+    let mut plateau =
+        ReduceLrOnPlateau::new(0.1, PlateauMode::Max, 0.5, 2, 1e-3, ThresholdMode::Abs, 1, 1e-4, 1e-8)
+            .unwrap();
+    for &b in data.iter().take(8) {
+        plateau.step(b as f64);
     }
-    let cut = data.first().map_or(blob.len(), |&c| blob.len() - (c as usize % (blob.len() + 1)).min(blob.len()));
-    check(opt, &blob[..cut]);
-    check(opt, &blob);
+    let mut pb = vec![0u8; plateau.saved_len()];
+    plateau.save(&mut pb).unwrap();
+    schedule(&plateau, &pb, data, |s, b| s.restore(b));
+
+    let mut seq = Sequential::<3>::with_segments(
+        &[
+            Segment::Closed(AnySchedule::Linear(LinearLr::new(0.1, 0.2, 1.0, 3).unwrap())),
+            Segment::Plateau(plateau),
+            Segment::Closed(AnySchedule::MultiStep(MultiStepLr::new(0.1, &[2, 4, 4], 0.5).unwrap())),
+        ],
+        &[3, 9],
+    )
+    .unwrap();
+    for &b in data.iter().take(12) {
+        let _ = seq.advance(Some(b as f64));
+    }
+    let mut sb = vec![0u8; seq.saved_len()];
+    seq.save(&mut sb).unwrap();
+    schedule(&seq, &sb, data, |s, b| s.restore(b));
+
+    let driver =
+        Driver::at(AnySchedule::Cosine(CosineAnnealingLr::new(0.1, 7, 0.0).unwrap()), data.len() as u64);
+    let mut db = vec![0u8; driver.saved_len()];
+    driver.save(&mut db).unwrap();
+    schedule(&driver, &db, data, |s, b| s.restore(b));
+    // Bytes of one kind offered to another.
+    schedule(&driver, &sb, data, |s, b| s.restore(b));
+    schedule(&seq, &db, data, |s, b| s.restore(b));
 }
 
 fuzz_target!(|data: &[u8]| {
-    let mut adam = Adam::<f32, 5>::new(AdamConfig::default()).unwrap();
-    let mut p = [0.5f32; 5];
-    let _ = adam.step(&mut p, &[0.1, -0.2, 0.3, 0.0, 1.0]);
-    check(&mut adam, data);
-    mutated(&mut adam, data);
-    let mut sgd = SgdMomentum::<f32, 3>::new(SgdConfig { momentum: 0.9, ..SgdConfig::default() }).unwrap();
-    check(&mut sgd, data);
-    mutated(&mut sgd, data);
-    let mut nadam = Nadam::<f32, 2>::new(NadamConfig::default()).unwrap();
-    check(&mut nadam, data);
-    let mut scaler = GradScaler::new(GradScalerConfig::default()).unwrap();
-    let before = scaler.clone();
-    if scaler.restore(data).is_err() {
-        assert_eq!(scaler, before);
+    // The first byte picks one optimizer of the table and the dtype (so each input runs fast and
+    // the fuzzer reaches every entry by varying it); the empty input runs all of them.
+    match data.first() {
+        None => {
+            optimizers::<f32>(None, data);
+            optimizers::<f64>(None, data);
+        }
+        Some(&b) if b & 0x80 == 0 => optimizers::<f32>(Some(b as usize), data),
+        Some(&b) => optimizers::<f64>(Some((b & 0x7f) as usize), data),
     }
+    schedules(data);
+    let scaler = GradScaler::new(GradScalerConfig::default()).unwrap();
+    let mut gb = vec![0u8; scaler.saved_len()];
+    scaler.save(&mut gb).unwrap();
+    schedule(&scaler, &gb, data, |s, b| s.restore(b));
 });

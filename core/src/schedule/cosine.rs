@@ -1,7 +1,7 @@
 //! Cosine schedules: CosineAnnealingLR, CosineAnnealingWarmRestarts (SGDR), and linear warmup
 //! followed by cosine decay in one closed form.
 
-use super::{SavedSchedule, Schedule, cos, need, refuse};
+use super::{SavedSchedule, Schedule, check_base_lr, cos, need, refuse};
 use crate::error::Error;
 use crate::persist::{Reader, Writer};
 use core::f64::consts::PI;
@@ -20,6 +20,7 @@ impl CosineAnnealingLr {
     pub fn new(base_lr: f64, t_max: u64, eta_min: f64) -> Result<Self, Error> {
         need(t_max >= 1, "T_max", t_max as f64)?;
         need(eta_min.is_finite(), "eta_min", eta_min)?;
+        check_base_lr(base_lr)?;
         Ok(CosineAnnealingLr { base_lr, t_max, eta_min })
     }
 }
@@ -63,6 +64,7 @@ impl CosineAnnealingWarmRestarts {
             return Err(refuse("Expected integer T_mult >= 1, but got 0"));
         }
         need(eta_min.is_finite(), "eta_min", eta_min)?;
+        check_base_lr(base_lr)?;
         Ok(CosineAnnealingWarmRestarts { base_lr, t_0, t_mult, eta_min })
     }
 
@@ -133,6 +135,7 @@ impl WarmupCosine {
             warmup_start_factor,
         )?;
         need(eta_min.is_finite(), "eta_min", eta_min)?;
+        check_base_lr(base_lr)?;
         Ok(WarmupCosine { base_lr, warmup_steps, total_steps, warmup_start_factor, eta_min })
     }
 }

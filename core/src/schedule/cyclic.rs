@@ -1,7 +1,7 @@
 //! Cyclical schedules: OneCycleLR (Smith & Topin 2018) and CyclicLR (Smith 2017), both able to
 //! cycle momentum (SGD, RMSprop) or β1 (Adam family) inversely to the learning rate.
 
-use super::{SavedSchedule, Schedule, cos, need, powi, refuse};
+use super::{SavedSchedule, Schedule, check_base_lr, cos, need, powi, refuse};
 use crate::error::Error;
 use crate::persist::{Reader, Writer};
 use core::f64::consts::PI;
@@ -70,6 +70,7 @@ impl OneCycleLr {
         need(max_lr.is_finite() && max_lr >= 0.0, "max_lr", max_lr)?;
         need(div_factor.is_finite() && div_factor != 0.0, "div_factor", div_factor)?;
         need(final_div_factor.is_finite() && final_div_factor != 0.0, "final_div_factor", final_div_factor)?;
+        check_momentum(momentum)?;
         let initial_lr = max_lr / div_factor;
         Ok(OneCycleLr {
             initial_lr,
@@ -155,6 +156,16 @@ impl SavedSchedule for OneCycleLr {
     }
 }
 
+/// Cycled momenta (base, max) must be finite (PyTorch leaves them to the optimizer, which refuses
+/// a NaN momentum when it is set).
+fn check_momentum(m: Option<(f64, f64)>) -> Result<(), Error> {
+    if let Some((base, max)) = m {
+        need(base.is_finite(), "base_momentum", base)?;
+        need(max.is_finite(), "max_momentum", max)?;
+    }
+    Ok(())
+}
+
 fn write_momentum(w: &mut Writer<'_>, m: Option<(f64, f64)>) -> Result<(), Error> {
     w.bool(m.is_some())?;
     let (base, max) = m.unwrap_or((0.0, 0.0));
@@ -209,8 +220,12 @@ impl CyclicLr {
         let up = step_size_up as f64;
         let total = up + step_size_down.map_or(up, |d| d as f64);
         need(total > 0.0, "step_size_up", up)?;
-        need(base_lr.is_finite(), "base_lr", base_lr)?;
+        check_base_lr(base_lr)?;
         need(max_lr.is_finite(), "max_lr", max_lr)?;
+        if let CyclicMode::ExpRange(gamma) = mode {
+            need(gamma.is_finite(), "gamma", gamma)?;
+        }
+        check_momentum(momentum)?;
         Ok(CyclicLr { base_lr, max_lr, up, total, mode, momentum, step_size_up, step_size_down })
     }
 

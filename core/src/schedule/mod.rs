@@ -297,6 +297,12 @@ pub(crate) fn cos(x: f64) -> f64 {
     libm::cos(x)
 }
 
+/// The learning rate a schedule starts from (PyTorch takes it from the optimizer, which refuses
+/// a negative or NaN lr): finite and ≥ 0.
+pub(crate) fn check_base_lr(base_lr: f64) -> Result<(), Error> {
+    need(base_lr.is_finite() && base_lr >= 0.0, "base_lr", base_lr)
+}
+
 pub(crate) fn need(cond: bool, name: &'static str, value: f64) -> Result<(), Error> {
     if cond { Ok(()) } else { Err(Error::InvalidHyperparameter { name, value }) }
 }

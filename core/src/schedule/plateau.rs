@@ -55,7 +55,9 @@ const KIND: u8 = 0x81;
 
 impl ReduceLrOnPlateau {
     /// PyTorch's arguments (defaults: min, factor 0.1, patience 10, threshold 1e-4 rel,
-    /// cooldown 0, min_lr 0, eps 1e-8), starting from learning rate `lr`.
+    /// cooldown 0, min_lr 0, eps 1e-8), starting from learning rate `lr`. Refuses what PyTorch
+    /// refuses (factor ≥ 1), non-finite values, and, unlike PyTorch, a negative `lr`, `factor` or
+    /// `min_lr` (each would lead to a negative learning rate, which no optimizer accepts).
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         lr: f64,
@@ -71,9 +73,12 @@ impl ReduceLrOnPlateau {
         if !(factor < 1.0) {
             return Err(Error::InvalidCombination { message: "Factor should be < 1.0." });
         }
-        for (name, v) in
-            [("factor", factor), ("threshold", threshold), ("min_lr", min_lr), ("eps", eps), ("lr", lr)]
-        {
+        super::check_base_lr(lr)?;
+        // PyTorch checks only factor < 1; a negative factor or min_lr would hand the optimizer a
+        // negative learning rate, which descent's optimizers refuse. Refused here instead.
+        super::need(factor >= 0.0, "factor", factor)?;
+        super::need(min_lr >= 0.0, "min_lr", min_lr)?;
+        for (name, v) in [("factor", factor), ("threshold", threshold), ("min_lr", min_lr), ("eps", eps)] {
             if !v.is_finite() {
                 return Err(Error::InvalidHyperparameter { name, value: v });
             }

@@ -1,7 +1,7 @@
 //! Piecewise and power schedules: StepLR, MultiStepLR, ExponentialLR, ConstantLR, LinearLR,
 //! PolynomialLR (`torch/optim/lr_scheduler.py`, their `_get_closed_form_lr`).
 
-use super::{SavedSchedule, Schedule, need, powi, refuse};
+use super::{SavedSchedule, Schedule, check_base_lr, need, powi, refuse};
 use crate::error::Error;
 use crate::persist::{Reader, Writer};
 
@@ -21,6 +21,7 @@ impl StepLr {
     pub fn new(base_lr: f64, step_size: u64, gamma: f64) -> Result<Self, Error> {
         need(step_size >= 1, "step_size", step_size as f64)?;
         need(gamma.is_finite(), "gamma", gamma)?;
+        check_base_lr(base_lr)?;
         Ok(StepLr { base_lr, step_size, gamma })
     }
 }
@@ -58,6 +59,7 @@ impl MultiStepLr {
         let mut m: heapless::Vec<u64, MAX_MILESTONES> = heapless::Vec::new();
         m.extend_from_slice(milestones).map_err(|_| refuse("MultiStepLR holds at most 32 milestones"))?;
         m.sort_unstable();
+        check_base_lr(base_lr)?;
         Ok(MultiStepLr { base_lr, milestones: m, gamma })
     }
 }
@@ -106,6 +108,7 @@ impl ExponentialLr {
     /// Decays by `gamma` every step.
     pub fn new(base_lr: f64, gamma: f64) -> Result<Self, Error> {
         need(gamma.is_finite(), "gamma", gamma)?;
+        check_base_lr(base_lr)?;
         Ok(ExponentialLr { base_lr, gamma })
     }
 }
@@ -141,6 +144,7 @@ impl ConstantLr {
         if !(0.0..=1.0).contains(&factor) {
             return Err(refuse("Constant multiplicative factor expected to be between 0 and 1."));
         }
+        check_base_lr(base_lr)?;
         Ok(ConstantLr { base_lr, factor, total_iters })
     }
 }
@@ -185,6 +189,7 @@ impl LinearLr {
         if !(0.0..=1.0).contains(&end_factor) {
             return Err(refuse("Ending multiplicative factor expected to be between 0 and 1."));
         }
+        check_base_lr(base_lr)?;
         Ok(LinearLr { base_lr, start_factor, end_factor, total_iters })
     }
 }
@@ -225,6 +230,7 @@ impl PolynomialLr {
     pub fn new(base_lr: f64, total_iters: u64, power: f64) -> Result<Self, Error> {
         need(total_iters >= 1, "total_iters", total_iters as f64)?;
         need(power.is_finite(), "power", power)?;
+        check_base_lr(base_lr)?;
         Ok(PolynomialLr { base_lr, total_iters, power })
     }
 }
