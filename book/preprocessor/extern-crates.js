@@ -10,7 +10,7 @@
 // only when mdBook tests them.
 'use strict';
 
-const fs = require('fs');
+const { runPreprocessor, preprocessorConfig } = require('./mdbook');
 
 // rustdoc's code block attributes: a block whose info string holds only these is Rust.
 const RUSTDOC_ATTRS = new Set([
@@ -19,24 +19,14 @@ const RUSTDOC_ATTRS = new Set([
 ]);
 const FENCE = /^(\s*)(`{3,}|~{3,})(.*)$/;
 
-function main(argv) {
-  if (argv[2] === 'supports') process.exit(argv[3] === 'test' ? 0 : 1);
-  const [context, book] = JSON.parse(fs.readFileSync(0, 'utf8'));
-  const config = (context.config.preprocessor || {})['extern-crates'] || {};
-  const crates = config.crates || [];
-  forEachChapter(book.items || book.sections || [], (chapter) => {
-    chapter.content = addExternCrates(chapter.content, crates);
+function main() {
+  runPreprocessor({
+    renderers: ['test'],
+    transform(chapter, context) {
+      const crates = preprocessorConfig(context, 'extern-crates').crates || [];
+      chapter.content = addExternCrates(chapter.content, crates);
+    },
   });
-  process.stdout.write(JSON.stringify(book));
-}
-
-function forEachChapter(items, visit) {
-  for (const item of items) {
-    if (item && item.Chapter) {
-      visit(item.Chapter);
-      forEachChapter(item.Chapter.sub_items || [], visit);
-    }
-  }
 }
 
 function isRust(info) {
@@ -74,4 +64,4 @@ function addExternCrates(markdown, crates) {
   return out.join('\n');
 }
 
-main(process.argv);
+main();

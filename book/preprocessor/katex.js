@@ -2,9 +2,6 @@
 // mdBook preprocessor: renders $...$ (inline) and $$...$$ (display) math to HTML with KaTeX at
 // build time, so the book needs no script and no network to show its formulas.
 //
-// Protocol (mdBook 0.4 and 0.5): `katex.js supports <renderer>` exits 0 for renderers we handle;
-// otherwise stdin holds `[context, book]` as JSON and we print the book back with math rendered.
-//
 // Also writes theme/katex.css (KaTeX's stylesheet with its woff2 fonts inlined as data URIs), which
 // book.toml lists under additional-css: mdBook renames CSS files with a content hash and would lose
 // relative font paths, so the fonts travel inside the stylesheet. It is rewritten only when its
@@ -21,39 +18,30 @@ const fs = require('fs');
 const path = require('path');
 const katex = require('katex');
 
-const SUPPORTED_RENDERERS = new Set(['html']);
+const { runPreprocessor, preprocessorConfig } = require('./mdbook');
 
-function main(argv) {
-  if (argv[2] === 'supports') {
-    process.exit(SUPPORTED_RENDERERS.has(argv[3]) ? 0 : 1);
-  }
-  const input = fs.readFileSync(0, 'utf8');
-  const [context, book] = JSON.parse(input);
-  const config = (context.config.preprocessor || {}).katex || {};
-  const macros = Object.assign({}, config.macros || {});
-  writeStylesheet(path.join(context.root, 'theme', 'katex.css'));
+function main() {
   const errors = [];
-  forEachChapter(book.items || book.sections || [], (chapter) => {
-    const where = chapter.source_path || chapter.path || chapter.name;
-    chapter.content = renderMath(chapter.content, macros, (line, message) => {
-      errors.push(`${where}:${line}: ${message}`);
-    });
+  let macros = {};
+  runPreprocessor({
+    renderers: ['html'],
+    start(context) {
+      macros = Object.assign({}, preprocessorConfig(context, 'katex').macros || {});
+      writeStylesheet(path.join(context.root, 'theme', 'katex.css'));
+    },
+    transform(chapter) {
+      const where = chapter.source_path || chapter.path || chapter.name;
+      chapter.content = renderMath(chapter.content, macros, (line, message) => {
+        errors.push(`${where}:${line}: ${message}`);
+      });
+    },
+    finish() {
+      if (errors.length > 0) {
+        throw new Error(`katex preprocessor: ${errors.length} formula(s) failed to render\n  ` +
+          errors.join('\n  '));
+      }
+    },
   });
-  if (errors.length > 0) {
-    process.stderr.write(`katex preprocessor: ${errors.length} formula(s) failed to render\n`);
-    for (const e of errors) process.stderr.write(`  ${e}\n`);
-    process.exit(1);
-  }
-  process.stdout.write(JSON.stringify(book));
-}
-
-function forEachChapter(items, visit) {
-  for (const item of items) {
-    if (item && item.Chapter) {
-      visit(item.Chapter);
-      forEachChapter(item.Chapter.sub_items || [], visit);
-    }
-  }
 }
 
 // --- the stylesheet -------------------------------------------------------------------------------
@@ -250,4 +238,4 @@ function escapeHtml(s) {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
-main(process.argv);
+main();
