@@ -9,8 +9,16 @@
 //!
 //! State per parameter: 2 bytes per value (Adam: 4 bytes instead of 8).
 //!
-//! Accuracy, measured in `tests/half_state.rs` (100 steps on a quadratic, lr 1e-2): the trajectory
-//! stays within the bound stated there of the f32-state trajectory, and reaches the same minimum.
+//! Accuracy, proven by property tests in `tests/half_state.rs` for Adam, AdamW, Adamax, NAdam,
+//! RAdam and momentum SGD: over 100 steps on random quadratics and hyperparameters, the
+//! trajectory stays within 32·u of the distance the f32-state trajectory travelled (u = 2⁻⁸ for
+//! bf16, 2⁻¹¹ for f16; 64·u for Adamax with round-to-nearest, whose infinity norm stops decaying
+//! once β2·u rounds back to u), and reaches the same minimum.
+//!
+//! Prefer bf16. f16 has 3 more significand bits but only 5 exponent bits: below 6.1e-5 it keeps
+//! fewer bits, below 6.0e-8 it stores 0. The Adam family's second moment v ≈ (1 − β2)·g² gets
+//! there for gradients under about 0.25, and m̂/(√v̂ + ε) then goes far wrong (fine-tuning the
+//! example's last layer with f16 Adam state reaches 44.5 % instead of 88.0 %).
 
 use core::marker::PhantomData;
 
