@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 use std::path::Path;
 use std::process::ExitCode;
 
+mod analyze;
 mod compare;
 mod replay;
 mod train;
@@ -32,6 +33,8 @@ enum Command {
     Train(Box<train::Args>),
     /// Train the same MLP with SGD, momentum, Nesterov, RMSprop and Adam; print a table, write plots.
     Compare(compare::Args),
+    /// Convergence analyses: trajectories, rates against theory, sweeps, landscapes, … (plots and data).
+    Analyze(analyze::Args),
 }
 
 /// A failure that ends the command: printed as one line, exit code 2.
@@ -50,6 +53,7 @@ pub fn main() -> ExitCode {
         Command::Replay(a) => replay::run(a),
         Command::Train(a) => train::run(*a),
         Command::Compare(a) => compare::run(a),
+        Command::Analyze(a) => analyze::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
