@@ -131,6 +131,29 @@ impl Chart {
         self.curves.push(Curve { series, style, colour });
         self
     }
+    /// The legend corner with the fewest data points near it (in the axes' own scales).
+    fn legend_corner(&self, x: (f64, f64), y: (f64, f64)) -> SeriesLabelPosition {
+        let unit = |v: f64, (lo, hi): (f64, f64), log: bool| {
+            if log { (v.ln() - lo.ln()) / (hi.ln() - lo.ln()) } else { (v - lo) / (hi - lo) }
+        };
+        let pts: Vec<(f64, f64)> = self
+            .curves
+            .iter()
+            .flat_map(|c| c.series.points.iter())
+            .map(|p| (unit(p.0, x, self.log_x), unit(p.1, y, self.log_y)))
+            .filter(|p| p.0.is_finite() && p.1.is_finite())
+            .collect();
+        let corners = [
+            (SeriesLabelPosition::UpperRight, (1.0, 1.0)),
+            (SeriesLabelPosition::UpperLeft, (0.0, 1.0)),
+            (SeriesLabelPosition::LowerRight, (1.0, 0.0)),
+            (SeriesLabelPosition::LowerLeft, (0.0, 0.0)),
+        ];
+        let near =
+            |c: (f64, f64)| pts.iter().filter(|p| (p.0 - c.0).abs() < 0.5 && (p.1 - c.1).abs() < 0.4).count();
+        corners.into_iter().min_by_key(|(_, c)| near(*c)).map_or(SeriesLabelPosition::UpperRight, |c| c.0)
+    }
+
     /// Writes the chart as SVG. Non-finite points (and non-positive ones on a log axis) are left out.
     pub fn write(&self, path: &Path) -> Result<(), PlotError> {
         let e = err(path);
@@ -140,6 +163,7 @@ impl Chart {
         let (x0, x1) = range(points().map(|p| p.0).chain(self.markers.iter().map(|m| m.0)), self.log_x);
         let (y0, y1) = self.y_range.unwrap_or_else(|| range(points().map(|p| p.1), self.log_y));
         let (log_x, log_y) = (self.log_x, self.log_y);
+        let corner = self.legend_corner((x0, x1), (y0, y1));
         let ok = move |p: &&(f64, f64)| {
             p.0.is_finite()
                 && p.1.is_finite()
@@ -157,12 +181,24 @@ impl Chart {
                     .y_label_area_size(70)
                     .build_cartesian_2d($xr, $yr)
                     .map_err(&e)?;
-                chart.configure_mesh().x_desc(&self.x_label).y_desc(&self.y_label).draw().map_err(&e)?;
+                chart
+                    .configure_mesh()
+                    .x_desc(&self.x_label)
+                    .y_desc(&self.y_label)
+                    .x_label_formatter(&|v: &f64| tick(*v, log_x))
+                    .y_label_formatter(&|v: &f64| tick(*v, log_y))
+                    .draw()
+                    .map_err(&e)?;
                 for c in &self.curves {
                     let colour = PALETTE[c.colour % PALETTE.len()];
                     let pts: Vec<(f64, f64)> = c.series.points.iter().filter(ok).copied().collect();
-                    let legend = move |(x, y): (i32, i32)| {
-                        PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2))
+                    let points_only = c.style == Style::Points;
+                    let legend = move |(x, y): (i32, i32)| -> DynElement<'static, SVGBackend, (i32, i32)> {
+                        if points_only {
+                            Circle::new((x + 10, y), 4, colour.filled()).into_dyn()
+                        } else {
+                            PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2)).into_dyn()
+                        }
                     };
                     let anno = match c.style {
                         Style::Line | Style::LinePoints => chart
@@ -199,6 +235,7 @@ impl Chart {
                 }
                 chart
                     .configure_series_labels()
+                    .position(corner)
                     .background_style(WHITE.mix(0.85))
                     .border_style(BLACK)
                     .draw()
@@ -212,6 +249,21 @@ impl Chart {
             (true, true) => draw!((x0..x1).log_scale(), (y0..y1).log_scale()),
         }
         root.present().map_err(&e)
+    }
+}
+
+/// A tick label: short decimals from 0.001 to 100 000, exponent form (`1e-40`) beyond.
+fn tick(v: f64, _log: bool) -> String {
+    if v == 0.0 {
+        return "0".into();
+    }
+    let a = v.abs();
+    if a >= 1e5 || a < 1e-3 {
+        let s = format!("{v:.0e}");
+        if (s.parse::<f64>().unwrap_or(v) - v).abs() <= 1e-9 * a { s } else { format!("{v:.1e}") }
+    } else {
+        let s = format!("{v:.4}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
     }
 }
 

@@ -3,6 +3,7 @@
 //! | function | formula | minimum |
 //! |---|---|---|
 //! | quadratic (κ) | ½ (x − x*)ᵀ A (x − x*), A = Q diag(λ) Qᵀ, λ from 1 to κ | x*, f = 0 |
+//! | quadratic, rotated_quadratic (2-D) | the above with κ = 10, axis-aligned and rotated | (1, 1) |
 //! | ravine | x² + 10y² | (0, 0) |
 //! | ravine3 | x² + 3y² | (0, 0) |
 //! | rosenbrock | (1 − x)² + 100 (y − x²)² | (1, 1) |
@@ -162,6 +163,10 @@ impl Objective for Quadratic {
 /// The named 2-D functions of the seeds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Surface {
+    /// ½ (x − x*)ᵀ diag(1, 10) (x − x*), x* = (1, 1): an axis-aligned quadratic, κ = 10.
+    Quadratic,
+    /// The same eigenvalues in a rotated basis ([`Quadratic::conditioned`]`(2, 10, true)`).
+    RotatedQuadratic,
     /// x² + 10y²: a ravine, condition number 10.
     Ravine,
     /// x² + 3y²: a milder ravine, condition number 3.
@@ -178,7 +183,9 @@ pub enum Surface {
 
 impl Surface {
     /// Every surface.
-    pub const ALL: [Surface; 6] = [
+    pub const ALL: [Surface; 8] = [
+        Surface::Quadratic,
+        Surface::RotatedQuadratic,
         Surface::Ravine,
         Surface::Ravine3,
         Surface::Rosenbrock,
@@ -191,11 +198,18 @@ impl Surface {
     pub fn by_name(name: &str) -> Option<Surface> {
         Surface::ALL.into_iter().find(|s| s.name() == name)
     }
+
+    /// The quadratic behind the two quadratic surfaces (κ = 10, rotated for the second).
+    fn quadratic(self) -> Quadratic {
+        Quadratic::conditioned(2, 10.0, self == Surface::RotatedQuadratic)
+    }
 }
 
 impl Objective for Surface {
     fn name(&self) -> String {
         match self {
+            Surface::Quadratic => "quadratic",
+            Surface::RotatedQuadratic => "rotated_quadratic",
             Surface::Ravine => "ravine",
             Surface::Ravine3 => "ravine3",
             Surface::Rosenbrock => "rosenbrock",
@@ -211,6 +225,7 @@ impl Objective for Surface {
     fn value(&self, p: &[f64]) -> f64 {
         let (x, y) = (p[0], p[1]);
         match self {
+            Surface::Quadratic | Surface::RotatedQuadratic => self.quadratic().value(p),
             Surface::Ravine => x * x + 10.0 * y * y,
             Surface::Ravine3 => x * x + 3.0 * y * y,
             Surface::Rosenbrock => (1.0 - x).powi(2) + 100.0 * (y - x * x).powi(2),
@@ -222,6 +237,7 @@ impl Objective for Surface {
     fn gradient(&self, p: &[f64], g: &mut [f64]) {
         let (x, y) = (p[0], p[1]);
         let (gx, gy) = match self {
+            Surface::Quadratic | Surface::RotatedQuadratic => return self.quadratic().gradient(p, g),
             Surface::Ravine => (2.0 * x, 20.0 * y),
             Surface::Ravine3 => (2.0 * x, 6.0 * y),
             Surface::Rosenbrock => (-2.0 * (1.0 - x) - 400.0 * x * (y - x * x), 200.0 * (y - x * x)),
@@ -238,6 +254,7 @@ impl Objective for Surface {
     fn hessian(&self, p: &[f64], h: &mut [f64]) {
         let (x, y) = (p[0], p[1]);
         let (xx, xy, yy) = match self {
+            Surface::Quadratic | Surface::RotatedQuadratic => return self.quadratic().hessian(p, h),
             Surface::Ravine => (2.0, 0.0, 20.0),
             Surface::Ravine3 => (2.0, 0.0, 6.0),
             Surface::Rosenbrock => (2.0 - 400.0 * (y - x * x) + 800.0 * x * x, -400.0 * x, 200.0),
@@ -254,6 +271,7 @@ impl Objective for Surface {
     }
     fn minimizer(&self) -> Option<Vec<f64>> {
         match self {
+            Surface::Quadratic | Surface::RotatedQuadratic => Some(vec![1.0, 1.0]),
             Surface::Ravine | Surface::Ravine3 => Some(vec![0.0, 0.0]),
             Surface::Rosenbrock => Some(vec![1.0, 1.0]),
             Surface::Multimodal | Surface::Saddle | Surface::Himmelblau => None,
@@ -267,6 +285,7 @@ impl Objective for Surface {
     }
     fn start(&self) -> Vec<f64> {
         match self {
+            Surface::Quadratic | Surface::RotatedQuadratic => vec![-1.0, 2.5],
             Surface::Ravine | Surface::Ravine3 => vec![-4.0, 1.5],
             Surface::Rosenbrock => vec![-1.5, 2.0],
             Surface::Multimodal => vec![4.0, -4.0],
@@ -276,6 +295,7 @@ impl Objective for Surface {
     }
     fn window(&self) -> ((f64, f64), (f64, f64)) {
         match self {
+            Surface::Quadratic | Surface::RotatedQuadratic => ((-1.5, 3.0), (-0.5, 3.0)),
             Surface::Ravine | Surface::Ravine3 => ((-4.5, 4.5), (-2.0, 2.0)),
             Surface::Rosenbrock => ((-2.0, 2.0), (-1.0, 3.0)),
             Surface::Multimodal => ((-5.0, 5.0), (-5.0, 5.0)),

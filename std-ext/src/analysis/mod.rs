@@ -13,10 +13,16 @@
 //! Everything here is deterministic: the same arguments give the same numbers.
 
 pub mod functions;
+pub mod gradient_flow;
+pub mod landscape;
+pub mod lr_find;
+pub mod net;
 pub mod output;
 pub mod rates;
 pub mod runner;
 pub mod schedules;
+pub mod sharpness;
+pub mod sweep;
 pub mod trajectories;
 
 pub use functions::{Line, Objective, Quadratic, Surface};

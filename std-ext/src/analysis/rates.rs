@@ -25,7 +25,7 @@
 
 use super::functions::{Objective, Quadratic};
 use super::output::Output;
-use super::runner::{descend, kwargs};
+use super::runner::{iterate, kwargs};
 use crate::plot::{Chart, Series, Style};
 use crate::row;
 use serde::Serialize;
@@ -132,15 +132,21 @@ pub fn fit_rate(errors: &[f64]) -> Option<f64> {
 /// leaves the fitting window for good).
 pub fn errors(q: &Quadratic, method: Method, max_steps: usize) -> Result<Vec<f64>, String> {
     let spec = method.spec(q.mu(), q.l());
-    let x0 = q.start();
     let center = q.minimizer().unwrap_or_else(|| vec![0.0; q.dim()]);
     let dist = |x: &[f64]| x.iter().zip(&center).map(|(a, b)| (a - b).powi(2)).sum::<f64>().sqrt();
-    // Run in chunks until the error is past the window (below 1e-100 or above 1e100 of start).
-    let path = descend(q, &kwargs(&spec)?, &x0, max_steps).map_err(|e| e.to_string())?;
-    let e: Vec<f64> = path.points.iter().map(|x| dist(x)).collect();
-    let e0 = e[0];
-    let end = e.iter().position(|&v| v < 1e-101 * e0 || v > 1e101 * e0 || !v.is_finite()).unwrap_or(e.len());
-    Ok(e[..end].to_vec())
+    let mut e = Vec::new();
+    iterate(q, &kwargs(&spec)?, &q.start(), max_steps, |_, x| {
+        let d = dist(x);
+        let e0 = e.first().copied().unwrap_or(d);
+        // Past the fitting window for good (or diverged past the point the fit uses).
+        let done = !(d >= 1e-101 * e0 && d <= 1e101 * e0);
+        if !done {
+            e.push(d);
+        }
+        !done
+    })
+    .map_err(|err| err.to_string())?;
+    Ok(e)
 }
 
 /// Measures every method on quadratics with `n` variables and each condition number, axis-aligned

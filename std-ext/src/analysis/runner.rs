@@ -37,6 +37,32 @@ pub fn kwargs(spec: &str) -> Result<Map<String, Value>, String> {
     crate::named::parse("optimizer", spec)
 }
 
+/// Runs up to `steps` steps of the optimizer `kwargs` on `f` from `start` (in f64), calling
+/// `visit(k, x_k)` for k = 0, 1, …; stops early when `visit` returns `false`.
+pub fn iterate(
+    f: &dyn Objective,
+    kwargs: &Map<String, Value>,
+    start: &[f64],
+    steps: usize,
+    mut visit: impl FnMut(usize, &[f64]) -> bool,
+) -> Result<(), BuildError> {
+    let n = f.dim();
+    let mut opt = registry::build::<f64>(kwargs, &[n], n, NonFinitePolicy::Propagate)?;
+    let mut x = start.to_vec();
+    let mut g = vec![0.0; n];
+    if !visit(0, &x) {
+        return Ok(());
+    }
+    for k in 1..=steps {
+        f.gradient(&x, &mut g);
+        opt.step(&mut x, &g)?;
+        if !visit(k, &x) {
+            break;
+        }
+    }
+    Ok(())
+}
+
 /// Runs `steps` steps of the optimizer `kwargs` on `f` from `start` (in f64) and records the path.
 /// Stops early when the run diverges.
 pub fn descend(
@@ -45,24 +71,15 @@ pub fn descend(
     start: &[f64],
     steps: usize,
 ) -> Result<Path, BuildError> {
-    let n = f.dim();
-    let mut opt = registry::build::<f64>(kwargs, &[n], n, NonFinitePolicy::Propagate)?;
-    let mut x = start.to_vec();
-    let mut g = vec![0.0; n];
-    let f0 = f.value(&x);
-    let limit = 1e12 * f0.abs().max(1.0);
-    let mut path = Path { points: vec![x.clone()], values: vec![f0], diverged: false };
-    for _ in 0..steps {
-        f.gradient(&x, &mut g);
-        opt.step(&mut x, &g)?;
-        let v = f.value(&x);
-        path.points.push(x.clone());
+    let limit = 1e12 * f.value(start).abs().max(1.0);
+    let mut path = Path { points: Vec::new(), values: Vec::new(), diverged: false };
+    iterate(f, kwargs, start, steps, |_, x| {
+        let v = f.value(x);
+        path.points.push(x.to_vec());
         path.values.push(v);
-        if !v.is_finite() || v.abs() > limit || x.iter().any(|c| !c.is_finite()) {
-            path.diverged = true;
-            break;
-        }
-    }
+        path.diverged = !v.is_finite() || v.abs() > limit || x.iter().any(|c| !c.is_finite());
+        !path.diverged
+    })?;
     Ok(path)
 }
 

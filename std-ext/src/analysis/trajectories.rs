@@ -35,6 +35,7 @@ impl Run {
 pub fn default_runs(surface: Surface) -> (Vec<Run>, usize) {
     // (sgd, momentum/nesterov, rmsprop, adagrad, adam) learning rates, and steps.
     let (sgd, mom, rms, ada, adam, steps) = match surface {
+        Surface::Quadratic | Surface::RotatedQuadratic => (0.18, 0.05, 0.1, 1.0, 0.3, 100),
         Surface::Ravine => (0.09, 0.02, 0.1, 1.0, 0.3, 100),
         Surface::Ravine3 => (0.3, 0.05, 0.1, 1.0, 0.3, 100),
         Surface::Rosenbrock => (5e-4, 2e-4, 0.01, 0.5, 0.05, 3000),
@@ -314,8 +315,8 @@ mod tests {
     }
 
     #[test]
-    fn default_runs_reach_the_minimum_of_the_ravines() {
-        for s in [Surface::Ravine, Surface::Ravine3] {
+    fn default_runs_reach_the_minimum_of_the_quadratics_and_ravines() {
+        for s in [Surface::Quadratic, Surface::RotatedQuadratic, Surface::Ravine, Surface::Ravine3] {
             for o in outcomes(s) {
                 assert!(
                     !o.diverged && o.distance.unwrap() < 0.02,
