@@ -4,12 +4,14 @@
 //! (`descent replay`), and (as later chapters land) MNIST training and convergence analysis.
 #![deny(missing_docs)]
 
+pub mod analysis;
 pub mod checkpoint;
 pub mod cli;
 pub mod data;
 pub mod dispatch;
 pub mod export;
 pub mod model;
+pub mod named;
 pub mod plot;
 pub mod registry;
 pub mod replay;

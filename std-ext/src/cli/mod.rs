@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+mod analyze;
 mod compare;
 mod export;
 mod replay;
@@ -38,6 +39,8 @@ enum Command {
     Compare(compare::Args),
     /// Write a checkpoint of `descent train --save` as a model blob for a device (descent_core::nn::ModelBlob).
     Export(export::Args),
+    /// Convergence analyses: trajectories, rates against theory, sweeps, landscapes, … (plots and data).
+    Analyze(analyze::Args),
 }
 
 /// A failure that ends the command: printed as one line, exit code 2.
@@ -60,6 +63,7 @@ pub fn main() -> ExitCode {
         Command::Train(a) => train::run(*a),
         Command::Compare(a) => compare::run(a),
         Command::Export(a) => export::run(a),
+        Command::Analyze(a) => analyze::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

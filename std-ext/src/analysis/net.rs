@@ -1,0 +1,216 @@
+//! What the MLP analyses share: a model with its parameters over a data set, seeded mini-batches,
+//! the gradient of one batch or of a whole (sub)set, and the loss at any parameters.
+
+use crate::model::{Activation, Init, Loss, Mlp, Targets, Workspace};
+use crate::train::Split;
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+
+/// The model and batching every MLP analysis is told: layer widths, batch size, seed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Setup {
+    /// Layer widths, input to output.
+    pub sizes: Vec<usize>,
+    /// Examples per mini-batch.
+    pub batch: usize,
+    /// Seed for initialization and shuffling.
+    pub seed: u64,
+}
+
+/// An MLP, its parameters and the training data it sees.
+pub struct Net<'a> {
+    /// The model.
+    pub model: Mlp,
+    /// Its parameters.
+    pub params: Vec<f32>,
+    /// The gradient of the last [`Net::batch_gradient`] or [`Net::gradient_at`].
+    pub grad: Vec<f32>,
+    data: Split<'a>,
+    loss: Loss,
+    batch: usize,
+    order: Vec<usize>,
+    ws: Workspace,
+    x: Vec<f32>,
+    y: Vec<u8>,
+    v: Vec<f32>,
+}
+
+impl<'a> Net<'a> {
+    /// The model of `setup` with `activation`, over `data`.
+    pub fn from_setup(
+        data: Split<'a>,
+        setup: &Setup,
+        activation: Activation,
+        loss: Loss,
+    ) -> Result<Self, String> {
+        Net::new(data, &setup.sizes, activation, loss, setup.seed, setup.batch)
+    }
+
+    /// A model of layer widths `sizes`, initialized from `seed`, over `data` in batches of `batch`.
+    pub fn new(
+        data: Split<'a>,
+        sizes: &[usize],
+        activation: Activation,
+        loss: Loss,
+        seed: u64,
+        batch: usize,
+    ) -> Result<Self, String> {
+        let model = Mlp::new(sizes, activation)?;
+        if batch == 0 || data.n == 0 {
+            return Err("the batch size and the data set must not be empty".into());
+        }
+        if data.x.len() != data.n * model.inputs() {
+            return Err(format!(
+                "the data has {} features per example, the model expects {}",
+                data.x.len() / data.n,
+                model.inputs()
+            ));
+        }
+        let init = if activation == Activation::Relu { Init::He } else { Init::Xavier };
+        let params = model.init_params(init, seed);
+        let (inp, out) = (model.inputs(), model.outputs());
+        Ok(Net {
+            grad: vec![0.0; params.len()],
+            params,
+            ws: model.workspace(batch.max(data.n.min(1000))),
+            model,
+            data,
+            loss,
+            batch,
+            order: (0..data.n).collect(),
+            x: vec![0.0; batch * inp],
+            y: vec![0; batch],
+            v: vec![0.0; batch * out],
+        })
+    }
+
+    /// Batches per epoch.
+    pub fn batches(&self) -> usize {
+        self.data.n.div_ceil(self.batch)
+    }
+
+    /// Reshuffles the examples for `epoch` (the same seeding as the training loop).
+    pub fn shuffle(&mut self, seed: u64, epoch: usize) {
+        self.order = (0..self.data.n).collect();
+        self.order.shuffle(&mut ChaCha8Rng::seed_from_u64(
+            seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+        ));
+    }
+
+    /// The mean loss of batch `k` of the current order at the current parameters, and its
+    /// gradient into [`Net::grad`].
+    pub fn batch_gradient(&mut self, k: usize) -> f64 {
+        let (inp, out) = (self.model.inputs(), self.model.outputs());
+        let rows = &self.order[(k * self.batch).min(self.data.n)..((k + 1) * self.batch).min(self.data.n)];
+        let b = rows.len();
+        for (j, &i) in rows.iter().enumerate() {
+            self.x[j * inp..(j + 1) * inp].copy_from_slice(&self.data.x[i * inp..(i + 1) * inp]);
+            match self.loss {
+                Loss::CrossEntropy => self.y[j] = self.data.y[i],
+                Loss::Mse => {
+                    self.v[j * out..(j + 1) * out].copy_from_slice(&self.data.values[i * out..(i + 1) * out])
+                }
+            }
+        }
+        let t = match self.loss {
+            Loss::CrossEntropy => Targets::Classes(&self.y[..b]),
+            Loss::Mse => Targets::Values(&self.v[..b * out]),
+        };
+        let s = self.model.loss_and_grad(
+            &self.params,
+            &self.x[..b * inp],
+            t,
+            b,
+            self.loss,
+            &mut self.ws,
+            &mut self.grad,
+        );
+        s.loss_sum / b.max(1) as f64
+    }
+
+    /// The mean loss over the first `n` examples at `params` (in order, chunks of up to 1000),
+    /// and its gradient into [`Net::grad`].
+    pub fn gradient_at(&mut self, params: &[f32], n: usize) -> f64 {
+        let n = n.min(self.data.n);
+        let (inp, out) = (self.model.inputs(), self.model.outputs());
+        let chunk = self.ws_rows();
+        let mut total = vec![0.0f64; self.grad.len()];
+        let mut loss = 0.0;
+        for start in (0..n).step_by(chunk) {
+            let b = chunk.min(n - start);
+            let t = match self.loss {
+                Loss::CrossEntropy => Targets::Classes(&self.data.y[start..start + b]),
+                Loss::Mse => Targets::Values(&self.data.values[start * out..(start + b) * out]),
+            };
+            let x = &self.data.x[start * inp..(start + b) * inp];
+            let s = self.model.loss_and_grad(params, x, t, b, self.loss, &mut self.ws, &mut self.grad);
+            loss += s.loss_sum;
+            // Each chunk's gradient is of its mean loss: weight by its size.
+            total.iter_mut().zip(&self.grad).for_each(|(t, g)| *t += f64::from(*g) * b as f64);
+        }
+        self.grad.iter_mut().zip(&total).for_each(|(g, t)| *g = (*t / n as f64) as f32);
+        loss / n as f64
+    }
+
+    /// The mean loss over the first `n` examples of `data` at `params`.
+    pub fn loss_at(&mut self, params: &[f32], data: Split<'_>, n: usize) -> f64 {
+        let n = n.min(data.n);
+        let sub = Split {
+            x: &data.x[..n * self.model.inputs()],
+            y: &data.y[..n.min(data.y.len())],
+            values: &data.values[..(n * self.model.outputs()).min(data.values.len())],
+            n,
+        };
+        crate::train::evaluate(&self.model, params, sub, self.loss, self.ws_rows()).0
+    }
+
+    fn ws_rows(&self) -> usize {
+        self.batch.max(self.data.n.min(1000))
+    }
+}
+
+/// A slice of the first `n` examples of a split.
+pub fn head(data: Split<'_>, n: usize, inputs: usize, outputs: usize) -> Split<'_> {
+    let n = n.min(data.n);
+    Split {
+        x: &data.x[..n * inputs],
+        y: &data.y[..n.min(data.y.len())],
+        values: &data.values[..(n * outputs).min(data.values.len())],
+        n,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn toy() -> (Vec<f32>, Vec<u8>) {
+        let x: Vec<f32> = (0..300 * 4).map(|i| ((i * 37 % 101) as f32 / 50.0) - 1.0).collect();
+        let y: Vec<u8> = (0..300).map(|i| u8::from(x[i * 4] + x[i * 4 + 1] > 0.0)).collect();
+        (x, y)
+    }
+
+    #[test]
+    fn the_full_gradient_is_the_size_weighted_mean_of_batch_gradients() {
+        let (x, y) = toy();
+        let data = Split { x: &x, y: &y, values: &[], n: 300 };
+        let mut net = Net::new(data, &[4, 6, 2], Activation::Tanh, Loss::CrossEntropy, 1, 128).unwrap();
+        let p = net.params.clone();
+        let full_loss = net.gradient_at(&p, 300);
+        let full = net.grad.clone();
+        // Batches of 128, 128, 44 in the identity order.
+        let mut acc = vec![0.0f64; full.len()];
+        let mut loss = 0.0;
+        for k in 0..net.batches() {
+            let b = (300 - k * 128).min(128) as f64;
+            loss += net.batch_gradient(k) * b;
+            acc.iter_mut().zip(&net.grad).for_each(|(a, g)| *a += f64::from(*g) * b);
+        }
+        assert!((loss / 300.0 - full_loss).abs() < 1e-6);
+        for (a, f) in acc.iter().zip(&full) {
+            assert!((a / 300.0 - f64::from(*f)).abs() < 1e-5);
+        }
+        assert!((net.loss_at(&p, data, 300) - full_loss).abs() < 1e-6);
+    }
+}

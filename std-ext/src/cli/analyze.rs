@@ -1,0 +1,572 @@
+//! `descent analyze <topic>`: one command per analysis of [`crate::analysis`]. Each writes its
+//! plots (SVG) and the numbers behind them (CSV, JSON) into `--out` (default
+//! `analysis/<topic>`), and prints a short summary.
+
+use super::Failure;
+use super::train::{load_data, set_threads, splits};
+use crate::analysis::net::{Setup, head};
+use crate::analysis::{self, Output, Surface};
+use crate::model::{Activation, Loss};
+use crate::train::{Silent, TrainOptions};
+use clap::Subcommand;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::{Map, Value};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+/// Arguments of `descent analyze`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Output directory (default: analysis/<topic>).
+    #[arg(long, global = true)]
+    out: Option<PathBuf>,
+    #[command(subcommand)]
+    topic: Topic,
+}
+
+#[derive(Subcommand)]
+enum Topic {
+    /// Every optimizer's path over the 2-D test functions, on contour plots.
+    Trajectories {
+        /// Functions: ravine, ravine3, rosenbrock, multimodal, saddle, himmelblau (default: all).
+        #[arg(long, value_delimiter = ',')]
+        functions: Vec<String>,
+        /// Optimizer specs instead of the defaults, e.g. 'sgd:lr=0.01,momentum=0.9' (repeatable).
+        #[arg(long = "run")]
+        runs: Vec<String>,
+        /// Steps (default: per function).
+        #[arg(long)]
+        steps: Option<usize>,
+    },
+    /// Measured linear convergence rates on quadratics against the theory.
+    Rates {
+        /// Condition numbers.
+        #[arg(long, value_delimiter = ',', default_value = "10,30,100,300,1000")]
+        kappas: Vec<f64>,
+        /// Variables.
+        #[arg(long, default_value_t = 10)]
+        dim: usize,
+        /// Most steps per run.
+        #[arg(long, default_value_t = 400_000)]
+        max_steps: usize,
+    },
+    /// Gradient descent on x² for learning rates 0.01 … 1.1: where it converges, oscillates, diverges.
+    LrDemo {
+        /// Learning rates.
+        #[arg(long, value_delimiter = ',', default_value = "0.01,0.1,0.5,0.9,1.0,1.1")]
+        lrs: Vec<f64>,
+        /// Steps.
+        #[arg(long, default_value_t = 20)]
+        steps: usize,
+    },
+    /// Gradient descent against momentum in the ravine x² + 10y².
+    Ravine {
+        /// Steps.
+        #[arg(long, default_value_t = 60)]
+        steps: usize,
+    },
+    /// Every learning-rate schedule's curve (and the cycled momentum).
+    Schedules,
+    /// Final loss against learning rate: optimizers on 2-D functions, and Adam on the MNIST MLP.
+    Sweep {
+        /// Learning rates for the 2-D functions: LO,HI,COUNT (log-spaced).
+        #[arg(long, value_delimiter = ',', default_value = "1e-4,1,25")]
+        grid: Vec<f64>,
+        /// Steps on the 2-D functions.
+        #[arg(long, default_value_t = 200)]
+        steps: usize,
+        /// Learning rates of the MNIST sweep.
+        #[arg(long, value_delimiter = ',', default_value = "1e-4,3e-4,1e-3,3e-3,1e-2,3e-2,1e-1")]
+        lrs: Vec<f64>,
+        /// Optimizer of the MNIST sweep (its lr is swept).
+        #[arg(long, default_value = "adam")]
+        optimizer: String,
+        /// Epochs per MNIST run (0 skips the MNIST sweep).
+        #[arg(long, default_value_t = 3)]
+        epochs: usize,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// The learning-rate range test on the MNIST MLP, the suggestion marked.
+    LrFind {
+        /// Optimizer (its lr is overwritten by the ramp), e.g. 'sgd:momentum=0.9'.
+        #[arg(long, default_value = "adam")]
+        optimizer: String,
+        /// First learning rate.
+        #[arg(long, default_value_t = 1e-6)]
+        start_lr: f64,
+        /// Last learning rate.
+        #[arg(long, default_value_t = 10.0)]
+        end_lr: f64,
+        /// Steps from first to last (at most 4096).
+        #[arg(long, default_value_t = 300)]
+        steps: usize,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Per-layer gradient norms of a deep MLP (784-256-128-64-32-10) during training.
+    GradientFlow {
+        /// Hidden activations to compare.
+        #[arg(long, value_delimiter = ',', default_value = "relu,sigmoid")]
+        activations: Vec<String>,
+        /// Optimizer.
+        #[arg(long, default_value = "sgd:lr=0.01,momentum=0.9")]
+        optimizer: String,
+        /// Training steps.
+        #[arg(long, default_value_t = 200)]
+        steps: usize,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// The loss landscape around trained parameters: 1-D interpolation and a filter-normalized 2-D slice.
+    Landscape {
+        /// Optimizer.
+        #[arg(long, default_value = "adam:lr=0.001")]
+        optimizer: String,
+        /// Training epochs before looking around.
+        #[arg(long, default_value_t = 5)]
+        epochs: usize,
+        /// Points per side of the 2-D slice.
+        #[arg(long, default_value_t = 25)]
+        side: usize,
+        /// Half-width of the slice (in units of the normalized directions).
+        #[arg(long, default_value_t = 1.0)]
+        span: f64,
+        /// Examples the losses are measured on.
+        #[arg(long, default_value_t = 1000)]
+        eval: usize,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// The top Hessian eigenvalue (sharpness) after every epoch, by power iteration on Hessian-vector products.
+    Sharpness {
+        /// Optimizer specs to compare (repeatable).
+        #[arg(long = "run", default_values = ["sgd:lr=0.05", "sgd:lr=0.2", "adam:lr=0.001"])]
+        runs: Vec<String>,
+        /// Epochs.
+        #[arg(long, default_value_t = 5)]
+        epochs: usize,
+        /// Examples the Hessian is measured on.
+        #[arg(long, default_value_t = 1000)]
+        eval: usize,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+}
+
+/// Options of the analyses that train an MLP on MNIST.
+#[derive(clap::Args)]
+struct DataArgs {
+    /// Directory with the four MNIST-format files (default: the bundled 10k subset).
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Hidden layer widths (default: 128; gradient-flow uses 256,128,64,32).
+    #[arg(long, value_delimiter = ',')]
+    hidden: Vec<usize>,
+    /// Examples per batch.
+    #[arg(long, default_value_t = 128)]
+    batch_size: usize,
+    /// Seed.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Threads for the matrix products.
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+}
+
+impl DataArgs {
+    fn setup(&self, default_hidden: &[usize]) -> Setup {
+        Setup { sizes: self.sizes(default_hidden), batch: self.batch_size, seed: self.seed }
+    }
+    fn sizes(&self, default_hidden: &[usize]) -> Vec<usize> {
+        let hidden = if self.hidden.is_empty() { default_hidden } else { &self.hidden };
+        std::iter::once(784).chain(hidden.iter().copied()).chain(std::iter::once(10)).collect()
+    }
+    fn check(&self) -> Result<(), Failure> {
+        positive("batch-size", self.batch_size)?;
+        positive("threads", self.threads)?;
+        if self.hidden.contains(&0) {
+            return Err(Failure("--hidden sizes must be positive".into()));
+        }
+        Ok(())
+    }
+}
+
+/// A progress bar on a terminal (nothing otherwise), returning the closure the analyses call.
+fn progress(total: usize, what: &str) -> (Option<ProgressBar>, impl FnMut(usize)) {
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let b = ProgressBar::new(total as u64);
+        if let Ok(style) = ProgressStyle::with_template("{prefix} {bar:30} {pos}/{len}") {
+            b.set_style(style);
+        }
+        b.set_prefix(what.to_string());
+        b
+    });
+    let handle = bar.clone();
+    (bar, move |k: usize| {
+        if let Some(b) = &handle {
+            b.set_position(k as u64 + 1);
+        }
+    })
+}
+
+fn done(bar: Option<ProgressBar>) {
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+}
+
+fn optimizer(spec: &str) -> Result<Map<String, Value>, Failure> {
+    let m = crate::named::parse("--optimizer", spec).map_err(Failure)?;
+    // Build once so a bad name or value fails before any work.
+    crate::registry::build::<f32>(&m, &[1], 1, descent_core::NonFinitePolicy::Propagate)
+        .map_err(|e| Failure(format!("--optimizer: {e}")))?;
+    Ok(m)
+}
+
+impl Topic {
+    fn name(&self) -> &'static str {
+        match self {
+            Topic::Trajectories { .. } => "trajectories",
+            Topic::Rates { .. } => "rates",
+            Topic::LrDemo { .. } => "lr-demo",
+            Topic::Ravine { .. } => "ravine",
+            Topic::Schedules => "schedules",
+            Topic::Sweep { .. } => "sweep",
+            Topic::LrFind { .. } => "lr-find",
+            Topic::GradientFlow { .. } => "gradient-flow",
+            Topic::Landscape { .. } => "landscape",
+            Topic::Sharpness { .. } => "sharpness",
+        }
+    }
+}
+
+fn positive(name: &str, v: usize) -> Result<usize, Failure> {
+    if v == 0 { Err(Failure(format!("--{name} must be at least 1"))) } else { Ok(v) }
+}
+
+/// Runs one analysis.
+pub fn run(a: Args) -> Result<(), Failure> {
+    let dir = a.out.clone().unwrap_or_else(|| PathBuf::from("analysis").join(a.topic.name()));
+    // Validate everything before creating the directory.
+    match &a.topic {
+        Topic::Trajectories { functions, runs, steps } => {
+            let surfaces = functions
+                .iter()
+                .map(|f| Surface::by_name(f).ok_or_else(|| Failure(format!("unknown function '{f}'"))))
+                .collect::<Result<Vec<_>, _>>()?;
+            let surfaces = if surfaces.is_empty() { Surface::ALL.to_vec() } else { surfaces };
+            let runs = runs
+                .iter()
+                .map(|s| analysis::trajectories::Run::from_spec(s).map_err(Failure))
+                .collect::<Result<Vec<_>, _>>()?;
+            if let Some(s) = steps {
+                positive("steps", *s)?;
+            }
+            let mut out = Output::new(&dir).map_err(Failure)?;
+            let runs = (!runs.is_empty()).then_some(runs.as_slice());
+            let outcomes = analysis::trajectories::write_trajectories(&mut out, &surfaces, runs, *steps)
+                .map_err(Failure)?;
+            println!(
+                "{:<12} {:<28} {:>6} {:>24} {:>12} {:>10}",
+                "function", "optimizer", "steps", "end", "f", "distance"
+            );
+            for o in outcomes {
+                let end = format!("({:.4}, {:.4})", o.end[0], o.end[1]);
+                let d = o.distance.map_or("-".into(), |d| format!("{d:.2e}"));
+                let tag = if o.diverged { " diverged" } else { "" };
+                println!(
+                    "{:<12} {:<28} {:>6} {end:>24} {:>12.4e} {d:>10}{tag}",
+                    o.function, o.optimizer, o.steps, o.value
+                );
+            }
+            report(&out);
+        }
+        Topic::Rates { kappas, dim, max_steps } => {
+            if kappas.is_empty() || kappas.iter().any(|k| !(*k >= 1.0)) {
+                return Err(Failure("--kappas must be condition numbers ≥ 1".into()));
+            }
+            positive("dim", *dim)?;
+            positive("max-steps", *max_steps)?;
+            let mut out = Output::new(&dir).map_err(Failure)?;
+            let rates = analysis::rates::write_rates(&mut out, kappas, *dim, *max_steps).map_err(Failure)?;
+            println!(
+                "{:>8} {:>8} {:<30} {:>10} {:>10} {:>10}",
+                "kappa", "rotated", "method", "predicted", "measured", "exp. err"
+            );
+            for r in rates {
+                println!(
+                    "{:>8} {:>8} {:<30} {:>10.6} {:>10.6} {:>9.2}%",
+                    r.kappa,
+                    r.rotated,
+                    r.method.label(),
+                    r.predicted,
+                    r.measured,
+                    100.0 * r.exponent_error
+                );
+            }
+            report(&out);
+        }
+        Topic::LrDemo { lrs, steps } => {
+            if lrs.is_empty() || lrs.iter().any(|l| !(*l >= 0.0)) {
+                return Err(Failure("--lrs must be non-negative learning rates".into()));
+            }
+            positive("steps", *steps)?;
+            let mut out = Output::new(&dir).map_err(Failure)?;
+            let rows = analysis::trajectories::write_lr_demo(&mut out, lrs, *steps).map_err(Failure)?;
+            println!("{:>6} {:>12} {:>12} {:>12}  behaviour", "lr", "|1 − 2 lr|", "measured", "|x_T|");
+            for r in rows {
+                println!(
+                    "{:>6} {:>12.4} {:>12.4} {:>12.3e}  {}",
+                    r.lr, r.predicted_factor, r.measured_factor, r.final_distance, r.behaviour
+                );
+            }
+            report(&out);
+        }
+        Topic::Ravine { steps } => {
+            positive("steps", *steps)?;
+            let mut out = Output::new(&dir).map_err(Failure)?;
+            for o in analysis::trajectories::write_ravine(&mut out, *steps).map_err(Failure)? {
+                println!(
+                    "{:<40} distance to the minimum after {} steps: {:.3e}",
+                    o.optimizer,
+                    o.steps,
+                    o.distance.unwrap_or(f64::NAN)
+                );
+            }
+            report(&out);
+        }
+        Topic::Schedules => {
+            let mut out = Output::new(&dir).map_err(Failure)?;
+            let curves = analysis::schedules::write_schedules(&mut out).map_err(Failure)?;
+            println!("{} schedules over {} steps", curves.len(), curves.first().map_or(0, |c| c.lr.len()));
+            report(&out);
+        }
+        Topic::Sweep { grid, steps, lrs, optimizer: name, epochs, data } => {
+            let [lo, hi, count] = grid[..] else {
+                return Err(Failure("--grid must be LO,HI,COUNT".into()));
+            };
+            if !(lo > 0.0 && hi > lo && count >= 2.0 && count.fract() == 0.0) {
+                return Err(Failure(
+                    "--grid must be LO,HI,COUNT with 0 < LO < HI and COUNT ≥ 2 a whole number".into(),
+                ));
+            }
+            positive("steps", *steps)?;
+            data.check()?;
+            let opt = optimizer(name)?;
+            let mut points = Vec::new();
+            for s in [Surface::Ravine, Surface::Rosenbrock, Surface::Himmelblau] {
+                points.extend(
+                    analysis::sweep::surface_sweep(
+                        s,
+                        &analysis::sweep::log_grid(lo, hi, count as usize),
+                        *steps,
+                    )
+                    .map_err(Failure)?,
+                );
+            }
+            if *epochs > 0 {
+                set_threads(data.threads);
+                let mnist = load_data(&data.data)?;
+                let (train, test) = splits(&mnist);
+                let opts = TrainOptions {
+                    optimizer: opt,
+                    epochs: *epochs,
+                    batch_size: data.batch_size,
+                    hidden: if data.hidden.is_empty() { vec![128] } else { data.hidden.clone() },
+                    seed: data.seed,
+                    ..TrainOptions::default()
+                };
+                let (bar, tick) = progress(lrs.len(), "learning rates");
+                points.extend(analysis::sweep::mnist_sweep(train, test, &opts, lrs, tick).map_err(Failure)?);
+                done(bar);
+            }
+            let mut out = Output::new(&dir).map_err(Failure)?;
+            analysis::sweep::write_sweep(&mut out, &points).map_err(Failure)?;
+            for t in ["ravine", "rosenbrock", "himmelblau", "mnist"] {
+                let mut names: Vec<&str> =
+                    points.iter().filter(|p| p.target == t).map(|p| p.optimizer.as_str()).collect();
+                names.dedup();
+                for n in names {
+                    let best = points
+                        .iter()
+                        .filter(|p| p.target == t && p.optimizer == n && p.loss.is_finite())
+                        .min_by(|a, b| a.loss.total_cmp(&b.loss));
+                    let diverged = points
+                        .iter()
+                        .filter(|p| p.target == t && p.optimizer == n && !p.loss.is_finite())
+                        .count();
+                    if let Some(b) = best {
+                        println!(
+                            "{t:<11} {n:<9} best lr {:>9.3e}  loss {:>10.3e}  ({diverged} lrs diverged)",
+                            b.lr, b.loss
+                        );
+                    }
+                }
+            }
+            report(&out);
+        }
+        Topic::LrFind { optimizer: name, start_lr, end_lr, steps, data } => {
+            data.check()?;
+            if !(*start_lr > 0.0 && end_lr > start_lr) || *steps < 2 || *steps > analysis::lr_find::MAX_STEPS
+            {
+                return Err(Failure(format!(
+                    "need 0 < --start-lr < --end-lr and 2 ≤ --steps ≤ {}",
+                    analysis::lr_find::MAX_STEPS
+                )));
+            }
+            let settings = analysis::lr_find::Settings {
+                optimizer: optimizer(name)?,
+                start_lr: *start_lr,
+                end_lr: *end_lr,
+                steps: *steps,
+                sizes: data.sizes(&[128]),
+                batch: data.batch_size,
+                seed: data.seed,
+            };
+            set_threads(data.threads);
+            let mnist = load_data(&data.data)?;
+            let (train, _) = splits(&mnist);
+            let mut out = Output::new(&dir).map_err(Failure)?;
+            let (bar, tick) = progress(*steps, "range test");
+            let found =
+                analysis::lr_find::write_lr_find(&mut out, train, &settings, tick).map_err(Failure)?;
+            done(bar);
+            let end = if found.diverged { "the loss diverged" } else { "reached --end-lr" };
+            println!("{} steps, stopped because {end}", found.points.len());
+            match found.suggestion {
+                Some(lr) => println!("suggested learning rate: {lr:.3e}"),
+                None => println!("no suggestion (too few points)"),
+            }
+            report(&out);
+        }
+        Topic::GradientFlow { activations, optimizer: name, steps, data } => {
+            data.check()?;
+            positive("steps", *steps)?;
+            let acts = activations
+                .iter()
+                .map(|a| a.parse::<Activation>().map_err(Failure))
+                .collect::<Result<Vec<_>, _>>()?;
+            let opt = optimizer(name)?;
+            set_threads(data.threads);
+            let mnist = load_data(&data.data)?;
+            let (train, _) = splits(&mnist);
+            let setup = data.setup(&analysis::gradient_flow::DEEP[1..5]);
+            let mut flows = Vec::new();
+            for act in acts {
+                let (bar, tick) = progress(*steps, act.name());
+                let f = analysis::gradient_flow::measure(train, &setup, act, &opt, *steps, tick)
+                    .map_err(Failure)?;
+                done(bar);
+                let norms: Vec<String> = f.mean_norms.iter().map(|n| format!("{n:.2e}")).collect();
+                println!(
+                    "{:<8} mean layer gradient norms [{}]  mean max/min ratio {:.1}",
+                    f.activation,
+                    norms.join(", "),
+                    f.mean_ratio
+                );
+                if f.warning {
+                    println!(
+                        "warning: {}: the layer gradient norms differ by more than {}× (vanishing or exploding gradients)",
+                        f.activation,
+                        analysis::gradient_flow::WARN_RATIO
+                    );
+                }
+                flows.push(f);
+            }
+            let mut out = Output::new(&dir).map_err(Failure)?;
+            analysis::gradient_flow::write_gradient_flow(&mut out, &flows).map_err(Failure)?;
+            report(&out);
+        }
+        Topic::Landscape { optimizer: name, epochs, side, span, eval, data } => {
+            data.check()?;
+            positive("epochs", *epochs)?;
+            positive("eval", *eval)?;
+            if *side < 3 || !(*span > 0.0) {
+                return Err(Failure("--side must be at least 3 and --span positive".into()));
+            }
+            let opt = optimizer(name)?;
+            set_threads(data.threads);
+            let mnist = load_data(&data.data)?;
+            let (train, test) = splits(&mnist);
+            let sizes = data.sizes(&[128]);
+            let opts = TrainOptions {
+                optimizer: opt,
+                epochs: *epochs,
+                batch_size: data.batch_size,
+                hidden: sizes[1..sizes.len() - 1].to_vec(),
+                seed: data.seed,
+                ..TrainOptions::default()
+            };
+            let trained =
+                crate::train::train(train, test, 784, 10, &opts, None, &mut Silent).map_err(Failure)?;
+            let mut net = analysis::net::Net::new(
+                train,
+                &sizes,
+                Activation::Relu,
+                Loss::CrossEntropy,
+                data.seed,
+                data.batch_size,
+            )
+            .map_err(Failure)?;
+            let initial = std::mem::replace(&mut net.params, trained.params);
+            let (bar, tick) = progress(41 + side * side, "landscape");
+            let l = analysis::landscape::explore(
+                &mut net,
+                &initial,
+                train,
+                head(test, *eval, 784, 10),
+                *eval,
+                41,
+                *side,
+                *span,
+                data.seed,
+                tick,
+            );
+            done(bar);
+            let title = format!("MLP {sizes:?}, {epochs} epochs {name}");
+            let mut out = Output::new(&dir).map_err(Failure)?;
+            analysis::landscape::write_landscape(&mut out, &l, &title).map_err(Failure)?;
+            let at = |a: f64| {
+                l.line
+                    .iter()
+                    .min_by(|x, y| (x.0 - a).abs().total_cmp(&(y.0 - a).abs()))
+                    .map_or(f64::NAN, |p| p.1)
+            };
+            let (lo, hi) = l.slice.iter().fold((f64::INFINITY, 0.0f64), |(a, b), &v| (a.min(v), b.max(v)));
+            println!(
+                "train loss at θ₀ {:.4}, at θ* {:.4}; on the slice from {lo:.4} to {hi:.4}",
+                at(0.0),
+                at(1.0)
+            );
+            report(&out);
+        }
+        Topic::Sharpness { runs, epochs, eval, data } => {
+            data.check()?;
+            positive("epochs", *epochs)?;
+            positive("eval", *eval)?;
+            let runs =
+                runs.iter().map(|r| optimizer(r).map(|m| (r.clone(), m))).collect::<Result<Vec<_>, _>>()?;
+            set_threads(data.threads);
+            let mnist = load_data(&data.data)?;
+            let (train, _) = splits(&mnist);
+            let (bar, tick) = progress(runs.len() * epochs, "epochs");
+            let tracks = analysis::sharpness::track(train, &data.setup(&[128]), &runs, *epochs, *eval, tick)
+                .map_err(Failure)?;
+            done(bar);
+            for t in &tracks {
+                let l: Vec<String> = t.points.iter().map(|p| format!("{:.1}", p.1)).collect();
+                let edge = t.edge.map_or(String::new(), |e| format!("  (stability edge {e:.0})"));
+                println!("{:<16} λ_max per epoch: {}{edge}", t.label, l.join(" "));
+            }
+            let mut out = Output::new(&dir).map_err(Failure)?;
+            analysis::sharpness::write_sharpness(&mut out, &tracks).map_err(Failure)?;
+            report(&out);
+        }
+    }
+    Ok(())
+}
+
+fn report(out: &Output) {
+    println!("wrote {} files to {}", out.written().len(), out.dir().display());
+}
