@@ -292,8 +292,21 @@ impl Start {
     }
 }
 
-/// Trains from scratch.
+/// Trains from scratch on `train`, reporting and selecting on `test` (no validation split).
 pub fn train(
+    train: Split<'_>,
+    test: Split<'_>,
+    inputs: usize,
+    outputs: usize,
+    opts: &TrainOptions,
+    schedule: Option<&mut dyn Schedule>,
+    observer: &mut dyn Observer,
+) -> Result<Trained, String> {
+    train_on(Data { train, validation: None, test }, inputs, outputs, opts, schedule, observer)
+}
+
+/// Trains from scratch on `data`'s splits.
+pub fn train_on(
     data: Data<'_>,
     inputs: usize,
     outputs: usize,
@@ -593,15 +606,15 @@ mod tests {
         let d = on(split(&x, &y), split(&tx, &ty));
         let mut o = opts();
         o.optimizer.insert("lr".into(), 1e-2.into());
-        let a = train(d, 4, 3, &o, None, &mut Silent).unwrap();
-        let b = train(d, 4, 3, &o, None, &mut Silent).unwrap();
+        let a = train_on(d, 4, 3, &o, None, &mut Silent).unwrap();
+        let b = train_on(d, 4, 3, &o, None, &mut Silent).unwrap();
         assert_eq!(no_time(&a.history), no_time(&b.history));
         assert_eq!(a.params, b.params);
         let last = a.history.epochs.last().unwrap();
         assert!(last.test_accuracy > 90.0, "{last:?}");
         assert!(a.history.epochs[0].train_loss > last.train_loss);
         o.seed = 6;
-        let c = train(d, 4, 3, &o, None, &mut Silent).unwrap();
+        let c = train_on(d, 4, 3, &o, None, &mut Silent).unwrap();
         assert_ne!(a.params, c.params);
     }
 
@@ -613,10 +626,10 @@ mod tests {
         let d = on(split(&x, &y), split(&tx, &ty));
         let sched = || spec.map(|s| for_training(s, 1e-3, true).unwrap());
         let mut s1 = sched();
-        let straight = train(d, 4, 3, o, dyn_mut(&mut s1), &mut Silent).unwrap();
+        let straight = train_on(d, 4, 3, o, dyn_mut(&mut s1), &mut Silent).unwrap();
         let first = TrainOptions { epochs: 2, ..o.clone() };
         let mut s2 = sched();
-        let half = train(d, 4, 3, &first, dyn_mut(&mut s2), &mut Silent).unwrap();
+        let half = train_on(d, 4, 3, &first, dyn_mut(&mut s2), &mut Silent).unwrap();
         let bytes = half.best.to_bytes();
         let ckpt = Checkpoint::from_bytes(&bytes).unwrap();
         assert_eq!(ckpt, half.best);
@@ -649,7 +662,7 @@ mod tests {
         check_resume(&o, Some("reduce_lr_on_plateau:patience=0,factor=0.5,threshold=0.5"));
         let (x, y) = blobs(30, 4);
         let d = on(split(&x, &y), split(&x, &y));
-        let done = train(d, 4, 3, &TrainOptions { epochs: 1, ..opts() }, None, &mut Silent).unwrap();
+        let done = train_on(d, 4, 3, &TrainOptions { epochs: 1, ..opts() }, None, &mut Silent).unwrap();
         let again = run(Start::from_checkpoint(&done.best).unwrap(), d, &opts(), None, &mut Silent);
         assert!(again.is_ok());
         let e = run(
@@ -676,7 +689,7 @@ mod tests {
         for (accumulate, steps) in [(1, 10), (3, 4)] {
             o.accumulate = accumulate;
             let mut s = for_training("exponential_lr:gamma=0.5", 1e-3, true).unwrap();
-            let t = train(d, 4, 3, &o, Some(s.as_mut()), &mut Silent).unwrap();
+            let t = train_on(d, 4, 3, &o, Some(s.as_mut()), &mut Silent).unwrap();
             for (e, r) in t.history.epochs.iter().enumerate() {
                 let last_step = (e + 1) * steps - 1;
                 assert_eq!(r.lr, 1e-3 * 0.5f64.powi(last_step as i32), "accumulate {accumulate}, {r:?}");
@@ -694,10 +707,16 @@ mod tests {
         sgd.insert("name".into(), "sgd".into());
         sgd.insert("lr".into(), 0.5.into());
         let o = TrainOptions { optimizer: sgd, epochs: 1, batch_size: 30, accumulate: 100, ..opts() };
-        let micro = train(d, 4, 3, &o, None, &mut Silent).unwrap();
-        let full =
-            train(d, 4, 3, &TrainOptions { batch_size: 300, accumulate: 1, ..o.clone() }, None, &mut Silent)
-                .unwrap();
+        let micro = train_on(d, 4, 3, &o, None, &mut Silent).unwrap();
+        let full = train_on(
+            d,
+            4,
+            3,
+            &TrainOptions { batch_size: 300, accumulate: 1, ..o.clone() },
+            None,
+            &mut Silent,
+        )
+        .unwrap();
         let fresh = Start::fresh(4, 3, &o).unwrap().params;
         assert_ne!(micro.params, fresh);
         for (a, b) in micro.params.iter().zip(&full.params) {
@@ -726,14 +745,14 @@ mod tests {
         o.patience = Some(2);
         o.optimizer.insert("lr".into(), 0.5.into());
         let d = Data { train: tr, validation: Some(val), test: split(&tx, &ty) };
-        let t = train(d, 4, 3, &o, None, &mut Silent).unwrap();
+        let t = train_on(d, 4, 3, &o, None, &mut Silent).unwrap();
         assert!(t.history.epochs.iter().all(|r| r.val_loss.is_some() && r.val_accuracy.is_some()));
         let best = t.history.epochs.iter().min_by(|a, b| a.val_loss.unwrap().total_cmp(&b.val_loss.unwrap()));
         assert_eq!(t.best.epoch, best.unwrap().epoch);
         assert_eq!(t.best.best_metric, best.unwrap().val_loss.unwrap());
         let json = serde_json::to_value(&t.history).unwrap();
         assert!(json["epochs"][0].get("val_loss").is_some());
-        let plain = train(on(tr, split(&tx, &ty)), 4, 3, &opts(), None, &mut Silent).unwrap();
+        let plain = train_on(on(tr, split(&tx, &ty)), 4, 3, &opts(), None, &mut Silent).unwrap();
         assert!(serde_json::to_value(&plain.history).unwrap()["epochs"][0].get("val_loss").is_none());
     }
 
@@ -745,7 +764,7 @@ mod tests {
         o.epochs = 50;
         o.patience = Some(2);
         o.optimizer.insert("lr".into(), 0.5.into());
-        let t = train(on(split(&x, &y), split(&tx, &ty)), 4, 3, &o, None, &mut Silent).unwrap();
+        let t = train_on(on(split(&x, &y), split(&tx, &ty)), 4, 3, &o, None, &mut Silent).unwrap();
         assert!(t.stopped_early);
         let best = t.history.epochs.iter().map(|r| r.test_loss).fold(f64::INFINITY, f64::min);
         let tail = &t.history.epochs[t.history.epochs.len() - 2..];
@@ -759,14 +778,14 @@ mod tests {
         let d = on(split(&x, &y), split(&x, &y));
         let mut o = opts();
         o.batch_size = 0;
-        assert!(train(d, 4, 3, &o, None, &mut Silent).is_err());
+        assert!(train_on(d, 4, 3, &o, None, &mut Silent).is_err());
         let o = TrainOptions { accumulate: 0, ..opts() };
-        assert!(train(d, 4, 3, &o, None, &mut Silent).unwrap_err().contains("accumulate"));
+        assert!(train_on(d, 4, 3, &o, None, &mut Silent).unwrap_err().contains("accumulate"));
         let mut o = opts();
         o.optimizer.insert("name".into(), "adamz".into());
-        assert!(train(d, 4, 3, &o, None, &mut Silent).unwrap_err().contains("unknown optimizer"));
+        assert!(train_on(d, 4, 3, &o, None, &mut Silent).unwrap_err().contains("unknown optimizer"));
         let mut o = opts();
         o.optimizer.insert("lr".into(), (-1.0).into());
-        assert_eq!(train(d, 4, 3, &o, None, &mut Silent).unwrap_err(), "Invalid learning rate: -1.0");
+        assert_eq!(train_on(d, 4, 3, &o, None, &mut Silent).unwrap_err(), "Invalid learning rate: -1.0");
     }
 }

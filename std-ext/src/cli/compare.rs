@@ -89,7 +89,7 @@ pub fn run(a: Args) -> Result<(), Failure> {
     check_output_dir(&a.out, "--out")?;
     set_threads(a.threads);
     let mnist = load_data(&a.data)?;
-    let data = splits(&mnist, None, 0.0)?;
+    let (train, test) = splits(&mnist);
     let inputs = mnist.train.rows * mnist.train.cols;
     let mut results: Vec<(String, History)> = Vec::new();
     for name in &a.optimizers {
@@ -102,7 +102,7 @@ pub fn run(a: Args) -> Result<(), Failure> {
             ..TrainOptions::default()
         };
         let mut report = Report::new(a.epochs, a.quiet, &format!("{name:>9} "));
-        let t = crate::train::train(data, inputs, 10, &opts, None, &mut report)
+        let t = crate::train::train(train, test, inputs, 10, &opts, None, &mut report)
             .map_err(|e| Failure(format!("{name}: {e}")))?;
         results.push((name.clone(), t.history));
     }

@@ -73,7 +73,7 @@ pub struct Recipe {
     /// Hidden activation: relu, tanh or sigmoid.
     #[arg(long, default_value = "relu", conflicts_with = "resume")]
     pub activation: String,
-    /// Weight initialization: he or xavier.
+    /// Weight initialization: he, xavier, or torch (PyTorch nn.Linear's default, U(±1/√fan_in) for W and b).
     #[arg(long, default_value = "he", conflicts_with = "resume")]
     pub init: String,
     /// Learning-rate schedule: a JSON object with PyTorch's names, e.g. '{"name": "cosine_annealing_lr", "T_max": 5}', or NAME:key=value,... e.g. step_lr:step_size=2,gamma=0.5.
@@ -251,11 +251,18 @@ pub fn line(r: &EpochRecord, epochs: usize) -> String {
     )
 }
 
-/// The data set's splits: training (its first `limit` examples, less the validation hold-out),
+/// The data set's training and test splits.
+pub fn splits(data: &Mnist) -> (Split<'_>, Split<'_>) {
+    (
+        Split { x: &data.train.images, y: &data.train.labels, values: &[], n: data.train.n },
+        Split { x: &data.test.images, y: &data.test.labels, values: &[], n: data.test.n },
+    )
+}
+
+/// The splits of a run: training (its first `limit` examples, less the validation hold-out),
 /// validation, test.
-pub fn splits<'a>(data: &'a Mnist, limit: Option<usize>, val_fraction: f64) -> Result<Data<'a>, Failure> {
-    let train = Split { x: &data.train.images, y: &data.train.labels, values: &[], n: data.train.n };
-    let test = Split { x: &data.test.images, y: &data.test.labels, values: &[], n: data.test.n };
+pub fn data_splits(data: &Mnist, limit: Option<usize>, val_fraction: f64) -> Result<Data<'_>, Failure> {
+    let (train, test) = splits(data);
     let train = train.head(limit.unwrap_or(usize::MAX));
     let (train, validation) =
         train.hold_out(val_fraction).map_err(|e| Failure(format!("--val-fraction: {e}")))?;
@@ -321,7 +328,7 @@ pub fn run(a: Args) -> Result<(), Failure> {
     }
     set_threads(a.threads);
     let mnist = load_data(&a.data)?;
-    let data = splits(&mnist, recipe.limit, recipe.val_fraction)?;
+    let data = data_splits(&mnist, recipe.limit, recipe.val_fraction)?;
     let inputs = mnist.train.rows * mnist.train.cols;
     let start = match &resumed {
         Some(c) => {

@@ -71,13 +71,16 @@ impl Activation {
     }
 }
 
-/// Weight initialization (biases start at zero).
+/// Weight initialization (biases start at zero, except with [`Init::Torch`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Init {
     /// He et al. 2015: W ~ N(0, 2/fan_in) (PyTorch `kaiming_normal_`, fan_in, relu). For ReLU.
     He,
     /// Glorot & Bengio 2010: W ~ U(±√(6/(fan_in + fan_out))) (PyTorch `xavier_uniform_`). For tanh/sigmoid.
     Xavier,
+    /// PyTorch's `nn.Linear` default: W and b ~ U(±1/√fan_in) (`kaiming_uniform_` with a = √5),
+    /// for comparing with a PyTorch model built with no explicit initialization.
+    Torch,
 }
 
 impl FromStr for Init {
@@ -86,7 +89,8 @@ impl FromStr for Init {
         match s {
             "he" => Ok(Init::He),
             "xavier" => Ok(Init::Xavier),
-            _ => Err(format!("unknown initialization '{s}' (he, xavier)")),
+            "torch" => Ok(Init::Torch),
+            _ => Err(format!("unknown initialization '{s}' (he, xavier, torch)")),
         }
     }
 }
@@ -209,6 +213,12 @@ impl Mlp {
                     let a = (6.0 / (l.inputs + l.outputs) as f64).sqrt();
                     let d = Uniform::new_inclusive(-a, a);
                     w.iter_mut().for_each(|x| *x = d.sample(&mut rng) as f32);
+                }
+                Init::Torch => {
+                    let a = 1.0 / (l.inputs as f64).sqrt();
+                    let d = Uniform::new(-a, a);
+                    w.iter_mut().for_each(|x| *x = d.sample(&mut rng) as f32);
+                    p[l.b.clone()].iter_mut().for_each(|x| *x = d.sample(&mut rng) as f32);
                 }
             }
         }
@@ -459,5 +469,11 @@ mod tests {
         assert_ne!(a, m.init_params(Init::He, 8));
         let std = (a[..784 * 128].iter().map(|v| f64::from(v * v)).sum::<f64>() / (784.0 * 128.0)).sqrt();
         assert!((std - (2.0f64 / 784.0).sqrt()).abs() < 0.002, "{std}");
+        let t = m.init_params(Init::Torch, 7);
+        let bound = 1.0 / 784f32.sqrt();
+        assert!(t[..784 * 128 + 128].iter().all(|v| v.abs() < bound));
+        assert!(t[784 * 128..784 * 128 + 128].iter().any(|&v| v != 0.0), "biases are drawn too");
+        let max = t[..784 * 128].iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        assert!(max > 0.99 * bound, "{max}");
     }
 }
