@@ -1,9 +1,15 @@
-//! The freestanding runtime shared by the no_std tool binaries (x86-64 Linux): `_start` without
-//! libc's start files, `exit` and `write` as raw system calls, the memory functions the compiler
-//! may call, a panic handler and the personality symbol. The binary defines `entry`.
+//! The freestanding runtime shared by the no_std tool binaries: the entry point without libc's
+//! start files, `exit`, standard output, the memory functions the compiler may call, a panic
+//! handler and the personality symbol. The binary defines `entry`.
+//!
+//! - x86-64 Linux (run by CI): `_start`, and `exit`/`write` as raw system calls.
+//! - Cortex-M (`thumbv7em-none-eabihf`, built for its code size): a vector table whose reset
+//!   handler initializes `.data` and `.bss` (layout in `cortex-m.ld`) and calls `entry`; with no
+//!   host to report to, output is discarded and `exit` parks the core (`wfi`).
 
 use core::fmt;
 
+#[cfg(target_arch = "x86_64")]
 core::arch::global_asm!(
     ".globl _start",
     "_start:",
@@ -14,6 +20,7 @@ core::arch::global_asm!(
 );
 
 /// Ends the process with `code`.
+#[cfg(target_arch = "x86_64")]
 pub fn exit(code: i32) -> ! {
     // SAFETY: the exit_group system call (231) takes one integer argument and does not return.
     unsafe { core::arch::asm!("syscall", in("rax") 231, in("rdi") code, options(noreturn, nostack)) }
@@ -24,6 +31,7 @@ pub fn exit(code: i32) -> ! {
 #[allow(dead_code)]
 pub struct Stdout;
 
+#[cfg(target_arch = "x86_64")]
 impl fmt::Write for Stdout {
     fn write_str(&mut self, s: &str) -> fmt::Result {
         let mut rest = s.as_bytes();
@@ -38,6 +46,60 @@ impl fmt::Write for Stdout {
             let n = usize::try_from(written).map_err(|_| fmt::Error)?;
             rest = rest.get(n..).ok_or(fmt::Error)?;
         }
+        Ok(())
+    }
+}
+
+#[cfg(target_arch = "arm")]
+mod cortex_m {
+    unsafe extern "C" {
+        static mut __sbss: u32;
+        static mut __ebss: u32;
+        static mut __sdata: u32;
+        static mut __edata: u32;
+        static __sidata: u32;
+    }
+
+    /// The reset vector (the initial stack pointer is the word before it, from the linker script).
+    #[unsafe(link_section = ".vector_table.reset")]
+    #[unsafe(no_mangle)]
+    pub static RESET_VECTOR: unsafe extern "C" fn() -> ! = reset;
+
+    /// Zeroes `.bss`, copies `.data` from flash, then runs the program.
+    unsafe extern "C" fn reset() -> ! {
+        // SAFETY: the linker script defines these symbols word-aligned, with start <= end, and
+        // nothing has read or written `.bss` or `.data` yet.
+        unsafe {
+            let mut p = &raw mut __sbss;
+            while p < &raw mut __ebss {
+                core::ptr::write_volatile(p, 0);
+                p = p.add(1);
+            }
+            let (mut d, mut s) = (&raw mut __sdata, &raw const __sidata);
+            while d < &raw mut __edata {
+                core::ptr::write_volatile(d, core::ptr::read(s));
+                d = d.add(1);
+                s = s.add(1);
+            }
+        }
+        crate::entry()
+    }
+}
+
+/// Parks the core: there is no process to end.
+#[cfg(target_arch = "arm")]
+pub fn exit(_code: i32) -> ! {
+    loop {
+        // SAFETY: wait-for-interrupt has no memory effects.
+        unsafe { core::arch::asm!("wfi", options(nomem, nostack)) }
+    }
+}
+
+#[cfg(target_arch = "arm")]
+impl fmt::Write for Stdout {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        // No host to print to: keep the bytes observable so formatting is not optimized away.
+        core::hint::black_box(s);
         Ok(())
     }
 }
