@@ -224,3 +224,28 @@ fn range_test_finds_the_steep_part_and_stops_on_divergence() {
     let r = LrRangeTest::<5>::new(1e-4, 1.0, 5).unwrap();
     assert!((r.lr_at(4) - 1.0).abs() < 1e-12 && (r.lr_at(2) - 1e-2).abs() < 1e-15);
 }
+
+/// A non-finite loss ends the test as divergence, and the suggestion leaves out only the step
+/// that diverged: it equals the suggestion of the finite losses before it (the last of which is
+/// the steepest fall here, so dropping it would move the suggestion).
+#[test]
+fn range_test_keeps_the_last_finite_point_when_the_loss_turns_non_finite() {
+    let losses = [1.0, 0.99, 0.98, 0.97, 0.9, 0.5];
+    for bad in [f64::NAN, f64::INFINITY] {
+        let mut diverged = LrRangeTest::<20>::new(1e-4, 1.0, 20).unwrap();
+        let mut finished = LrRangeTest::<20>::new(1e-4, 1.0, 20).unwrap();
+        for &l in &losses {
+            assert_eq!(diverged.record(l).unwrap(), RangeStatus::Continue);
+            finished.record(l).unwrap();
+        }
+        let lr_of_bad_step = diverged.lr();
+        assert_eq!(diverged.record(bad).unwrap(), RangeStatus::Diverged);
+        let expected = finished.suggestion().unwrap();
+        assert_eq!(expected, finished.lr_at(losses.len() - 1));
+        assert_eq!(diverged.suggestion(), Some(expected), "loss {bad}");
+        // The diverging step is on record (its lr and loss), and left out of the suggestion.
+        let last = diverged.points().last().unwrap();
+        assert_eq!((last.lr, last.loss.is_finite(), last.smoothed), (lr_of_bad_step, false, f64::INFINITY));
+        assert_eq!(diverged.points()[..losses.len()], finished.points()[..]);
+    }
+}

@@ -33,7 +33,7 @@ pub struct RangePoint {
     pub lr: f64,
     /// The loss as reported.
     pub loss: f64,
-    /// The smoothed, bias-corrected loss.
+    /// The smoothed, bias-corrected loss; +∞ for a step whose loss was not finite.
     pub smoothed: f64,
 }
 
@@ -110,24 +110,26 @@ impl<const CAP: usize> LrRangeTest<CAP> {
     }
 
     /// Records the loss of the step just taken at [`LrRangeTest::lr`]. A non-finite loss counts as
-    /// divergence. Once the test has ended, further losses are refused.
+    /// divergence: its point is recorded (smoothed loss +∞, the moving average left as it was),
+    /// like the point of any other diverging step. Once the test has ended, further losses are
+    /// refused.
     pub fn record(&mut self, loss: f64) -> Result<RangeStatus, Error> {
         if self.status != RangeStatus::Continue {
             return Err(Error::Unsupported { what: "the range test has ended" });
         }
         let k = self.record.len();
         let lr = self.lr();
-        if !loss.is_finite() {
-            self.status = RangeStatus::Diverged;
-            return Ok(self.status);
-        }
-        self.avg = self.beta * self.avg + (1.0 - self.beta) * loss;
-        let smoothed = self.avg / (1.0 - powf64(self.beta, (k + 1) as f64));
+        let smoothed = if loss.is_finite() {
+            self.avg = self.beta * self.avg + (1.0 - self.beta) * loss;
+            self.avg / (1.0 - powf64(self.beta, (k + 1) as f64))
+        } else {
+            f64::INFINITY
+        };
         if self.record.push(RangePoint { lr, loss, smoothed }).is_err() {
             self.status = RangeStatus::Finished;
             return Ok(self.status);
         }
-        if k > 0 && smoothed > self.diverge_factor * self.best {
+        if !loss.is_finite() || (k > 0 && smoothed > self.diverge_factor * self.best) {
             self.status = RangeStatus::Diverged;
         } else if k + 1 >= self.num_steps {
             self.status = RangeStatus::Finished;
@@ -142,7 +144,8 @@ impl<const CAP: usize> LrRangeTest<CAP> {
     }
 
     /// The suggested learning rate: where the smoothed loss decreases fastest with log lr. The
-    /// point that triggered divergence is left out. `None` with fewer than 3 usable points.
+    /// point that triggered divergence (always the last one recorded) is left out. `None` with
+    /// fewer than 3 usable points.
     pub fn suggestion(&self) -> Option<f64> {
         let pts = match self.status {
             RangeStatus::Diverged => self.record.split_last().map(|(_, rest)| rest)?,
