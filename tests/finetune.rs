@@ -9,14 +9,20 @@ use descent_core::adam::Adam;
 use descent_core::half_state::{AdamBf16, AdamF16, Rounding};
 use descent_core::nn::{Dense, DenseGrad, ModelBlob};
 use finetune::{
-    AdamBf16Trainer, AdamTrainer, CLASSES, Examples, FINETUNE_IMAGES, FINETUNE_LABELS, HEAD_W, HIDDEN, MODEL,
-    PIXELS, Report, TEST_IMAGES, TEST_LABELS, adam_config, improved, run, run_adam, run_adam_bf16,
+    Accuracy, AdamBf16Trainer, AdamTrainer, CLASSES, Examples, FINETUNE_IMAGES, FINETUNE_LABELS, HEAD_W,
+    HIDDEN, MODEL, PIXELS, Report, TEST_IMAGES, TEST_LABELS, adam_config, improved, run, run_adam,
+    run_adam_bf16,
 };
 use std::mem::size_of;
 
 /// (correct, held-out correct) out of 600 test digits, 58 of them the held-out 9.
 fn counts(r: &Report) -> [(u32, u32); 2] {
     [(r.before.correct, r.before.held_out_correct), (r.after.correct, r.after.held_out_correct)]
+}
+
+/// Accuracy overall, on the digits 0-8 and on the held-out 9, in tenths of a percent.
+fn triple(a: &Accuracy) -> (u32, u32, u32) {
+    (a.permille(), a.known_permille(), a.held_out_permille())
 }
 
 #[test]
@@ -58,8 +64,8 @@ fn fine_tuning_the_last_layer_teaches_the_held_out_digit() {
     assert!(improved(&bf16_state));
 }
 
-/// What half-size state costs here (the book's table): bf16 with stochastic rounding is as good
-/// as f32; f16 state wrecks the run (44.5 %). Adam's second moment v ≈ (1 − β2)·Σ g² of the
+/// What half-size state costs here (the README's and the book's table): bf16 with stochastic
+/// rounding is as good as f32 (88.2 %); f16 state wrecks the run (44.5 %). Adam's second moment v ≈ (1 − β2)·Σ g² of the
 /// head's small gradients falls below f16's smallest normal number, 6.1e-5 (after the first
 /// epoch: 174 of the 320 weights' v, 9 of them even below the smallest subnormal, 6.0e-8, so
 /// stored as 0): with few or no significant bits left, m̂/(√v̂ + ε) is far off.
@@ -71,13 +77,13 @@ fn half_state_accuracy_cost_on_the_fine_tuning_example() {
         AdamBf16::<CLASSES>::new(cfg, Rounding::Stochastic(2)).unwrap(),
     )
     .unwrap();
-    assert_eq!(bf16_stochastic.after.correct, 529);
+    assert_eq!(triple(&bf16_stochastic.after), (882, 889, 810));
     let f16 = run(
         AdamF16::<HEAD_W>::new(cfg, Rounding::Nearest).unwrap(),
         AdamF16::<CLASSES>::new(cfg, Rounding::Nearest).unwrap(),
     )
     .unwrap();
-    assert_eq!(f16.after.correct, 267);
+    assert_eq!(triple(&f16.after), (445, 469, 224));
     assert!(!improved(&f16));
 }
 

@@ -157,6 +157,14 @@ pub type AdamTrainer = Trainer<Adam<f32, HEAD_W>, Adam<f32, CLASSES>>;
 /// The trainer with Adam and bf16 state (half the optimizer RAM).
 pub type AdamBf16Trainer = Trainer<AdamBf16<HEAD_W>, AdamBf16<CLASSES>>;
 
+// The RAM the README and the book report for a 32-bit microcontroller (the Cortex-M build checks
+// it; tests/finetune.rs checks the 64-bit host's numbers and the breakdown).
+#[cfg(target_pointer_width = "32")]
+const _: () = {
+    assert!(core::mem::size_of::<AdamTrainer>() == 6400);
+    assert!(core::mem::size_of::<AdamBf16Trainer>() == 5128);
+};
+
 /// Adam's configuration for fine-tuning (PyTorch's defaults but the learning rate).
 pub fn adam_config() -> AdamConfig {
     AdamConfig { lr: LR, ..AdamConfig::default() }
