@@ -24,8 +24,13 @@
 //!
 //! ## Features
 //!
-//! - `micromath`: `f32` square roots through micromath's fast approximation, for cores without an
-//!   FPU. Not correctly rounded: the measured error is in the README and the book.
+//! - `micromath`: `f32` square roots through micromath's fast approximation (a bit shift), for
+//!   cores without an FPU. Not correctly rounded: relative error up to 6.1 % per call (mean 2.0 %,
+//!   `sqrt(0)` ≈ 8.1e-20); over a 100-step Adam run in f32 the parameters deviate by at most
+//!   1.6e-2 from the same f32 run without the feature (`core/tests/micromath.rs`). The square
+//!   root is the only `f32` transcendental function in descent-core; the others (β^t, the
+//!   schedules' cosines, …) are per-step `f64` scalars computed with libm, which micromath does
+//!   not cover.
 #![no_std]
 #![deny(missing_docs)]
 

@@ -132,7 +132,7 @@ pub fn sqrt_f64(x: f64) -> f64 {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(feature = "micromath")))]
 mod tests {
     use super::*;
 
@@ -184,7 +184,6 @@ mod tests {
     /// Correctly rounded, checked by exact integer arithmetic (independent of libm, which itself
     /// uses the hardware instruction on x86 and AArch64).
     #[test]
-    #[cfg(not(feature = "micromath"))]
     fn sqrt_is_correctly_rounded() {
         for x in patterns32().filter(|x| x.is_finite() && *x > 0.0) {
             let y = sqrt_f32(x);
@@ -208,7 +207,6 @@ mod tests {
     /// cargo test -p descent-core --lib --target aarch64-unknown-linux-gnu simd` (and likewise
     /// `armv7-unknown-linux-gnueabihf` with `arm-linux-gnueabihf-gcc` and `qemu-arm-static`).
     #[test]
-    #[cfg(not(feature = "micromath"))]
     fn sqrt_matches_libm_bitwise() {
         for x in patterns32() {
             let (a, b) = (sqrt_f32(x), libm::sqrtf(x));
