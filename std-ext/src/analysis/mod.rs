@@ -6,21 +6,35 @@
 //! |---|---|---|
 //! | trajectories | [`trajectories`] | every optimizer's path over the 2-D test functions |
 //! | rates | [`rates`] | measured linear rates on quadratics against the theory |
-//! | lr-demo | [`trajectories::lr_demo`] | gradient descent on x² for lr 0.01 … 1.1 |
-//! | ravine | [`trajectories::ravine`] | gradient descent against momentum in x² + 10y² |
+//! | lr-demo | [`trajectories::write_lr_demo`] | gradient descent on x² for lr 0.01 … 1.1 |
+//! | ravine | [`trajectories::write_ravine`] | gradient descent against momentum in x² + 10y² |
 //! | schedules | [`schedules`] | every learning-rate schedule's curve |
+//! | sweep | [`sweep`] | final loss against lr: 2-D functions, Adam on MNIST |
+//! | lr-find | [`lr_find`] | the LR range test on the MNIST MLP |
+//! | gradient-flow | [`gradient_flow`] | per-layer gradient norms of a deep MLP |
+//! | landscape | [`landscape`] | 1-D interpolation and a filter-normalized 2-D slice |
+//! | sharpness | [`sharpness`] | the top Hessian eigenvalue by power iteration |
+//! | second-order | [`second_order`] | Newton and L-BFGS against first-order methods |
+//! | newton-1d | [`second_order::write_newton_1d`] | Newton against gradient descent on x⁴ − 4x² + x |
+//! | moons | [`moons`] | two moons: optimizers compared, weight decay's effect |
+//! | linear-regression | [`regression::write_linear`] | SGD, momentum, Adam, AdamW against least squares |
+//! | synthetic | [`regression::write_synthetic`] | AdamW, warmup + cosine, clipping, early stopping |
 //!
 //! Everything here is deterministic: the same arguments give the same numbers.
 
+pub mod datasets;
 pub mod functions;
 pub mod gradient_flow;
 pub mod landscape;
 pub mod lr_find;
+pub mod moons;
 pub mod net;
 pub mod output;
 pub mod rates;
+pub mod regression;
 pub mod runner;
 pub mod schedules;
+pub mod second_order;
 pub mod sharpness;
 pub mod sweep;
 pub mod trajectories;

@@ -176,13 +176,13 @@ pub struct LrDemoRow {
     pub measured_factor: f64,
     /// |x_T|.
     pub final_distance: f64,
-    /// converges, oscillates (and converges), stalls, or diverges.
+    /// converges, oscillates (and converges), cycles (between ±x₀ forever), or diverges.
     pub behaviour: &'static str,
 }
 
 /// Gradient descent on f(x) = x² from x = 1 for `steps` steps at each learning rate. L = 2, so
 /// the iteration x ← (1 − 2·lr)·x converges for 0 < lr < 1 = 2/L (monotonically below 0.5,
-/// oscillating above), cycles at lr = 1 and diverges beyond.
+/// oscillating above), cycles between ±x₀ at lr = 1 and diverges beyond.
 pub fn lr_demo(lrs: &[f64], steps: usize) -> Result<Vec<(LrDemoRow, Path)>, String> {
     lrs.iter()
         .map(|&lr| {
@@ -194,7 +194,7 @@ pub fn lr_demo(lrs: &[f64], steps: usize) -> Result<Vec<(LrDemoRow, Path)>, Stri
             let behaviour = if factor > 1.0 {
                 "diverges"
             } else if factor == 1.0 {
-                "stalls"
+                "cycles"
             } else if 1.0 - 2.0 * lr < 0.0 {
                 "oscillates"
             } else {
@@ -282,7 +282,7 @@ mod tests {
     fn lr_demo_measures_the_predicted_factor_and_classifies_it() {
         let rows = lr_demo(&[0.01, 0.1, 0.5, 0.9, 1.0, 1.1], 20).unwrap();
         let kinds: Vec<&str> = rows.iter().map(|(r, _)| r.behaviour).collect();
-        assert_eq!(kinds, ["converges", "converges", "converges", "oscillates", "stalls", "diverges"]);
+        assert_eq!(kinds, ["converges", "converges", "converges", "oscillates", "cycles", "diverges"]);
         for (r, _) in &rows {
             if r.lr != 0.5 {
                 // lr 0.5 jumps to the minimum in one step (factor 0).

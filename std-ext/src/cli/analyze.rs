@@ -138,6 +138,49 @@ enum Topic {
         #[command(flatten)]
         data: DataArgs,
     },
+    /// Newton and L-BFGS against gradient descent, momentum and Adam (Rosenbrock, an ill-conditioned quadratic), and Newton on x⁴ − 4x² + x.
+    SecondOrder(SecondOrderArgs),
+    /// Newton against gradient descent on x⁴ − 4x² + x: Newton heads for the nearest stationary point, even a maximum.
+    #[command(name = "newton-1d")]
+    Newton1d {
+        /// Steps.
+        #[arg(long, default_value_t = 8)]
+        steps: usize,
+    },
+    /// Two moons with a 2-16-8-2 MLP: optimizers compared, and AdamW's weight decay against train and test loss.
+    #[command(allow_negative_numbers = true)]
+    Moons {
+        /// Training points.
+        #[arg(long, default_value_t = 200)]
+        train: usize,
+        /// Noise deviation.
+        #[arg(long, default_value_t = 0.25)]
+        noise: f64,
+        /// Epochs.
+        #[arg(long, default_value_t = 200)]
+        epochs: usize,
+        /// Seed.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
+    /// Linear regression with SGD, momentum, Adam and AdamW against the least-squares optimum.
+    LinearRegression {
+        /// Epochs.
+        #[arg(long, default_value_t = 50)]
+        epochs: usize,
+        /// Seed.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
+    /// y = x₀² + x₁² + noise (20 features), 128-128 MLP, AdamW, warmup then cosine, clipping, early stopping.
+    Synthetic {
+        /// Most epochs (early stopping may end sooner).
+        #[arg(long, default_value_t = 100)]
+        epochs: usize,
+        /// Seed.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
     /// The top Hessian eigenvalue (sharpness) after every epoch, by power iteration on Hessian-vector products.
     Sharpness {
         /// Optimizer specs to compare (repeatable).
@@ -152,6 +195,20 @@ enum Topic {
         #[command(flatten)]
         data: DataArgs,
     },
+}
+
+/// Options of `descent analyze second-order`.
+#[derive(clap::Args)]
+struct SecondOrderArgs {
+    /// Stop at f − f* ≤ this.
+    #[arg(long, default_value_t = 1e-10)]
+    tolerance: f64,
+    /// Most steps of the first-order methods.
+    #[arg(long, default_value_t = 100_000)]
+    max_steps: usize,
+    /// Most iterations of Newton and L-BFGS.
+    #[arg(long, default_value_t = 500)]
+    max_iter: usize,
 }
 
 /// Options of the analyses that train an MLP on MNIST.
@@ -237,6 +294,11 @@ impl Topic {
             Topic::GradientFlow { .. } => "gradient-flow",
             Topic::Landscape { .. } => "landscape",
             Topic::Sharpness { .. } => "sharpness",
+            Topic::SecondOrder(_) => "second-order",
+            Topic::Newton1d { .. } => "newton-1d",
+            Topic::Moons { .. } => "moons",
+            Topic::LinearRegression { .. } => "linear-regression",
+            Topic::Synthetic { .. } => "synthetic",
         }
     }
 }
@@ -258,7 +320,10 @@ pub fn run(a: Args) -> Result<(), Failure> {
             let surfaces = if surfaces.is_empty() { Surface::ALL.to_vec() } else { surfaces };
             let runs = runs
                 .iter()
-                .map(|s| analysis::trajectories::Run::from_spec(s).map_err(Failure))
+                .map(|s| {
+                    optimizer(s)?;
+                    analysis::trajectories::Run::from_spec(s).map_err(Failure)
+                })
                 .collect::<Result<Vec<_>, _>>()?;
             if let Some(s) = steps {
                 positive("steps", *s)?;
@@ -538,6 +603,94 @@ pub fn run(a: Args) -> Result<(), Failure> {
                 "train loss at θ₀ {:.4}, at θ* {:.4}; on the slice from {lo:.4} to {hi:.4}",
                 at(0.0),
                 at(1.0)
+            );
+            report(&out);
+        }
+        Topic::SecondOrder(a) => {
+            if !(a.tolerance > 0.0) {
+                return Err(Failure("--tolerance must be positive".into()));
+            }
+            positive("max-steps", a.max_steps)?;
+            positive("max-iter", a.max_iter)?;
+            let mut out = Output::new(&dir).map_err(Failure)?;
+            let runs =
+                analysis::second_order::write_second_order(&mut out, a.tolerance, a.max_steps, a.max_iter)
+                    .map_err(Failure)?;
+            println!(
+                "{:<18} {:<22} {:>6} {:>8} {:>8} {:>6} {:>12} {:>10} {:>10}",
+                "function", "method", "iters", "f evals", "g evals", "H", "g to tol", "f − f*", "µs"
+            );
+            for r in runs {
+                let to_tol = r.to_tolerance.map_or("-".into(), |n| n.to_string());
+                println!(
+                    "{:<18} {:<22} {:>6} {:>8} {:>8} {:>6} {:>12} {:>10.2e} {:>10.0}",
+                    r.function,
+                    r.method,
+                    r.iterations,
+                    r.f_evals,
+                    r.g_evals,
+                    r.h_evals,
+                    to_tol,
+                    r.gap,
+                    r.micros
+                );
+            }
+            report(&out);
+        }
+        Topic::Newton1d { steps } => {
+            positive("steps", *steps)?;
+            let mut out = Output::new(&dir).map_err(Failure)?;
+            for (x0, newton, gd) in
+                analysis::second_order::write_newton_1d(&mut out, *steps).map_err(Failure)?
+            {
+                println!("from x = {x0}: newton ends at {newton:.4}, gradient descent at {gd:.4}");
+            }
+            report(&out);
+        }
+        Topic::Moons { train, noise, epochs, seed } => {
+            positive("train", *train)?;
+            positive("epochs", *epochs)?;
+            if !(*noise >= 0.0) {
+                return Err(Failure("--noise must be non-negative".into()));
+            }
+            let s = analysis::moons::Settings {
+                train: *train,
+                noise: *noise,
+                epochs: *epochs,
+                seed: *seed,
+                ..Default::default()
+            };
+            let mut out = Output::new(&dir).map_err(Failure)?;
+            let (opt, decay) = analysis::moons::write_moons(&mut out, &s).map_err(Failure)?;
+            println!("{:<20} {:>10} {:>10} {:>9}", "run", "train loss", "test loss", "test acc");
+            for o in opt.iter().chain(&decay) {
+                let (tr, te, acc) = o.last();
+                println!("{:<20} {tr:>10.4} {te:>10.4} {acc:>8.2}%", o.label);
+            }
+            report(&out);
+        }
+        Topic::LinearRegression { epochs, seed } => {
+            positive("epochs", *epochs)?;
+            let mut out = Output::new(&dir).map_err(Failure)?;
+            let (runs, ls) = analysis::regression::write_linear(&mut out, *epochs, *seed).map_err(Failure)?;
+            println!("least-squares training loss {ls:.5}");
+            for r in runs {
+                let last = r.history.epochs.last().map_or(f64::NAN, |e| e.train_loss);
+                println!("{:<9} final training loss {last:.5}  ‖θ − θ_ls‖ {:.2e}", r.label, r.distance);
+            }
+            report(&out);
+        }
+        Topic::Synthetic { epochs, seed } => {
+            positive("epochs", *epochs)?;
+            let mut out = Output::new(&dir).map_err(Failure)?;
+            let s = analysis::regression::write_synthetic(&mut out, *epochs, *seed).map_err(Failure)?;
+            let stop = if s.stopped_early { "stopped early" } else { "ran every epoch" };
+            println!(
+                "{} epochs ({stop}); best test loss {:.4} at epoch {} (predicting the mean: {:.4})",
+                s.history.epochs.len(),
+                s.best.0,
+                s.best.1,
+                s.baseline
             );
             report(&out);
         }
