@@ -46,4 +46,23 @@ fn main() {
         )
     });
     c.final_summary();
+    // The same epoch timed by hand: the batches alone (what `descent train` reports) and the
+    // whole call (allocation, checkpoints, the one-image evaluation).
+    let (mut batches, mut whole) = (Vec::new(), Vec::new());
+    for _ in 0..10 {
+        let start = Start::fresh(inputs, 10, &opts).expect("a valid model");
+        let t = std::time::Instant::now();
+        let r = run(start, data, &opts, None, &mut Silent).expect("training runs");
+        whole.push(t.elapsed().as_secs_f64());
+        batches.push(r.history.epochs[0].seconds);
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    println!(
+        "{name}: median of 10 epochs, {:.4} s for the batches, {:.4} s for the whole call",
+        median(&mut batches),
+        median(&mut whole)
+    );
 }

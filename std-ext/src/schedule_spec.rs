@@ -5,7 +5,7 @@ use crate::registry::{BuildError, Kwargs};
 use descent_core::schedule::{
     AnnealStrategy, AnySchedule, ConstantLr, CosineAnnealingLr, CosineAnnealingWarmRestarts, CyclicLr,
     CyclicMode, Driver, ExponentialLr, LinearLr, MultiStepLr, OneCycleLr, PlateauMode, PolynomialLr,
-    ReduceLrOnPlateau, Schedule, Sequential, StepLr, ThresholdMode, WarmupCosine,
+    ReduceLrOnPlateau, SavedSchedule, Schedule, Sequential, StepLr, ThresholdMode, WarmupCosine,
 };
 use descent_core::{Optimizer, Real};
 use serde_json::{Map, Value};
@@ -56,38 +56,60 @@ impl Scheduler {
         }
     }
 
-    /// The state as bytes: `b'T'` and the step count (little-endian u64) for the closed forms
-    /// (their value is a function of it), `b'P'` and [`ReduceLrOnPlateau::save`]'s bytes.
+    /// The state as bytes, through the core's versioned, checksummed persistence: the
+    /// [`Driver`]'s (the schedule's configuration and the step count) for the closed forms,
+    /// [`ReduceLrOnPlateau::save`]'s for the plateau scheduler.
     pub fn save(&self) -> Vec<u8> {
-        match self {
-            Scheduler::Closed(d) => [&[b'T'][..], &d.t().to_le_bytes()].concat(),
-            Scheduler::Plateau(p) => {
-                let mut out = vec![0u8; 1 + p.saved_len()];
-                out[0] = b'P';
-                match p.save(&mut out[1..]) {
-                    Ok(n) => out.truncate(1 + n),
-                    Err(_) => out.truncate(1),
-                }
-                out
+        fn saved(len: usize, save: impl FnOnce(&mut [u8]) -> Result<usize, descent_core::Error>) -> Vec<u8> {
+            let mut out = vec![0u8; len];
+            match save(&mut out) {
+                Ok(n) => out.truncate(n),
+                Err(_) => out.clear(),
             }
+            out
+        }
+        match self {
+            Scheduler::Closed(d) => match d.schedule() {
+                Closed::One(s) => {
+                    let d = Driver::at((**s).clone(), d.t());
+                    saved(d.saved_len(), |out| d.save(out))
+                }
+                Closed::Joined(s) => {
+                    let d = Driver::at((**s).clone(), d.t());
+                    saved(d.saved_len(), |out| d.save(out))
+                }
+            },
+            Scheduler::Plateau(p) => saved(p.saved_len(), |out| p.save(out)),
         }
     }
 
-    /// Restores what [`Scheduler::save`] wrote for a scheduler of the same kind; refuses anything
-    /// else and then changes nothing.
+    /// Restores what [`Scheduler::save`] wrote for the same schedule (a closed form saved with
+    /// another configuration is refused); refuses anything else and then changes nothing.
     pub fn restore(&mut self, bytes: &[u8]) -> Result<(), String> {
-        match (self, bytes.split_first()) {
-            (Scheduler::Closed(d), Some((b'T', t))) => {
-                let t: [u8; 8] = t.try_into().map_err(|_| "schedule state: bad step count".to_string())?;
-                **d = Driver::at(d.schedule().clone(), u64::from_le_bytes(t));
+        fn step_of<S: Schedule + SavedSchedule + Clone + PartialEq>(
+            given: &S,
+            bytes: &[u8],
+        ) -> Result<u64, String> {
+            let mut d = Driver::new(given.clone());
+            d.restore(bytes).map_err(|e| format!("schedule state: {e}"))?;
+            if d.schedule() != given {
+                return Err("the saved schedule is not the one given".into());
+            }
+            Ok(d.t())
+        }
+        match self {
+            Scheduler::Closed(d) => {
+                let t = match d.schedule() {
+                    Closed::One(s) => step_of(&**s, bytes)?,
+                    Closed::Joined(s) => step_of(&**s, bytes)?,
+                };
+                **d = Driver::at(d.schedule().clone(), t);
                 Ok(())
             }
-            (Scheduler::Plateau(p), Some((b'P', rest))) => {
-                p.restore(rest).map_err(|e| format!("schedule state: {e}"))
-            }
-            _ => Err("schedule state does not belong to this kind of schedule".into()),
+            Scheduler::Plateau(p) => p.restore(bytes).map_err(|e| format!("schedule state: {e}")),
         }
     }
+
     /// Advances after an optimizer step (`metric` for the plateau scheduler).
     pub fn advance<F: Real>(
         &mut self,
@@ -376,4 +398,67 @@ pub fn for_training(
     has_momentum: bool,
 ) -> Result<Box<dyn crate::train::Schedule>, BuildError> {
     Ok(Box::new(TrainingSchedule(build(&parse_cli(spec)?, base_lr, has_momentum)?)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn built(spec: &str) -> Scheduler {
+        build(&parse_cli(spec).unwrap(), 0.1, true).unwrap()
+    }
+
+    #[test]
+    fn the_command_line_forms_parse_to_pytorch_names() {
+        let m = parse_cli("multi_step_lr:milestones=[2,4],gamma=0.5").unwrap();
+        assert_eq!(m["name"], "multi_step_lr");
+        assert_eq!(m["milestones"], serde_json::json!([2, 4]));
+        assert_eq!(m["gamma"], 0.5);
+        assert_eq!(parse_cli(r#"{"name": "step_lr", "step_size": 3}"#).unwrap()["step_size"], 3);
+        assert!(parse_cli("step_lr:step_size").is_err());
+        assert!(parse_cli("{not json").is_err());
+        assert!(build(&parse_cli("bogus_lr").unwrap(), 0.1, true).is_err());
+        assert!(build(&parse_cli("step_lr:step_size=2,typo=1").unwrap(), 0.1, true).is_err());
+    }
+
+    #[test]
+    fn saved_state_resumes_the_same_values_and_refuses_another_schedule() {
+        let specs = [
+            "step_lr:step_size=2,gamma=0.5",
+            "one_cycle_lr:max_lr=1,total_steps=20",
+            r#"{"name": "sequential_lr", "milestones": [3], "schedulers": [{"name": "linear_lr", "total_iters": 3}, {"name": "exponential_lr", "gamma": 0.9}]}"#,
+            "reduce_lr_on_plateau:patience=0,factor=0.5",
+        ];
+        for spec in specs {
+            let mut opt = crate::registry::build::<f32>(
+                &serde_json::from_value(serde_json::json!({"name": "sgd", "lr": 0.1, "momentum": 0.9}))
+                    .unwrap(),
+                &[1],
+                1,
+                descent_core::NonFinitePolicy::Error,
+            )
+            .unwrap();
+            let mut a = built(spec);
+            a.start(&mut [opt.as_mut()]).unwrap();
+            let metrics = [3.0, 2.0, 2.5, 2.6, 1.0, 1.5, 1.7];
+            for m in metrics {
+                a.advance(&mut [opt.as_mut()], Some(m)).unwrap();
+            }
+            let bytes = a.save();
+            let mut b = built(spec);
+            b.restore(&bytes).unwrap();
+            assert_eq!(a, b, "{spec}");
+            let mut c = built(spec);
+            assert!(c.restore(&bytes[..bytes.len() - 1]).is_err(), "{spec}");
+            assert!(c.restore(&[]).is_err(), "{spec}");
+            assert_eq!(c, built(spec), "a refused restore changes nothing");
+        }
+        // Bytes of another configuration or kind are refused.
+        let a = built("step_lr:step_size=2,gamma=0.5").save();
+        assert!(
+            built("step_lr:step_size=3,gamma=0.5").restore(&a).unwrap_err().contains("not the one given")
+        );
+        assert!(built("exponential_lr:gamma=0.5").restore(&a).is_err());
+        assert!(built("reduce_lr_on_plateau").restore(&a).is_err());
+    }
 }
