@@ -3,9 +3,9 @@
 # and "z" (with LTO and one codegen unit, as firmware is built), for x86-64 Linux (the binaries CI
 # runs) and for a Cortex-M4F/M7 (thumbv7em-none-eabihf, built only; skipped when that target is
 # not installed):
-#   nostd-proof      one Adam<f32> step with owned state and one with a borrowed buffer
-#   finetune-device  the fine-tuning example: blob parsing, forward/backward, Adam with f32 and
-#                    with bf16 state, accuracy printed through core::fmt
+#   nostd-proof --features one-step   one Adam<f32> step (owned state), checked, then exit
+#   finetune-device                    the fine-tuning example: blob parsing, forward/backward,
+#                                      Adam with f32 and bf16 state, results through core::fmt
 set -euo pipefail
 cd "$(dirname "$0")"
 sizer=size
@@ -17,12 +17,14 @@ fi
 echo "| binary | target | opt-level 3 | opt-level s | opt-level z |"
 echo "|---|---|---|---|---|"
 for bin in nostd-proof finetune-device; do
+  features=()
+  [ "$bin" = nostd-proof ] && features=(--features one-step)
   for target in "${targets[@]}"; do
-    row="| $bin | $target |"
+    row="| $bin ${features[*]} | $target |"
     for level in 3 s z; do
       (cd "$bin" && CARGO_PROFILE_RELEASE_OPT_LEVEL=$level CARGO_PROFILE_RELEASE_LTO=true \
         CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 cargo build --release -q --target "$target" \
-        --target-dir "target/opt-$level")
+        --target-dir "target/opt-$level" "${features[@]}")
       text=$($sizer -A "$bin/target/opt-$level/$target/release/$bin" | awk '$1 == ".text" {print $2}')
       row="$row $text |"
     done

@@ -86,9 +86,11 @@ mod cortex_m {
     }
 }
 
-/// Parks the core: there is no process to end.
+/// Parks the core: there is no process to end. The code stays observable (a debugger reads it
+/// in r0), so the work that computed it is not optimized away.
 #[cfg(target_arch = "arm")]
-pub fn exit(_code: i32) -> ! {
+pub fn exit(code: i32) -> ! {
+    core::hint::black_box(code);
     loop {
         // SAFETY: wait-for-interrupt has no memory effects.
         unsafe { core::arch::asm!("wfi", options(nomem, nostack)) }
