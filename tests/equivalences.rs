@@ -1,9 +1,11 @@
 //! Identities between optimizers and between forms of one optimizer, checked bit for bit where
-//! the order of operations is the same.
+//! the order of operations is the same: maximize, AdamW(0) = Adam, the weight decay forms (L2 and
+//! decoupled), SGD's first momentum step, Adam's step bound, zero gradients; and f32 following f64
+//! within a stated bound, for every optimizer over random hyperparameters and data.
 
 mod common;
 
-use common::{AnyConfig, any_config, values};
+use common::{AnyConfig, any_config, shaped, values};
 use descent::adam::{Adam, AdamAmsgrad, AdamConfig, AdamView};
 use descent::sgd::{SgdConfig, SgdMomentum};
 use descent::{Optim, Optimizer, Real, UpdateRule};
@@ -80,13 +82,15 @@ maximize_tests! {
 proptest! {
     #![proptest_config(common::config(64))]
 
-    /// AdamW with weight_decay = 0 is Adam.
+    /// AdamW with weight_decay = 0 is Adam, bit for bit, in f32 and f64.
     #[test]
     fn adamw_without_decay_equals_adam(lr in 1e-4..0.1f64, b1 in 0.0..0.99f64, b2 in 0.5..0.9999f64, amsgrad: bool, seed: u64) {
         let (p0, grads) = data(seed, 29, 6);
         let adam = AdamConfig { lr, betas: (b1, b2), amsgrad, ..AdamConfig::default() };
         let adamw = AdamConfig { weight_decay: 0.0, ..AdamConfig { lr, betas: (b1, b2), amsgrad, ..AdamConfig::adamw() } };
+        prop_assert!(adamw.decoupled_weight_decay);
         prop_assert_eq!(bits(&run::<_, f32>(adam, &p0, &grads, false)), bits(&run::<_, f32>(adamw, &p0, &grads, false)));
+        prop_assert_eq!(bits(&run::<_, f64>(adam, &p0, &grads, false)), bits(&run::<_, f64>(adamw, &p0, &grads, false)));
     }
 
     /// Adam's L2 weight decay is Adam on the gradient g + λθ (one step from the same state).
@@ -150,18 +154,220 @@ proptest! {
     }
 }
 
-/// Zero gradients leave parameters where they are (no decay configured).
+/// Runs `with` (weight decay λ) and `without` (λ = 0) side by side for every gradient in
+/// `grads` and checks they give the same bits after each step, where `without` either steps on
+/// the folded gradient g + λθ (L2 decay, PyTorch's `grad.add(param, alpha=weight_decay)`) or,
+/// with `shrink` = 1 − γλ, has θ ← θ·(1 − γλ) applied first (decoupled decay).
+fn decay_matches<R: UpdateRule, F: Real>(
+    with: R,
+    without: R,
+    lam: f64,
+    shrink: Option<f64>,
+    p0: &[f64],
+    grads: &[Vec<f64>],
+) -> Result<(), TestCaseError> {
+    let n = p0.len();
+    let (mut sa, mut sb) = (vec![F::ZERO; with.state_len(n)], vec![F::ZERO; without.state_len(n)]);
+    let mut a = Optim::with_buffer(with, n, &mut sa).unwrap();
+    let mut b = Optim::with_buffer(without, n, &mut sb).unwrap();
+    let mut pa: Vec<F> = p0.iter().map(|&x| F::from_f64(x)).collect();
+    let mut pb = pa.clone();
+    for (k, g) in grads.iter().enumerate() {
+        let g: Vec<F> = g.iter().map(|&x| F::from_f64(x)).collect();
+        a.step(&mut pa, &g).unwrap();
+        match shrink {
+            Some(s) => {
+                pb.iter_mut().for_each(|p| *p = *p * F::from_f64(s));
+                b.step(&mut pb, &g).unwrap();
+            }
+            None => {
+                let folded: Vec<F> = g.iter().zip(&pb).map(|(&g, &p)| g + F::from_f64(lam) * p).collect();
+                b.step(&mut pb, &folded).unwrap();
+            }
+        }
+        prop_assert_eq!(bits(&pa), bits(&pb), "{} {}, step {}", R::NAME, F::NAME, k + 1);
+    }
+    Ok(())
+}
+
+/// Weight decay of `cfg` at λ equals its L2 form (or, where `decoupled_weight_decay` is set, its
+/// decoupled form), over several steps, in f32 and f64.
+fn decay_case(cfg: AnyConfig, lam: f64, seed: u64) -> Result<(), TestCaseError> {
+    let (p0, grads) = data(seed, 23, 6);
+    macro_rules! go {
+        ($c:expr, $decoupled:expr) => {{
+            let mut with = $c;
+            (with.maximize, with.weight_decay) = (false, lam);
+            let mut without = with;
+            without.weight_decay = 0.0;
+            let shrink = $decoupled.then(|| 1.0 - with.lr * lam);
+            decay_matches::<_, f32>(with, without, lam, shrink, &p0, &grads)?;
+            decay_matches::<_, f64>(with, without, lam, shrink, &p0, &grads)
+        }};
+    }
+    match cfg {
+        AnyConfig::Sgd(c) => go!(c, false),
+        AnyConfig::Adagrad(c) => go!(c, false),
+        AnyConfig::Rmsprop(c) => go!(c, false),
+        AnyConfig::Adam(c) => go!(c, c.decoupled_weight_decay),
+        AnyConfig::Nadam(c) => go!(c, c.decoupled_weight_decay),
+        AnyConfig::Radam(c) => go!(c, c.decoupled_weight_decay),
+        other => panic!("no weight decay form test for {other:?}"),
+    }
+}
+
+macro_rules! decay_tests {
+    ($($test:ident => $name:literal),* $(,)?) => {$(
+        proptest! {
+            #![proptest_config(common::config(32))]
+            #[test]
+            fn $test(cfg in any_config($name), lam in 1e-4..0.5f64, seed in any::<u64>()) {
+                decay_case(cfg, lam, seed)?;
+            }
+        }
+    )*};
+}
+
+// NAdam's, RAdam's and Adam's configurations draw `decoupled_weight_decay` at random (AdamW's is
+// always set), so both forms are covered.
+decay_tests! {
+    sgd_weight_decay_is_l2 => "sgd",
+    adagrad_weight_decay_is_l2 => "adagrad",
+    rmsprop_weight_decay_is_l2 => "rmsprop",
+    adam_weight_decay_is_l2 => "adam",
+    adamw_weight_decay_is_decoupled => "adamw",
+    nadam_weight_decay_is_l2_or_decoupled => "nadam",
+    radam_weight_decay_is_l2_or_decoupled => "radam",
+}
+
+/// The parameters after every step, widened to f64.
+fn trajectory<R: UpdateRule, F: Real>(cfg: R, p0: &[f64], grads: &[Vec<f64>]) -> Vec<Vec<f64>> {
+    let n = p0.len();
+    let mut s = vec![F::ZERO; cfg.state_len(n)];
+    let mut opt = Optim::with_buffer(cfg, n, &mut s).unwrap();
+    let mut p: Vec<F> = p0.iter().map(|&x| F::from_f64(x)).collect();
+    grads
+        .iter()
+        .map(|g| {
+            let g: Vec<F> = g.iter().map(|&x| F::from_f64(x)).collect();
+            opt.step(&mut p, &g).unwrap();
+            p.iter().map(|x| x.as_f64()).collect()
+        })
+        .collect()
+}
+
+/// The bound of [`f32_follows_f64`]'s tests, in units of ε₃₂ (measured worst over 256 random
+/// configurations per optimizer: 3.4, centered RMSprop; 2.1, AdamW; ≤ 2 for the others).
+const F32_FOLLOWS_F64_K: f64 = 8.0;
+
+/// f32 follows f64: over 100 steps of the same gradients (random data, so no feedback through
+/// the loss can amplify a difference), every parameter satisfies
+///
+/// |x₃₂,t − x₆₄,t| ≤ K·ε₃₂·(|x₀| + Σ_{s≤t} (s·|Δx_s| + |x_s|)),  K = 8,
+///
+/// with x, Δx from the f64 run. Rounding x₀ to f32 costs ε/2·|x₀|; writing x_s = x_{s−1} + Δx_s
+/// costs ε·|x_s|; the state (moments, accumulators, step sizes) is a contraction or a sum that
+/// gains a few roundings per step, so the update at step s carries a relative error of O(s·ε).
+fn f32_follows_f64(cfg: AnyConfig, seed: u64) -> Result<(), TestCaseError> {
+    const N: usize = 16;
+    const STEPS: usize = 100;
+    let cfg = shaped(cfg, N, (seed % 3) as u8);
+    let p0 = values(seed, N, 1.0);
+    let grads: Vec<Vec<f64>> = (0..STEPS).map(|k| values(seed ^ (k as u64 + 1) << 20, N, 1.0)).collect();
+    let (a, b) =
+        with_config!(cfg, |c| (trajectory::<_, f32>(c, &p0, &grads), trajectory::<_, f64>(c, &p0, &grads)));
+    for i in 0..N {
+        let (mut budget, mut prev) = (p0[i].abs(), p0[i]);
+        for t in 0..STEPS {
+            let (x32, x64) = (a[t][i], b[t][i]);
+            budget += (t + 1) as f64 * (x64 - prev).abs() + x64.abs();
+            prev = x64;
+            let bound = F32_FOLLOWS_F64_K * f32::EPSILON as f64 * budget;
+            prop_assert!(
+                (x32 - x64).abs() <= bound || (x32.is_nan() && x64.is_nan()),
+                "{cfg:?}: step {}, parameter {i}: f32 {x32:e}, f64 {x64:e}, bound {bound:e}",
+                t + 1
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Centered RMSprop subtracts ḡ² from v, which cancels when α is small (with α = 0 it is exactly
+/// 0): there f32 cannot follow f64 (measured 1.9e5× the bound at α = 0.009), so its α is drawn
+/// from [0.9, 1) (PyTorch's default is 0.99).
+fn well_conditioned(cfg: AnyConfig) -> AnyConfig {
+    match cfg {
+        AnyConfig::Rmsprop(mut c) if c.centered => {
+            c.alpha = 0.9 + 0.1 * c.alpha;
+            AnyConfig::Rmsprop(c)
+        }
+        other => other,
+    }
+}
+
+macro_rules! f32_follows_f64_tests {
+    ($($test:ident => $name:literal),* $(,)?) => {$(
+        proptest! {
+            #![proptest_config(common::config(48))]
+            #[test]
+            fn $test(cfg in any_config($name).prop_map(well_conditioned), seed in any::<u64>()) {
+                f32_follows_f64(cfg, seed)?;
+            }
+        }
+    )*};
+}
+
+f32_follows_f64_tests! {
+    sgd_f32_follows_f64 => "sgd",
+    adam_f32_follows_f64 => "adam",
+    adamw_f32_follows_f64 => "adamw",
+    adagrad_f32_follows_f64 => "adagrad",
+    rmsprop_f32_follows_f64 => "rmsprop",
+    adamax_f32_follows_f64 => "adamax",
+    nadam_f32_follows_f64 => "nadam",
+    radam_f32_follows_f64 => "radam",
+    adadelta_f32_follows_f64 => "adadelta",
+    asgd_f32_follows_f64 => "asgd",
+    rprop_f32_follows_f64 => "rprop",
+    adafactor_f32_follows_f64 => "adafactor",
+    lion_f32_follows_f64 => "lion",
+}
+
+/// The configuration without any decay of θ: weight_decay 0, and ASGD's λ (`lambd`, its
+/// θ ← θ(1 − λη) term) 0. Rprop has neither.
+fn without_decay(cfg: AnyConfig) -> AnyConfig {
+    macro_rules! no_decay {
+        ($($v:ident),*) => {
+            match cfg {
+                $(AnyConfig::$v(mut c) => {
+                    c.weight_decay = 0.0;
+                    AnyConfig::$v(c)
+                })*
+                AnyConfig::Asgd(mut c) => {
+                    (c.weight_decay, c.lambd) = (0.0, 0.0);
+                    AnyConfig::Asgd(c)
+                }
+                AnyConfig::Rprop(c) => AnyConfig::Rprop(c),
+            }
+        };
+    }
+    no_decay!(Sgd, Adam, Adagrad, Rmsprop, Adamax, Nadam, Radam, Adadelta, Adafactor, Lion)
+}
+
+/// Zero gradients leave parameters where they are, for every optimizer (its defaults, with the
+/// decay of θ turned off: Lion's and AdamW's default weight decay, ASGD's λ), in f32 and f64.
 #[test]
 fn zero_gradients_leave_parameters_unchanged() {
     for name in common::ALL {
-        let cfg = AnyConfig::default_for(name, 9);
-        if name == "lion" || name == "adamw" || name == "asgd" {
-            continue; // their defaults decay θ (Lion, AdamW: decoupled; ASGD: λη decay term).
-        }
+        let cfg = without_decay(shaped(AnyConfig::default_for(name, 9), 9, 1));
         let p0 = values(3, 9, 1.0);
         let zeros = vec![vec![0.0; 9]; 4];
-        let p = with_config!(cfg, |c| run::<_, f64>(c, &p0, &zeros, false));
-        assert_eq!(p, p0, "{name}");
+        let p32 = with_config!(cfg, |c| run::<_, f32>(c, &p0, &zeros, false));
+        let p64 = with_config!(cfg, |c| run::<_, f64>(c, &p0, &zeros, false));
+        let p0_32: Vec<f32> = p0.iter().map(|&x| x as f32).collect();
+        assert_eq!(bits(&p32), bits(&p0_32), "{name} f32");
+        assert_eq!(bits(&p64), bits(&p0), "{name} f64");
     }
 }
 

@@ -1,7 +1,7 @@
 //! Shared test support: one enum of every optimizer's configuration, proptest strategies for
 //! valid random hyperparameters, and deterministic data generators. Every property test iterates
-//! over [`ALL`], which must name the same set as `descent::OPTIMIZERS` (checked in
-//! `tests/registry.rs`).
+//! over [`ALL`], which must name the same set as `descent::OPTIMIZERS` (checked by
+//! `state_len_matches_the_registry_table` in `tests/state_and_errors.rs`).
 #![allow(dead_code)]
 
 use descent::adadelta::AdadeltaConfig;
