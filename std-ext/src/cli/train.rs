@@ -49,7 +49,7 @@ pub struct Recipe {
     /// Optimizer, as in `descent replay`: sgd, adam, adamw, adagrad, rmsprop, adamax, nadam, radam, adadelta, asgd, rprop, adafactor, lion.
     #[arg(long, default_value = "adam", conflicts_with = "resume")]
     pub optimizer: String,
-    /// Learning rate (default: 1e-3).
+    /// Learning rate.
     #[arg(long, default_value_t = 1e-3, conflicts_with = "resume")]
     pub lr: f64,
     /// Momentum (SGD, RMSprop) or betas[0] (Adam family, Lion).
