@@ -337,40 +337,7 @@ pub fn build(map: &Map<String, Value>, base_lr: f64, has_momentum: bool) -> Resu
 /// Parses `--scheduler`: a JSON object, or `NAME` / `NAME:key=value,key=value` (values are JSON
 /// numbers, booleans or bare strings; lists as `milestones=[2,4]`).
 pub fn parse_cli(spec: &str) -> Result<Map<String, Value>, BuildError> {
-    let spec = spec.trim();
-    if spec.starts_with('{') {
-        return match serde_json::from_str::<Value>(spec) {
-            Ok(Value::Object(m)) => Ok(m),
-            _ => Err(BuildError::Spec(format!("--scheduler: not a JSON object: {spec}"))),
-        };
-    }
-    let (name, rest) = spec.split_once(':').unwrap_or((spec, ""));
-    let mut m = Map::new();
-    m.insert("name".into(), Value::String(name.to_string()));
-    let mut depth = 0;
-    let mut start = 0;
-    let mut parts = Vec::new();
-    for (i, c) in rest.char_indices() {
-        match c {
-            '[' => depth += 1,
-            ']' => depth -= 1,
-            ',' if depth == 0 => {
-                parts.push(&rest[start..i]);
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    parts.push(&rest[start..]);
-    for p in parts.into_iter().filter(|p| !p.trim().is_empty()) {
-        let (k, v) = p
-            .split_once('=')
-            .ok_or_else(|| BuildError::Spec(format!("--scheduler: expected key=value, got '{p}'")))?;
-        let v =
-            serde_json::from_str::<Value>(v.trim()).unwrap_or_else(|_| Value::String(v.trim().to_string()));
-        m.insert(k.trim().to_string(), v);
-    }
-    Ok(m)
+    crate::named::parse("--scheduler", spec).map_err(BuildError::Spec)
 }
 
 /// A schedule for `descent train`, stepped through the training loop's hook.
