@@ -18,6 +18,9 @@ use descent_core::{NonFinitePolicy, Optim, Optimizer, Real, StateBuffer, UpdateR
 use serde_json::{Map, Value};
 use std::fmt;
 
+use crate::dispatch::Dispatched;
+pub use crate::dispatch::Kernels;
+
 /// Optimizer state on the heap, for sizes known only at run time.
 #[derive(Debug, Clone, Default)]
 pub struct HeapState<F>(pub Vec<F>);
@@ -186,7 +189,12 @@ pub fn number(v: &Value) -> Option<f64> {
     }
 }
 
-fn boxed<R, F>(config: R, n: usize, policy: NonFinitePolicy) -> Result<DynOptimizer<F>, BuildError>
+fn boxed<R, F>(
+    config: R,
+    n: usize,
+    policy: NonFinitePolicy,
+    kernels: Kernels,
+) -> Result<DynOptimizer<F>, BuildError>
 where
     R: UpdateRule + Send + 'static,
     R::Scalars: Send,
@@ -201,15 +209,32 @@ where
         config.state_len(n)
     };
     let opt = Optim::from_storage(config, HeapState(vec![F::ZERO; len]), n, policy)?;
-    Ok(Box::new(opt))
+    Ok(match kernels {
+        Kernels::Best => Box::new(Dispatched(opt)),
+        Kernels::Portable => Box::new(opt),
+    })
 }
 
-/// Builds the optimizer named in `kwargs["name"]` for a parameter of `shape` (`n` elements).
+/// Builds the optimizer named in `kwargs["name"]` for a parameter of `shape` (`n` elements). Its
+/// step runs the fastest kernels this CPU supports ([`crate::dispatch`]); the results are the
+/// same bits as descent-core's portable build.
 pub fn build<F: Real>(
     kwargs: &Map<String, Value>,
     shape: &[usize],
     n: usize,
     policy: NonFinitePolicy,
+) -> Result<DynOptimizer<F>, BuildError> {
+    build_with(kwargs, shape, n, policy, Kernels::Best)
+}
+
+/// As [`build`], choosing the kernels: [`Kernels::Portable`] runs descent-core's own step
+/// (benchmarks compare the two; tests check they agree bit for bit).
+pub fn build_with<F: Real>(
+    kwargs: &Map<String, Value>,
+    shape: &[usize],
+    n: usize,
+    policy: NonFinitePolicy,
+    kernels: Kernels,
 ) -> Result<DynOptimizer<F>, BuildError> {
     let name = kwargs
         .get("name")
@@ -228,7 +253,7 @@ pub fn build<F: Real>(
                 maximize: k.bool("maximize", d.maximize)?,
             };
             k.finish()?;
-            boxed(c, n, policy)?
+            boxed(c, n, policy, kernels)?
         }
         "adam" | "adamw" => {
             let d = if name == "adamw" { AdamConfig::adamw() } else { AdamConfig::default() };
@@ -242,7 +267,7 @@ pub fn build<F: Real>(
                 decoupled_weight_decay: k.bool("decoupled_weight_decay", d.decoupled_weight_decay)?,
             };
             k.finish()?;
-            boxed(c, n, policy)?
+            boxed(c, n, policy, kernels)?
         }
         "adagrad" => {
             let d = AdagradConfig::default();
@@ -255,7 +280,7 @@ pub fn build<F: Real>(
                 maximize: k.bool("maximize", d.maximize)?,
             };
             k.finish()?;
-            boxed(c, n, policy)?
+            boxed(c, n, policy, kernels)?
         }
         "rmsprop" => {
             let d = RmspropConfig::default();
@@ -269,7 +294,7 @@ pub fn build<F: Real>(
                 maximize: k.bool("maximize", d.maximize)?,
             };
             k.finish()?;
-            boxed(c, n, policy)?
+            boxed(c, n, policy, kernels)?
         }
         "adamax" => {
             let d = AdamaxConfig::default();
@@ -281,7 +306,7 @@ pub fn build<F: Real>(
                 maximize: k.bool("maximize", d.maximize)?,
             };
             k.finish()?;
-            boxed(c, n, policy)?
+            boxed(c, n, policy, kernels)?
         }
         "nadam" => {
             let d = NadamConfig::default();
@@ -295,7 +320,7 @@ pub fn build<F: Real>(
                 maximize: k.bool("maximize", d.maximize)?,
             };
             k.finish()?;
-            boxed(c, n, policy)?
+            boxed(c, n, policy, kernels)?
         }
         "radam" => {
             let d = RadamConfig::default();
@@ -308,7 +333,7 @@ pub fn build<F: Real>(
                 maximize: k.bool("maximize", d.maximize)?,
             };
             k.finish()?;
-            boxed(c, n, policy)?
+            boxed(c, n, policy, kernels)?
         }
         "adadelta" => {
             let d = AdadeltaConfig::default();
@@ -320,7 +345,7 @@ pub fn build<F: Real>(
                 maximize: k.bool("maximize", d.maximize)?,
             };
             k.finish()?;
-            boxed(c, n, policy)?
+            boxed(c, n, policy, kernels)?
         }
         "asgd" => {
             let d = AsgdConfig::default();
@@ -333,7 +358,7 @@ pub fn build<F: Real>(
                 maximize: k.bool("maximize", d.maximize)?,
             };
             k.finish()?;
-            boxed(c, n, policy)?
+            boxed(c, n, policy, kernels)?
         }
         "rprop" => {
             let d = RpropConfig::default();
@@ -344,7 +369,7 @@ pub fn build<F: Real>(
                 maximize: k.bool("maximize", d.maximize)?,
             };
             k.finish()?;
-            boxed(c, n, policy)?
+            boxed(c, n, policy, kernels)?
         }
         "adafactor" => {
             let d = AdafactorConfig::default();
@@ -357,7 +382,7 @@ pub fn build<F: Real>(
             c.weight_decay = k.f64("weight_decay", d.weight_decay)?;
             c.maximize = k.bool("maximize", d.maximize)?;
             k.finish()?;
-            boxed(c.with_shape(shape)?, n, policy)?
+            boxed(c.with_shape(shape)?, n, policy, kernels)?
         }
         "lion" => {
             let d = LionConfig::default();
@@ -368,7 +393,7 @@ pub fn build<F: Real>(
                 maximize: k.bool("maximize", d.maximize)?,
             };
             k.finish()?;
-            boxed(c, n, policy)?
+            boxed(c, n, policy, kernels)?
         }
         other => {
             let known: Vec<&str> = descent_core::OPTIMIZERS.iter().map(|o| o.name).collect();
