@@ -171,6 +171,34 @@ fn percentile_clipper_engages_after_min_history_and_tracks_the_window() {
     assert!(PercentileClipper::<8>::new(50.0, 9).is_err());
 }
 
+proptest! {
+    #![proptest_config(common::config(64))]
+
+    /// The clipper's incrementally sorted window gives the threshold a fresh sort of the last W
+    /// norms gives, bit for bit, on sequences with repeats, zeros and spikes.
+    #[test]
+    fn percentile_threshold_equals_sorting_the_window(p in 0.0..=100.0f64, min in 1usize..=5, norms in prop::collection::vec(prop_oneof![Just(0.0), Just(1.0), Just(2.5), 0.0..10.0f64, 1e3..1e6f64], 0..60)) {
+        let mut clipper = PercentileClipper::<5>::new(p, min).unwrap();
+        let mut seen = Vec::new();
+        for &x in &norms {
+            let mut g = [x];
+            let r = clipper.clip(&mut [&mut g[..]]).unwrap();
+            seen.push(x);
+            let mut window = seen[seen.len().saturating_sub(5)..].to_vec();
+            window.sort_by(f64::total_cmp);
+            let k = window.len();
+            let expected = (k >= min).then(|| {
+                let rank = p / 100.0 * (k - 1) as f64;
+                let lo = rank as usize;
+                let hi = (lo + 1).min(k - 1);
+                window[lo] + (window[hi] - window[lo]) * (rank - lo as f64)
+            });
+            prop_assert_eq!(r.threshold.map(f64::to_bits), expected.map(f64::to_bits));
+            prop_assert_eq!(clipper.threshold(), r.threshold);
+        }
+    }
+}
+
 #[test]
 fn accumulation_gives_the_mean_and_says_when_to_step() {
     for mode in [AccumulateMode::SumThenScale, AccumulateMode::RunningMean] {

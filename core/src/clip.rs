@@ -200,9 +200,15 @@ pub struct ClipReport {
 /// `AdaptiveGradientClipper`): each call records the total 2-norm, and once at least
 /// `min_history` norms are recorded, clips to the `percentile`-th percentile (linear
 /// interpolation, as `numpy.percentile`) of the last `W` norms. `W` is a compile-time capacity.
+///
+/// Besides the window in arrival order, the clipper keeps the same norms sorted, updated in
+/// O(W) per call (one removal, one insertion), so [`PercentileClipper::threshold`] reads the
+/// percentile in O(1) without copying or sorting the window. State: 2·W `f64` values.
 #[derive(Debug, Clone)]
 pub struct PercentileClipper<const W: usize> {
     history: heapless::HistoryBuffer<f64, W>,
+    /// The values of `history`, sorted by `f64::total_cmp` (the first `history.len()` entries).
+    sorted: [f64; W],
     percentile: f64,
     min_history: usize,
 }
@@ -216,24 +222,53 @@ impl<const W: usize> PercentileClipper<W> {
         if min_history == 0 || min_history > W {
             return Err(Error::InvalidHyperparameter { name: "min_history", value: min_history as f64 });
         }
-        Ok(PercentileClipper { history: heapless::HistoryBuffer::new(), percentile, min_history })
+        Ok(PercentileClipper {
+            history: heapless::HistoryBuffer::new(),
+            sorted: [0.0; W],
+            percentile,
+            min_history,
+        })
+    }
+
+    /// The recorded norms in ascending order.
+    fn sorted(&self) -> &[f64] {
+        self.sorted.get(..self.history.len()).unwrap_or(&[])
     }
 
     /// The current threshold, if the history is long enough.
     pub fn threshold(&self) -> Option<f64> {
-        let k = self.history.len();
+        let sorted = self.sorted();
+        let k = sorted.len();
         if k < self.min_history {
             return None;
         }
-        let mut sorted = [0.0f64; W];
-        let dst = sorted.get_mut(..k)?;
-        dst.copy_from_slice(self.history.as_slice());
-        dst.sort_unstable_by(f64::total_cmp);
         let rank = self.percentile / 100.0 * (k - 1) as f64;
         let lo = rank as usize;
         let hi = (lo + 1).min(k - 1);
-        let (a, b) = (*dst.get(lo)?, *dst.get(hi)?);
+        let (a, b) = (*sorted.get(lo)?, *sorted.get(hi)?);
         Some(a + (b - a) * (rank - lo as f64))
+    }
+
+    /// Appends `norm` to the window (evicting the oldest when full), keeping `sorted` in order.
+    fn record(&mut self, norm: f64) {
+        let mut len = self.history.len();
+        if len == W
+            && let Some(&oldest) = self.history.oldest_ordered().next()
+            && let Ok(i) = self.sorted().binary_search_by(|x| x.total_cmp(&oldest))
+            && let Some(tail) = self.sorted.get_mut(i..len)
+        {
+            // Move the evicted value past the end.
+            tail.rotate_left(1);
+            len -= 1;
+        }
+        let at = self.sorted.get(..len).unwrap_or(&[]).partition_point(|x| x.total_cmp(&norm).is_lt());
+        if let Some(slot) = self.sorted.get_mut(len) {
+            *slot = norm;
+        }
+        if let Some(tail) = self.sorted.get_mut(at..=len) {
+            tail.rotate_right(1);
+        }
+        self.history.write(norm);
     }
 
     /// Records the total 2-norm of `grads` and clips them to the threshold if it is exceeded.
@@ -243,7 +278,7 @@ impl<const W: usize> PercentileClipper<W> {
         if !total.is_finite() {
             return Err(Error::NonFinite { what: "total norm", index: 0 });
         }
-        self.history.write(total);
+        self.record(total);
         let threshold = self.threshold();
         let clipped = match threshold {
             Some(t) if total > t => {
