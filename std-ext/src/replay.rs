@@ -206,12 +206,13 @@ fn run<F: Real>(spec: &Spec) -> Result<Trace, ReplayError> {
         if let Some(c) = clip {
             let mut views: Vec<&mut [F]> = grads.iter_mut().map(|g| g.as_mut_slice()).collect();
             match c {
-                Clip::Norm(max, norm) => {
-                    descent_core::clip::clip_grad_norm(&mut views, max, norm, false).map(|_| ())
+                Clip::Norm { max_norm, norm, error_if_nonfinite } => {
+                    descent_core::clip::clip_grad_norm(&mut views, max_norm, norm, error_if_nonfinite)
+                        .map(|_| ())
                 }
                 Clip::Value(v) => descent_core::clip::clip_grad_value(&mut views, v),
             }
-            .map_err(|e| ReplayError::Refused(e.to_string()))?;
+            .map_err(|e| c.refusal(k, e))?;
         }
         trace.lr.push(opts.first().map_or(0.0, |o| o.lr()));
         for ((opt, p), g) in opts.iter_mut().zip(params.iter_mut()).zip(&grads) {
@@ -233,8 +234,33 @@ fn dyn_refs<F: Real>(opts: &mut [DynOptimizer<F>]) -> Vec<&mut dyn descent_core:
 /// Gradient clipping of a spec.
 #[derive(Debug, Clone, Copy)]
 enum Clip {
-    Norm(f64, descent_core::clip::NormType),
+    /// `clip_grad_norm_(max_norm, norm_type, error_if_nonfinite)`.
+    Norm { max_norm: f64, norm: descent_core::clip::NormType, error_if_nonfinite: bool },
+    /// `clip_grad_value_(clip_value)`.
     Value(f64),
+}
+
+impl Clip {
+    /// Why clipping at step `k` stopped the replay. A non-finite total norm with
+    /// `error_if_nonfinite` gets PyTorch's wording, which names the option.
+    fn refusal(&self, k: usize, e: descent_core::Error) -> ReplayError {
+        use descent_core::clip::NormType;
+        match (self, e) {
+            (Clip::Norm { norm, .. }, descent_core::Error::NonFinite { .. }) => {
+                let order = match norm {
+                    NormType::L1 => "1.0",
+                    NormType::L2 => "2.0",
+                    NormType::Inf => "inf",
+                };
+                ReplayError::Refused(format!(
+                    "step {k}: The total norm of order {order} for gradients from `parameters` is \
+                     non-finite, so it cannot be clipped (error_if_nonfinite=True)"
+                ))
+            }
+            (Clip::Norm { .. }, e) => ReplayError::Refused(format!("step {k}: clip_grad_norm: {e}")),
+            (Clip::Value(_), e) => ReplayError::Refused(format!("step {k}: clip_grad_value: {e}")),
+        }
+    }
 }
 
 fn clip_spec(m: &Map<String, Value>) -> Result<Clip, ReplayError> {
@@ -242,13 +268,12 @@ fn clip_spec(m: &Map<String, Value>) -> Result<Clip, ReplayError> {
     let mut k = crate::registry::Kwargs::new(name, m);
     let c = match name {
         "clip_grad_norm" => {
-            let max = k.req_f64("max_norm")?;
+            let max_norm = k.req_f64("max_norm")?;
             let p = k.f64("norm_type", 2.0)?;
-            let _ = k.bool("error_if_nonfinite", false)?;
-            Clip::Norm(
-                max,
-                descent_core::clip::NormType::from_f64(p).map_err(|e| ReplayError::Spec(e.to_string()))?,
-            )
+            let error_if_nonfinite = k.bool("error_if_nonfinite", false)?;
+            let norm =
+                descent_core::clip::NormType::from_f64(p).map_err(|e| ReplayError::Spec(e.to_string()))?;
+            Clip::Norm { max_norm, norm, error_if_nonfinite }
         }
         "clip_grad_value" => Clip::Value(k.req_f64("clip_value")?),
         other => {
@@ -292,4 +317,33 @@ pub fn compare(dtype: &str, actual: &Trace, expected: &Trace) -> Result<(), Stri
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(clip: &str, grad: f64) -> Spec {
+        parse(&format!(
+            r#"{{"dtype": "f64", "optimizer": {{"name": "sgd", "lr": 0.1}}, "clip": {clip},
+                "params": [{{"shape": [2], "data": [1.0, 2.0]}}], "grads": [[[{grad}, 1.0]]]}}"#
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn error_if_nonfinite_refuses_a_nonfinite_norm() {
+        let on = r#"{"name": "clip_grad_norm", "max_norm": 1.0, "error_if_nonfinite": true}"#;
+        let off = r#"{"name": "clip_grad_norm", "max_norm": 1.0, "error_if_nonfinite": false}"#;
+        match replay(&spec(on, 1e300)) {
+            Err(ReplayError::Refused(m)) => {
+                assert!(m.starts_with("step 0: ") && m.contains("error_if_nonfinite"), "{m}")
+            }
+            other => panic!("{other:?}"),
+        }
+        // PyTorch without the option: the factor max_norm / (inf + 1e-6) = 0 zeroes the gradient.
+        assert_eq!(replay(&spec(off, 1e300)).unwrap().params, vec![vec![vec![1.0, 2.0]]]);
+        // A finite norm is clipped the same either way.
+        assert_eq!(replay(&spec(on, 3.0)).unwrap(), replay(&spec(off, 3.0)).unwrap());
+    }
 }

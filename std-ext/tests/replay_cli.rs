@@ -1,0 +1,146 @@
+//! `descent replay` as a user runs it: the binary, its standard output and error, its exit code.
+//! A good spec prints the trace as JSON; a configuration PyTorch refuses and a malformed spec each
+//! exit non-zero with one line on standard error naming what is wrong.
+
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A file in a directory of this test process (removed when dropped).
+struct TempFile(PathBuf);
+
+impl TempFile {
+    fn new(name: &str, text: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("descent-replay-cli-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        TempFile(path)
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+fn descent(args: &[&Path]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_descent"));
+    cmd.arg("replay");
+    for a in args {
+        cmd.arg(a);
+    }
+    cmd.output().unwrap()
+}
+
+/// Replays `spec` (JSON text) and returns the output.
+fn replay_text(name: &str, spec: &str) -> Output {
+    let f = TempFile::new(name, spec);
+    descent(&[&f.0])
+}
+
+/// A valid spec: Adam over two tensors for three steps.
+fn good_spec() -> Value {
+    json!({
+        "name": "cli-good", "dtype": "f64",
+        "optimizer": {"name": "adam", "lr": 0.01, "betas": [0.9, 0.999]},
+        "params": [{"shape": [2], "data": [1.0, -1.0]}, {"shape": [1, 1], "data": [0.5]}],
+        "grads": [[[0.1, 0.2], [0.3]], [[0.1, -0.2], [0.0]], [[1.0, 2.0], [-3.0]]]
+    })
+}
+
+/// `good_spec` with `edit` applied.
+fn spec_with(edit: impl FnOnce(&mut Value)) -> String {
+    let mut s = good_spec();
+    edit(&mut s);
+    s.to_string()
+}
+
+fn stderr_line(out: &Output) -> String {
+    let err = String::from_utf8(out.stderr.clone()).unwrap();
+    assert_eq!(err.lines().count(), 1, "expected one line on stderr, got {err:?}");
+    assert!(out.stdout.is_empty(), "nothing on stdout on failure");
+    err.trim_end().to_string()
+}
+
+/// Asserts a failing run: non-zero exit, one line on stderr containing every `needle`.
+fn assert_refused(out: &Output, needles: &[&str]) {
+    assert!(!out.status.success(), "expected failure, got success");
+    let line = stderr_line(out);
+    for n in needles {
+        assert!(line.contains(n), "{line:?} does not contain {n:?}");
+    }
+}
+
+#[test]
+fn good_spec_prints_lr_and_params_after_every_step() {
+    let out = replay_text("good.spec.json", &good_spec().to_string());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.stderr.is_empty());
+    let trace: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(trace["lr"], json!([0.01, 0.01, 0.01]));
+    let params = trace["params"].as_array().unwrap();
+    assert_eq!(params.len(), 3);
+    // Adam's first step moves each parameter by lr against the sign of its gradient (up to ε/|g|).
+    let first = &params[0];
+    let close = |v: &Value, x: f64| (v.as_f64().unwrap() - x).abs() < 1e-8;
+    assert!(close(&first[0][0], 0.99) && close(&first[0][1], -1.01) && close(&first[1][0], 0.49));
+}
+
+#[test]
+fn configurations_pytorch_refuses_exit_nonzero_naming_the_hyperparameter() {
+    let cases: [(Value, &[&str]); 6] = [
+        (json!({"name": "adam", "lr": -1.0}), &["Invalid learning rate: -1"]),
+        (json!({"name": "adam", "betas": [1.5, 0.999]}), &["Invalid beta parameter at index 0: 1.5"]),
+        (json!({"name": "adam", "eps": -1e-8}), &["Invalid epsilon value"]),
+        (json!({"name": "sgd", "momentum": -0.5}), &["Invalid momentum value: -0.5"]),
+        (json!({"name": "sgd", "nesterov": true}), &["Nesterov momentum requires a momentum"]),
+        (json!({"name": "rmsprop", "alpha": -0.1}), &["alpha"]),
+    ];
+    for (i, (opt, needles)) in cases.into_iter().enumerate() {
+        let out = replay_text(&format!("refused-{i}.spec.json"), &spec_with(|s| s["optimizer"] = opt));
+        assert_refused(&out, needles);
+    }
+}
+
+#[test]
+fn malformed_specs_exit_nonzero_with_one_line() {
+    let cases: Vec<(String, &[&str])> = vec![
+        ("{\"dtype\": \"f64\", \"optimizer\": ".into(), &["malformed spec", "EOF"]),
+        (spec_with(|s| s["optimizer"]["name"] = json!("adamz")), &["unknown optimizer 'adamz'"]),
+        (spec_with(|s| s["optimizer"]["lr_typo"] = json!(0.1)), &["unknown hyperparameter 'lr_typo'"]),
+        (spec_with(|s| s["optimizer"]["lr"] = json!("fast")), &["'lr' must be a number"]),
+        (spec_with(|s| s["grads"][1][0] = json!([0.1])), &["grads[1][0] has 1 values, params[0] has 2"]),
+        (spec_with(|s| s["grads"][2] = json!([[0.1, 0.2]])), &["grads[2] has 1 tensors"]),
+        (spec_with(|s| s["params"][0]["shape"] = json!([3])), &["params[0]: shape [3] has 3 elements"]),
+        (spec_with(|s| s.as_object_mut().unwrap().remove("params").map(drop).unwrap()), &["`params`"]),
+        (spec_with(|s| s.as_object_mut().unwrap().remove("dtype").map(drop).unwrap()), &["`dtype`"]),
+        (spec_with(|s| s["optimizer"].as_object_mut().unwrap().clear()), &["missing 'name'"]),
+        (spec_with(|s| s["dtype"] = json!("f16")), &["dtype must be"]),
+        (spec_with(|s| s["clip"] = json!({"name": "clip_grad_norm"})), &["missing 'max_norm'"]),
+        (spec_with(|s| s["scheduler"] = json!({"name": "warp_lr"})), &["warp_lr"]),
+    ];
+    for (i, (text, needles)) in cases.into_iter().enumerate() {
+        let out = replay_text(&format!("malformed-{i}.spec.json"), &text);
+        assert_refused(&out, needles);
+    }
+    assert_refused(
+        &descent(&[Path::new("/nonexistent/x.spec.json")]),
+        &["cannot read /nonexistent/x.spec.json"],
+    );
+}
+
+#[test]
+fn error_if_nonfinite_is_honoured() {
+    // 1e300² overflows: the total norm is infinite.
+    let with = |flag: bool| {
+        spec_with(|s| {
+            s["grads"][0][0] = json!([1e300, 0.0]);
+            s["clip"] = json!({"name": "clip_grad_norm", "max_norm": 1.0, "error_if_nonfinite": flag});
+        })
+    };
+    assert_refused(&replay_text("nonfinite-on.spec.json", &with(true)), &["step 0", "error_if_nonfinite"]);
+    let out = replay_text("nonfinite-off.spec.json", &with(false));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
