@@ -93,3 +93,23 @@ fn armijo_backtracking_converges_on_rosenbrock() {
     }
     assert!((x[0] - 1.0).abs() < 1e-5 && (x[1] - 1.0).abs() < 1e-5, "{x:?}");
 }
+
+/// Sizes and counts at the edge of `usize` are refused or handled, never overflow: a state size
+/// that does not fit in memory, and the default max_eval = max_iter·5/4 of a huge max_iter.
+#[test]
+fn huge_sizes_and_iteration_counts_do_not_overflow() {
+    assert_eq!(lbfgs_state_len(usize::MAX / 2, 5), usize::MAX);
+    assert!(matches!(
+        Lbfgs::<f64, Vec<f64>, 5>::new(LbfgsConfig::default(), usize::MAX / 2, vec![0.0; 8]),
+        Err(descent::Error::BufferTooSmall { .. })
+    ));
+    let cfg = LbfgsConfig { max_iter: usize::MAX, ..LbfgsConfig::default() };
+    let mut opt = Lbfgs::<f64, Vec<f64>, 2>::new(cfg, 2, vec![0.0; lbfgs_state_len(2, 2)]).unwrap();
+    let mut x = [1.0, 2.0];
+    // Already optimal: the step returns after one evaluation.
+    let r = opt.step(&mut x, &mut |_, g| {
+        g.fill(0.0);
+        0.0
+    });
+    assert_eq!(r.unwrap().evaluations, 1);
+}

@@ -101,7 +101,8 @@ pub struct Lbfgs<F: Real, B: AsMut<[F]> + AsRef<[F]>, const M: usize> {
 
 /// The number of values of state L-BFGS needs for `n` parameters and history `m`.
 pub const fn lbfgs_state_len(n: usize, m: usize) -> usize {
-    (2 * m + WORK) * n
+    // Saturating: a size that does not fit in memory is refused by `Lbfgs::new` as too small.
+    m.saturating_mul(2).saturating_add(WORK).saturating_mul(n)
 }
 
 fn dot<F: Real>(a: &[F], b: &[F]) -> f64 {
@@ -156,7 +157,7 @@ impl<F: Real, B: AsMut<[F]> + AsRef<[F]>, const M: usize> Lbfgs<F, B, M> {
     }
 
     fn max_eval(&self) -> usize {
-        self.config.max_eval.unwrap_or(self.config.max_iter * 5 / 4)
+        self.config.max_eval.unwrap_or(self.config.max_iter.saturating_mul(5) / 4)
     }
 
     /// Runs up to `max_iter` iterations from `params`, as PyTorch's `LBFGS.step(closure)`.
