@@ -286,37 +286,192 @@ fn clip_spec(m: &Map<String, Value>) -> Result<Clip, ReplayError> {
     Ok(c)
 }
 
-/// Whether `actual` agrees with PyTorch's `expected` at the conformance tolerances
-/// (`|a − e| ≤ atol + rtol·|e|`: f64 rtol 1e-9, atol 1e-12; f32 rtol 1e-5, atol 1e-6). Returns the
-/// first disagreement.
-pub fn compare(dtype: &str, actual: &Trace, expected: &Trace) -> Result<(), String> {
-    let (rtol, atol) = if dtype == "f32" { (1e-5, 1e-6) } else { (1e-9, 1e-12) };
-    let close =
-        |a: f64, e: f64| (a - e).abs() <= atol + rtol * e.abs() || (a.is_nan() && e.is_nan()) || a == e;
-    if actual.lr.len() != expected.lr.len() || actual.params.len() != expected.params.len() {
-        return Err(format!("step counts differ: {} vs {}", actual.params.len(), expected.params.len()));
-    }
-    for (k, (a, e)) in actual.lr.iter().zip(&expected.lr).enumerate() {
-        if !close(*a, *e) {
-            return Err(format!("lr at step {k}: {a} vs {e}"));
+/// The conformance tolerances (`tests/data/conformance/README.md`): a value a agrees with PyTorch's
+/// e when |a − e| ≤ atol + rtol·|e|.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Tolerance {
+    /// Relative tolerance.
+    pub rtol: f64,
+    /// Absolute tolerance.
+    pub atol: f64,
+}
+
+impl Tolerance {
+    /// f64: rtol 1e-9, atol 1e-12; f32 (any other dtype): rtol 1e-5, atol 1e-6.
+    pub fn for_dtype(dtype: &str) -> Self {
+        if dtype == "f64" {
+            Tolerance { rtol: 1e-9, atol: 1e-12 }
+        } else {
+            Tolerance { rtol: 1e-5, atol: 1e-6 }
         }
     }
+    /// The allowed |a − e| for an expected value e.
+    pub fn allowed(&self, e: f64) -> f64 {
+        self.atol + self.rtol * e.abs()
+    }
+    /// Whether `a` agrees with `e` (NaN agrees with NaN, and equal infinities agree).
+    pub fn agrees(&self, a: f64, e: f64) -> bool {
+        (a - e).abs() <= self.allowed(e) || (a.is_nan() && e.is_nan()) || a == e
+    }
+}
+
+/// How closely a trace agrees with PyTorch's.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Agreement {
+    /// Steps compared.
+    pub steps: usize,
+    /// Parameter values compared (over all steps).
+    pub values: usize,
+    /// The largest |a − e| / (atol + rtol·|e|) seen: below 1 everywhere when they agree.
+    pub worst: f64,
+}
+
+/// Whether `actual` agrees with PyTorch's `expected` at the conformance tolerances
+/// ([`Tolerance::for_dtype`]). On disagreement, says where first: the step, the tensor, the
+/// element, both values and the tolerance.
+pub fn compare(dtype: &str, actual: &Trace, expected: &Trace) -> Result<Agreement, String> {
+    compare_as("descent", dtype, actual, expected)
+}
+
+/// [`compare`], calling the side being checked `who` in the messages (`"descent"`, or the file of
+/// another implementation's trace).
+pub fn compare_as(who: &str, dtype: &str, actual: &Trace, expected: &Trace) -> Result<Agreement, String> {
+    let tol = Tolerance::for_dtype(dtype);
+    if actual.params.len() != expected.params.len() || actual.lr.len() != expected.lr.len() {
+        return Err(format!(
+            "step counts differ: {who} has {} steps, PyTorch {}",
+            actual.params.len(),
+            expected.params.len()
+        ));
+    }
+    let mut agreement = Agreement { steps: actual.params.len(), values: 0, worst: 0.0 };
+    let mut check = |a: f64, e: f64, at: &dyn Fn() -> String| {
+        if !tol.agrees(a, e) {
+            return Err(format!(
+                "{}: {who} {a:e}, PyTorch {e:e} (|diff| {:e} > tolerance {:e})",
+                at(),
+                (a - e).abs(),
+                tol.allowed(e)
+            ));
+        }
+        if a != e && !(a.is_nan() && e.is_nan()) {
+            agreement.worst = agreement.worst.max((a - e).abs() / tol.allowed(e));
+        }
+        Ok(())
+    };
     for (k, (ts_a, ts_e)) in actual.params.iter().zip(&expected.params).enumerate() {
+        check(actual.lr[k], expected.lr[k], &|| format!("lr at step {k}"))?;
+        if ts_a.len() != ts_e.len() {
+            return Err(format!("step {k}: {who} has {} tensors, PyTorch {}", ts_a.len(), ts_e.len()));
+        }
         for (i, (ta, te)) in ts_a.iter().zip(ts_e).enumerate() {
             if ta.len() != te.len() {
-                return Err(format!("step {k} tensor {i}: lengths differ"));
+                return Err(format!(
+                    "step {k}, tensor {i}: {who} has {} values, PyTorch {}",
+                    ta.len(),
+                    te.len()
+                ));
             }
             for (j, (a, e)) in ta.iter().zip(te).enumerate() {
-                if !close(*a, *e) {
-                    return Err(format!(
-                        "step {k} tensor {i} element {j}: {a:e} vs {e:e} (diff {:e})",
-                        a - e
-                    ));
-                }
+                check(*a, *e, &|| format!("step {k}, tensor {i}, element {j}"))?;
             }
+            agreement.values += ta.len();
         }
     }
-    Ok(())
+    Ok(agreement)
+}
+
+/// What PyTorch produced for a spec (`NAME.expected.json`): the trace, or the message of the error
+/// it raised for a configuration it refuses.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Expected {
+    /// `{"lr": [...], "params": [...]}`.
+    Trace(Trace),
+    /// `{"error": "..."}`.
+    Error(String),
+}
+
+/// Parses an expected file. Python's `json` writes `NaN` and `Infinity` for non-finite values;
+/// they are accepted (and `null` is read as NaN, as serde writes it).
+pub fn parse_expected(text: &str) -> Result<Expected, ReplayError> {
+    let bad = |what: &str| ReplayError::Spec(format!("expected result: {what}"));
+    let v: Value = serde_json::from_str(&quote_python_specials(text)).map_err(|e| bad(&e.to_string()))?;
+    if let Some(e) = v.get("error") {
+        return e
+            .as_str()
+            .map(|m| Expected::Error(m.to_string()))
+            .ok_or_else(|| bad("'error' must be a string"));
+    }
+    let floats = |v: &Value, what: &str| -> Result<Vec<f64>, ReplayError> {
+        let arr = v.as_array().ok_or_else(|| bad(&format!("{what} must be a list of numbers")))?;
+        arr.iter()
+            .map(|x| {
+                if x.is_null() {
+                    Ok(f64::NAN)
+                } else {
+                    registry::number(x).ok_or_else(|| bad(&format!("{what} must be a list of numbers")))
+                }
+            })
+            .collect()
+    };
+    let lr = floats(v.get("lr").ok_or_else(|| bad("missing 'lr' (or 'error')"))?, "'lr'")?;
+    let steps = v.get("params").and_then(Value::as_array).ok_or_else(|| bad("missing list 'params'"))?;
+    let mut params = Vec::with_capacity(steps.len());
+    for (k, step) in steps.iter().enumerate() {
+        let tensors =
+            step.as_array().ok_or_else(|| bad(&format!("params[{k}] must be a list of tensors")))?;
+        params.push(
+            tensors
+                .iter()
+                .enumerate()
+                .map(|(i, t)| floats(t, &format!("params[{k}][{i}]")))
+                .collect::<Result<Vec<_>, _>>()?,
+        );
+    }
+    Ok(Expected::Trace(Trace { lr, params }))
+}
+
+/// The outcome of checking a spec against PyTorch's expected result.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    /// descent produced PyTorch's trace within the tolerances.
+    Agrees(Agreement),
+    /// descent refused the configuration with PyTorch's message.
+    RefusedAlike(String),
+    /// The first disagreement.
+    Differs(String),
+}
+
+/// Replays `spec` and checks the result against PyTorch's `expected` at the conformance
+/// tolerances. Errors only for a malformed spec; a refusal by either side is part of the verdict.
+pub fn check(spec: &Spec, expected: &Expected) -> Result<Verdict, ReplayError> {
+    verdict("descent", &spec.dtype, replay(spec), expected)
+}
+
+/// Checks `actual` (a trace, or the refusal of a configuration) of the side called `who` against
+/// PyTorch's `expected`, at the tolerances of `dtype`. A malformed spec (`Err(ReplayError::Spec)`)
+/// is returned as the error.
+pub fn verdict(
+    who: &str,
+    dtype: &str,
+    actual: Result<Trace, ReplayError>,
+    expected: &Expected,
+) -> Result<Verdict, ReplayError> {
+    Ok(match (actual, expected) {
+        (Err(ReplayError::Spec(s)), _) => return Err(ReplayError::Spec(s)),
+        (Ok(trace), Expected::Trace(e)) => match compare_as(who, dtype, &trace, e) {
+            Ok(a) => Verdict::Agrees(a),
+            Err(m) => Verdict::Differs(m),
+        },
+        (Err(ReplayError::Refused(m)), Expected::Error(e)) if &m == e => Verdict::RefusedAlike(m),
+        (Err(ReplayError::Refused(m)), Expected::Error(e)) => {
+            Verdict::Differs(format!("both refuse, with different messages: {who} {m:?}, PyTorch {e:?}"))
+        }
+        (Err(ReplayError::Refused(m)), Expected::Trace(_)) => {
+            Verdict::Differs(format!("{who} refuses ({m}) what PyTorch runs"))
+        }
+        (Ok(_), Expected::Error(e)) => Verdict::Differs(format!("PyTorch refuses ({e}) what {who} runs")),
+    })
 }
 
 #[cfg(test)]
@@ -345,5 +500,30 @@ mod tests {
         assert_eq!(replay(&spec(off, 1e300)).unwrap().params, vec![vec![vec![1.0, 2.0]]]);
         // A finite norm is clipped the same either way.
         assert_eq!(replay(&spec(on, 3.0)).unwrap(), replay(&spec(off, 3.0)).unwrap());
+    }
+
+    #[test]
+    fn compare_names_the_first_mismatch() {
+        let e = Trace { lr: vec![0.1, 0.1], params: vec![vec![vec![1.0, 2.0]], vec![vec![0.5, 1.5]]] };
+        let mut a = e.clone();
+        assert_eq!(compare("f64", &a, &e).unwrap().values, 4);
+        a.params[1][0][1] = 1.5 + 1e-6;
+        let m = compare("f64", &a, &e).unwrap_err();
+        assert!(m.starts_with("step 1, tensor 0, element 1: descent 1.500001e0, PyTorch 1.5e0"), "{m}");
+        // Within the f32 tolerance (1e-6 + 1e-5·1.5) it agrees.
+        assert!(compare("f32", &a, &e).unwrap().worst < 1.0);
+    }
+
+    #[test]
+    fn expected_files_parse_with_python_tokens() {
+        let t = parse_expected(r#"{"lr": [0.1], "params": [[[NaN, -Infinity, null, 1]]]}"#).unwrap();
+        let Expected::Trace(t) = t else { panic!() };
+        let v = &t.params[0][0];
+        assert!(v[0].is_nan() && v[1] == f64::NEG_INFINITY && v[2].is_nan() && v[3] == 1.0);
+        assert_eq!(
+            parse_expected(r#"{"error": "Invalid learning rate: -1.0"}"#).unwrap(),
+            Expected::Error("Invalid learning rate: -1.0".into())
+        );
+        assert!(parse_expected(r#"{"lr": [0.1]}"#).is_err());
     }
 }

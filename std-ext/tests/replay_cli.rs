@@ -1,6 +1,7 @@
 //! `descent replay` as a user runs it: the binary, its standard output and error, its exit code.
 //! A good spec prints the trace as JSON; a configuration PyTorch refuses and a malformed spec each
-//! exit non-zero with one line on standard error naming what is wrong.
+//! exit non-zero with one line on standard error naming what is wrong; `--expected` compares with
+//! PyTorch's result and names the first mismatch.
 
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
@@ -73,6 +74,10 @@ fn assert_refused(out: &Output, needles: &[&str]) {
     }
 }
 
+fn bundled(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data/conformance/torch").join(name)
+}
+
 #[test]
 fn good_spec_prints_lr_and_params_after_every_step() {
     let out = replay_text("good.spec.json", &good_spec().to_string());
@@ -143,4 +148,66 @@ fn error_if_nonfinite_is_honoured() {
     assert_refused(&replay_text("nonfinite-on.spec.json", &with(true)), &["step 0", "error_if_nonfinite"]);
     let out = replay_text("nonfinite-off.spec.json", &with(false));
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn expected_agreement_exits_zero() {
+    let out = descent(&[
+        &bundled("case-7-0000.spec.json"),
+        Path::new("--expected"),
+        &bundled("case-7-0000.expected.json"),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let line = String::from_utf8(out.stdout).unwrap();
+    assert!(line.contains("agrees with PyTorch") && line.lines().count() == 1, "{line}");
+    // PyTorch's refusal, refused alike.
+    let out = descent(&[
+        &bundled("case-7-0018-invalid.spec.json"),
+        Path::new("--expected"),
+        &bundled("case-7-0018-invalid.expected.json"),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8(out.stdout).unwrap().contains("refused as PyTorch refuses it"));
+}
+
+#[test]
+fn expected_mismatch_names_step_index_and_values() {
+    let spec = bundled("case-7-0000.spec.json");
+    let text = std::fs::read_to_string(bundled("case-7-0000.expected.json")).unwrap();
+    let mut expected: Value = serde_json::from_str(&text).unwrap();
+    let v = expected["params"][2][0][1].as_f64().unwrap();
+    expected["params"][2][0][1] = json!(v + 0.5);
+    let f = TempFile::new("tampered.expected.json", &expected.to_string());
+    let out = descent(&[&spec, Path::new("--expected"), &f.0]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_refused(&out, &["step 2, tensor 0, element 1: descent", &format!("PyTorch {:e}", v + 0.5)]);
+
+    // PyTorch refused what descent runs.
+    let f = TempFile::new("refusal.expected.json", r#"{"error": "Invalid learning rate: -1.0"}"#);
+    let out = descent(&[&spec, Path::new("--expected"), &f.0]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_refused(&out, &["PyTorch refuses (Invalid learning rate: -1.0)"]);
+
+    // A malformed expected file is bad input (exit 2), not a mismatch.
+    let f = TempFile::new("bad.expected.json", r#"{"lr": [0.1]}"#);
+    let out = descent(&[&spec, Path::new("--expected"), &f.0]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_refused(&out, &["missing list 'params'"]);
+}
+
+#[test]
+fn actual_checks_another_implementations_trace() {
+    let (spec, expected) = (bundled("case-7-0000.spec.json"), bundled("case-7-0000.expected.json"));
+    // PyTorch's own trace agrees with itself.
+    let out = descent(&[&spec, Path::new("--expected"), &expected, Path::new("--actual"), &expected]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8(out.stdout).unwrap().contains("agrees with PyTorch"));
+    // A trace off by 1e-3 at one value is named, with the file it came from.
+    let mut mine: Value = serde_json::from_str(&std::fs::read_to_string(&expected).unwrap()).unwrap();
+    let v = mine["params"][5][0][3].as_f64().unwrap();
+    mine["params"][5][0][3] = json!(v + 1e-3);
+    let f = TempFile::new("mine.trace.json", &mine.to_string());
+    let out = descent(&[&spec, Path::new("--expected"), &expected, Path::new("--actual"), &f.0]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_refused(&out, &["mine.trace.json", "step 5, tensor 0, element 3: "]);
 }
