@@ -185,6 +185,8 @@ impl Chart {
                     .configure_mesh()
                     .x_desc(&self.x_label)
                     .y_desc(&self.y_label)
+                    .x_labels(if log_x { 14 } else { 10 })
+                    .y_labels(if log_y { 14 } else { 10 })
                     .x_label_formatter(&|v: &f64| tick(*v, log_x))
                     .y_label_formatter(&|v: &f64| tick(*v, log_y))
                     .draw()

@@ -51,8 +51,9 @@ pub struct Landscape {
     pub span: f64,
 }
 
-/// Computes the interpolation (`line` points) and the slice (`side × side`) with losses on the
-/// first `n_eval` examples of each split.
+/// Computes the interpolation (`line` points evenly over α ∈ [−0.25, 1.25]; 61 puts points on
+/// α = 0 and α = 1) and the slice (`side × side`) with losses on the first `n_eval` examples of
+/// each split.
 #[allow(clippy::too_many_arguments)]
 pub fn explore(
     net: &mut Net<'_>,

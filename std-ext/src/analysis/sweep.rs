@@ -79,6 +79,9 @@ pub fn mnist_sweep(
     Ok(points)
 }
 
+/// The lowest loss a sweep plot shows (smaller ones, exact zeros included, are drawn on it).
+const FLOOR: f64 = 1e-20;
+
 /// Writes `sweep_<function>.svg` for each surface sweep, `sweep_mnist.svg` (test loss and
 /// accuracy against lr) when there is an MNIST sweep, `sweep.csv` and `sweep.json`.
 pub fn write_sweep(out: &mut Output, points: &[Point]) -> Result<(), String> {
@@ -89,14 +92,20 @@ pub fn write_sweep(out: &mut Output, points: &[Point]) -> Result<(), String> {
         let mut names: Vec<&str> = of_t.iter().map(|p| p.optimizer.as_str()).collect();
         names.dedup();
         let y = if t == "mnist" { "test loss" } else { "f − min f after the run" };
-        let chart = names.iter().fold(
+        let mut chart = names.iter().fold(
             Chart::new(&format!("Final loss against learning rate: {t}"), "learning rate", y).log(true, true),
             |c, n| {
-                let pts =
-                    of_t.iter().filter(|p| p.optimizer == *n).map(|p| (p.lr, p.loss.max(1e-300))).collect();
+                // Diverged runs (NaN) are left out; losses below the floor (exact zeros too) sit on it.
+                let pts = of_t
+                    .iter()
+                    .filter(|p| p.optimizer == *n && p.loss.is_finite())
+                    .map(|p| (p.lr, p.loss.max(FLOOR)))
+                    .collect();
                 c.curve(Series { name: (*n).into(), points: pts }, Style::LinePoints)
             },
         );
+        let top = of_t.iter().map(|p| p.loss).filter(|l| l.is_finite()).fold(FLOOR, f64::max);
+        chart.y_range = Some((FLOOR, 2.0 * top));
         out.svg(&format!("sweep_{t}.svg"), |p| chart.write(p))?;
         if t == "mnist" {
             let acc =

@@ -575,14 +575,14 @@ pub fn run(a: Args) -> Result<(), Failure> {
             )
             .map_err(Failure)?;
             let initial = std::mem::replace(&mut net.params, trained.params);
-            let (bar, tick) = progress(41 + side * side, "landscape");
+            let (bar, tick) = progress(61 + side * side, "landscape");
             let l = analysis::landscape::explore(
                 &mut net,
                 &initial,
                 train,
                 head(test, *eval, 784, 10),
                 *eval,
-                41,
+                61,
                 *side,
                 *span,
                 data.seed,
