@@ -111,7 +111,7 @@ impl GradScaler {
             self.scale = (f64::from(self.scale) * self.config.backoff_factor) as f32;
             self.growth_tracker = 0;
         } else {
-            let successful = self.growth_tracker + 1;
+            let successful = self.growth_tracker.saturating_add(1);
             if successful == self.config.growth_interval {
                 let grown = (f64::from(self.scale) * self.config.growth_factor) as f32;
                 if grown.is_finite() {
@@ -194,8 +194,11 @@ impl GradScaler {
             return Err(Error::CorruptState { reason: "scale" });
         }
         fresh.scale = scale;
-        fresh.growth_tracker =
-            u32::try_from(h.steps).map_err(|_| Error::CorruptState { reason: "growth tracker" })?;
+        // Always below growth_interval in a running scaler (it resets on reaching it).
+        fresh.growth_tracker = u32::try_from(h.steps)
+            .ok()
+            .filter(|&t| t < config.growth_interval)
+            .ok_or(Error::CorruptState { reason: "growth tracker" })?;
         *self = fresh;
         Ok(())
     }

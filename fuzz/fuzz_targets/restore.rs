@@ -5,10 +5,11 @@
 //! sequential, driver).
 #![no_main]
 
+use descent_core::adam::{Adam, AdamConfig};
 use descent_core::grad_scaler::{GradScaler, GradScalerConfig};
 use descent_core::schedule::{
-    AnySchedule, CosineAnnealingLr, Driver, LinearLr, MultiStepLr, PlateauMode, ReduceLrOnPlateau, Segment,
-    Sequential, ThresholdMode,
+    AnySchedule, CosineAnnealingLr, Driver, LinearLr, MultiStepLr, PlateauMode, ReduceLrOnPlateau, Schedule,
+    Segment, Sequential, ThresholdMode,
 };
 use descent_core::{Optimizer, Real};
 use libfuzzer_sys::fuzz_target;
@@ -41,17 +42,21 @@ fn optimizers<F: Real>(only: Option<usize>, data: &[u8]) {
     });
 }
 
-/// A restore of `bytes` into `x` either succeeds or leaves `x` equal to what it was.
+/// A restore of `bytes` into `x` either succeeds, and the restored value can be used (`run`), or
+/// leaves `x` equal to what it was.
 fn schedule<T: Clone + PartialEq + core::fmt::Debug>(
     x: &T,
     valid: &[u8],
     data: &[u8],
     restore: impl Fn(&mut T, &[u8]) -> Result<(), descent_core::Error>,
+    run: impl Fn(&mut T),
 ) {
     let attempt = |b: &[u8]| {
         let mut y = x.clone();
         if restore(&mut y, b).is_err() {
             assert_eq!(&y, x, "a refused restore changed the schedule");
+        } else {
+            run(&mut y);
         }
     };
     attempt(data);
@@ -67,7 +72,17 @@ fn schedules(data: &[u8]) {
     }
     let mut pb = vec![0u8; plateau.saved_len()];
     plateau.save(&mut pb).unwrap();
-    schedule(&plateau, &pb, data, |s, b| s.restore(b));
+    schedule(
+        &plateau,
+        &pb,
+        data,
+        |s, b| s.restore(b),
+        |s| {
+            for m in [1.0, f64::NAN, 0.5, 0.5, 0.5] {
+                s.step(m);
+            }
+        },
+    );
 
     let mut seq = Sequential::<3>::with_segments(
         &[
@@ -83,16 +98,30 @@ fn schedules(data: &[u8]) {
     }
     let mut sb = vec![0u8; seq.saved_len()];
     seq.save(&mut sb).unwrap();
-    schedule(&seq, &sb, data, |s, b| s.restore(b));
+    let advance = |s: &mut Sequential<3>| {
+        for m in [None, Some(1.0), Some(f64::INFINITY), Some(0.5)] {
+            let _ = s.advance(m);
+            let _ = (s.lr(), s.momentum(), s.lr_at(u64::MAX));
+        }
+    };
+    schedule(&seq, &sb, data, |s, b| s.restore(b), advance);
 
     let driver =
         Driver::at(AnySchedule::Cosine(CosineAnnealingLr::new(0.1, 7, 0.0).unwrap()), data.len() as u64);
     let mut db = vec![0u8; driver.saved_len()];
     driver.save(&mut db).unwrap();
-    schedule(&driver, &db, data, |s, b| s.restore(b));
+    let drive = |d: &mut Driver<AnySchedule>| {
+        let mut adam = Adam::<f32, 1>::new(AdamConfig::default()).unwrap();
+        let _ = d.start(&mut adam);
+        for _ in 0..3 {
+            let _ = d.step(&mut adam);
+        }
+        let _ = (d.schedule().lr_at(0), d.schedule().momentum_at(u64::MAX));
+    };
+    schedule(&driver, &db, data, |s, b| s.restore(b), drive);
     // Bytes of one kind offered to another.
-    schedule(&driver, &sb, data, |s, b| s.restore(b));
-    schedule(&seq, &db, data, |s, b| s.restore(b));
+    schedule(&driver, &sb, data, |s, b| s.restore(b), drive);
+    schedule(&seq, &db, data, |s, b| s.restore(b), advance);
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -110,5 +139,17 @@ fuzz_target!(|data: &[u8]| {
     let scaler = GradScaler::new(GradScalerConfig::default()).unwrap();
     let mut gb = vec![0u8; scaler.saved_len()];
     scaler.save(&mut gb).unwrap();
-    schedule(&scaler, &gb, data, |s, b| s.restore(b));
+    schedule(
+        &scaler,
+        &gb,
+        data,
+        |s, b| s.restore(b),
+        |s| {
+            let mut g = [1.0f32, f32::MAX];
+            for found_inf in [false, true, false, false] {
+                let _ = s.unscale(&mut [&mut g[..]]);
+                s.update(found_inf);
+            }
+        },
+    );
 });
