@@ -189,6 +189,64 @@ fn argmax_picks_the_first_largest_and_never_nan() {
     assert_eq!(argmax::<f32>(&[]), 0);
 }
 
+/// `bytes` with its CRC-32 (IEEE, bitwise) trailer recomputed, so that a changed header reaches
+/// the parser.
+fn resealed(mut bytes: Vec<u8>) -> Vec<u8> {
+    let body = bytes.len() - 4;
+    let mut crc = !0u32;
+    for &b in &bytes[..body] {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+        }
+    }
+    let crc = !crc;
+    bytes[body..].copy_from_slice(&crc.to_le_bytes());
+    bytes
+}
+
+/// Each kind of damage is refused with an error that names the model blob and what is wrong.
+#[test]
+fn a_damaged_blob_is_refused_with_what_is_wrong() {
+    let message = |bytes: &[u8]| ModelBlob::parse(bytes).unwrap_err().to_string();
+    assert_eq!(message(&BLOB[..3]), "corrupt model blob: truncated");
+    let mut bad = BLOB.to_vec();
+    bad[20] ^= 1;
+    assert_eq!(message(&bad), "corrupt model blob: checksum mismatch");
+    let mut bad = BLOB.to_vec();
+    bad[0] = b'X';
+    assert_eq!(message(&resealed(bad)), "corrupt model blob: bad magic (not a model blob)");
+    let mut bad = BLOB.to_vec();
+    bad[4] = 2;
+    assert_eq!(message(&resealed(bad)), "model blob format version 2, this build reads version 1");
+    let mut bad = BLOB.to_vec();
+    bad[6] = 9;
+    assert_eq!(message(&resealed(bad)), "corrupt model blob: unknown activation id");
+    let mut bad = BLOB.to_vec();
+    bad[7] = 0;
+    assert_eq!(message(&resealed(bad)), "corrupt model blob: no layers");
+    let mut bad = BLOB.to_vec();
+    bad[8..12].copy_from_slice(&0u32.to_le_bytes());
+    assert_eq!(message(&resealed(bad)), "corrupt model blob: a layer width is zero");
+    let mut bad = BLOB.to_vec();
+    bad[8..12].copy_from_slice(&u32::MAX.to_le_bytes());
+    bad[12..16].copy_from_slice(&u32::MAX.to_le_bytes());
+    assert_eq!(message(&resealed(bad)), "corrupt model blob: layer widths overflow");
+    // Two layers need three widths (12 bytes); this body holds two.
+    let bad = BLOB[..20].to_vec();
+    assert_eq!(message(&resealed(bad)), "corrupt model blob: truncated in the layer widths");
+    let mut bad = BLOB.to_vec();
+    bad.insert(40, 0);
+    assert_eq!(
+        ModelBlob::parse(&resealed(bad)).unwrap_err(),
+        Error::LengthMismatch {
+            what: "model blob parameters (bytes)",
+            expected: BLOB.len() - 24,
+            found: BLOB.len() - 23
+        }
+    );
+}
+
 proptest! {
     #![proptest_config(common::config(256))]
 
@@ -196,10 +254,16 @@ proptest! {
     /// change); nothing panics.
     #[test]
     fn a_damaged_blob_is_refused(cut in 0..BLOB.len(), at in 0..BLOB.len(), flip in 1..=255u8) {
-        prop_assert!(ModelBlob::parse(&BLOB[..cut]).is_err());
+        let refused = |bytes: &[u8]| {
+            let e = ModelBlob::parse(bytes).unwrap_err();
+            // The version is checked before the checksum: a changed version reads as another format.
+            let version = matches!(e, Error::StateMismatch { field: "model blob version", .. });
+            matches!(e, Error::CorruptModel { .. }) || version
+        };
+        prop_assert!(refused(&BLOB[..cut]));
         let mut bad = BLOB.to_vec();
         bad[at] ^= flip;
-        prop_assert!(ModelBlob::parse(&bad).is_err());
+        prop_assert!(refused(&bad));
     }
 
     /// Arbitrary bytes, also behind a valid magic and version, never make parsing panic.

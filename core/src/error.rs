@@ -57,7 +57,14 @@ pub enum Error {
         /// What was found wrong.
         reason: &'static str,
     },
-    /// Saved state that is intact but does not fit this optimizer (another optimizer, dtype, size).
+    /// A model blob ([`crate::nn::ModelBlob`]) that cannot be read: truncated, damaged, or not a
+    /// model blob at all.
+    CorruptModel {
+        /// What was found wrong.
+        reason: &'static str,
+    },
+    /// Saved state that is intact but does not fit this optimizer (another optimizer, dtype, size),
+    /// or a model blob of a format version this build does not read (field `"model blob version"`).
     StateMismatch {
         /// Which field disagrees.
         field: &'static str,
@@ -72,6 +79,9 @@ pub enum Error {
         what: &'static str,
     },
 }
+
+/// The [`Error::StateMismatch`] field of a model blob whose format version this build does not read.
+pub(crate) const MODEL_VERSION: &str = "model blob version";
 
 /// Formats an `f64` the way Python's `repr(float)` does, so messages read like PyTorch's:
 /// `1.0`, `-0.5`, `1e-05`, `1e+16`, `nan`, `inf`.
@@ -174,6 +184,10 @@ impl fmt::Display for Error {
                 write!(f, "buffer for {what} too small: need {needed}, have {available}")
             }
             Error::CorruptState { reason } => write!(f, "corrupt optimizer state: {reason}"),
+            Error::CorruptModel { reason } => write!(f, "corrupt model blob: {reason}"),
+            Error::StateMismatch { field: MODEL_VERSION, expected, found } => {
+                write!(f, "model blob format version {found}, this build reads version {expected}")
+            }
             Error::StateMismatch { field, expected, found } => {
                 write!(f, "saved state does not fit: {field} is {found}, this optimizer has {expected}")
             }
@@ -225,5 +239,13 @@ mod tests {
         assert_eq!(format!("{e}"), "Invalid beta parameter at index 0: 1.5");
         let e = Error::InvalidHyperparameter { name: "momentum", value: -0.5 };
         assert_eq!(format!("{e}"), "Invalid momentum value: -0.5");
+    }
+
+    #[test]
+    fn model_blob_errors_say_model_blob() {
+        let e = Error::CorruptModel { reason: "checksum mismatch" };
+        assert_eq!(format!("{e}"), "corrupt model blob: checksum mismatch");
+        let e = Error::StateMismatch { field: MODEL_VERSION, expected: 1, found: 2 };
+        assert_eq!(format!("{e}"), "model blob format version 2, this build reads version 1");
     }
 }

@@ -15,7 +15,7 @@
 //! | end − 4 | 4 | CRC-32 (IEEE) of every preceding byte |
 
 use super::dense::Dense;
-use crate::error::Error;
+use crate::error::{Error, MODEL_VERSION};
 use crate::real::Real;
 
 /// The magic bytes that open a model blob.
@@ -67,7 +67,7 @@ pub struct ModelBlob<'a> {
 }
 
 fn corrupt(reason: &'static str) -> Error {
-    Error::CorruptState { reason }
+    Error::CorruptModel { reason }
 }
 
 fn read_u32(b: &[u8; 4]) -> usize {
@@ -76,44 +76,46 @@ fn read_u32(b: &[u8; 4]) -> usize {
 
 impl<'a> ModelBlob<'a> {
     /// Checks `bytes` (length, magic, version, checksum, activation, widths, then that the layers
-    /// fill the blob exactly) and returns the blob, or an error naming what is wrong.
+    /// fill the blob exactly) and returns the blob, or an error naming what is wrong:
+    /// [`Error::CorruptModel`] for damaged bytes, [`Error::StateMismatch`] (field
+    /// `"model blob version"`) for another format version, [`Error::LengthMismatch`] when the
+    /// widths and the parameter bytes disagree.
     pub fn parse(bytes: &'a [u8]) -> Result<Self, Error> {
-        let body_len = bytes.len().checked_sub(TRAILER).ok_or(corrupt("model blob truncated"))?;
+        let body_len = bytes.len().checked_sub(TRAILER).ok_or(corrupt("truncated"))?;
         let (body, crc) = bytes.split_at(body_len);
-        let (header, rest) = body.split_at_checked(FIXED_HEADER).ok_or(corrupt("model blob truncated"))?;
+        let (header, rest) = body.split_at_checked(FIXED_HEADER).ok_or(corrupt("truncated"))?;
         let [m0, m1, m2, m3, v0, v1, activation, layers] =
-            <[u8; FIXED_HEADER]>::try_from(header).map_err(|_| corrupt("model blob truncated"))?;
+            <[u8; FIXED_HEADER]>::try_from(header).map_err(|_| corrupt("truncated"))?;
         if [m0, m1, m2, m3] != BLOB_MAGIC {
-            return Err(corrupt("not a model blob (bad magic)"));
+            return Err(corrupt("bad magic (not a model blob)"));
         }
         let version = u16::from_le_bytes([v0, v1]);
         if version != BLOB_VERSION {
             return Err(Error::StateMismatch {
-                field: "model blob version",
+                field: MODEL_VERSION,
                 expected: u64::from(BLOB_VERSION),
                 found: u64::from(version),
             });
         }
         if crc32fast::hash(body).to_le_bytes() != crc {
-            return Err(corrupt("model blob checksum mismatch"));
+            return Err(corrupt("checksum mismatch"));
         }
-        let activation = Activation::from_id(activation).ok_or(corrupt("model blob activation id"))?;
+        let activation = Activation::from_id(activation).ok_or(corrupt("unknown activation id"))?;
         let layers = usize::from(layers);
         if layers == 0 {
-            return Err(corrupt("model blob has no layers"));
+            return Err(corrupt("no layers"));
         }
         let (widths, body) =
-            rest.split_at_checked(4 * (layers + 1)).ok_or(corrupt("model blob truncated in widths"))?;
+            rest.split_at_checked(4 * (layers + 1)).ok_or(corrupt("truncated in the layer widths"))?;
         let (widths, _) = widths.as_chunks::<4>();
         let mut needed = 0usize;
         for pair in widths.windows(2) {
             let (i, o) = (read_u32(&pair[0]), read_u32(&pair[1]));
             if i == 0 || o == 0 {
-                return Err(corrupt("model blob has a zero layer width"));
+                return Err(corrupt("a layer width is zero"));
             }
             let values = i.checked_add(1).and_then(|v| v.checked_mul(o)).and_then(|v| v.checked_mul(4));
-            needed =
-                values.and_then(|v| needed.checked_add(v)).ok_or(corrupt("model blob widths overflow"))?;
+            needed = values.and_then(|v| needed.checked_add(v)).ok_or(corrupt("layer widths overflow"))?;
         }
         if needed != body.len() {
             return Err(Error::LengthMismatch {
@@ -165,8 +167,8 @@ impl<'a> ModelBlob<'a> {
                         found: o,
                     });
                 }
-                let w = self.body.get(at..at + wlen).ok_or(corrupt("model blob truncated"))?;
-                let b = self.body.get(at + wlen..at + wlen + blen).ok_or(corrupt("model blob truncated"))?;
+                let w = self.body.get(at..at + wlen).ok_or(corrupt("truncated"))?;
+                let b = self.body.get(at + wlen..at + wlen + blen).ok_or(corrupt("truncated"))?;
                 return Ok(FrozenDense { w: w.as_chunks::<4>().0, b: b.as_chunks::<4>().0 });
             }
             at += wlen + blen;
