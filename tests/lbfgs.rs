@@ -23,13 +23,35 @@ fn quadratic(x: &[f64], g: &mut [f64]) -> f64 {
     f
 }
 
+/// ½ (x − 1)ᵀ R (x − 1) with R = Q diag(1000^(i/9)) Qᵀ, Q the Householder reflection of
+/// u = (1, …, 10): the analysis' ill-conditioned rotated quadratic (κ = 1000).
+fn rotated(x: &[f64], g: &mut [f64]) -> f64 {
+    let uu: f64 = (1..=10).map(|i| (i * i) as f64).sum();
+    let q = |i: usize, j: usize| f64::from(u8::from(i == j)) - 2.0 * ((i + 1) * (j + 1)) as f64 / uu;
+    let r =
+        |i: usize, j: usize| (0..10).map(|k| q(i, k) * 1000f64.powf(k as f64 / 9.0) * q(j, k)).sum::<f64>();
+    let mut f = 0.0;
+    for i in 0..10 {
+        g[i] = (0..10).map(|j| r(i, j) * (x[j] - 1.0)).sum();
+        f += 0.5 * (x[i] - 1.0) * g[i];
+    }
+    f
+}
+
 fn run<const M: usize>(case: &Value) {
-    let f: fn(&[f64], &mut [f64]) -> f64 =
-        if case["function"] == "rosenbrock" { rosenbrock } else { quadratic };
+    let f: fn(&[f64], &mut [f64]) -> f64 = match case["function"].as_str() {
+        Some("rosenbrock") => rosenbrock,
+        Some("rotated") => rotated,
+        _ => quadratic,
+    };
     let x0: Vec<f64> = case["x0"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
     let n = x0.len();
     let cfg = LbfgsConfig {
         lr: case["lr"].as_f64().unwrap(),
+        tolerance_change: case["tolerance_change"].as_f64().unwrap(),
+        tolerance_grad: case["tolerance_grad"].as_f64().unwrap_or(1e-7),
+        max_iter: case["max_iter"].as_u64().map_or(20, |v| v as usize),
+        max_eval: case["max_eval"].as_u64().map(|v| v as usize),
         line_search: if case["line_search_fn"].is_null() {
             LineSearch::None
         } else {
@@ -58,8 +80,28 @@ fn run<const M: usize>(case: &Value) {
                 cfg.line_search
             );
         }
-        assert_eq!(opt.evaluations(), s["func_evals"].as_u64().unwrap(), "evaluations, step {k}");
-        assert_eq!(opt.iterations(), s["n_iter"].as_u64().unwrap(), "iterations, step {k}");
+        let (evals, iters) = (s["func_evals"].as_u64().unwrap(), s["n_iter"].as_u64().unwrap());
+        if case["max_iter"].is_null() {
+            assert_eq!(opt.evaluations(), evals, "evaluations, step {k}");
+            assert_eq!(opt.iterations(), iters, "iterations, step {k}");
+        } else {
+            // A run to full precision with tolerance_change 0: once at the floor of f64, the
+            // last-bit differences of BLAS decide how many noisy steps the tail takes, so the
+            // counts agree only roughly. What must hold is that the line search stops on its own
+            // 1e-9 tolerance (PyTorch's) instead of spending the whole max_eval budget.
+            let budget = case["max_eval"].as_u64().unwrap();
+            assert!(
+                opt.evaluations() < budget / 2,
+                "{}: {} evaluations",
+                case["function"],
+                opt.evaluations()
+            );
+            assert!(
+                opt.evaluations() * 2 > evals && opt.evaluations() < 2 * evals,
+                "{} vs {evals}",
+                opt.evaluations()
+            );
+        }
     }
 }
 
@@ -67,7 +109,7 @@ fn run<const M: usize>(case: &Value) {
 fn matches_pytorch_lbfgs() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/lbfgs/torch.json");
     let cases: Vec<Value> = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    assert_eq!(cases.len(), 12);
+    assert_eq!(cases.len(), 19);
     for case in &cases {
         match case["history_size"].as_u64().unwrap() {
             3 => run::<3>(case),

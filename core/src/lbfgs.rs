@@ -71,6 +71,10 @@ pub struct LbfgsReport {
     pub evaluations: usize,
 }
 
+/// The strong-Wolfe search's own `tolerance_change`: PyTorch's `LBFGS.step` never passes the
+/// optimizer's `tolerance_change` on to `_strong_wolfe`, whose default is 1e-9.
+const WOLFE_TOLERANCE_CHANGE: f64 = 1e-9;
+
 const WORK: usize = 7;
 // Work vector slots.
 const D: usize = 0;
@@ -286,7 +290,7 @@ impl<F: Real, B: AsMut<[F]> + AsRef<[F]>, const M: usize> Lbfgs<F, B, M> {
                         self.t,
                         loss,
                         gtd,
-                        cfg.tolerance_change,
+                        WOLFE_TOLERANCE_CHANGE,
                         max_eval.saturating_sub(current_evals),
                     );
                     loss = fl;

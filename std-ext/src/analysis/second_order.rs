@@ -168,8 +168,9 @@ pub fn newton(f: &dyn Objective, f_min: f64, tol: f64, max_iter: usize) -> Run {
     c.finish("newton", it, curve, tol, t0)
 }
 
-/// L-BFGS from descent-core with history 10, run to tolerance (one `step` call with a large
-/// `max_iter`, as PyTorch users do for full-batch problems).
+/// L-BFGS from descent-core with history 10, in one `step` call with a large `max_iter` (as
+/// PyTorch users run full-batch problems), stopping on PyTorch's change tolerance set to a
+/// hundredth of `tol`.
 pub fn lbfgs(
     f: &dyn Objective,
     f_min: f64,
@@ -186,7 +187,9 @@ pub fn lbfgs(
         max_iter,
         max_eval: Some(max_iter * 4),
         tolerance_grad: 0.0,
-        tolerance_change: 0.0,
+        // Stop once an iteration changes f by less than a hundredth of the target gap, which on
+        // these problems is soon after reaching it (PyTorch's own stopping rule).
+        tolerance_change: 1e-2 * tol,
         line_search,
     };
     let mut opt = Lbfgs::<f64, Vec<f64>, M>::new(cfg, n, vec![0.0; lbfgs_state_len(n, M)])
