@@ -12,3 +12,8 @@ pub use descent_core::*;
 
 #[cfg(feature = "std")]
 pub use descent_std as std_ext;
+
+/// The README's Rust snippets, compiled and run as doctests so that they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
