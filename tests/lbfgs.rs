@@ -46,18 +46,18 @@ fn run<const M: usize>(case: &Value) {
     };
     let x0: Vec<f64> = case["x0"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
     let n = x0.len();
+    let d = LbfgsConfig::default();
     let cfg = LbfgsConfig {
         lr: case["lr"].as_f64().unwrap(),
         tolerance_change: case["tolerance_change"].as_f64().unwrap(),
-        tolerance_grad: case["tolerance_grad"].as_f64().unwrap_or(1e-7),
-        max_iter: case["max_iter"].as_u64().map_or(20, |v| v as usize),
+        tolerance_grad: case["tolerance_grad"].as_f64().unwrap_or(d.tolerance_grad),
+        max_iter: case["max_iter"].as_u64().map_or(d.max_iter, |v| v as usize),
         max_eval: case["max_eval"].as_u64().map(|v| v as usize),
         line_search: if case["line_search_fn"].is_null() {
             LineSearch::None
         } else {
             LineSearch::StrongWolfe
         },
-        ..LbfgsConfig::default()
     };
     let mut opt = Lbfgs::<f64, Vec<f64>, M>::new(cfg, n, vec![0.0; lbfgs_state_len(n, M)]).unwrap();
     let mut x = x0.clone();
