@@ -5,6 +5,7 @@
 #![deny(missing_docs)]
 
 pub mod analysis;
+pub mod batches;
 pub mod checkpoint;
 pub mod cli;
 pub mod data;

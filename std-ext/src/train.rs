@@ -7,15 +7,13 @@
 //! Model selection (early stopping, the best checkpoint, reduce-on-plateau's metric) uses the
 //! validation split when [`Data::validation`] is given, and the test split otherwise.
 
+use crate::batches::Batches;
 use crate::checkpoint::Checkpoint;
 use crate::model::{Activation, BatchStats, Init, Loss, Mlp, Targets};
 use crate::registry::{self, DynOptimizer, HeapState};
 use descent_core::accumulate::{AccumulateMode, Accumulated, Accumulator};
 use descent_core::clip::{self, NormType};
 use descent_core::{NonFinitePolicy, Optimizer, StepOutcome};
-use rand::SeedableRng;
-use rand::seq::SliceRandom;
-use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::time::Instant;
@@ -435,9 +433,7 @@ pub fn run(
     let mut grad = vec![0.0f32; np];
     let batches = train.n.div_ceil(b);
     let mut groups = Groups::new(np, opts.accumulate, batches)?;
-    let mut xb = vec![0.0f32; b * inp];
-    let mut yb = vec![0u8; b];
-    let mut vb = vec![0.0f32; b * out];
+    let mut batcher = Batches::new(train.n, inp, out, opts.loss, b);
     let checkpoint = |params: &[f32], opt: &DynOptimizer<f32>, epoch, history: &History, metric, sched| {
         Checkpoint::new(&model, params, opt.as_ref(), &opts.optimizer, epoch)
             .map(|c| Checkpoint { history: history.clone(), best_metric: metric, schedule: sched, ..c })
@@ -448,32 +444,16 @@ pub fn run(
     let mut best = checkpoint(&params, &opt, first_epoch, &history, best_metric, saved(&schedule))?;
     let mut stopped_early = false;
     for epoch in first_epoch + 1..=opts.epochs {
-        let mut order: Vec<usize> = (0..train.n).collect();
-        order.shuffle(&mut ChaCha8Rng::seed_from_u64(
-            opts.seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
-        ));
+        batcher.shuffle(opts.seed, epoch);
         observer.epoch_start(epoch, batches);
         let t0 = Instant::now();
         let mut stats = BatchStats::default();
         let (mut norm_sum, mut steps) = (0.0f64, 0usize);
         let mut lr_used = opt.lr();
         groups.reset();
-        for (i, chunk) in order.chunks(b).enumerate() {
-            let bs = chunk.len();
-            for (k, &j) in chunk.iter().enumerate() {
-                xb[k * inp..(k + 1) * inp].copy_from_slice(&train.x[j * inp..(j + 1) * inp]);
-                match opts.loss {
-                    Loss::CrossEntropy => yb[k] = train.y[j],
-                    Loss::Mse => {
-                        vb[k * out..(k + 1) * out].copy_from_slice(&train.values[j * out..(j + 1) * out])
-                    }
-                }
-            }
-            let t = match opts.loss {
-                Loss::CrossEntropy => Targets::Classes(&yb[..bs]),
-                Loss::Mse => Targets::Values(&vb[..bs * out]),
-            };
-            let s = model.loss_and_grad(&params, &xb[..bs * inp], t, bs, opts.loss, &mut ws, &mut grad);
+        for i in 0..batches {
+            let (bs, xb, t) = batcher.gather(train, i);
+            let s = model.loss_and_grad(&params, xb, t, bs, opts.loss, &mut ws, &mut grad);
             stats.loss_sum += s.loss_sum;
             stats.correct += s.correct;
             stats.count += s.count;

@@ -1,11 +1,9 @@
 //! What the MLP analyses share: a model with its parameters over a data set, seeded mini-batches,
 //! the gradient of one batch or of a whole (sub)set, and the loss at any parameters.
 
+use crate::batches::Batches;
 use crate::model::{Activation, Init, Loss, Mlp, Targets, Workspace};
 use crate::train::Split;
-use rand::SeedableRng;
-use rand::seq::SliceRandom;
-use rand_chacha::ChaCha8Rng;
 
 /// The model and batching every MLP analysis is told: layer widths, batch size, seed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,11 +27,8 @@ pub struct Net<'a> {
     data: Split<'a>,
     loss: Loss,
     batch: usize,
-    order: Vec<usize>,
+    batches: Batches,
     ws: Workspace,
-    x: Vec<f32>,
-    y: Vec<u8>,
-    v: Vec<f32>,
 }
 
 impl<'a> Net<'a> {
@@ -78,54 +73,25 @@ impl<'a> Net<'a> {
             data,
             loss,
             batch,
-            order: (0..data.n).collect(),
-            x: vec![0.0; batch * inp],
-            y: vec![0; batch],
-            v: vec![0.0; batch * out],
+            batches: Batches::new(data.n, inp, out, loss, batch),
         })
     }
 
     /// Batches per epoch.
     pub fn batches(&self) -> usize {
-        self.data.n.div_ceil(self.batch)
+        self.batches.count()
     }
 
-    /// Reshuffles the examples for `epoch` (the same seeding as the training loop).
+    /// Reshuffles the examples for `epoch` (the training loop's order: [`Batches::shuffle`]).
     pub fn shuffle(&mut self, seed: u64, epoch: usize) {
-        self.order = (0..self.data.n).collect();
-        self.order.shuffle(&mut ChaCha8Rng::seed_from_u64(
-            seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
-        ));
+        self.batches.shuffle(seed, epoch);
     }
 
     /// The mean loss of batch `k` of the current order at the current parameters, and its
     /// gradient into [`Net::grad`].
     pub fn batch_gradient(&mut self, k: usize) -> f64 {
-        let (inp, out) = (self.model.inputs(), self.model.outputs());
-        let rows = &self.order[(k * self.batch).min(self.data.n)..((k + 1) * self.batch).min(self.data.n)];
-        let b = rows.len();
-        for (j, &i) in rows.iter().enumerate() {
-            self.x[j * inp..(j + 1) * inp].copy_from_slice(&self.data.x[i * inp..(i + 1) * inp]);
-            match self.loss {
-                Loss::CrossEntropy => self.y[j] = self.data.y[i],
-                Loss::Mse => {
-                    self.v[j * out..(j + 1) * out].copy_from_slice(&self.data.values[i * out..(i + 1) * out])
-                }
-            }
-        }
-        let t = match self.loss {
-            Loss::CrossEntropy => Targets::Classes(&self.y[..b]),
-            Loss::Mse => Targets::Values(&self.v[..b * out]),
-        };
-        let s = self.model.loss_and_grad(
-            &self.params,
-            &self.x[..b * inp],
-            t,
-            b,
-            self.loss,
-            &mut self.ws,
-            &mut self.grad,
-        );
+        let (b, x, t) = self.batches.gather(self.data, k);
+        let s = self.model.loss_and_grad(&self.params, x, t, b, self.loss, &mut self.ws, &mut self.grad);
         s.loss_sum / b.max(1) as f64
     }
 
