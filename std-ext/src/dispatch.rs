@@ -7,10 +7,11 @@
 //! object-safe [`Optimizer`] trait, which is how [`crate::registry::build`] hands optimizers out.
 //!
 //! Both paths run elementwise rules at [`LANES_F32`] / [`LANES_F64`] lanes per chunk, the widths
-//! that vectorize best (`benches/step_throughput.rs`, lane report: at descent-core's production
-//! width of 8 × f32, Adam's per-element branches keep the loop scalar, 3.2 ns per element against
-//! 0.86 at 16 lanes on the portable build). Rules with reductions (Adafactor, whose sums follow the
-//! lane blocking) keep the production width.
+//! that vectorize best (`benches/step_throughput.rs`, lane report): at descent-core's production
+//! width of 8 × f32 the lane skeleton's loops stay scalar on x86-64 (Adam: 3.2 ns per element
+//! against 0.86 at 16 lanes on the portable build; even a branch-free loop over two buffers runs
+//! 0.84 against 0.22). Rules with reductions (Adafactor, whose sums follow the
+//! lane blocking) and ASGD (measured faster at 8) keep the production width.
 //!
 //! Every path gives the same bits as descent-core's own step. Rust never contracts `a·b + c` into
 //! an FMA on its own, and for an elementwise rule the lane width only decides how the loop is cut
@@ -61,14 +62,19 @@ pub enum Kernels {
     Portable,
 }
 
-/// The step both paths run: elementwise rules at [`LANES_F32`] / [`LANES_F64`] lanes.
+/// Elementwise rules that run faster at descent-core's production width than at [`LANES_F32`]
+/// (`step_throughput`: ASGD 0.36–0.49 ns per element against 0.55–0.68 at 16 lanes).
+const AT_PRODUCTION_WIDTH: &[&str] = &["asgd"];
+
+/// The step both paths run: elementwise rules at [`LANES_F32`] / [`LANES_F64`] lanes, except those
+/// in [`AT_PRODUCTION_WIDTH`] and rules with reductions, which take descent-core's own step.
 #[inline(always)]
 fn step_lanes<R: UpdateRule, F: Real, B: StateBuffer<F>>(
     opt: &mut Optim<R, F, B>,
     params: &mut [F],
     grads: &[F],
 ) -> Result<StepOutcome, Error> {
-    if !R::ELEMENTWISE {
+    if !R::ELEMENTWISE || AT_PRODUCTION_WIDTH.contains(&R::NAME) {
         return opt.step(params, grads);
     }
     match F::BYTES {
