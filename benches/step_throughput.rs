@@ -11,8 +11,9 @@
 //!
 //! After the criterion groups, summaries print ns per element of the dispatched and portable
 //! steps, of the roof for the same traffic, the fraction of the roof, and µs per step, all
-//! measured in this process, best of several timed runs taken in turns so that every candidate
-//! sees the same machine state (`torch_reference.py` takes the best of runs too):
+//! measured in this process, best of several timed samples (of at least 64 Ki elements: several
+//! steps at small sizes) taken in turns so that every candidate sees the same machine state
+//! (`torch_reference.py` takes the best of runs too):
 //! - Adam over caller buffers (`AdamView`) through `dispatch::step` and descent-core's own step,
 //!   with the targets of issue 2 and, given `DESCENT_TORCH_JSON`, PyTorch side by side;
 //! - every optimizer as `registry::build` makes it (boxed, state on the heap).
@@ -290,10 +291,11 @@ impl Arena {
     }
 }
 
-/// Best time of each of `count` candidates `run(0)`, …, `run(count − 1)`, timed in turns so that
-/// each sees the same machine state: one warm-up round, at least 5 rounds, then more until
-/// `budget` per candidate, at most 10,000.
-fn best_of_each(count: usize, mut run: impl FnMut(usize), budget: Duration) -> Vec<Duration> {
+/// Best time per call of each of `count` candidates `run(0)`, …, `run(count − 1)`, timed in
+/// turns so that each sees the same machine state. A timed sample is `reps` consecutive calls (so
+/// that a sample of a small size is long against the clock's resolution); one warm-up round, at
+/// least 5 rounds, then more until `budget` per candidate, at most 10,000.
+fn best_of_each(count: usize, reps: u32, mut run: impl FnMut(usize), budget: Duration) -> Vec<Duration> {
     (0..count).for_each(&mut run);
     let start = Instant::now();
     let mut best = vec![Duration::MAX; count];
@@ -301,8 +303,10 @@ fn best_of_each(count: usize, mut run: impl FnMut(usize), budget: Duration) -> V
     while rounds < 5 || (start.elapsed() < budget * count as u32 && rounds < 10_000) {
         for (i, b) in best.iter_mut().enumerate() {
             let t = Instant::now();
-            run(i);
-            *b = (*b).min(t.elapsed());
+            for _ in 0..reps {
+                run(i);
+            }
+            *b = (*b).min(t.elapsed() / reps);
         }
         rounds += 1;
     }
@@ -345,8 +349,11 @@ impl Row {
         let n = p.len();
         let mut roofs = Arena::new(n, k);
         let (rp, rg, rs) = roofs.parts();
+        // Samples of at least 64 Ki elements.
+        let reps = (65_536 / n).max(1) as u32;
         let t = best_of_each(
             6,
+            reps,
             |i| match i {
                 0 => step(Kernels::Best, p, g),
                 1 => step(Kernels::Portable, p, g),
