@@ -16,7 +16,7 @@
 
 use crate::error::Error;
 use crate::optim::{Optimizer, StepOutcome};
-use crate::persist::{Header, Reader, Writer};
+use crate::persist::{self, Header, Writer};
 use crate::real::Real;
 
 /// Hyperparameters of the scaler, with PyTorch's names and defaults.
@@ -149,9 +149,7 @@ impl GradScaler {
 
     /// Bytes [`GradScaler::save`] writes.
     pub fn saved_len(&self) -> usize {
-        let mut w = Writer::counting();
-        let _ = self.write(&mut w);
-        w.position() + crate::persist::TRAILER_LEN
+        persist::saved_len(|w| self.write(w))
     }
 
     fn write(&self, w: &mut Writer<'_>) -> Result<(), Error> {
@@ -165,37 +163,28 @@ impl GradScaler {
 
     /// Saves the scaler (versioned bytes with a checksum, see [`crate::persist`]).
     pub fn save(&self, out: &mut [u8]) -> Result<usize, Error> {
-        let mut w = Writer::new(out);
-        self.write(&mut w)?;
-        w.finish()
+        persist::save(out, |w| self.write(w))
     }
 
     /// Restores what [`GradScaler::save`] wrote; refuses anything else and then changes nothing.
     pub fn restore(&mut self, bytes: &[u8]) -> Result<(), Error> {
-        let (h, mut r): (Header, Reader<'_>) = Reader::open(bytes)?;
-        if h.kind != KIND {
-            return Err(Error::StateMismatch {
-                field: "kind",
-                expected: u64::from(KIND),
-                found: u64::from(h.kind),
-            });
-        }
-        let config = GradScalerConfig {
-            init_scale: r.f64()?,
-            growth_factor: r.f64()?,
-            backoff_factor: r.f64()?,
-            growth_interval: u32::try_from(r.u64()?)
-                .map_err(|_| Error::CorruptState { reason: "growth_interval" })?,
-        };
-        let scale = r.f64()? as f32;
-        r.finish()?;
+        let (config, scale, tracker) = persist::read_kind(bytes, KIND, |h, r| {
+            let config = GradScalerConfig {
+                init_scale: r.f64()?,
+                growth_factor: r.f64()?,
+                backoff_factor: r.f64()?,
+                growth_interval: u32::try_from(r.u64()?)
+                    .map_err(|_| Error::CorruptState { reason: "growth_interval" })?,
+            };
+            Ok((config, r.f64()? as f32, h.steps))
+        })?;
         let mut fresh = GradScaler::new(config)?;
         if !(scale > 0.0 && scale.is_finite()) {
             return Err(Error::CorruptState { reason: "scale" });
         }
         fresh.scale = scale;
         // Always below growth_interval in a running scaler (it resets on reaching it).
-        fresh.growth_tracker = u32::try_from(h.steps)
+        fresh.growth_tracker = u32::try_from(tracker)
             .ok()
             .filter(|&t| t < config.growth_interval)
             .ok_or(Error::CorruptState { reason: "growth tracker" })?;

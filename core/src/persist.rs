@@ -122,6 +122,45 @@ impl<'a> Writer<'a> {
     }
 }
 
+/// Bytes a saved state takes whose header and body `write` writes: counted, plus the checksum.
+pub(crate) fn saved_len(write: impl FnOnce(&mut Writer<'_>) -> Result<(), Error>) -> usize {
+    let mut w = Writer::counting();
+    // Counting never fails.
+    let _ = write(&mut w);
+    w.position() + TRAILER_LEN
+}
+
+/// Writes a saved state into `out`: header and body with `write`, then the checksum. Returns the
+/// number of bytes written.
+pub(crate) fn save(
+    out: &mut [u8],
+    write: impl FnOnce(&mut Writer<'_>) -> Result<(), Error>,
+) -> Result<usize, Error> {
+    let mut w = Writer::new(out);
+    write(&mut w)?;
+    w.finish()
+}
+
+/// Opens saved bytes (see [`Reader::open`]), refuses another `kind` ([`Error::StateMismatch`] on
+/// field `"kind"`), reads the body with `read` and refuses bytes left over.
+pub(crate) fn read_kind<T>(
+    bytes: &[u8],
+    kind: u8,
+    read: impl FnOnce(&Header, &mut Reader<'_>) -> Result<T, Error>,
+) -> Result<T, Error> {
+    let (h, mut r) = Reader::open(bytes)?;
+    if h.kind != kind {
+        return Err(Error::StateMismatch {
+            field: "kind",
+            expected: u64::from(kind),
+            found: u64::from(h.kind),
+        });
+    }
+    let value = read(&h, &mut r)?;
+    r.finish()?;
+    Ok(value)
+}
+
 /// Reads values in order from saved bytes; every read is bounds-checked.
 pub struct Reader<'a> {
     bytes: &'a [u8],

@@ -34,7 +34,7 @@ pub use step::{ConstantLr, ExponentialLr, LinearLr, MAX_MILESTONES, MultiStepLr,
 
 use crate::error::Error;
 use crate::optim::Optimizer;
-use crate::persist::{Header, Reader, TRAILER_LEN, Writer};
+use crate::persist::{self, Header, Reader, Writer};
 use crate::real::Real;
 
 /// A stateless schedule: a closed form of the step count.
@@ -162,23 +162,18 @@ impl<S: Schedule + SavedSchedule> Driver<S> {
     }
     /// Bytes [`Driver::save`] writes.
     pub fn saved_len(&self) -> usize {
-        let mut w = Writer::counting();
-        let _ = self.write(&mut w);
-        w.position() + TRAILER_LEN
+        persist::saved_len(|w| self.write(w))
     }
     /// Saves t and the schedule's configuration (see [`crate::persist`]; kind 0x83).
     pub fn save(&self, out: &mut [u8]) -> Result<usize, Error> {
-        let mut w = Writer::new(out);
-        self.write(&mut w)?;
-        w.finish()
+        persist::save(out, |w| self.write(w))
     }
     /// Restores what [`Driver::save`] wrote (schedule and t); refuses anything else, changing
     /// nothing.
     pub fn restore(&mut self, bytes: &[u8]) -> Result<(), Error> {
-        let (h, mut r) = open_kind(bytes, DRIVER_KIND)?;
-        let schedule = S::read_config(&mut r)?;
-        r.finish()?;
-        *self = Driver { schedule, t: h.steps };
+        *self = persist::read_kind(bytes, DRIVER_KIND, |h, r| {
+            Ok(Driver { schedule: S::read_config(r)?, t: h.steps })
+        })?;
         Ok(())
     }
 }
@@ -270,19 +265,6 @@ impl AnySchedule {
             _ => return Err(Error::CorruptState { reason: "unknown schedule tag" }),
         })
     }
-}
-
-/// Opens saved bytes and checks they hold a schedule of persistence kind `kind`.
-pub(crate) fn open_kind(bytes: &[u8], kind: u8) -> Result<(Header, Reader<'_>), Error> {
-    let (h, r) = Reader::open(bytes)?;
-    if h.kind != kind {
-        return Err(Error::StateMismatch {
-            field: "kind",
-            expected: u64::from(kind),
-            found: u64::from(h.kind),
-        });
-    }
-    Ok((h, r))
 }
 
 /// `γ^k` for the schedules, with libm (the same value in every build).

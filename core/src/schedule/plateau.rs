@@ -10,9 +10,9 @@
 //! Off by one, as PyTorch: the cut comes after patience + 1 bad epochs (Keras cuts after
 //! patience). Source: `torch/optim/lr_scheduler.py::ReduceLROnPlateau`.
 
-use super::{SavedSchedule, open_kind};
+use super::SavedSchedule;
 use crate::error::Error;
-use crate::persist::{Header, Reader, Writer};
+use crate::persist::{self, Header, Reader, Writer};
 
 /// Whether lower or higher metrics are better.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -203,24 +203,17 @@ impl ReduceLrOnPlateau {
 
     /// Bytes [`ReduceLrOnPlateau::save`] writes.
     pub fn saved_len(&self) -> usize {
-        let mut w = Writer::counting();
-        let _ = self.write(&mut w);
-        w.position() + crate::persist::TRAILER_LEN
+        persist::saved_len(|w| self.write(w))
     }
 
     /// Saves configuration and state (versioned bytes with a checksum; kind 0x81).
     pub fn save(&self, out: &mut [u8]) -> Result<usize, Error> {
-        let mut w = Writer::new(out);
-        self.write(&mut w)?;
-        w.finish()
+        persist::save(out, |w| self.write(w))
     }
 
     /// Restores what [`ReduceLrOnPlateau::save`] wrote; refuses anything else, changing nothing.
     pub fn restore(&mut self, bytes: &[u8]) -> Result<(), Error> {
-        let (h, mut r) = open_kind(bytes, KIND)?;
-        let s = Self::read_state(&mut r, h.steps)?;
-        r.finish()?;
-        *self = s;
+        *self = persist::read_kind(bytes, KIND, |h, r| Self::read_state(r, h.steps))?;
         Ok(())
     }
 }

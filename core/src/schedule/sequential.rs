@@ -21,10 +21,10 @@
 //! State: t (PyTorch's `last_epoch`) and the plateau segments' state. [`Sequential::save`] writes
 //! it with the configuration (kind 0x82); a run restored from it continues bit-identically.
 
-use super::{AnySchedule, ReduceLrOnPlateau, SavedSchedule, Schedule, apply_values, open_kind};
+use super::{AnySchedule, ReduceLrOnPlateau, SavedSchedule, Schedule, apply_values};
 use crate::error::Error;
 use crate::optim::Optimizer;
-use crate::persist::{Header, Reader, TRAILER_LEN, Writer};
+use crate::persist::{self, Header, Reader, Writer};
 use crate::real::Real;
 
 /// One segment of a [`Sequential`] schedule.
@@ -230,25 +230,19 @@ impl<const K: usize> Sequential<K> {
 
     /// Bytes [`Sequential::save`] writes.
     pub fn saved_len(&self) -> usize {
-        let mut w = Writer::counting();
-        let _ = self.write(&mut w);
-        w.position() + TRAILER_LEN
+        persist::saved_len(|w| self.write(w))
     }
 
     /// Saves configuration, t and the plateau segments' state (see [`crate::persist`]).
     pub fn save(&self, out: &mut [u8]) -> Result<usize, Error> {
-        let mut w = Writer::new(out);
-        self.write(&mut w)?;
-        w.finish()
+        persist::save(out, |w| self.write(w))
     }
 
     /// Restores what [`Sequential::save`] wrote; refuses anything else (also more segments than
     /// `K`), changing nothing.
     pub fn restore(&mut self, bytes: &[u8]) -> Result<(), Error> {
-        let (h, mut r) = open_kind(bytes, KIND)?;
-        let s = Self::read_segments(&mut r, h.steps)?;
-        r.finish()?;
-        if s.children.len() as u64 != h.n {
+        let (s, n) = persist::read_kind(bytes, KIND, |h, r| Ok((Self::read_segments(r, h.steps)?, h.n)))?;
+        if s.children.len() as u64 != n {
             return Err(Error::CorruptState { reason: "segment count disagrees with the header" });
         }
         *self = s;
