@@ -23,7 +23,10 @@
 use core::marker::PhantomData;
 
 use crate::error::Error;
-use crate::optim::{NonFinitePolicy, Optimizer, StateBuffer, StepOutcome, UpdateRule, check_inputs};
+use crate::optim::{
+    NonFinitePolicy, Optimizer, StateBuffer, StepOutcome, UpdateRule, check_inputs, open_saved, read_config,
+    rule_optimizer_methods, state_fits,
+};
 use crate::persist::{Header, Persist, Reader, Writer};
 
 pub use half::{bf16, f16};
@@ -108,6 +111,41 @@ pub enum Rounding {
     Stochastic(u64),
 }
 
+impl Rounding {
+    /// The generator a fresh optimizer starts with: seeded with the stochastic seed (0 for
+    /// round to nearest, which draws nothing).
+    pub(crate) fn fresh_rng(self) -> SplitMix64 {
+        match self {
+            Rounding::Stochastic(seed) => SplitMix64(seed),
+            Rounding::Nearest => SplitMix64(0),
+        }
+    }
+}
+
+/// Writes the rounding mode (a byte, 0 nearest or 1 stochastic), its seed (0 for nearest) and the
+/// generator's position, as half and 8-bit state save them.
+pub(crate) fn write_rounding(w: &mut Writer<'_>, rounding: Rounding, rng: SplitMix64) -> Result<(), Error> {
+    let (mode, seed) = match rounding {
+        Rounding::Nearest => (0, 0),
+        Rounding::Stochastic(s) => (1, s),
+    };
+    w.u8(mode)?;
+    w.u64(seed)?;
+    w.u64(rng.0)
+}
+
+/// Reads what [`write_rounding`] wrote.
+pub(crate) fn read_rounding(r: &mut Reader<'_>) -> Result<(Rounding, SplitMix64), Error> {
+    let mode = r.u8()?;
+    let seed = r.u64()?;
+    let rounding = match mode {
+        0 => Rounding::Nearest,
+        1 => Rounding::Stochastic(seed),
+        _ => return Err(Error::CorruptState { reason: "rounding mode" }),
+    };
+    Ok((rounding, SplitMix64(r.u64()?)))
+}
+
 /// Rounds `x` to `H`, stochastically: with u uniform in [0, 1), returns the upper neighbour when
 /// u < (x − lower)/(upper − lower). Non-finite values and exact ones round to nearest.
 pub fn round_stochastic<H: HalfFloat>(x: f32, rng: &mut SplitMix64) -> H {
@@ -142,6 +180,8 @@ pub fn round_stochastic<H: HalfFloat>(x: f32, rng: &mut SplitMix64) -> H {
 const BLOCK: usize = 64;
 /// Most state streams an elementwise rule uses (AMSGrad, centered RMSprop with momentum).
 const MAX_STREAMS: usize = 3;
+/// Id of half state in saved bytes: the rule's id with this bit set.
+const KIND_BIT: u8 = 0x20;
 
 /// An optimizer whose state is stored as `H` (bf16 or f16): configuration `R`, storage `B`.
 #[derive(Debug, Clone)]
@@ -212,10 +252,6 @@ impl<R: UpdateRule, H: HalfFloat, B: StateBuffer<H>> HalfOptim<R, H, B> {
         for (i, v) in buf.iter_mut().enumerate() {
             *v = H::round(wide.get(i / len.max(1)).copied().unwrap_or(0.0));
         }
-        let seed = match rounding {
-            Rounding::Stochastic(s) => s,
-            Rounding::Nearest => 0,
-        };
         Ok(HalfOptim {
             config,
             scalars: R::Scalars::default(),
@@ -224,7 +260,7 @@ impl<R: UpdateRule, H: HalfFloat, B: StateBuffer<H>> HalfOptim<R, H, B> {
             steps: 0,
             policy,
             rounding,
-            rng: SplitMix64(seed),
+            rng: rounding.fresh_rng(),
             _h: PhantomData,
         })
     }
@@ -242,21 +278,15 @@ impl<R: UpdateRule, H: HalfFloat, B: StateBuffer<H>> HalfOptim<R, H, B> {
         }
     }
 
+    fn fits(&self, config: &R) -> Result<(), Error> {
+        state_fits(config.state_len(self.len), self.state.values().len())
+    }
+
     fn write_all(&self, w: &mut Writer<'_>) -> Result<(), Error> {
-        w.header(&Header { kind: R::ID | 0x20, float_bytes: 2, n: self.len as u64, steps: self.steps })?;
+        w.header(&Header { kind: R::ID | KIND_BIT, float_bytes: 2, n: self.len as u64, steps: self.steps })?;
         w.u8(H::ID)?;
         w.u8(self.policy.to_u8())?;
-        match self.rounding {
-            Rounding::Nearest => {
-                w.u8(0)?;
-                w.u64(0)?;
-            }
-            Rounding::Stochastic(s) => {
-                w.u8(1)?;
-                w.u64(s)?;
-            }
-        }
-        w.u64(self.rng.0)?;
+        write_rounding(w, self.rounding, self.rng)?;
         self.config.write(w)?;
         self.scalars.write(w)?;
         let n = self.config.state_len(self.len);
@@ -269,9 +299,7 @@ impl<R: UpdateRule, H: HalfFloat, B: StateBuffer<H>> HalfOptim<R, H, B> {
 }
 
 impl<R: UpdateRule, H: HalfFloat, B: StateBuffer<H>> Optimizer<f32> for HalfOptim<R, H, B> {
-    fn name(&self) -> &'static str {
-        self.config.name()
-    }
+    rule_optimizer_methods!();
 
     fn step(&mut self, params: &mut [f32], grads: &[f32]) -> Result<StepOutcome, Error> {
         if let Some(outcome) = check_inputs(self.len, self.policy, params, grads)? {
@@ -321,71 +349,9 @@ impl<R: UpdateRule, H: HalfFloat, B: StateBuffer<H>> Optimizer<f32> for HalfOpti
         Ok(StepOutcome::Stepped)
     }
 
-    fn lr(&self) -> f64 {
-        self.config.lr()
-    }
-    fn set_lr(&mut self, lr: f64) -> Result<(), Error> {
-        let mut c = self.config.clone();
-        c.put_lr(lr);
-        c.validate()?;
-        self.config = c;
-        Ok(())
-    }
-    fn momentum(&self) -> Option<f64> {
-        self.config.momentum()
-    }
-    fn set_momentum(&mut self, momentum: f64) -> Result<(), Error> {
-        let mut c = self.config.clone();
-        if !c.put_momentum(momentum) {
-            return Err(Error::Unsupported { what: "this optimizer has no momentum to set" });
-        }
-        c.validate()?;
-        let (needed, available) = (c.state_len(self.len), self.state.values().len());
-        if needed > available {
-            return Err(Error::BufferTooSmall { what: "optimizer state", needed, available });
-        }
-        self.config = c;
-        Ok(())
-    }
-    fn steps(&self) -> u64 {
-        self.steps
-    }
-    fn len(&self) -> usize {
-        self.len
-    }
-    fn state_len(&self) -> usize {
-        self.config.state_len(self.len)
-    }
-    fn saved_len(&self) -> usize {
-        let mut w = Writer::counting();
-        let _ = self.write_all(&mut w);
-        w.position() + crate::persist::TRAILER_LEN
-    }
-    fn save(&self, out: &mut [u8]) -> Result<usize, Error> {
-        let needed = self.saved_len();
-        if out.len() < needed {
-            return Err(Error::BufferTooSmall { what: "saved state", needed, available: out.len() });
-        }
-        let mut w = Writer::new(out);
-        self.write_all(&mut w)?;
-        w.finish()
-    }
     fn restore(&mut self, bytes: &[u8]) -> Result<(), Error> {
-        let (h, mut r) = Reader::open(bytes)?;
-        if h.kind != R::ID | 0x20 {
-            return Err(Error::StateMismatch {
-                field: "optimizer",
-                expected: u64::from(R::ID | 0x20),
-                found: u64::from(h.kind),
-            });
-        }
-        if h.n != self.len as u64 {
-            return Err(Error::StateMismatch {
-                field: "parameter count",
-                expected: self.len as u64,
-                found: h.n,
-            });
-        }
+        // The float width is checked with the format id.
+        let (h, mut r) = open_saved(bytes, R::ID | KIND_BIT, None, self.len)?;
         let hid = r.u8()?;
         if hid != H::ID || h.float_bytes != 2 {
             return Err(Error::StateMismatch {
@@ -395,26 +361,11 @@ impl<R: UpdateRule, H: HalfFloat, B: StateBuffer<H>> Optimizer<f32> for HalfOpti
             });
         }
         let policy = NonFinitePolicy::from_u8(r.u8()?)?;
-        let mode = r.u8()?;
-        let seed = r.u64()?;
-        let rounding = match mode {
-            0 => Rounding::Nearest,
-            1 => Rounding::Stochastic(seed),
-            _ => return Err(Error::CorruptState { reason: "rounding mode" }),
-        };
-        let rng = SplitMix64(r.u64()?);
-        let config = R::read(&mut r)?;
-        config.validate()?;
-        config.check_len(self.len)?;
+        let (rounding, rng) = read_rounding(&mut r)?;
+        let config = read_config::<R>(&mut r, self.len)?;
         let scalars = R::Scalars::read(&mut r)?;
+        self.fits(&config)?;
         let n = config.state_len(self.len);
-        if n > self.state.values().len() {
-            return Err(Error::BufferTooSmall {
-                what: "optimizer state",
-                needed: n,
-                available: self.state.values().len(),
-            });
-        }
         let count = r.u64()?;
         if count != n as u64 {
             return Err(Error::StateMismatch { field: "state length", expected: n as u64, found: count });

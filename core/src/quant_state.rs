@@ -83,9 +83,13 @@
 use crate::adam::AdamConfig;
 use crate::adamax::AdamaxConfig;
 use crate::error::Error;
+use crate::half_state::{read_rounding, write_rounding};
 use crate::nadam::NadamConfig;
-use crate::optim::{NonFinitePolicy, Optimizer, StateBuffer, StepOutcome, UpdateRule, check_inputs};
-use crate::persist::{Header, Persist, Reader, Writer};
+use crate::optim::{
+    NonFinitePolicy, Optimizer, StateBuffer, StepOutcome, UpdateRule, check_inputs, open_saved, read_config,
+    rule_optimizer_methods,
+};
+use crate::persist::{Header, Persist, Writer};
 use crate::radam::RadamConfig;
 use crate::sgd::SgdConfig;
 
@@ -371,10 +375,6 @@ impl<R: QuantRule, C: StateBuffer<u8>, S: StateBuffer<f32>, const BLOCK: usize> 
             codes_used.iter_mut().skip(s * len).take(len).for_each(|c| *c = top[0]);
             scales_used.iter_mut().skip(s * nb).take(nb).for_each(|x| *x = scale);
         }
-        let seed = match rounding {
-            Rounding::Stochastic(s) => s,
-            Rounding::Nearest => 0,
-        };
         Ok(QuantOptim {
             config,
             scalars: R::Scalars::default(),
@@ -384,7 +384,7 @@ impl<R: QuantRule, C: StateBuffer<u8>, S: StateBuffer<f32>, const BLOCK: usize> 
             steps: 0,
             policy,
             rounding,
-            rng: SplitMix64(seed),
+            rng: rounding.fresh_rng(),
         })
     }
 
@@ -453,21 +453,15 @@ impl<R: QuantRule, C: StateBuffer<u8>, S: StateBuffer<f32>, const BLOCK: usize> 
         Ok(StepOutcome::Stepped)
     }
 
+    fn fits(&self, config: &R) -> Result<(), Error> {
+        fits::<BLOCK>(config, self.len, self.codes.values().len(), self.scales.values().len())
+    }
+
     fn write_all(&self, w: &mut Writer<'_>) -> Result<(), Error> {
         w.header(&Header { kind: R::ID | KIND_BIT, float_bytes: 1, n: self.len as u64, steps: self.steps })?;
         w.u64(BLOCK as u64)?;
         w.u8(self.policy.to_u8())?;
-        match self.rounding {
-            Rounding::Nearest => {
-                w.u8(0)?;
-                w.u64(0)?;
-            }
-            Rounding::Stochastic(s) => {
-                w.u8(1)?;
-                w.u64(s)?;
-            }
-        }
-        w.u64(self.rng.0)?;
+        write_rounding(w, self.rounding, self.rng)?;
         self.config.write(w)?;
         self.scalars.write(w)?;
         let (k, nb) = (self.config.state_len(1), blocks(self.len, BLOCK));
@@ -500,94 +494,27 @@ fn fits<const BLOCK: usize>(
 impl<R: QuantRule, C: StateBuffer<u8>, S: StateBuffer<f32>, const BLOCK: usize> Optimizer<f32>
     for QuantOptim<R, C, S, BLOCK>
 {
-    fn name(&self) -> &'static str {
-        self.config.name()
-    }
+    rule_optimizer_methods!();
 
     fn step(&mut self, params: &mut [f32], grads: &[f32]) -> Result<StepOutcome, Error> {
         self.step_with(params, grads, |rule, sc, t, p, g, s| rule.kernel::<f32, 8>(sc, t, p, g, s))
     }
 
-    fn lr(&self) -> f64 {
-        self.config.lr()
-    }
-    fn set_lr(&mut self, lr: f64) -> Result<(), Error> {
-        let mut c = self.config.clone();
-        c.put_lr(lr);
-        c.validate()?;
-        self.config = c;
-        Ok(())
-    }
-    fn momentum(&self) -> Option<f64> {
-        self.config.momentum()
-    }
-    fn set_momentum(&mut self, momentum: f64) -> Result<(), Error> {
-        let mut c = self.config.clone();
-        if !c.put_momentum(momentum) {
-            return Err(Error::Unsupported { what: "this optimizer has no momentum to set" });
-        }
-        c.validate()?;
-        fits::<BLOCK>(&c, self.len, self.codes.values().len(), self.scales.values().len())?;
-        self.config = c;
-        Ok(())
-    }
-    fn steps(&self) -> u64 {
-        self.steps
-    }
-    fn len(&self) -> usize {
-        self.len
-    }
-    fn state_len(&self) -> usize {
-        self.config.state_len(self.len)
-    }
-    fn saved_len(&self) -> usize {
-        let mut w = Writer::counting();
-        // Counting never fails.
-        let _ = self.write_all(&mut w);
-        w.position() + crate::persist::TRAILER_LEN
-    }
-    fn save(&self, out: &mut [u8]) -> Result<usize, Error> {
-        let needed = self.saved_len();
-        if out.len() < needed {
-            return Err(Error::BufferTooSmall { what: "saved state", needed, available: out.len() });
-        }
-        let mut w = Writer::new(out);
-        self.write_all(&mut w)?;
-        w.finish()
-    }
     fn restore(&mut self, bytes: &[u8]) -> Result<(), Error> {
-        let (h, mut r) = Reader::open(bytes)?;
+        let (h, mut r) = open_saved(bytes, R::ID | KIND_BIT, Some(1), self.len)?;
         let mismatch = |field, expected: u64, found: u64| Error::StateMismatch { field, expected, found };
-        if h.kind != R::ID | KIND_BIT {
-            return Err(mismatch("optimizer", u64::from(R::ID | KIND_BIT), u64::from(h.kind)));
-        }
-        if h.float_bytes != 1 {
-            return Err(mismatch("float width", 1, u64::from(h.float_bytes)));
-        }
-        if h.n != self.len as u64 {
-            return Err(mismatch("parameter count", self.len as u64, h.n));
-        }
         let block = r.u64()?;
         if block != BLOCK as u64 {
             return Err(mismatch("quantization block size", BLOCK as u64, block));
         }
         let policy = NonFinitePolicy::from_u8(r.u8()?)?;
-        let mode = r.u8()?;
-        let seed = r.u64()?;
-        let rounding = match mode {
-            0 => Rounding::Nearest,
-            1 => Rounding::Stochastic(seed),
-            _ => return Err(Error::CorruptState { reason: "rounding mode" }),
-        };
-        let rng = SplitMix64(r.u64()?);
-        let config = R::read(&mut r)?;
-        config.validate()?;
-        config.check_len(self.len)?;
+        let (rounding, rng) = read_rounding(&mut r)?;
+        let config = read_config::<R>(&mut r, self.len)?;
         if config.state_len(1) > MAX_STREAMS {
             return Err(Error::Unsupported { what: "more than three state streams" });
         }
         let scalars = R::Scalars::read(&mut r)?;
-        fits::<BLOCK>(&config, self.len, self.codes.values().len(), self.scales.values().len())?;
+        self.fits(&config)?;
         let (n, nb) = (config.state_len(self.len), config.state_len(1) * blocks(self.len, BLOCK));
         let count = r.u64()?;
         if count != n as u64 {

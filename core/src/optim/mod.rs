@@ -104,6 +104,118 @@ pub(crate) fn check_inputs<F: Real>(
     }
 }
 
+/// Refuses a configuration whose state (`needed` values) does not fit a buffer of `available`.
+pub(crate) fn state_fits(needed: usize, available: usize) -> Result<(), Error> {
+    if needed > available {
+        return Err(Error::BufferTooSmall { what: "optimizer state", needed, available });
+    }
+    Ok(())
+}
+
+/// Opens saved optimizer state (see [`Reader::open`]) and refuses, in this order, another
+/// optimizer (`kind`), another float width (`float_bytes`; `None` where the caller checks its own
+/// format field instead) and another parameter count (`len`).
+pub(crate) fn open_saved(
+    bytes: &[u8],
+    kind: u8,
+    float_bytes: Option<u8>,
+    len: usize,
+) -> Result<(Header, Reader<'_>), Error> {
+    let (h, r) = Reader::open(bytes)?;
+    let mismatch = |field, expected: u64, found: u64| Error::StateMismatch { field, expected, found };
+    if h.kind != kind {
+        return Err(mismatch("optimizer", u64::from(kind), u64::from(h.kind)));
+    }
+    if let Some(width) = float_bytes
+        && h.float_bytes != width
+    {
+        return Err(mismatch("float width", u64::from(width), u64::from(h.float_bytes)));
+    }
+    if h.n != len as u64 {
+        return Err(mismatch("parameter count", len as u64, h.n));
+    }
+    Ok((h, r))
+}
+
+/// Reads a saved configuration and checks it as construction does: its hyperparameters, and that
+/// it can update `len` parameters.
+pub(crate) fn read_config<R: UpdateRule>(r: &mut Reader<'_>, len: usize) -> Result<R, Error> {
+    let config = R::read(r)?;
+    config.validate()?;
+    config.check_len(len)?;
+    Ok(config)
+}
+
+/// The [`Optimizer`] methods that every optimizer over an [`UpdateRule`] answers alike ([`Optim`],
+/// [`crate::half_state::HalfOptim`], [`crate::quant_state::QuantOptim`]): all but `step` and
+/// `restore`. Expanded inside `impl Optimizer<_> for …`; uses the fields `config`, `len` and
+/// `steps`, and the methods `fits(&self, &R) -> Result<(), Error>` (does a configuration's state
+/// fit the buffers) and `write_all(&self, &mut Writer) -> Result<(), Error>` (header and body of
+/// the saved state).
+macro_rules! rule_optimizer_methods {
+    () => {
+        fn name(&self) -> &'static str {
+            $crate::optim::UpdateRule::name(&self.config)
+        }
+
+        fn lr(&self) -> f64 {
+            $crate::optim::UpdateRule::lr(&self.config)
+        }
+
+        fn set_lr(&mut self, lr: f64) -> Result<(), $crate::Error> {
+            let mut c = self.config.clone();
+            $crate::optim::UpdateRule::put_lr(&mut c, lr);
+            $crate::optim::UpdateRule::validate(&c)?;
+            self.config = c;
+            Ok(())
+        }
+
+        fn momentum(&self) -> Option<f64> {
+            $crate::optim::UpdateRule::momentum(&self.config)
+        }
+
+        fn set_momentum(&mut self, momentum: f64) -> Result<(), $crate::Error> {
+            let mut c = self.config.clone();
+            if !$crate::optim::UpdateRule::put_momentum(&mut c, momentum) {
+                return Err($crate::Error::Unsupported { what: "this optimizer has no momentum to set" });
+            }
+            $crate::optim::UpdateRule::validate(&c)?;
+            self.fits(&c)?;
+            self.config = c;
+            Ok(())
+        }
+
+        fn steps(&self) -> u64 {
+            self.steps
+        }
+
+        fn len(&self) -> usize {
+            self.len
+        }
+
+        fn state_len(&self) -> usize {
+            $crate::optim::UpdateRule::state_len(&self.config, self.len)
+        }
+
+        fn saved_len(&self) -> usize {
+            $crate::persist::saved_len(|w| self.write_all(w))
+        }
+
+        fn save(&self, out: &mut [u8]) -> Result<usize, $crate::Error> {
+            let needed = self.saved_len();
+            if out.len() < needed {
+                return Err($crate::Error::BufferTooSmall {
+                    what: "saved state",
+                    needed,
+                    available: out.len(),
+                });
+            }
+            $crate::persist::save(out, |w| self.write_all(w))
+        }
+    };
+}
+pub(crate) use rule_optimizer_methods;
+
 /// The object-safe interface every optimizer offers, modelled on `torch.optim.Optimizer`.
 ///
 /// `std` code can hold a `Box<dyn Optimizer<f32>>` picked by name; embedded code uses the concrete
@@ -333,14 +445,9 @@ impl<R: UpdateRule, F: Real, B: StateBuffer<F>> Optim<R, F, B> {
     }
 
     fn fits(&self, config: &R) -> Result<(), Error> {
-        let needed = config.state_len(self.len);
-        let available = self.state.values().len();
-        if needed > available {
-            return Err(Error::BufferTooSmall { what: "optimizer state", needed, available });
-        }
         // A configuration that uses more streams than before starts the new ones from scratch,
         // as PyTorch creates missing state lazily.
-        Ok(())
+        state_fits(config.state_len(self.len), self.state.values().len())
     }
 
     fn check_inputs(&self, params: &[F], grads: &[F]) -> Result<Option<StepOutcome>, Error> {
@@ -387,12 +494,13 @@ impl<R: UpdateRule, F: Real, B: StateBuffer<F>> Optim<R, F, B> {
         Ok(StepOutcome::Stepped)
     }
 
-    fn header(&self) -> Header {
-        Header { kind: R::ID, float_bytes: F::BYTES as u8, n: self.len as u64, steps: self.steps }
-    }
-
     fn write_all(&self, w: &mut Writer<'_>) -> Result<(), Error> {
-        w.header(&self.header())?;
+        w.header(&Header {
+            kind: R::ID,
+            float_bytes: F::BYTES as u8,
+            n: self.len as u64,
+            steps: self.steps,
+        })?;
         w.u8(self.policy.to_u8())?;
         self.config.write(w)?;
         self.scalars.write(w)?;
@@ -418,9 +526,7 @@ impl<R: UpdateRule, F: Real> LaneKernel<F> for KernelCall<'_, R, F> {
 }
 
 impl<R: UpdateRule, F: Real, B: StateBuffer<F>> Optimizer<F> for Optim<R, F, B> {
-    fn name(&self) -> &'static str {
-        self.config.name()
-    }
+    rule_optimizer_methods!();
 
     #[inline]
     fn step(&mut self, params: &mut [F], grads: &[F]) -> Result<StepOutcome, Error> {
@@ -446,86 +552,10 @@ impl<R: UpdateRule, F: Real, B: StateBuffer<F>> Optimizer<F> for Optim<R, F, B> 
         Ok(StepOutcome::Stepped)
     }
 
-    fn lr(&self) -> f64 {
-        self.config.lr()
-    }
-
-    fn set_lr(&mut self, lr: f64) -> Result<(), Error> {
-        let mut c = self.config.clone();
-        c.put_lr(lr);
-        c.validate()?;
-        self.config = c;
-        Ok(())
-    }
-
-    fn momentum(&self) -> Option<f64> {
-        self.config.momentum()
-    }
-
-    fn set_momentum(&mut self, momentum: f64) -> Result<(), Error> {
-        let mut c = self.config.clone();
-        if !c.put_momentum(momentum) {
-            return Err(Error::Unsupported { what: "this optimizer has no momentum to set" });
-        }
-        c.validate()?;
-        self.fits(&c)?;
-        self.config = c;
-        Ok(())
-    }
-
-    fn steps(&self) -> u64 {
-        self.steps
-    }
-
-    fn len(&self) -> usize {
-        self.len
-    }
-
-    fn state_len(&self) -> usize {
-        self.config.state_len(self.len)
-    }
-
-    fn saved_len(&self) -> usize {
-        let mut w = Writer::counting();
-        // Counting never fails.
-        let _ = self.write_all(&mut w);
-        w.position() + persist::TRAILER_LEN
-    }
-
-    fn save(&self, out: &mut [u8]) -> Result<usize, Error> {
-        let needed = self.saved_len();
-        if out.len() < needed {
-            return Err(Error::BufferTooSmall { what: "saved state", needed, available: out.len() });
-        }
-        let mut w = Writer::new(out);
-        self.write_all(&mut w)?;
-        w.finish()
-    }
-
     fn restore(&mut self, bytes: &[u8]) -> Result<(), Error> {
-        let (h, mut r) = Reader::open(bytes)?;
-        let mine = self.header();
-        if h.kind != mine.kind {
-            return Err(Error::StateMismatch {
-                field: "optimizer",
-                expected: u64::from(mine.kind),
-                found: u64::from(h.kind),
-            });
-        }
-        if h.float_bytes != mine.float_bytes {
-            return Err(Error::StateMismatch {
-                field: "float width",
-                expected: u64::from(mine.float_bytes),
-                found: u64::from(h.float_bytes),
-            });
-        }
-        if h.n != mine.n {
-            return Err(Error::StateMismatch { field: "parameter count", expected: mine.n, found: h.n });
-        }
+        let (h, mut r) = open_saved(bytes, R::ID, Some(F::BYTES as u8), self.len)?;
         let policy = NonFinitePolicy::from_u8(r.u8()?)?;
-        let config = R::read(&mut r)?;
-        config.validate()?;
-        config.check_len(self.len)?;
+        let config = read_config::<R>(&mut r, self.len)?;
         self.fits(&config)?;
         let scalars = R::Scalars::read(&mut r)?;
         let count = config.state_len(self.len);
