@@ -156,7 +156,14 @@ def run(spec):
             p.grad = torch.tensor(g, dtype=dt).reshape(t["shape"])
         c = spec.get("clip")
         if c and c["name"] == "clip_grad_norm":
-            torch.nn.utils.clip_grad_norm_(ps, c["max_norm"], norm_type=c.get("norm_type", 2.0), foreach=False)
+            try:
+                torch.nn.utils.clip_grad_norm_(ps, c["max_norm"], norm_type=c.get("norm_type", 2.0),
+                                               error_if_nonfinite=c.get("error_if_nonfinite", False),
+                                               foreach=False)
+            except RuntimeError as e:
+                # descent replay reports the step and PyTorch's first sentence, naming the option.
+                head = str(e).split(", so it cannot be clipped")[0]
+                return {"error": f"step {k}: {head}, so it cannot be clipped (error_if_nonfinite=True)"}
         elif c and c["name"] == "clip_grad_value":
             torch.nn.utils.clip_grad_value_(ps, c["clip_value"], foreach=False)
         lrs.append(float(opt.param_groups[0]["lr"]))

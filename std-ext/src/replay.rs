@@ -13,6 +13,7 @@ pub struct Tensor {
     /// Its shape (row-major).
     pub shape: Vec<usize>,
     /// Its values, flattened.
+    #[serde(deserialize_with = "py_floats::vec")]
     pub data: Vec<f64>,
 }
 
@@ -35,10 +36,55 @@ pub struct Spec {
     /// Initial parameters.
     pub params: Vec<Tensor>,
     /// Gradients: one entry per step, one flat gradient per tensor.
+    #[serde(deserialize_with = "py_floats::vec3")]
     pub grads: Vec<Vec<Vec<f64>>>,
     /// Metric per step for `reduce_lr_on_plateau`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "py_floats::opt_vec")]
     pub metrics: Option<Vec<f64>>,
+}
+
+/// Floats as Python's `json` writes them: numbers, and `NaN`, `Infinity`, `-Infinity` (quoted by
+/// [`parse`] before serde sees them), so a spec can hold non-finite gradients.
+mod py_floats {
+    use serde::{Deserialize, Deserializer, de::Error};
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum PyFloat {
+        Num(f64),
+        Text(String),
+    }
+
+    fn value<E: Error>(f: PyFloat) -> Result<f64, E> {
+        match f {
+            PyFloat::Num(x) => Ok(x),
+            PyFloat::Text(t) => match t.as_str() {
+                "NaN" => Ok(f64::NAN),
+                "Infinity" => Ok(f64::INFINITY),
+                "-Infinity" => Ok(f64::NEG_INFINITY),
+                other => Err(E::custom(format!("expected a number, got the string {other:?}"))),
+            },
+        }
+    }
+
+    fn list<E: Error>(v: Vec<PyFloat>) -> Result<Vec<f64>, E> {
+        v.into_iter().map(value).collect()
+    }
+
+    pub fn vec<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<f64>, D::Error> {
+        list(Vec::<PyFloat>::deserialize(d)?)
+    }
+
+    pub fn opt_vec<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<f64>>, D::Error> {
+        Option::<Vec<PyFloat>>::deserialize(d)?.map(list).transpose()
+    }
+
+    pub fn vec3<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Vec<Vec<f64>>>, D::Error> {
+        Vec::<Vec<Vec<PyFloat>>>::deserialize(d)?
+            .into_iter()
+            .map(|step| step.into_iter().map(list).collect())
+            .collect()
+    }
 }
 
 /// What a replay produces: the lr each step used and the parameters after each step.
@@ -500,6 +546,26 @@ mod tests {
         assert_eq!(replay(&spec(off, 1e300)).unwrap().params, vec![vec![vec![1.0, 2.0]]]);
         // A finite norm is clipped the same either way.
         assert_eq!(replay(&spec(on, 3.0)).unwrap(), replay(&spec(off, 3.0)).unwrap());
+    }
+
+    #[test]
+    fn specs_may_hold_python_nan_and_infinity() {
+        let on = r#"{"name": "clip_grad_norm", "max_norm": 1.0, "error_if_nonfinite": true}"#;
+        for (token, want) in
+            [("NaN", f64::NAN), ("Infinity", f64::INFINITY), ("-Infinity", f64::NEG_INFINITY)]
+        {
+            let s = spec(on, 0.0);
+            let text =
+                serde_json::to_string(&s).unwrap().replace("[[[0.0,1.0]]]", &format!("[[[{token},1.0]]]"));
+            let g = parse(&text).unwrap().grads[0][0][0];
+            assert!(g.to_bits() == want.to_bits() || (g.is_nan() && want.is_nan()), "{token}");
+            // The message tools/torch_trace.py writes for PyTorch's RuntimeError, word for word.
+            let torch = "step 0: The total norm of order 2.0 for gradients from `parameters` is non-finite, \
+                         so it cannot be clipped (error_if_nonfinite=True)";
+            assert_eq!(replay(&parse(&text).unwrap()).unwrap_err().to_string(), torch);
+        }
+        let bad = serde_json::to_string(&spec(on, 0.0)).unwrap().replace("[[[0.0,", "[[[\"nan\",");
+        assert!(parse(&bad).unwrap_err().to_string().contains("\"nan\""));
     }
 
     #[test]
