@@ -7,11 +7,10 @@
 //! object-safe [`Optimizer`] trait, which is how [`crate::registry::build`] hands optimizers out.
 //!
 //! Both paths run elementwise rules at [`LANES_F32`] / [`LANES_F64`] lanes per chunk, the widths
-//! that vectorize best (`benches/step_throughput.rs`, lane report): at descent-core's production
-//! width of 8 × f32 the lane skeleton's loops stay scalar on x86-64 (Adam: 3.2 ns per element
-//! against 0.86 at 16 lanes on the portable build; even a branch-free loop over two buffers runs
-//! 0.84 against 0.22). Rules with reductions (Adafactor, whose sums follow the
-//! lane blocking) and ASGD (measured faster at 8) keep the production width.
+//! that vectorize best (`benches/step_throughput.rs`), which are also descent-core's production
+//! widths on x86-64 (`Real::LANES`). ASGD runs at 8 lanes ([`ASGD_LANES`], measured faster), and
+//! rules with reductions (Adafactor, whose sums follow the lane blocking) take descent-core's own
+//! step.
 //!
 //! Every path gives the same bits as descent-core's own step. Rust never contracts `a·b + c` into
 //! an FMA on its own, and for an elementwise rule the lane width only decides how the loop is cut
@@ -19,12 +18,9 @@
 //! every width gives the reference's bits, and the tests below check dispatched == portable bit for
 //! bit for every optimizer of the registry.
 //!
-//! The AVX2 path only differs from the portable one where the compiler inlines descent-core's
-//! `Optim::step_with_lanes` into [`step`]'s AVX2 function. descent-core marks the rules and the lane
-//! skeleton `#[inline(always)]` but not that method, and LLVM does not inline it there (checked
-//! with `objdump -d` on the bench binary: the AVX2 function only calls it), so today both paths run
-//! the same baseline code. Marking that one method `#[inline(always)]` in descent-core turns the
-//! AVX2 path on: measured 0.52 against 0.88 ns per element for Adam f32 at 262,144.
+//! The AVX2 path relies on descent-core marking `Optim::step_with_lanes`, the rules and the lane
+//! skeleton `#[inline(always)]`: inlined into [`step`]'s AVX2 function they are compiled for AVX2
+//! (256-bit `vsqrtps`, `vdivps`); a call out of it would run the baseline code.
 #![allow(unsafe_code)]
 
 use descent_core::{Error, Optim, Optimizer, Real, StateBuffer, StepOutcome, UpdateRule};
@@ -62,20 +58,23 @@ pub enum Kernels {
     Portable,
 }
 
-/// Elementwise rules that run faster at descent-core's production width than at [`LANES_F32`]
-/// (`step_throughput`: ASGD 0.36–0.49 ns per element against 0.55–0.68 at 16 lanes).
-const AT_PRODUCTION_WIDTH: &[&str] = &["asgd"];
+/// ASGD's lane width: it runs faster at 8 lanes than at [`LANES_F32`] (`step_throughput`: 0.36–0.49
+/// ns per element against 0.55–0.68 at 16 lanes).
+pub const ASGD_LANES: usize = 8;
 
-/// The step both paths run: elementwise rules at [`LANES_F32`] / [`LANES_F64`] lanes, except those
-/// in [`AT_PRODUCTION_WIDTH`] and rules with reductions, which take descent-core's own step.
+/// The step both paths run: elementwise rules at [`LANES_F32`] / [`LANES_F64`] lanes (ASGD at
+/// [`ASGD_LANES`]); rules with reductions take descent-core's own step.
 #[inline(always)]
 fn step_lanes<R: UpdateRule, F: Real, B: StateBuffer<F>>(
     opt: &mut Optim<R, F, B>,
     params: &mut [F],
     grads: &[F],
 ) -> Result<StepOutcome, Error> {
-    if !R::ELEMENTWISE || AT_PRODUCTION_WIDTH.contains(&R::NAME) {
+    if !R::ELEMENTWISE {
         return opt.step(params, grads);
+    }
+    if R::NAME == "asgd" {
+        return opt.step_with_lanes::<ASGD_LANES>(params, grads);
     }
     match F::BYTES {
         4 => opt.step_with_lanes::<LANES_F32>(params, grads),

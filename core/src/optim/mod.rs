@@ -473,7 +473,10 @@ impl<R: UpdateRule, F: Real, B: StateBuffer<F>> Optim<R, F, B> {
     }
 
     /// One step with an explicit lane width `L` (the production width is [`Real::LANES`]); for
-    /// tests and benchmarks that compare widths.
+    /// tests and benchmarks that compare widths, and for descent-std's run-time dispatch, which
+    /// calls it from a function compiled for AVX2 (hence `inline(always)`: only inlined there does
+    /// the kernel become AVX2 code).
+    #[inline(always)]
     pub fn step_with_lanes<const L: usize>(
         &mut self,
         params: &mut [F],
