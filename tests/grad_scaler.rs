@@ -1,6 +1,9 @@
 //! descent's GradScaler against the sequences `torch.amp.GradScaler` produced
 //! (`tools/torch_grad_scaler.py` → `tests/data/grad_scaler/torch.json`).
 
+mod common;
+
+use common::resealed;
 use descent::StepOutcome;
 use descent::grad_scaler::{GradScaler, GradScalerConfig};
 use descent::sgd::{Sgd, SgdConfig};
@@ -57,18 +60,6 @@ fn refuses_pytorchs_invalid_factors() {
     assert!(bad(GradScalerConfig { growth_interval: 0, ..Default::default() }));
 }
 
-/// CRC-32 (IEEE), bit by bit: to re-seal deliberately edited saved bytes.
-fn crc32(bytes: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &b in bytes {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
-        }
-    }
-    !crc
-}
-
 /// A growth tracker at or past growth_interval never occurs in a running scaler (it resets on
 /// reaching it); restored from intact, re-sealed bytes it is refused (it would never grow again,
 /// and u32::MAX would overflow on the next update).
@@ -86,9 +77,7 @@ fn restore_refuses_a_growth_tracker_past_the_interval() {
     for tracker in [3u64, u64::from(u32::MAX)] {
         let mut bad = bytes.clone();
         bad[16..24].copy_from_slice(&tracker.to_le_bytes()); // header: step count = growth tracker
-        let body = bad.len() - 4;
-        let crc = crc32(&bad[..body]);
-        bad[body..].copy_from_slice(&crc.to_le_bytes());
+        let bad = resealed(bad);
         assert!(matches!(back.restore(&bad), Err(descent::Error::CorruptState { reason: "growth tracker" })));
         assert_eq!(back, scaler);
     }

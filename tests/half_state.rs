@@ -25,6 +25,7 @@
 mod common;
 
 use common::AnyConfig;
+use common::reduced_state::{Hyper, MnistRun, Problem, cases, hyper};
 use descent::adam::{Adam, AdamConfig};
 use descent::adamax::AdamaxConfig;
 use descent::half_state::{
@@ -33,14 +34,9 @@ use descent::half_state::{
 use descent::nadam::NadamConfig;
 use descent::radam::RadamConfig;
 use descent::sgd::{SgdConfig, SgdMomentum};
-use descent::{Optim, Optimizer, UpdateRule};
+use descent::{Optimizer, UpdateRule};
 use proptest::prelude::*;
 use std::mem::size_of;
-
-/// The optimizers whose half-state drift is bounded here: the Adam family and momentum SGD.
-const DRIFT_BOUNDED: [&str; 6] = ["sgd", "adam", "adamw", "adamax", "nadam", "radam"];
-/// Steps per trajectory.
-const STEPS: usize = 100;
 
 /// Half an ulp at 1 (the unit roundoff of round-to-nearest): 2⁻⁸ for bf16, 2⁻¹¹ for f16.
 fn unit<H: HalfFloat>() -> f32 {
@@ -51,49 +47,6 @@ fn unit<H: HalfFloat>() -> f32 {
 /// K of the bound, in units of u.
 fn k_units(name: &str, rounding: Rounding) -> f32 {
     if name == "adamax" && rounding == Rounding::Nearest { 64.0 } else { 32.0 }
-}
-
-/// One draw of hyperparameters, mapped onto each optimizer's configuration.
-#[derive(Debug, Clone)]
-struct Hyper {
-    lr: f64,
-    betas: (f64, f64),
-    eps: f64,
-    weight_decay: f64,
-    momentum: f64,
-    dampening: f64,
-    nesterov: bool,
-    amsgrad: bool,
-    maximize: bool,
-    decoupled: bool,
-    momentum_decay: f64,
-}
-
-fn hyper(f16: bool) -> impl Strategy<Value = Hyper> {
-    let beta2 = if f16 { 0.9..0.999f64 } else { 0.9..0.9999f64 };
-    let eps = if f16 { 1e-8..1e-4f64 } else { 1e-10..1e-4f64 };
-    (
-        (1e-4..0.05f64, prop_oneof![Just(0.9), 0.0..0.99f64], prop_oneof![Just(0.999), beta2]),
-        (prop_oneof![Just(1e-8), eps], prop_oneof![Just(0.0), 1e-4..0.1f64]),
-        (0.5..0.95f64, prop_oneof![Just(0.0), 0.0..0.5f64], 0.0..0.05f64),
-        any::<[bool; 4]>(),
-    )
-        .prop_map(|((lr, b1, b2), (eps, weight_decay), (momentum, dampening, momentum_decay), flags)| {
-            let [nesterov, amsgrad, maximize, decoupled] = flags;
-            Hyper {
-                lr,
-                betas: (b1, b2),
-                eps,
-                weight_decay,
-                momentum,
-                dampening: if nesterov { 0.0 } else { dampening },
-                nesterov,
-                amsgrad,
-                maximize,
-                decoupled,
-                momentum_decay,
-            }
-        })
 }
 
 impl Hyper {
@@ -141,14 +94,6 @@ impl Hyper {
     }
 }
 
-/// f(x) = ½ Σ aᵢ (xᵢ − cᵢ)², started at x₀.
-#[derive(Debug, Clone)]
-struct Problem {
-    a: Vec<f32>,
-    c: Vec<f32>,
-    x0: Vec<f32>,
-}
-
 fn problem(f16: bool) -> impl Strategy<Value = Problem> {
     (1..48usize).prop_flat_map(move |n| {
         let v = |lo: f32, hi: f32| proptest::collection::vec(lo..hi, n);
@@ -170,47 +115,26 @@ fn problem(f16: bool) -> impl Strategy<Value = Problem> {
     })
 }
 
-fn trajectory(opt: &mut dyn Optimizer<f32>, p: &Problem, steps: usize) -> Vec<Vec<f32>> {
-    let mut x = p.x0.clone();
-    let mut out = vec![x.clone()];
-    for _ in 0..steps {
-        let g: Vec<f32> = x.iter().zip(&p.a).zip(&p.c).map(|((x, a), c)| a * (x - c)).collect();
-        opt.step(&mut x, &g).unwrap();
-        out.push(x.clone());
-    }
-    out
-}
-
-fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
-}
-
 /// (largest distance between the half-state and the f32-state trajectories, path length of the
 /// f32 one), both in the ∞-norm.
 fn drift_and_path<R: UpdateRule, H: HalfFloat>(cfg: R, p: &Problem, rounding: Rounding) -> (f32, f32) {
     let n = p.a.len();
-    let mut s = vec![0.0f32; cfg.state_len(n)];
-    let reference = trajectory(&mut Optim::with_buffer(cfg.clone(), n, &mut s).unwrap(), p, STEPS);
     let mut hs = vec![H::default(); cfg.state_len(n)];
-    let half = trajectory(&mut HalfOptim::with_buffer(cfg, n, &mut hs, rounding).unwrap(), p, STEPS);
-    let path = reference.windows(2).map(|w| max_abs_diff(&w[1], &w[0])).sum();
-    let drift = half.iter().zip(&reference).map(|(h, r)| max_abs_diff(h, r)).fold(0.0, f32::max);
-    (drift, path)
+    let mut half = HalfOptim::with_buffer(cfg.clone(), n, &mut hs, rounding).unwrap();
+    common::reduced_state::drift_and_path(cfg, p, &mut half)
 }
 
 fn check_drift<H: HalfFloat>(h: &Hyper, p: &Problem, seed: u64) -> Result<(), TestCaseError> {
-    for name in DRIFT_BOUNDED {
-        for rounding in [Rounding::Nearest, Rounding::Stochastic(seed)] {
-            let cfg = h.config(name);
-            let (drift, path) = with_config!(cfg, |c| drift_and_path::<_, H>(c, p, rounding));
-            let bound = k_units(name, rounding) * unit::<H>() * path;
-            prop_assert!(
-                drift <= bound,
-                "{name} {} {rounding:?}: drift {drift:e} > bound {bound:e} ({:.1} u of the path {path:e}), {cfg:?}",
-                H::NAME,
-                drift / path / unit::<H>()
-            );
-        }
+    for (name, rounding) in cases(seed) {
+        let cfg = h.config(name);
+        let (drift, path) = with_config!(cfg, |c| drift_and_path::<_, H>(c, p, rounding));
+        let bound = k_units(name, rounding) * unit::<H>() * path;
+        prop_assert!(
+            drift <= bound,
+            "{name} {} {rounding:?}: drift {drift:e} > bound {bound:e} ({:.1} u of the path {path:e}), {cfg:?}",
+            H::NAME,
+            drift / path / unit::<H>()
+        );
     }
     Ok(())
 }
@@ -253,15 +177,8 @@ fn f16_second_moments_underflow_where_bf16_ones_do_not() {
 /// does: within 2e-2 of it after 3,000 steps at lr 1e-2 (defaults otherwise; momentum 0.9).
 #[test]
 fn half_state_reaches_the_same_minimum() {
-    let p = Problem {
-        a: (0..32).map(|i| 0.5 + 1.5 * i as f32 / 32.0).collect(),
-        c: (0..32).map(|i| (i as f32 * 0.37).sin() * 2.0).collect(),
-        x0: vec![0.0; 32],
-    };
-    let distance = |opt: &mut dyn Optimizer<f32>| {
-        let x = trajectory(opt, &p, 3000).pop().unwrap();
-        max_abs_diff(&x, &p.c)
-    };
+    let p = Problem::fixed(32);
+    let distance = |opt: &mut dyn Optimizer<f32>| p.distance_after(opt, 3000);
     let adam = AdamConfig { lr: 1e-2, ..AdamConfig::default() };
     let sgd = SgdConfig { lr: 1e-2, momentum: 0.9, ..SgdConfig::default() };
     assert!(distance(&mut Adam::<f32, 32>::new(adam).unwrap()) < 2e-2);
@@ -313,10 +230,9 @@ fn half_state_resumes_bit_identically() {
     const N: usize = 32;
     let cfg = AdamConfig { lr: 1e-2, ..Default::default() };
     let mut a = AdamBf16::<N>::new(cfg, Rounding::Stochastic(9)).unwrap();
-    let aa: Vec<f32> = (0..N).map(|i| 0.5 + 1.5 * i as f32 / N as f32).collect();
-    let c: Vec<f32> = (0..N).map(|i| (i as f32 * 0.37).sin() * 2.0).collect();
-    let mut x = vec![0.0f32; N];
-    let grad = |x: &[f32]| (0..N).map(|i| aa[i] * (x[i] - c[i])).collect::<Vec<f32>>();
+    let p = Problem::fixed(N);
+    let mut x = p.x0.clone();
+    let grad = |x: &[f32]| p.gradient(x);
     for _ in 0..10 {
         let g = grad(&x);
         a.step(&mut x, &g).unwrap();
@@ -386,47 +302,23 @@ fn half_state_costs_the_documented_bytes_per_parameter() {
 }
 
 /// The cost of half-size state on a real training run, for the book: the MNIST MLP of
-/// `descent train` (784-128-10 ReLU, He init seed 0, Adam lr 1e-3, batch 128, 5 epochs, the
-/// bundled 8,000 training digits in file order), test accuracy on the 2,000 held-out digits.
+/// `descent train` with Adam lr 1e-3 ([`MnistRun`]).
 /// Measured (x86-64, AVX2): f32 state 92.60 %; bf16 92.70 % (nearest), 92.85 % (stochastic);
 /// f16 74.90 % (nearest), 77.30 % (stochastic). Takes seconds even optimized, so it is ignored by
 /// default: `cargo test --release --test half_state -- --ignored`.
 #[test]
 #[ignore]
 fn mnist_accuracy_with_half_state() {
-    use descent::std_ext::data::mnist::{Mnist, default_dir};
-    use descent::std_ext::model::{Activation, Init, Loss, Mlp, Targets};
-    let data = Mnist::load(&default_dir().unwrap()).unwrap();
-    let model = Mlp::new(&[784, 128, 10], Activation::Relu).unwrap();
-    let n = model.num_params();
-    let (inp, batch) = (model.inputs(), 128);
-    let accuracy = |opt: &mut dyn Optimizer<f32>| {
-        let mut params = model.init_params(Init::He, 0);
-        let (mut ws, mut grad) = (model.workspace(batch), vec![0.0f32; n]);
-        for _ in 0..5 {
-            for start in (0..data.train.n).step_by(batch) {
-                let b = batch.min(data.train.n - start);
-                let x = &data.train.images[start * inp..(start + b) * inp];
-                let t = Targets::Classes(&data.train.labels[start..start + b]);
-                grad.fill(0.0);
-                model.loss_and_grad(&params, x, t, b, Loss::CrossEntropy, &mut ws, &mut grad);
-                opt.step(&mut params, &grad).unwrap();
-            }
-        }
-        let t = Targets::Classes(&data.test.labels);
-        let mut ws = model.workspace(data.test.n);
-        let s = model.evaluate(&params, &data.test.images, t, data.test.n, Loss::CrossEntropy, &mut ws);
-        100.0 * s.correct as f64 / data.test.n as f64
-    };
+    let run = MnistRun::load();
+    let n = run.num_params();
     let cfg = AdamConfig::default();
-    let mut s32 = vec![0.0f32; 2 * n];
-    let full = accuracy(&mut Optim::with_buffer(cfg, n, &mut s32).unwrap());
+    let full = run.accuracy_with_f32_state(cfg);
     let mut results = vec![];
     for rounding in [Rounding::Nearest, Rounding::Stochastic(1)] {
         let mut sb = vec![bf16::default(); 2 * n];
         let mut sh = vec![f16::default(); 2 * n];
-        let b = accuracy(&mut HalfOptim::with_buffer(cfg, n, &mut sb, rounding).unwrap());
-        let h = accuracy(&mut HalfOptim::with_buffer(cfg, n, &mut sh, rounding).unwrap());
+        let b = run.accuracy(&mut HalfOptim::with_buffer(cfg, n, &mut sb, rounding).unwrap());
+        let h = run.accuracy(&mut HalfOptim::with_buffer(cfg, n, &mut sh, rounding).unwrap());
         println!("f32 {full:.2} %, bf16 {b:.2} %, f16 {h:.2} % ({rounding:?})");
         results.push((b, h));
     }

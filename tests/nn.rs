@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::resealed;
+
 use descent::adam::{Adam, AdamConfig};
 use descent::nn::{
     Activation, Dense, DenseGrad, ModelBlob, argmax, relu, relu_backward, softmax_cross_entropy,
@@ -187,22 +189,6 @@ fn argmax_picks_the_first_largest_and_never_nan() {
     assert_eq!(argmax(&[0.1f32, 3.0, -1.0, 3.0]), 1);
     assert_eq!(argmax(&[f32::NAN, -5.0, -7.0]), 1);
     assert_eq!(argmax::<f32>(&[]), 0);
-}
-
-/// `bytes` with its CRC-32 (IEEE, bitwise) trailer recomputed, so that a changed header reaches
-/// the parser.
-fn resealed(mut bytes: Vec<u8>) -> Vec<u8> {
-    let body = bytes.len() - 4;
-    let mut crc = !0u32;
-    for &b in &bytes[..body] {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
-        }
-    }
-    let crc = !crc;
-    bytes[body..].copy_from_slice(&crc.to_le_bytes());
-    bytes
 }
 
 /// Each kind of damage is refused with an error that names the model blob and what is wrong.

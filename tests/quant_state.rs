@@ -35,6 +35,7 @@ mod common;
 #[allow(dead_code)]
 mod finetune;
 
+use common::reduced_state::{Hyper, MnistRun, Problem, cases, hyper};
 use descent::adam::{Adam, AdamConfig};
 use descent::adamax::AdamaxConfig;
 use descent::nadam::NadamConfig;
@@ -43,14 +44,9 @@ use descent::quant_state::{
 };
 use descent::radam::RadamConfig;
 use descent::sgd::{SgdConfig, SgdMomentum};
-use descent::{Error, NonFinitePolicy, Optim, Optimizer};
+use descent::{Error, NonFinitePolicy, Optimizer};
 use proptest::prelude::*;
 use std::mem::size_of;
-
-/// The optimizers whose 8-bit state is bounded here: every rule `QuantRule` is implemented for.
-const DRIFT_BOUNDED: [&str; 6] = ["sgd", "adam", "adamw", "adamax", "nadam", "radam"];
-/// Steps per trajectory.
-const STEPS: usize = 100;
 
 /// K of the drift bound, as a fraction of the f32 trajectory's path length.
 fn k_bound(rounding: Rounding) -> f32 {
@@ -83,42 +79,16 @@ macro_rules! with_quant_config {
     };
 }
 
-/// One draw of hyperparameters, mapped onto each optimizer's configuration.
-#[derive(Debug, Clone)]
-struct Hyper {
-    lr: f64,
-    betas: (f64, f64),
-    eps: f64,
-    weight_decay: f64,
-    momentum: f64,
-    dampening: f64,
-    momentum_decay: f64,
-    flags: [bool; 4],
-}
-
-fn hyper() -> impl Strategy<Value = Hyper> {
-    (
-        (1e-4..0.05f64, prop_oneof![Just(0.9), 0.0..0.99f64], prop_oneof![Just(0.999), 0.9..0.9999f64]),
-        (prop_oneof![Just(1e-8), 1e-10..1e-4f64], prop_oneof![Just(0.0), 1e-4..0.1f64]),
-        (0.5..0.95f64, prop_oneof![Just(0.0), 0.0..0.5f64], 0.0..0.05f64),
-        any::<[bool; 4]>(),
-    )
-        .prop_map(|((lr, b1, b2), (eps, weight_decay), (momentum, dampening, momentum_decay), flags)| {
-            Hyper { lr, betas: (b1, b2), eps, weight_decay, momentum, dampening, momentum_decay, flags }
-        })
-}
-
 impl Hyper {
     fn config(&self, name: &str) -> QuantConfig {
-        let Hyper { lr, betas, eps, weight_decay, .. } = *self;
-        let [nesterov, amsgrad, _, decoupled] = self.flags;
+        let Hyper { lr, betas, eps, weight_decay, nesterov, amsgrad, decoupled, .. } = *self;
         // Not `maximize`: see the header.
         let maximize = false;
         match name {
             "sgd" => QuantConfig::Sgd(SgdConfig {
                 lr,
                 momentum: self.momentum,
-                dampening: if nesterov { 0.0 } else { self.dampening },
+                dampening: self.dampening,
                 weight_decay,
                 nesterov,
                 maximize: false,
@@ -155,14 +125,6 @@ impl Hyper {
     }
 }
 
-/// f(x) = ½ Σ aᵢ (xᵢ − cᵢ)², started at x₀.
-#[derive(Debug, Clone)]
-struct Problem {
-    a: Vec<f32>,
-    c: Vec<f32>,
-    x0: Vec<f32>,
-}
-
 /// 1 to 200 parameters; curvatures 0.5·10^(−s·U) with s up to 3, so that the gradients within a
 /// block span up to three decades.
 fn problem() -> impl Strategy<Value = Problem> {
@@ -175,25 +137,6 @@ fn problem() -> impl Strategy<Value = Problem> {
     })
 }
 
-fn gradient(p: &Problem, x: &[f32]) -> Vec<f32> {
-    x.iter().zip(&p.a).zip(&p.c).map(|((x, a), c)| a * (x - c)).collect()
-}
-
-fn trajectory(opt: &mut dyn Optimizer<f32>, p: &Problem, steps: usize) -> Vec<Vec<f32>> {
-    let mut x = p.x0.clone();
-    let mut out = vec![x.clone()];
-    for _ in 0..steps {
-        let g = gradient(p, &x);
-        opt.step(&mut x, &g).unwrap();
-        out.push(x.clone());
-    }
-    out
-}
-
-fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
-}
-
 /// Buffers for 8-bit state of `cfg` over `n` parameters: (codes, scales).
 fn buffers<R: QuantRule>(cfg: &R, n: usize) -> (Vec<u8>, Vec<f32>) {
     (vec![0; cfg.state_len(n)], vec![0.0; cfg.state_len(1) * blocks(n, BLOCK)])
@@ -203,31 +146,21 @@ fn buffers<R: QuantRule>(cfg: &R, n: usize) -> (Vec<u8>, Vec<f32>) {
 /// both in the ∞-norm.
 fn drift_and_path<R: QuantRule>(cfg: R, p: &Problem, rounding: Rounding) -> (f32, f32) {
     let n = p.a.len();
-    let mut s = vec![0.0f32; cfg.state_len(n)];
-    let reference = trajectory(&mut Optim::with_buffer(cfg.clone(), n, &mut s).unwrap(), p, STEPS);
     let (mut codes, mut scales) = buffers(&cfg, n);
-    let quant = trajectory(
-        &mut QuantView::with_buffers(cfg, n, &mut codes, &mut scales, rounding).unwrap(),
-        p,
-        STEPS,
-    );
-    let path = reference.windows(2).map(|w| max_abs_diff(&w[1], &w[0])).sum();
-    let drift = quant.iter().zip(&reference).map(|(q, r)| max_abs_diff(q, r)).fold(0.0, f32::max);
-    (drift, path)
+    let mut quant = QuantView::with_buffers(cfg.clone(), n, &mut codes, &mut scales, rounding).unwrap();
+    common::reduced_state::drift_and_path(cfg, p, &mut quant)
 }
 
 fn check_drift(h: &Hyper, p: &Problem, seed: u64) -> Result<(), TestCaseError> {
-    for name in DRIFT_BOUNDED {
-        for rounding in [Rounding::Nearest, Rounding::Stochastic(seed)] {
-            let cfg = h.config(name);
-            let (drift, path) = with_quant_config!(cfg, |c| drift_and_path(c, p, rounding));
-            let bound = k_bound(rounding) * path;
-            prop_assert!(
-                drift <= bound,
-                "{name} {rounding:?}: drift {drift:e} > bound {bound:e} ({:.3} of the path {path:e}), {cfg:?}",
-                drift / path
-            );
-        }
+    for (name, rounding) in cases(seed) {
+        let cfg = h.config(name);
+        let (drift, path) = with_quant_config!(cfg, |c| drift_and_path(c, p, rounding));
+        let bound = k_bound(rounding) * path;
+        prop_assert!(
+            drift <= bound,
+            "{name} {rounding:?}: drift {drift:e} > bound {bound:e} ({:.3} of the path {path:e}), {cfg:?}",
+            drift / path
+        );
     }
     Ok(())
 }
@@ -278,7 +211,7 @@ proptest! {
     /// Every optimizer of [`DRIFT_BOUNDED`], both roundings: the bound of the header.
     #[test]
     fn eight_bit_state_stays_within_the_stated_bound_of_f32_state(
-        h in hyper(), p in problem(), seed in any::<u64>()
+        h in hyper(false), p in problem(), seed in any::<u64>()
     ) {
         check_drift(&h, &p, seed)?;
     }
@@ -287,32 +220,30 @@ proptest! {
     /// same bits (both are exact f32 arithmetic in the same order, and the codes are deterministic
     /// functions of the bits, the random stream included).
     #[test]
-    fn kernel_matches_reference_bitwise_through_8_bit_state(h in hyper(), p in problem(), seed in any::<u64>()) {
-        for name in DRIFT_BOUNDED {
-            for rounding in [Rounding::Nearest, Rounding::Stochastic(seed)] {
-                let cfg = h.config(name);
-                let (kernel, reference) = with_quant_config!(cfg, |c| {
-                    let n = p.a.len();
-                    let (mut ck, mut sk) = buffers(&c, n);
-                    let (mut cr, mut sr) = buffers(&c, n);
-                    let mut k = QuantView::with_buffers(c, n, &mut ck, &mut sk, rounding).unwrap();
-                    let mut r = QuantView::with_buffers(c, n, &mut cr, &mut sr, rounding).unwrap();
-                    let (mut xk, mut xr) = (p.x0.clone(), p.x0.clone());
-                    for _ in 0..20 {
-                        let g = gradient(&p, &xk);
-k.step(&mut xk, &g).unwrap();
-                        let g = gradient(&p, &xr);
-r.step_reference(&mut xr, &g).unwrap();
-                    }
-                    let (mut bk, mut br) = (vec![0u8; k.saved_len()], vec![0u8; r.saved_len()]);
-                    k.save(&mut bk).unwrap();
-                    r.save(&mut br).unwrap();
-                    ((xk, bk), (xr, br))
-                });
-                let bits = |x: &[f32]| x.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
-                prop_assert_eq!(bits(&kernel.0), bits(&reference.0), "{} {:?}", name, rounding);
-                prop_assert_eq!(kernel.1, reference.1, "{} {:?}: state differs", name, rounding);
-            }
+    fn kernel_matches_reference_bitwise_through_8_bit_state(h in hyper(false), p in problem(), seed in any::<u64>()) {
+        for (name, rounding) in cases(seed) {
+            let cfg = h.config(name);
+            let (kernel, reference) = with_quant_config!(cfg, |c| {
+                let n = p.a.len();
+                let (mut ck, mut sk) = buffers(&c, n);
+                let (mut cr, mut sr) = buffers(&c, n);
+                let mut k = QuantView::with_buffers(c, n, &mut ck, &mut sk, rounding).unwrap();
+                let mut r = QuantView::with_buffers(c, n, &mut cr, &mut sr, rounding).unwrap();
+                let (mut xk, mut xr) = (p.x0.clone(), p.x0.clone());
+                for _ in 0..20 {
+                    let g = p.gradient(&xk);
+                    k.step(&mut xk, &g).unwrap();
+                    let g = p.gradient(&xr);
+                    r.step_reference(&mut xr, &g).unwrap();
+                }
+                let (mut bk, mut br) = (vec![0u8; k.saved_len()], vec![0u8; r.saved_len()]);
+                k.save(&mut bk).unwrap();
+                r.save(&mut br).unwrap();
+                ((xk, bk), (xr, br))
+            });
+            let bits = |x: &[f32]| x.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            prop_assert_eq!(bits(&kernel.0), bits(&reference.0), "{} {:?}", name, rounding);
+            prop_assert_eq!(kernel.1, reference.1, "{} {:?}: state differs", name, rounding);
         }
     }
 }
@@ -367,15 +298,8 @@ proptest! {
 fn eight_bit_state_reaches_the_same_minimum() {
     const N: usize = 200;
     const NB: usize = blocks(N, BLOCK);
-    let p = Problem {
-        a: (0..N).map(|i| 0.5 + 1.5 * i as f32 / N as f32).collect(),
-        c: (0..N).map(|i| (i as f32 * 0.37).sin() * 2.0).collect(),
-        x0: vec![0.0; N],
-    };
-    let distance = |opt: &mut dyn Optimizer<f32>| {
-        let x = trajectory(opt, &p, 3000).pop().unwrap();
-        max_abs_diff(&x, &p.c)
-    };
+    let p = Problem::fixed(N);
+    let distance = |opt: &mut dyn Optimizer<f32>| p.distance_after(opt, 3000);
     let adam = AdamConfig { lr: 1e-2, ..AdamConfig::default() };
     let sgd = SgdConfig { lr: 1e-2, momentum: 0.9, ..SgdConfig::default() };
     assert!(distance(&mut Adam::<f32, N>::new(adam).unwrap()) < 2e-2);
@@ -395,14 +319,10 @@ fn eight_bit_state_resumes_bit_identically() {
     let cfg = AdamConfig { lr: 1e-2, amsgrad: true, ..Default::default() };
     type Ams8 = QuantOptim<AdamConfig, [[u8; N]; 3], [[f32; NB]; 3], BLOCK>;
     let mut a = Ams8::new(cfg, Rounding::Stochastic(9)).unwrap();
-    let p = Problem {
-        a: (0..N).map(|i| 0.5 + 1.5 * i as f32 / N as f32).collect(),
-        c: (0..N).map(|i| (i as f32 * 0.37).sin() * 2.0).collect(),
-        x0: vec![0.0; N],
-    };
+    let p = Problem::fixed(N);
     let mut x = p.x0.clone();
     for _ in 0..10 {
-        let g = gradient(&p, &x);
+        let g = p.gradient(&x);
         a.step(&mut x, &g).unwrap();
     }
     let mut bytes = vec![0u8; a.saved_len()];
@@ -411,9 +331,9 @@ fn eight_bit_state_resumes_bit_identically() {
     b.restore(&bytes).unwrap();
     let mut y = x.clone();
     for _ in 0..10 {
-        let g = gradient(&p, &x);
+        let g = p.gradient(&x);
         a.step(&mut x, &g).unwrap();
-        let g = gradient(&p, &y);
+        let g = p.gradient(&y);
         b.step(&mut y, &g).unwrap();
     }
     assert_eq!(x, y);
@@ -531,21 +451,19 @@ fn eight_bit_state_costs_the_documented_bytes_per_parameter() {
 fn worst_drift_ratios() {
     use proptest::strategy::ValueTree;
     use proptest::test_runner::TestRunner;
-    let cases: usize = std::env::var("QUANT_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(5000);
+    let count: usize = std::env::var("QUANT_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(5000);
     let mut runner = TestRunner::new(common::config(1));
-    let strategy = (hyper(), problem(), any::<u64>());
+    let strategy = (hyper(false), problem(), any::<u64>());
     let mut worst = std::collections::BTreeMap::new();
-    for _ in 0..cases {
+    for _ in 0..count {
         let (h, p, seed) = strategy.new_tree(&mut runner).unwrap().current();
-        for name in DRIFT_BOUNDED {
-            for rounding in [Rounding::Nearest, Rounding::Stochastic(seed)] {
-                let cfg = h.config(name);
-                let (drift, path) = with_quant_config!(cfg, |c| drift_and_path(c, &p, rounding));
-                let key = (name, matches!(rounding, Rounding::Stochastic(_)));
-                let w = worst.entry(key).or_insert((0.0f32, String::new()));
-                if drift / path > w.0 {
-                    *w = (drift / path, format!("n = {}, {cfg:?}", p.a.len()));
-                }
+        for (name, rounding) in cases(seed) {
+            let cfg = h.config(name);
+            let (drift, path) = with_quant_config!(cfg, |c| drift_and_path(c, &p, rounding));
+            let key = (name, matches!(rounding, Rounding::Stochastic(_)));
+            let w = worst.entry(key).or_insert((0.0f32, String::new()));
+            if drift / path > w.0 {
+                *w = (drift / path, format!("n = {}, {cfg:?}", p.a.len()));
             }
         }
     }
@@ -556,43 +474,20 @@ fn worst_drift_ratios() {
 }
 
 /// The cost of 8-bit state on a real training run, for the book: the MNIST MLP of
-/// `descent train` (784-128-10 ReLU, He init seed 0, Adam lr 1e-3, batch 128, 5 epochs, the
-/// bundled 8,000 training digits in file order), test accuracy on the 2,000 held-out digits.
+/// `descent train` with Adam lr 1e-3 ([`MnistRun`]).
 /// Takes seconds even optimized, so it is ignored by default:
 /// `cargo test --release --test quant_state -- --ignored mnist --nocapture`.
 #[test]
 #[ignore]
 fn mnist_accuracy_with_8_bit_state() {
-    use descent::std_ext::data::mnist::{Mnist, default_dir};
-    use descent::std_ext::model::{Activation, Init, Loss, Mlp, Targets};
-    let data = Mnist::load(&default_dir().unwrap()).unwrap();
-    let model = Mlp::new(&[784, 128, 10], Activation::Relu).unwrap();
-    let n = model.num_params();
-    let (inp, batch) = (model.inputs(), 128);
-    let accuracy = |opt: &mut dyn Optimizer<f32>| {
-        let mut params = model.init_params(Init::He, 0);
-        let (mut ws, mut grad) = (model.workspace(batch), vec![0.0f32; n]);
-        for _ in 0..5 {
-            for start in (0..data.train.n).step_by(batch) {
-                let b = batch.min(data.train.n - start);
-                let x = &data.train.images[start * inp..(start + b) * inp];
-                let t = Targets::Classes(&data.train.labels[start..start + b]);
-                grad.fill(0.0);
-                model.loss_and_grad(&params, x, t, b, Loss::CrossEntropy, &mut ws, &mut grad);
-                opt.step(&mut params, &grad).unwrap();
-            }
-        }
-        let t = Targets::Classes(&data.test.labels);
-        let mut ws = model.workspace(data.test.n);
-        let s = model.evaluate(&params, &data.test.images, t, data.test.n, Loss::CrossEntropy, &mut ws);
-        100.0 * s.correct as f64 / data.test.n as f64
-    };
+    let run = MnistRun::load();
+    let n = run.num_params();
     let cfg = AdamConfig::default();
-    let mut s32 = vec![0.0f32; 2 * n];
-    let full = accuracy(&mut Optim::with_buffer(cfg, n, &mut s32).unwrap());
+    let full = run.accuracy_with_f32_state(cfg);
     for rounding in [Rounding::Nearest, Rounding::Stochastic(1)] {
         let (mut codes, mut scales) = buffers(&cfg, n);
-        let q = accuracy(&mut QuantView::with_buffers(cfg, n, &mut codes, &mut scales, rounding).unwrap());
+        let q =
+            run.accuracy(&mut QuantView::with_buffers(cfg, n, &mut codes, &mut scales, rounding).unwrap());
         println!("f32 {full:.2} %, 8-bit {q:.2} % ({rounding:?})");
         assert!((q - full).abs() <= 0.5, "8-bit {q} vs f32 {full}");
     }

@@ -19,6 +19,8 @@ use descent::sgd::SgdConfig;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed};
 
+pub mod reduced_state;
+
 /// The proptest configuration of the suite: a fixed seed (override with PROPTEST_RNG_SEED) so
 /// runs are reproducible, and `cases` cases.
 pub fn config(cases: u32) -> Config {
@@ -352,4 +354,20 @@ pub fn values(seed: u64, n: usize, scale: f64) -> Vec<f64> {
             if u < 0.05 { 0.0 } else { (u * 2.0 - 1.0) * scale }
         })
         .collect()
+}
+
+/// `bytes` with its CRC-32 (IEEE, computed bit by bit here) trailer recomputed, so that a
+/// deliberately edited header or body reaches the parser instead of failing the checksum.
+pub fn resealed(mut bytes: Vec<u8>) -> Vec<u8> {
+    let body = bytes.len() - 4;
+    let mut crc = !0u32;
+    for &b in &bytes[..body] {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+        }
+    }
+    let crc = !crc;
+    bytes[body..].copy_from_slice(&crc.to_le_bytes());
+    bytes
 }
