@@ -41,6 +41,21 @@ pub fn value<F: Real>(u: &mut Unstructured<'_>) -> Result<F> {
     })
 }
 
+/// Restores `bytes`; on refusal the saved state must be what it was, and accepted bytes must
+/// describe a usable optimizer: it saves and steps without panicking.
+pub fn check_restore<F: Real>(opt: &mut dyn Optimizer<F>, bytes: &[u8]) {
+    let before = snapshot(opt);
+    match opt.restore(bytes) {
+        Err(_) => assert_eq!(snapshot(opt), before, "a refused restore changed {}", opt.name()),
+        Ok(()) => {
+            let n = opt.len();
+            let mut p = vec![F::ONE; n];
+            let _ = opt.step(&mut p, &vec![F::ONE; n]);
+            assert!(!snapshot(opt).is_empty(), "{} cannot save after restore", opt.name());
+        }
+    }
+}
+
 /// Saved bytes of `opt` (empty if saving fails).
 pub fn snapshot<F: Real>(opt: &dyn Optimizer<F>) -> Vec<u8> {
     let mut b = vec![0u8; opt.saved_len()];
@@ -51,22 +66,22 @@ pub fn snapshot<F: Real>(opt: &dyn Optimizer<F>) -> Vec<u8> {
     b
 }
 
-/// Builds an optimizer of rule `R` over an arbitrary-length buffer and exercises it: steps with
-/// arbitrary (possibly mismatched) lengths, learning-rate and momentum changes, save and restore.
-/// Every call must return; on `Err`, parameters and state must be unchanged.
-pub fn exercise<R: UpdateRule, F: Real>(u: &mut Unstructured<'_>, cfg: R) -> Result<()> {
-    let n = u.int_in_range(0usize..=40)?;
-    let cap = u.int_in_range(0usize..=130)?;
-    let mut buf = vec![F::ZERO; cap];
-    let mut opt = match Optim::with_buffer_and_policy(cfg, n, &mut buf[..], policy(u)?) {
-        Ok(o) => o,
-        Err(_) => return Ok(()),
-    };
-    for _ in 0..u.int_in_range(0u8..=6)? {
+/// Up to `max_calls` arbitrary calls on `opt`: steps with arbitrary values (lengths usually
+/// `opt.len()`, sometimes anything up to `max_len`), learning-rate and momentum changes, and
+/// `save_restore`. Every call must return; on `Err`, parameters and state must be unchanged.
+pub fn calls<'a, F: Real>(
+    u: &mut Unstructured<'a>,
+    opt: &mut dyn Optimizer<F>,
+    max_calls: u8,
+    max_len: usize,
+    mut save_restore: impl FnMut(&mut Unstructured<'a>, &mut dyn Optimizer<F>) -> Result<()>,
+) -> Result<()> {
+    let n = opt.len();
+    for _ in 0..u.int_in_range(0u8..=max_calls)? {
         match u.int_in_range(0u8..=5)? {
             0..=2 => {
-                let pn = if u.ratio(1u8, 8)? { u.int_in_range(0usize..=41)? } else { n };
-                let gn = if u.ratio(1u8, 8)? { u.int_in_range(0usize..=41)? } else { n };
+                let pn = if u.ratio(1u8, 8)? { u.int_in_range(0usize..=max_len)? } else { n };
+                let gn = if u.ratio(1u8, 8)? { u.int_in_range(0usize..=max_len)? } else { n };
                 let mut p = Vec::with_capacity(pn);
                 for _ in 0..pn {
                     p.push(value::<F>(u)?);
@@ -75,38 +90,113 @@ pub fn exercise<R: UpdateRule, F: Real>(u: &mut Unstructured<'_>, cfg: R) -> Res
                 for _ in 0..gn {
                     g.push(value::<F>(u)?);
                 }
-                let (p0, s0) = (p.clone(), snapshot(&opt));
+                let (p0, s0) = (p.clone(), snapshot(opt));
                 if opt.step(&mut p, &g).is_err() {
                     assert!(
                         p.iter().zip(&p0).all(|(a, b)| a.to_bits_u64() == b.to_bits_u64()),
                         "params changed on error"
                     );
-                    assert_eq!(snapshot(&opt), s0, "state changed on error");
+                    assert_eq!(snapshot(opt), s0, "state changed on error");
                 }
             }
             3 => {
-                let s0 = snapshot(&opt);
+                let s0 = snapshot(opt);
                 if opt.set_lr(hyper(u, 0.0, 1.0)?).is_err() {
-                    assert_eq!(snapshot(&opt), s0);
+                    assert_eq!(snapshot(opt), s0);
                 }
             }
             4 => {
-                let s0 = snapshot(&opt);
+                let s0 = snapshot(opt);
                 if opt.set_momentum(hyper(u, 0.0, 1.0)?).is_err() {
-                    assert_eq!(snapshot(&opt), s0);
+                    assert_eq!(snapshot(opt), s0);
                 }
             }
-            _ => {
-                let mut out = vec![0u8; u.int_in_range(0usize..=2000)?];
-                if let Ok(len) = opt.save(&mut out) {
-                    let s0 = snapshot(&opt);
-                    assert!(opt.restore(&out[..len]).is_ok(), "own bytes refused");
-                    assert_eq!(snapshot(&opt), s0);
-                }
-            }
+            _ => save_restore(u, opt)?,
         }
     }
     Ok(())
+}
+
+/// Builds an optimizer of rule `R` over an arbitrary-length buffer and exercises it with
+/// [`calls`], saving into arbitrary-length buffers and restoring its own bytes.
+pub fn exercise<R: UpdateRule, F: Real>(u: &mut Unstructured<'_>, cfg: R) -> Result<()> {
+    let n = u.int_in_range(0usize..=40)?;
+    let cap = u.int_in_range(0usize..=130)?;
+    let mut buf = vec![F::ZERO; cap];
+    let mut opt = match Optim::with_buffer_and_policy(cfg, n, &mut buf[..], policy(u)?) {
+        Ok(o) => o,
+        Err(_) => return Ok(()),
+    };
+    calls(u, &mut opt, 6, 41, |u, opt| {
+        let mut out = vec![0u8; u.int_in_range(0usize..=2000)?];
+        if let Ok(len) = opt.save(&mut out) {
+            let s0 = snapshot(opt);
+            assert!(opt.restore(&out[..len]).is_ok(), "own bytes refused");
+            assert_eq!(snapshot(opt), s0);
+        }
+        Ok(())
+    })
+}
+
+/// Hyperparameters drawn once and shared by the configurations of [`any_optimizer`] and the
+/// 8-bit state target: often ordinary, sometimes anything ([`hyper`]).
+pub struct Hypers {
+    pub lr: f64,
+    pub wd: f64,
+    pub betas: (f64, f64),
+    pub eps: f64,
+    pub maximize: bool,
+}
+
+impl Hypers {
+    pub fn draw(u: &mut Unstructured<'_>) -> Result<Hypers> {
+        Ok(Hypers {
+            lr: hyper(u, 0.0, 1.0)?,
+            wd: hyper(u, 0.0, 0.1)?,
+            betas: (hyper(u, 0.0, 1.0)?, hyper(u, 0.0, 1.0)?),
+            eps: hyper(u, 0.0, 1e-3)?,
+            maximize: u.arbitrary()?,
+        })
+    }
+
+    pub fn sgd(&self, u: &mut Unstructured<'_>) -> Result<SgdConfig> {
+        Ok(SgdConfig {
+            lr: self.lr,
+            momentum: hyper(u, 0.0, 1.0)?,
+            dampening: hyper(u, 0.0, 1.0)?,
+            weight_decay: self.wd,
+            nesterov: u.arbitrary()?,
+            maximize: self.maximize,
+        })
+    }
+
+    pub fn adam(&self, amsgrad: bool, decoupled_weight_decay: bool) -> AdamConfig {
+        let Hypers { lr, wd, betas, eps, maximize } = *self;
+        AdamConfig { lr, betas, eps, weight_decay: wd, amsgrad, maximize, decoupled_weight_decay }
+    }
+
+    pub fn adamax(&self) -> AdamaxConfig {
+        let Hypers { lr, wd, betas, eps, maximize } = *self;
+        AdamaxConfig { lr, betas, eps, weight_decay: wd, maximize }
+    }
+
+    pub fn nadam(&self, u: &mut Unstructured<'_>) -> Result<NadamConfig> {
+        let Hypers { lr, wd, betas, eps, maximize } = *self;
+        Ok(NadamConfig {
+            lr,
+            betas,
+            eps,
+            weight_decay: wd,
+            momentum_decay: hyper(u, 0.0, 0.1)?,
+            decoupled_weight_decay: u.arbitrary()?,
+            maximize,
+        })
+    }
+
+    pub fn radam(&self, u: &mut Unstructured<'_>) -> Result<RadamConfig> {
+        let Hypers { lr, wd, betas, eps, maximize } = *self;
+        Ok(RadamConfig { lr, betas, eps, weight_decay: wd, decoupled_weight_decay: u.arbitrary()?, maximize })
+    }
 }
 
 /// Any configuration of any optimizer of `descent_core::OPTIMIZERS`, then [`exercise`] it in f32
@@ -120,29 +210,11 @@ pub fn any_optimizer(u: &mut Unstructured<'_>) -> Result<()> {
             if f64s { exercise::<_, f64>(u, cfg) } else { exercise::<_, f32>(u, cfg) }
         }};
     }
-    let lr = hyper(u, 0.0, 1.0)?;
-    let wd = hyper(u, 0.0, 0.1)?;
-    let b = (hyper(u, 0.0, 1.0)?, hyper(u, 0.0, 1.0)?);
-    let eps = hyper(u, 0.0, 1e-3)?;
-    let maximize = u.arbitrary()?;
+    let h = Hypers::draw(u)?;
+    let Hypers { lr, wd, betas: b, eps, maximize } = h;
     match name {
-        "sgd" => go!(SgdConfig {
-            lr,
-            momentum: hyper(u, 0.0, 1.0)?,
-            dampening: hyper(u, 0.0, 1.0)?,
-            weight_decay: wd,
-            nesterov: u.arbitrary()?,
-            maximize
-        }),
-        "adam" | "adamw" => go!(AdamConfig {
-            lr,
-            betas: b,
-            eps,
-            weight_decay: wd,
-            amsgrad: u.arbitrary()?,
-            maximize,
-            decoupled_weight_decay: name == "adamw"
-        }),
+        "sgd" => go!(h.sgd(u)?),
+        "adam" | "adamw" => go!(h.adam(u.arbitrary()?, name == "adamw")),
         "adagrad" => go!(AdagradConfig {
             lr,
             lr_decay: hyper(u, 0.0, 0.1)?,
@@ -160,24 +232,9 @@ pub fn any_optimizer(u: &mut Unstructured<'_>) -> Result<()> {
             centered: u.arbitrary()?,
             maximize
         }),
-        "adamax" => go!(AdamaxConfig { lr, betas: b, eps, weight_decay: wd, maximize }),
-        "nadam" => go!(NadamConfig {
-            lr,
-            betas: b,
-            eps,
-            weight_decay: wd,
-            momentum_decay: hyper(u, 0.0, 0.1)?,
-            decoupled_weight_decay: u.arbitrary()?,
-            maximize
-        }),
-        "radam" => go!(RadamConfig {
-            lr,
-            betas: b,
-            eps,
-            weight_decay: wd,
-            decoupled_weight_decay: u.arbitrary()?,
-            maximize
-        }),
+        "adamax" => go!(h.adamax()),
+        "nadam" => go!(h.nadam(u)?),
+        "radam" => go!(h.radam(u)?),
         "adadelta" => go!(AdadeltaConfig { lr, rho: b.0, eps, weight_decay: wd, maximize }),
         "asgd" => go!(AsgdConfig {
             lr,

@@ -7,32 +7,13 @@
 #![no_main]
 
 use arbitrary::{Result, Unstructured};
-use descent_core::Optimizer;
-use descent_core::adam::AdamConfig;
-use descent_core::adamax::AdamaxConfig;
-use descent_core::nadam::NadamConfig;
 use descent_core::quant_state::{QuantOptim, QuantRule, Rounding, SplitMix64, StreamCode};
-use descent_core::radam::RadamConfig;
-use descent_core::sgd::SgdConfig;
 use libfuzzer_sys::fuzz_target;
 
 #[path = "common.rs"]
 mod common;
 
-use common::{hyper, snapshot, value};
-
-/// A restore of `bytes` either succeeds and the optimizer still steps and saves, or changes
-/// nothing.
-fn restore(opt: &mut dyn Optimizer<f32>, bytes: &[u8]) {
-    let before = snapshot(opt);
-    if opt.restore(bytes).is_err() {
-        assert_eq!(snapshot(opt), before, "a refused restore changed the state");
-    } else {
-        let n = opt.len();
-        let _ = opt.step(&mut vec![1.0; n], &vec![1.0; n]);
-        assert!(!snapshot(opt).is_empty(), "cannot save after restore");
-    }
-}
+use common::{Hypers, check_restore, snapshot, value};
 
 fn exercise<R: QuantRule, const BLOCK: usize>(u: &mut Unstructured<'_>, cfg: R, data: &[u8]) -> Result<()> {
     let n = u.int_in_range(0usize..=150)?;
@@ -50,50 +31,15 @@ fn exercise<R: QuantRule, const BLOCK: usize>(u: &mut Unstructured<'_>, cfg: R, 
     ) else {
         return Ok(());
     };
-    for _ in 0..u.int_in_range(0u8..=8)? {
-        match u.int_in_range(0u8..=5)? {
-            0..=2 => {
-                let pn = if u.ratio(1u8, 8)? { u.int_in_range(0usize..=151)? } else { n };
-                let gn = if u.ratio(1u8, 8)? { u.int_in_range(0usize..=151)? } else { n };
-                let mut p = Vec::with_capacity(pn);
-                for _ in 0..pn {
-                    p.push(value::<f32>(u)?);
-                }
-                let mut g = Vec::with_capacity(gn);
-                for _ in 0..gn {
-                    g.push(value::<f32>(u)?);
-                }
-                let (p0, s0) = (p.clone(), snapshot(&opt));
-                if opt.step(&mut p, &g).is_err() {
-                    assert!(
-                        p.iter().zip(&p0).all(|(a, b)| a.to_bits() == b.to_bits()),
-                        "params changed on error"
-                    );
-                    assert_eq!(snapshot(&opt), s0, "state changed on error");
-                }
-            }
-            3 => {
-                let s0 = snapshot(&opt);
-                if opt.set_lr(hyper(u, 0.0, 1.0)?).is_err() {
-                    assert_eq!(snapshot(&opt), s0);
-                }
-            }
-            4 => {
-                let s0 = snapshot(&opt);
-                if opt.set_momentum(hyper(u, 0.0, 1.0)?).is_err() {
-                    assert_eq!(snapshot(&opt), s0);
-                }
-            }
-            _ => {
-                let own = snapshot(&opt);
-                assert!(opt.restore(&own).is_ok(), "own bytes refused");
-                assert_eq!(snapshot(&opt), own);
-                restore(&mut opt, data);
-                common::mutations(&own, data, |b| restore(&mut opt, b));
-                let _ = opt.restore(&own);
-            }
-        }
-    }
+    common::calls(u, &mut opt, 8, 151, |_, opt| {
+        let own = snapshot(opt);
+        assert!(opt.restore(&own).is_ok(), "own bytes refused");
+        assert_eq!(snapshot(opt), own);
+        check_restore(opt, data);
+        common::mutations(&own, data, |b| check_restore(opt, b));
+        let _ = opt.restore(&own);
+        Ok(())
+    })?;
     let mut out = vec![0.0f32; u.int_in_range(0usize..=460)?];
     opt.state_f32(&mut out);
     Ok(())
@@ -121,11 +67,7 @@ fn codes(u: &mut Unstructured<'_>) -> Result<()> {
 
 fn run(u: &mut Unstructured<'_>, data: &[u8]) -> Result<()> {
     codes(u)?;
-    let lr = hyper(u, 0.0, 1.0)?;
-    let wd = hyper(u, 0.0, 0.1)?;
-    let betas = (hyper(u, 0.0, 1.0)?, hyper(u, 0.0, 1.0)?);
-    let eps = hyper(u, 0.0, 1e-3)?;
-    let maximize = u.arbitrary()?;
+    let h = Hypers::draw(u)?;
     let small_blocks = u.arbitrary::<bool>()?;
     macro_rules! go {
         ($cfg:expr) => {{
@@ -134,41 +76,11 @@ fn run(u: &mut Unstructured<'_>, data: &[u8]) -> Result<()> {
         }};
     }
     match u.int_in_range(0u8..=4)? {
-        0 => go!(SgdConfig {
-            lr,
-            momentum: hyper(u, 0.0, 1.0)?,
-            dampening: hyper(u, 0.0, 1.0)?,
-            weight_decay: wd,
-            nesterov: u.arbitrary()?,
-            maximize
-        }),
-        1 => go!(AdamConfig {
-            lr,
-            betas,
-            eps,
-            weight_decay: wd,
-            amsgrad: u.arbitrary()?,
-            maximize,
-            decoupled_weight_decay: u.arbitrary()?
-        }),
-        2 => go!(AdamaxConfig { lr, betas, eps, weight_decay: wd, maximize }),
-        3 => go!(NadamConfig {
-            lr,
-            betas,
-            eps,
-            weight_decay: wd,
-            momentum_decay: hyper(u, 0.0, 0.1)?,
-            decoupled_weight_decay: u.arbitrary()?,
-            maximize
-        }),
-        _ => go!(RadamConfig {
-            lr,
-            betas,
-            eps,
-            weight_decay: wd,
-            decoupled_weight_decay: u.arbitrary()?,
-            maximize
-        }),
+        0 => go!(h.sgd(u)?),
+        1 => go!(h.adam(u.arbitrary()?, u.arbitrary()?)),
+        2 => go!(h.adamax()),
+        3 => go!(h.nadam(u)?),
+        _ => go!(h.radam(u)?),
     }
 }
 

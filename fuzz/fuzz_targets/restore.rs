@@ -5,38 +5,23 @@
 //! sequential, driver).
 #![no_main]
 
+use descent_core::Real;
 use descent_core::adam::{Adam, AdamConfig};
 use descent_core::grad_scaler::{GradScaler, GradScalerConfig};
 use descent_core::schedule::{
     AnySchedule, CosineAnnealingLr, Driver, LinearLr, MultiStepLr, PlateauMode, ReduceLrOnPlateau, Schedule,
     Segment, Sequential, ThresholdMode,
 };
-use descent_core::{Optimizer, Real};
 use libfuzzer_sys::fuzz_target;
 
 #[path = "common.rs"]
 mod common;
 
-/// Restores `bytes`; on refusal the saved state must be what it was.
-fn check<F: Real>(opt: &mut dyn Optimizer<F>, bytes: &[u8]) {
-    let before = common::snapshot(opt);
-    match opt.restore(bytes) {
-        Err(_) => assert_eq!(common::snapshot(opt), before, "a refused restore changed {}", opt.name()),
-        // Accepted bytes must describe a usable optimizer: it saves and steps without panicking.
-        Ok(()) => {
-            let n = opt.len();
-            let mut p = vec![F::ONE; n];
-            let _ = opt.step(&mut p, &vec![F::ONE; n]);
-            assert!(!common::snapshot(opt).is_empty(), "{} cannot save after restore", opt.name());
-        }
-    }
-}
-
 fn optimizers<F: Real>(only: Option<usize>, data: &[u8]) {
     common::each_optimizer::<F>(only, data, |opt| {
         let valid = common::snapshot(opt);
-        check(opt, data);
-        common::mutations(&valid, data, |b| check(opt, b));
+        common::check_restore(opt, data);
+        common::mutations(&valid, data, |b| common::check_restore(opt, b));
         // Its own bytes always come back.
         opt.restore(&valid).expect("own bytes refused");
     });
