@@ -3,7 +3,11 @@
 //! drift from f32 state they bound, and the MNIST run that measures the cost in accuracy.
 
 use descent::adam::AdamConfig;
+use descent::adamax::AdamaxConfig;
 use descent::half_state::Rounding;
+use descent::nadam::NadamConfig;
+use descent::radam::RadamConfig;
+use descent::sgd::SgdConfig;
 use descent::std_ext::data::mnist::{Mnist, default_dir};
 use descent::std_ext::model::{Activation, Init, Loss, Mlp, Targets};
 use descent::{Optim, Optimizer, UpdateRule};
@@ -37,6 +41,76 @@ pub struct Hyper {
     pub maximize: bool,
     pub decoupled: bool,
     pub momentum_decay: f64,
+}
+
+impl Hyper {
+    /// This draw as a configuration of `name`, one of [`DRIFT_BOUNDED`].
+    pub fn config(&self, name: &str) -> DriftConfig {
+        let Hyper { lr, betas, eps, weight_decay, maximize, decoupled, .. } = self.clone();
+        match name {
+            // Maximizing a quadratic with momentum SGD diverges exponentially; not a state question.
+            "sgd" => DriftConfig::Sgd(SgdConfig {
+                lr,
+                momentum: self.momentum,
+                dampening: self.dampening,
+                weight_decay,
+                nesterov: self.nesterov,
+                maximize: false,
+            }),
+            "adam" | "adamw" => DriftConfig::Adam(AdamConfig {
+                lr,
+                betas,
+                eps,
+                weight_decay,
+                amsgrad: self.amsgrad,
+                maximize,
+                decoupled_weight_decay: name == "adamw",
+            }),
+            "adamax" => DriftConfig::Adamax(AdamaxConfig { lr, betas, eps, weight_decay, maximize }),
+            "nadam" => DriftConfig::Nadam(NadamConfig {
+                lr,
+                betas,
+                eps,
+                weight_decay,
+                momentum_decay: self.momentum_decay,
+                decoupled_weight_decay: decoupled,
+                maximize,
+            }),
+            "radam" => DriftConfig::Radam(RadamConfig {
+                lr,
+                betas,
+                eps,
+                weight_decay,
+                decoupled_weight_decay: decoupled,
+                maximize,
+            }),
+            other => panic!("no drift bound for {other}"),
+        }
+    }
+}
+
+/// A configuration of one of the rules of [`DRIFT_BOUNDED`].
+#[derive(Debug, Clone, Copy)]
+pub enum DriftConfig {
+    Sgd(SgdConfig),
+    Adam(AdamConfig),
+    Adamax(AdamaxConfig),
+    Nadam(NadamConfig),
+    Radam(RadamConfig),
+}
+
+/// Runs `$body` with `$c` bound to the concrete configuration inside a [`DriftConfig`].
+#[macro_export]
+macro_rules! with_drift_config {
+    ($any:expr, |$c:ident| $body:expr) => {
+        match $any {
+            $crate::common::reduced_state::DriftConfig::Sgd($c) => $body,
+            $crate::common::reduced_state::DriftConfig::Adam($c) => $body,
+            $crate::common::reduced_state::DriftConfig::Adamax($c) => $body,
+            $crate::common::reduced_state::DriftConfig::Nadam($c) => $body,
+            $crate::common::reduced_state::DriftConfig::Radam($c) => $body,
+        }
+    };
 }
 
 /// lr in [1e-4, 0.05], β1 in [0, 0.99], β2 in [0.9, 0.9999], ε in [1e-10, 1e-4], weight decay in
