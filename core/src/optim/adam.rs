@@ -102,6 +102,20 @@ impl AdamConfig {
 }
 
 impl<F: Real> Step<F> {
+    /// [`Step::apply`] without amsgrad, maximize or L2 decay and with β1 > 0.5 (ATen's small-weight
+    /// lerp), decoupled decay as a const generic: the same operations in the same order, with no
+    /// branch left in the loop.
+    #[inline(always)]
+    fn apply_plain<const DECOUPLED: bool>(&self, p: &mut F, g: F, m: &mut F, v: &mut F) {
+        if DECOUPLED && let Some(d) = self.decay {
+            *p = *p * d;
+        }
+        *m = super::ops::lerp(*m, g, self.m.w, self.m.one_minus_w, true);
+        *v = addcmul(*v * self.b2, self.one_minus_b2, g, g);
+        let denom = v.sqrt() / self.bc2_sqrt + self.eps;
+        *p = addcdiv(*p, self.neg_step_size, *m, denom);
+    }
+
     /// The per-element rule; `vmax` is `None` without amsgrad.
     #[inline(always)]
     fn apply(&self, p: &mut F, g: F, m: &mut F, v: &mut F, vmax: Option<&mut F>) {
@@ -169,7 +183,17 @@ impl UpdateRule for AdamConfig {
             crate::lanes::zip3::<F, L>(p, g, m, v, vmax, |p, g, m, v, vm| s.apply(p, g, m, v, Some(vm)));
         } else {
             let [m, v] = streams!(state, n; 2);
-            crate::lanes::zip2::<F, L>(p, g, m, v, |p, g, m, v| s.apply(p, g, m, v, None));
+            // Adam's and AdamW's usual settings get a loop without per-element branches (the
+            // general rule's loop-invariant branches kept the 262,144-element step 10 % slower).
+            match (s.gsign, s.decay, s.wd == F::ZERO, s.m.small) {
+                (false, None, true, true) => {
+                    crate::lanes::zip2::<F, L>(p, g, m, v, |p, g, m, v| s.apply_plain::<false>(p, g, m, v))
+                }
+                (false, Some(_), _, true) => {
+                    crate::lanes::zip2::<F, L>(p, g, m, v, |p, g, m, v| s.apply_plain::<true>(p, g, m, v))
+                }
+                _ => crate::lanes::zip2::<F, L>(p, g, m, v, |p, g, m, v| s.apply(p, g, m, v, None)),
+            }
         }
     }
 
