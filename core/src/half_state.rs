@@ -279,6 +279,9 @@ impl<R: UpdateRule, H: HalfFloat, B: StateBuffer<H>> HalfOptim<R, H, B> {
     }
 
     fn fits(&self, config: &R) -> Result<(), Error> {
+        if config.state_len(1) > MAX_STREAMS {
+            return Err(Error::Unsupported { what: "more than three state streams" });
+        }
         state_fits(config.state_len(self.len), self.state.values().len())
     }
 
@@ -309,6 +312,11 @@ impl<R: UpdateRule, H: HalfFloat, B: StateBuffer<H>> Optimizer<f32> for HalfOpti
         let k = self.config.state_len(1);
         let t = self.steps.saturating_add(1);
         let start = self.scalars;
+        // Construction and restore refuse rules with more streams; checked again here so that no
+        // configuration, however it got in, can index past the block buffer.
+        if k > MAX_STREAMS {
+            return Err(Error::Unsupported { what: "more than three state streams" });
+        }
         let state = self.state.values_mut();
         if state.len() < k * n {
             return Err(Error::CorruptState { reason: "state buffer shrank" });
