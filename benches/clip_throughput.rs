@@ -16,11 +16,14 @@
 //! what this CPU could do. ns per element and the fraction of each roof, best of several timed
 //! runs side by side in one process.
 
+mod common;
+
+use common::best_of;
 use criterion::{BenchmarkId, Criterion, Throughput, black_box};
 use descent::clip::{NormType, clip_grad_norm, total_norm};
 use descent::lanes::sum_sq;
 use descent::std_ext::dispatch;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const SIZES: [usize; 5] = [1_024, 16_384, 262_144, 4_194_304, 16_777_216];
 /// PyTorch's default for a typical run; every size here has a larger norm, so the clip scales.
@@ -87,21 +90,6 @@ fn clip(g: &mut [f32]) -> f32 {
 /// g_i = cos(i·7e-3)·1e-2, the gradient of the step benches.
 fn data(n: usize) -> Vec<f32> {
     (0..n).map(|i| (i as f32 * 7e-3).cos() * 1e-2).collect()
-}
-
-/// Best time of several runs after one warm-up (as `step_throughput.rs`).
-fn best_of<T>(mut f: impl FnMut() -> T, budget: Duration) -> Duration {
-    black_box(f());
-    let start = Instant::now();
-    let mut best = Duration::MAX;
-    let mut runs = 0;
-    while runs < 5 || (start.elapsed() < budget && runs < 10_000) {
-        let t = Instant::now();
-        black_box(f());
-        best = best.min(t.elapsed());
-        runs += 1;
-    }
-    best
 }
 
 fn selected() -> Vec<usize> {

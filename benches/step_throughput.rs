@@ -25,6 +25,9 @@
 //! one allocation with 1 KiB gaps ([`Arena`]): separately allocated vectors of 2^k values sit at
 //! page-shifted offsets that halve streaming bandwidth at 16.7 M on this machine.
 
+mod common;
+
+use common::best_of;
 use criterion::{BenchmarkId, Criterion, Throughput, black_box};
 use descent::adam::{AdamConfig, AdamView};
 use descent::lanes::{zip0, zip1, zip2, zip3};
@@ -127,22 +130,6 @@ fn data(n: usize) -> (Vec<f32>, Vec<f32>) {
         (0..n).map(|i| (i as f32 * 1e-3).sin()).collect(),
         (0..n).map(|i| (i as f32 * 7e-3).cos() * 1e-2).collect(),
     )
-}
-
-/// Best time of several runs of `f` after one warm-up run: at least 5 runs, then more until the
-/// time budget, at most 10,000.
-fn best_of<T>(mut f: impl FnMut() -> T, budget: Duration) -> Duration {
-    black_box(f());
-    let start = Instant::now();
-    let mut best = Duration::MAX;
-    let mut runs = 0;
-    while runs < 5 || (start.elapsed() < budget && runs < 10_000) {
-        let t = Instant::now();
-        black_box(f());
-        best = best.min(t.elapsed());
-        runs += 1;
-    }
-    best
 }
 
 fn budget(n: usize) -> Duration {
