@@ -536,24 +536,6 @@ impl Contour {
     }
 }
 
-/// A filled contour map of `f` over the rectangle (log-spaced colour levels when `log_levels`),
-/// with `overlays` drawn as trajectories (lines with a dot at each point) and a legend.
-#[allow(clippy::too_many_arguments)]
-pub fn contour(
-    path: &Path,
-    title: &str,
-    x_range: (f64, f64),
-    y_range: (f64, f64),
-    f: impl Fn(f64, f64) -> f64,
-    overlays: &[Series],
-    log_levels: bool,
-) -> Result<(), PlotError> {
-    let mut c = Contour::of(title, x_range, y_range, f);
-    c.overlays = overlays.to_vec();
-    c.log_levels = log_levels;
-    c.write(path)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -569,19 +551,22 @@ mod tests {
         line_chart(&dir.join("l.svg"), "Loss curve", "epoch", "loss", &s, false, true).unwrap();
         bar_chart(&dir.join("b.svg"), "Final accuracy", "%", &[("adam".into(), 92.5), ("sgd".into(), 88.0)])
             .unwrap();
-        contour(
-            &dir.join("c.svg"),
-            "Rosenbrock",
-            (-2.0, 2.0),
-            (-1.0, 3.0),
-            |x, y| (1.0 - x).powi(2) + 100.0 * (y - x * x).powi(2),
-            &s,
-            true,
-        )
-        .unwrap();
+        let mut map = Contour::of("Rosenbrock", (-2.0, 2.0), (-1.0, 3.0), |x, y| {
+            (1.0 - x).powi(2) + 100.0 * (y - x * x).powi(2)
+        });
+        map.overlays = s.clone();
+        map.log_levels = true;
+        map.marks.push(("minimum".into(), (1.0, 1.0)));
+        map.write(&dir.join("c.svg")).unwrap();
         for (f, t) in [("l.svg", "Loss curve"), ("b.svg", "Final accuracy"), ("c.svg", "Rosenbrock")] {
             let svg = std::fs::read_to_string(dir.join(f)).unwrap();
             assert!(svg.contains(t) && svg.contains("adam"), "{f}");
+        }
+        // The contour map's cells of one colour along a row are merged: far fewer than 80 × 80.
+        let svg = std::fs::read_to_string(dir.join("c.svg")).unwrap();
+        assert!(svg.contains("minimum") && svg.matches("<rect").count() < 80 * 80 / 2);
+        for f in ["l.svg", "b.svg", "c.svg"] {
+            std::fs::remove_file(dir.join(f)).ok();
         }
     }
 }

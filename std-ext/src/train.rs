@@ -312,7 +312,6 @@ pub fn train_on(
     schedule: Option<&mut dyn Schedule>,
     observer: &mut dyn Observer,
 ) -> Result<Trained, String> {
-    check(opts, data)?;
     run(Start::fresh(inputs, outputs, opts)?, data, opts, schedule, observer)
 }
 

@@ -26,7 +26,8 @@ pub struct Net<'a> {
     pub grad: Vec<f32>,
     data: Split<'a>,
     loss: Loss,
-    batch: usize,
+    /// Rows the workspace holds: a batch, or a chunk of up to 1000 examples for full losses.
+    rows: usize,
     batches: Batches,
     ws: Workspace,
 }
@@ -65,14 +66,15 @@ impl<'a> Net<'a> {
         let init = if activation == Activation::Relu { Init::He } else { Init::Xavier };
         let params = model.init_params(init, seed);
         let (inp, out) = (model.inputs(), model.outputs());
+        let rows = batch.max(data.n.min(1000));
         Ok(Net {
             grad: vec![0.0; params.len()],
             params,
-            ws: model.workspace(batch.max(data.n.min(1000))),
+            ws: model.workspace(rows),
             model,
             data,
             loss,
-            batch,
+            rows,
             batches: Batches::new(data.n, inp, out, loss, batch),
         })
     }
@@ -100,7 +102,7 @@ impl<'a> Net<'a> {
     pub fn gradient_at(&mut self, params: &[f32], n: usize) -> f64 {
         let n = n.min(self.data.n);
         let (inp, out) = (self.model.inputs(), self.model.outputs());
-        let chunk = self.ws_rows();
+        let chunk = self.rows;
         let mut total = vec![0.0f64; self.grad.len()];
         let mut loss = 0.0;
         for start in (0..n).step_by(chunk) {
@@ -121,29 +123,7 @@ impl<'a> Net<'a> {
 
     /// The mean loss over the first `n` examples of `data` at `params`.
     pub fn loss_at(&mut self, params: &[f32], data: Split<'_>, n: usize) -> f64 {
-        let n = n.min(data.n);
-        let sub = Split {
-            x: &data.x[..n * self.model.inputs()],
-            y: &data.y[..n.min(data.y.len())],
-            values: &data.values[..(n * self.model.outputs()).min(data.values.len())],
-            n,
-        };
-        crate::train::evaluate(&self.model, params, sub, self.loss, self.ws_rows()).0
-    }
-
-    fn ws_rows(&self) -> usize {
-        self.batch.max(self.data.n.min(1000))
-    }
-}
-
-/// A slice of the first `n` examples of a split.
-pub fn head(data: Split<'_>, n: usize, inputs: usize, outputs: usize) -> Split<'_> {
-    let n = n.min(data.n);
-    Split {
-        x: &data.x[..n * inputs],
-        y: &data.y[..n.min(data.y.len())],
-        values: &data.values[..(n * outputs).min(data.values.len())],
-        n,
+        crate::train::evaluate(&self.model, params, data.head(n), self.loss, self.rows).0
     }
 }
 

@@ -43,24 +43,23 @@ pub fn default_runs(surface: Surface) -> (Vec<Run>, usize) {
         Surface::Saddle => (0.05, 0.02, 0.02, 0.2, 0.05, 60),
         Surface::Himmelblau => (0.01, 0.005, 0.05, 0.5, 0.1, 300),
     };
-    let specs = [
-        ("sgd", format!("sgd:lr={sgd}")),
-        ("momentum", format!("sgd:lr={mom},momentum=0.9")),
-        ("nesterov", format!("sgd:lr={mom},momentum=0.9,nesterov=true")),
-        ("rmsprop", format!("rmsprop:lr={rms}")),
-        ("adagrad", format!("adagrad:lr={ada}")),
-        ("adam", format!("adam:lr={adam}")),
+    let run = |label: &str, name: &str, lr: f64, extra: &[(&str, Value)]| {
+        let mut kwargs = Map::new();
+        kwargs.insert("name".into(), name.into());
+        kwargs.insert("lr".into(), lr.into());
+        kwargs.extend(extra.iter().map(|(k, v)| ((*k).to_string(), v.clone())));
+        Run { label: format!("{label} (lr {lr})"), kwargs }
+    };
+    let heavy = [("momentum", Value::from(0.9))];
+    let nesterov = [("momentum", Value::from(0.9)), ("nesterov", Value::from(true))];
+    let runs = vec![
+        run("sgd", "sgd", sgd, &[]),
+        run("momentum", "sgd", mom, &heavy),
+        run("nesterov", "sgd", mom, &nesterov),
+        run("rmsprop", "rmsprop", rms, &[]),
+        run("adagrad", "adagrad", ada, &[]),
+        run("adam", "adam", adam, &[]),
     ];
-    let runs = specs
-        .iter()
-        .map(|(l, s)| {
-            Run::new(
-                &format!("{l} (lr {})", s.split("lr=").nth(1).unwrap_or("").split(',').next().unwrap_or("")),
-                s,
-            )
-        })
-        .collect::<Result<Vec<_>, _>>()
-        .unwrap_or_default();
     (runs, steps)
 }
 

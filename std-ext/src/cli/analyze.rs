@@ -4,7 +4,7 @@
 
 use super::Failure;
 use super::train::{load_data, set_threads, splits};
-use crate::analysis::net::{Setup, head};
+use crate::analysis::net::Setup;
 use crate::analysis::{self, Output, Surface};
 use crate::model::{Activation, Loss};
 use crate::train::{Silent, TrainOptions};
@@ -580,7 +580,7 @@ pub fn run(a: Args) -> Result<(), Failure> {
                 &mut net,
                 &initial,
                 train,
-                head(test, *eval, 784, 10),
+                test.head(*eval),
                 *eval,
                 61,
                 *side,
