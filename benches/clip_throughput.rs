@@ -87,9 +87,11 @@ fn clip(g: &mut [f32]) -> f32 {
     clip_grad_norm(&mut [g], MAX_NORM, NormType::L2, false).unwrap_or(f32::NAN)
 }
 
-/// g_i = cos(i·7e-3)·1e-2, the gradient of the step benches.
+/// g_i = cos(i·7e-3)·1e-2, the gradient of the step benches (on 2 MiB pages: [`common::zeroed`]).
 fn data(n: usize) -> Vec<f32> {
-    (0..n).map(|i| (i as f32 * 7e-3).cos() * 1e-2).collect()
+    let mut g = common::zeroed(n);
+    g.iter_mut().enumerate().for_each(|(i, x)| *x = (i as f32 * 7e-3).cos() * 1e-2);
+    g
 }
 
 fn selected() -> Vec<usize> {
@@ -144,6 +146,7 @@ fn report() {
             t_clip * n as f64 / 1e3
         );
     }
+    println!("({})", common::pages_note());
 }
 
 fn main() {

@@ -19,18 +19,21 @@
 //! - every optimizer as `registry::build` makes it (boxed, state on the heap).
 //!
 //! The roof with k state buffers reads p, g and the k buffers and writes p and the k buffers, with
-//! one multiply-add per stream: the faster of a plain iterator loop and the lane skeleton
-//! (`descent::lanes`) at 16 lanes, compiled for AVX2+FMA (what this CPU can do; the dispatched step
-//! is compared with it) and for the baseline target (the portable step's roof). Streams live in
+//! one multiply-add per stream: the fastest of a plain iterator loop and the lane skeleton
+//! (`descent::lanes`, in place and staged) at 16 lanes, compiled for AVX2+FMA (what this CPU can
+//! do; the dispatched step is compared with it) and for the baseline target (the portable step's
+//! roof). Streams live in
 //! one allocation with 1 KiB gaps ([`Arena`]): separately allocated vectors of 2^k values sit at
-//! page-shifted offsets that halve streaming bandwidth at 16.7 M on this machine.
+//! page-shifted offsets that halve streaming bandwidth at 16.7 M on this machine. Arenas are on
+//! 2 MiB pages (Linux transparent huge pages; `DESCENT_BENCH_PAGES=small` for 4 KiB pages, see
+//! `common::zeroed`), and `torch_reference.py` gives PyTorch's allocator huge pages too.
 
 mod common;
 
 use common::best_of;
 use criterion::{BenchmarkId, Criterion, Throughput, black_box};
 use descent::adam::{AdamConfig, AdamView};
-use descent::lanes::{zip0, zip1, zip2, zip3};
+use descent::lanes::{zip0, zip0_staged, zip1, zip1_staged, zip2, zip2_staged, zip3, zip3_staged};
 use descent::std_ext::dispatch::{self, Kernels};
 use descent::std_ext::registry::{self, DynOptimizer};
 use descent::{NonFinitePolicy, OPTIMIZERS, Optimizer};
@@ -39,16 +42,18 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 const SIZES: [usize; 5] = [1_024, 16_384, 262_144, 4_194_304, 16_777_216];
-/// Lanes of the lane-skeleton roof (at 8, `lanes::zip*` leaves even this loop scalar).
+/// Lanes of the lane-skeleton roofs (the production width of the dispatched kernels).
 const ROOF_LANES: usize = 16;
 
-/// How a roof loop is written; the roof is the faster of the two.
+/// How a roof loop is written; the roof is the fastest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum RoofLoop {
     /// Plain iterator zips (the loop vectorizer's favourite shape).
     Iter,
     /// descent's lane skeleton at [`ROOF_LANES`] lanes.
     Lanes,
+    /// descent's staged lane skeleton (`lanes::zip*_staged`) at [`ROOF_LANES`] lanes.
+    Staged,
 }
 
 /// The roof for `k` state buffers over `s` (k·n values): reads p, g and the k buffers, writes p and
@@ -87,6 +92,22 @@ fn roof(how: RoofLoop, k: usize, p: &mut [f32], g: &[f32], s: &mut [f32]) {
             *p += *a * 1e-3;
         }),
         (RoofLoop::Lanes, _) => zip3::<f32, ROOF_LANES>(p, g, a, b, c, |p, g, a, b, c| {
+            *a = *a * 0.9 + g;
+            *b = *b * 0.999 + g;
+            *c = *c * 0.99 + g;
+            *p += *a * 1e-3;
+        }),
+        (RoofLoop::Staged, 0) => zip0_staged::<f32, ROOF_LANES>(p, g, |p, g| *p += g * 1e-3),
+        (RoofLoop::Staged, 1) => zip1_staged::<f32, ROOF_LANES>(p, g, a, |p, g, a| {
+            *a = *a * 0.9 + g;
+            *p += *a * 1e-3;
+        }),
+        (RoofLoop::Staged, 2) => zip2_staged::<f32, ROOF_LANES>(p, g, a, b, |p, g, a, b| {
+            *a = *a * 0.9 + g;
+            *b = *b * 0.999 + g;
+            *p += *a * 1e-3;
+        }),
+        (RoofLoop::Staged, _) => zip3_staged::<f32, ROOF_LANES>(p, g, a, b, c, |p, g, a, b, c| {
             *a = *a * 0.9 + g;
             *b = *b * 0.999 + g;
             *c = *c * 0.99 + g;
@@ -251,10 +272,12 @@ fn torch_reference() -> HashMap<(String, String, usize), f64> {
 /// Gap between the streams of an [`Arena`], in values (1 KiB).
 const GAP: usize = 256;
 
-/// p, g and `k` state streams of n values in one allocation, each starting 1 KiB after the end of
-/// the previous one. Vectors of 2^k values allocated one by one start at page-shifted offsets from
-/// each other, which slows any streaming loop at 16.7 M by up to 2× (measured on this machine): an
-/// artefact of the allocator that would hide what the kernels do.
+/// p, g and `k` state streams of n values in one allocation on 2 MiB pages ([`common::zeroed`]),
+/// each starting 1 KiB after the end of the previous one. Vectors of 2^k values allocated one by
+/// one start at page-shifted offsets from each other, which slows any streaming loop at 16.7 M by
+/// up to 2× (measured on this machine): an artefact of the allocator that would hide what the
+/// kernels do. On 4 KiB pages the physical placement of the pages adds up to ±15 % from one arena
+/// to the next (see [`common::zeroed`]); 2 MiB pages take that away too.
 struct Arena {
     buf: Vec<f32>,
     n: usize,
@@ -263,7 +286,7 @@ struct Arena {
 
 impl Arena {
     fn new(n: usize, k: usize) -> Self {
-        let mut buf = vec![0.0f32; (2 + k) * n + 2 * GAP];
+        let mut buf = common::zeroed((2 + k) * n + 2 * GAP);
         let (p, g) = data(n);
         buf[..n].copy_from_slice(&p);
         buf[n + GAP..2 * n + GAP].copy_from_slice(&g);
@@ -300,16 +323,13 @@ fn best_of_each(count: usize, reps: u32, mut run: impl FnMut(usize), budget: Dur
     best
 }
 
-/// The roof candidates of [`best_of_each`] from index `first`: AVX2 iterator, AVX2 lanes, baseline
-/// iterator, baseline lanes.
+/// Roof loops; [`run_roof`] runs each compiled for AVX2 (the first three) and for the baseline.
+const ROOF_LOOPS: [RoofLoop; 3] = [RoofLoop::Iter, RoofLoop::Lanes, RoofLoop::Staged];
+
+/// Roof candidate `i` of [`best_of_each`]: [`ROOF_LOOPS`] compiled for AVX2, then for the baseline.
 fn run_roof(i: usize, k: usize, p: &mut [f32], g: &[f32], s: &mut [f32]) {
-    let (kernels, how) = match i {
-        0 => (Kernels::Best, RoofLoop::Iter),
-        1 => (Kernels::Best, RoofLoop::Lanes),
-        2 => (Kernels::Portable, RoofLoop::Iter),
-        _ => (Kernels::Portable, RoofLoop::Lanes),
-    };
-    roof_as(kernels, how, k, p, g, s)
+    let kernels = if i < ROOF_LOOPS.len() { Kernels::Best } else { Kernels::Portable };
+    roof_as(kernels, ROOF_LOOPS[i % ROOF_LOOPS.len()], k, p, g, s)
 }
 
 /// One measured row of a summary, in ns per element.
@@ -321,6 +341,8 @@ struct Row {
     portable: f64,
     roof_dispatch: f64,
     roof_portable: f64,
+    /// Which pages the streams were on (see [`common::pages_note`]), read while they were alive.
+    pages: String,
 }
 
 impl Row {
@@ -338,8 +360,9 @@ impl Row {
         let (rp, rg, rs) = roofs.parts();
         // Samples of at least 64 Ki elements.
         let reps = (65_536 / n).max(1) as u32;
+        let r = ROOF_LOOPS.len();
         let t = best_of_each(
-            6,
+            2 + 2 * r,
             reps,
             |i| match i {
                 0 => step(Kernels::Best, p, g),
@@ -355,8 +378,9 @@ impl Row {
             k,
             dispatch: per(t[0]),
             portable: per(t[1]),
-            roof_dispatch: per(t[2].min(t[3])),
-            roof_portable: per(t[4].min(t[5])),
+            roof_dispatch: per(t[2..2 + r].iter().copied().min().unwrap_or(Duration::MAX)),
+            roof_portable: per(t[2 + r..].iter().copied().min().unwrap_or(Duration::MAX)),
+            pages: common::pages_note(),
         }
     }
 
@@ -407,6 +431,7 @@ fn roof_report() {
         "Every optimizer as registry::build makes it (dispatch path: {}) and descent-core's portable step",
         dispatch::active_path()
     ));
+    let mut largest: Option<(usize, String)> = None;
     for (name, n) in selected() {
         let (mut fast, mut port) = (build(name, n, Kernels::Best), build(name, n, Kernels::Portable));
         let k = port.state_len() / n;
@@ -416,7 +441,14 @@ fn roof_report() {
             let opt = if kernels == Kernels::Best { &mut fast } else { &mut port };
             opt.step(p, g).unwrap();
         };
-        Row::measure(name, k, step, p, g).print();
+        let row = Row::measure(name, k, step, p, g);
+        row.print();
+        if largest.as_ref().is_none_or(|(m, _)| n > *m) {
+            largest = Some((n, row.pages));
+        }
+    }
+    if let Some((n, pages)) = largest {
+        println!("(at n = {n}: {pages})");
     }
 }
 
@@ -443,6 +475,9 @@ fn adam_report(torch: &HashMap<(String, String, usize), f64>) {
         let row = Row::measure("adam", 2, step, p, g);
         row.print();
         rows.push(row);
+    }
+    if let Some(r) = rows.last() {
+        println!("(at n = {}: {})", r.n, r.pages);
     }
     adam_targets(&rows, torch);
 }

@@ -14,6 +14,10 @@ Usage (needs `pip install torch`):
     python3 benches/torch_reference.py --json out.json      # also write the results as JSON
     python3 benches/torch_reference.py --optimizer sgd --sizes 1024,262144 --impl fused
 
+PyTorch's allocator is asked for 2 MiB pages (THP_MEM_ALLOC_ENABLE=1), as the Rust bench puts its
+streams on them; `--pages small` (with DESCENT_BENCH_PAGES=small for the Rust bench) compares on
+4 KiB pages instead.
+
 Run it in the same session as `cargo bench --bench step_throughput -- adam`, so that both see the
 same machine state, and compare µs per step and ns per element side by side.
 """
@@ -21,6 +25,7 @@ same machine state, and compare µs per step and ns per element side by side.
 import argparse
 import json
 import math
+import os
 import platform
 import sys
 import time
@@ -99,7 +104,14 @@ def main():
                     help="comma-separated subset of fused,foreach,single")
     ap.add_argument("--threads", type=int, default=1, help="torch.set_num_threads (default 1)")
     ap.add_argument("--json", metavar="PATH", help="write the results as JSON ('-' for stdout)")
+    ap.add_argument("--pages", default="huge", choices=["huge", "small"],
+                    help="huge (default): PyTorch's CPU allocator asks for 2 MiB pages "
+                         "(THP_MEM_ALLOC_ENABLE=1), as the Rust bench's arenas do; small: 4 KiB pages")
     a = ap.parse_args()
+    if a.pages == "huge":
+        # Read by c10's CPU allocator: madvise(MADV_HUGEPAGE) on large allocations. Must be set
+        # before torch is imported.
+        os.environ["THP_MEM_ALLOC_ENABLE"] = "1"
 
     import warnings
 
@@ -115,7 +127,7 @@ def main():
 
     out = sys.stderr if a.json == "-" else sys.stdout
     print(f"torch {torch.__version__}, {a.optimizer} f32, {torch.get_num_threads()} thread(s), "
-          f"{platform.processor() or platform.machine()}; best of runs", file=out)
+          f"{platform.processor() or platform.machine()}; best of runs; {a.pages} pages", file=out)
     print(f"{'n':>10} {'impl':>8} {'µs/step':>12} {'ns/elem':>9}", file=out)
     results = []
     for n in sizes:
@@ -130,6 +142,7 @@ def main():
         doc = {
             "torch": torch.__version__,
             "threads": torch.get_num_threads(),
+            "pages": a.pages,
             "dtype": "float32",
             "method": "best of timed steps after one warm-up (budget 0.4 s; 1.5 s above 1M elements)",
             "results": results,
