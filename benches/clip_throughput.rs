@@ -59,7 +59,9 @@ fn roof_clip_avx2<const L: usize>(g: &mut [f32]) -> f32 {
 
 /// Best times of the roofs (read, clip), the faster lane width of each, compiled for the baseline.
 fn roofs(g: &mut [f32], budget: Duration) -> (Duration, Duration) {
-    let read = best_of(|| roof_read::<8>(g), budget).min(best_of(|| roof_read::<16>(g), budget));
+    // black_box on the input too: the sum of an unchanged slice could be hoisted out of the loop.
+    let read = best_of(|| roof_read::<8>(black_box(g)), budget)
+        .min(best_of(|| roof_read::<16>(black_box(g)), budget));
     let clip = best_of(|| roof_clip::<8>(g), budget).min(best_of(|| roof_clip::<16>(g), budget));
     (read, clip)
 }
@@ -70,8 +72,8 @@ fn roofs_avx2(g: &mut [f32], budget: Duration) -> Option<(Duration, Duration)> {
     #[cfg(target_arch = "x86_64")]
     if dispatch::has_avx2() {
         // SAFETY (every block below): the CPU has AVX2 and FMA (checked just above).
-        let read = best_of(|| unsafe { roof_read_avx2::<8>(g) }, budget)
-            .min(best_of(|| unsafe { roof_read_avx2::<16>(g) }, budget));
+        let read = best_of(|| unsafe { roof_read_avx2::<8>(black_box(g)) }, budget)
+            .min(best_of(|| unsafe { roof_read_avx2::<16>(black_box(g)) }, budget));
         let clip = best_of(|| unsafe { roof_clip_avx2::<8>(g) }, budget)
             .min(best_of(|| unsafe { roof_clip_avx2::<16>(g) }, budget));
         return Some((read, clip));
@@ -126,11 +128,12 @@ fn report() {
         "{:>10} {:>8} {:>9} {:>6} {:>9} {:>6} {:>8} {:>9} {:>6} {:>9} {:>6} {:>9}",
         "n", "norm", "roof rd", "%", "avx2 rd", "%", "clip", "roof clip", "%", "avx2 clip", "%", "µs/clip"
     );
+    let mut pages = None;
     for n in selected() {
         let budget = Duration::from_millis(if n > 1_000_000 { 1500 } else { 400 });
         let mut g = data(n);
         let per = |t: Duration| t.as_nanos() as f64 / n as f64;
-        let t_norm = per(best_of(|| norm(&g), budget));
+        let t_norm = per(best_of(|| norm(black_box(&g)), budget));
         let t_clip = per(best_of(|| clip(&mut g), budget));
         let (t_read, t_roof) = roofs(&mut g, budget);
         let (t_read, t_roof) = (per(t_read), per(t_roof));
@@ -145,8 +148,11 @@ fn report() {
             100.0 * a_clip / t_clip,
             t_clip * n as f64 / 1e3
         );
+        pages = Some(format!("at n = {n}: {}", common::pages_note()));
     }
-    println!("({})", common::pages_note());
+    if let Some(note) = pages {
+        println!("({note})");
+    }
 }
 
 fn main() {

@@ -66,7 +66,7 @@ pub fn huge_pages_kib() -> Option<u64> {
 pub fn pages_note() -> String {
     match (want_huge_pages(), huge_pages_kib()) {
         (true, Some(k)) if k > 0 => format!("streams on 2 MiB pages ({} MiB of huge pages in use)", k / 1024),
-        (true, _) => "streams on 4 KiB pages (2 MiB pages asked for, not granted)".to_string(),
+        (true, _) => "streams on 4 KiB pages (2 MiB pages asked for, none granted)".to_string(),
         (false, _) => "streams on 4 KiB pages (DESCENT_BENCH_PAGES=small)".to_string(),
     }
 }
