@@ -34,9 +34,9 @@ macro_rules! zip_skeleton {
         /// the state streams are cut from one buffer, the in-place loop is compiled with a run-time
         /// overlap check and a scalar fallback in the loop (spilling registers), which staging
         /// removes; and a streaming loop keeps more loads in flight. Measured faster for Adam
-        /// (`benches/step_throughput.rs`: 93–96 % of the bandwidth roof at 16.7 M against 89–92 %
-        /// in place) and slower for some rules with in-loop branches (ASGD, Adagrad), so each
-        /// optimizer takes the flavour that measures faster.
+        /// (`benches/step_throughput.rs`, 16.7 M parameters on 2 MiB pages: 92–96 % of the
+        /// bandwidth roof staged, 89–92 % in place) and slower for some rules with in-loop
+        /// branches (ASGD, Adagrad), so each optimizer takes the flavour that measures faster.
         #[inline(always)]
         pub fn $staged<F: Copy, const L: usize>(
             p: &mut [F],
