@@ -448,7 +448,10 @@ fn roof_report() {
         }
     }
     if let Some((n, pages)) = largest {
-        println!("(at n = {n}: {pages})");
+        println!(
+            "(at n = {n}: p and g {pages}; the state where registry::build puts it, on the ordinary \
+             heap, so the large sizes here vary from run to run with where its pages land)"
+        );
     }
 }
 
