@@ -22,9 +22,9 @@
 //! one multiply-add per stream: the fastest of a plain iterator loop and the lane skeleton
 //! (`descent::lanes`, in place and staged) at 16 lanes, compiled for AVX2+FMA (what this CPU can
 //! do; the dispatched step is compared with it) and for the baseline target (the portable step's
-//! roof). Streams live in
-//! one allocation with 1 KiB gaps ([`Arena`]): separately allocated vectors of 2^k values sit at
-//! page-shifted offsets that halve streaming bandwidth at 16.7 M on this machine. Arenas are on
+//! roof). Streams live in one allocation with 1 KiB gaps ([`Arena`]): separately allocated vectors
+//! of 2^k values sit at page-shifted offsets that halve streaming bandwidth at 16.7 M on this
+//! machine. Arenas are on
 //! 2 MiB pages (Linux transparent huge pages; `DESCENT_BENCH_PAGES=small` for 4 KiB pages, see
 //! `common::zeroed`), and `torch_reference.py` gives PyTorch's allocator huge pages too.
 
@@ -33,7 +33,7 @@ mod common;
 use common::best_of;
 use criterion::{BenchmarkId, Criterion, Throughput, black_box};
 use descent::adam::{AdamConfig, AdamView};
-use descent::lanes::{zip0, zip0_staged, zip1, zip1_staged, zip2, zip2_staged, zip3, zip3_staged};
+use descent::lanes::{zip0_as, zip1_as, zip2_as, zip3_as};
 use descent::std_ext::dispatch::{self, Kernels};
 use descent::std_ext::registry::{self, DynOptimizer};
 use descent::{NonFinitePolicy, OPTIMIZERS, Optimizer};
@@ -81,33 +81,33 @@ fn roof(how: RoofLoop, k: usize, p: &mut [f32], g: &[f32], s: &mut [f32]) {
             *c = *c * 0.99 + g;
             *p += *a * 1e-3;
         }),
-        (RoofLoop::Lanes, 0) => zip0::<f32, ROOF_LANES>(p, g, |p, g| *p += g * 1e-3),
-        (RoofLoop::Lanes, 1) => zip1::<f32, ROOF_LANES>(p, g, a, |p, g, a| {
+        (RoofLoop::Lanes, _) => roof_lanes::<false>(k, p, g, a, b, c),
+        (RoofLoop::Staged, _) => roof_lanes::<true>(k, p, g, a, b, c),
+    }
+}
+
+/// [`roof`]'s lane-skeleton loops, in place or staged (`lanes::zip*_as`).
+#[inline(always)]
+fn roof_lanes<const STAGED: bool>(
+    k: usize,
+    p: &mut [f32],
+    g: &[f32],
+    a: &mut [f32],
+    b: &mut [f32],
+    c: &mut [f32],
+) {
+    match k {
+        0 => zip0_as::<f32, ROOF_LANES, STAGED>(p, g, |p, g| *p += g * 1e-3),
+        1 => zip1_as::<f32, ROOF_LANES, STAGED>(p, g, a, |p, g, a| {
             *a = *a * 0.9 + g;
             *p += *a * 1e-3;
         }),
-        (RoofLoop::Lanes, 2) => zip2::<f32, ROOF_LANES>(p, g, a, b, |p, g, a, b| {
+        2 => zip2_as::<f32, ROOF_LANES, STAGED>(p, g, a, b, |p, g, a, b| {
             *a = *a * 0.9 + g;
             *b = *b * 0.999 + g;
             *p += *a * 1e-3;
         }),
-        (RoofLoop::Lanes, _) => zip3::<f32, ROOF_LANES>(p, g, a, b, c, |p, g, a, b, c| {
-            *a = *a * 0.9 + g;
-            *b = *b * 0.999 + g;
-            *c = *c * 0.99 + g;
-            *p += *a * 1e-3;
-        }),
-        (RoofLoop::Staged, 0) => zip0_staged::<f32, ROOF_LANES>(p, g, |p, g| *p += g * 1e-3),
-        (RoofLoop::Staged, 1) => zip1_staged::<f32, ROOF_LANES>(p, g, a, |p, g, a| {
-            *a = *a * 0.9 + g;
-            *p += *a * 1e-3;
-        }),
-        (RoofLoop::Staged, 2) => zip2_staged::<f32, ROOF_LANES>(p, g, a, b, |p, g, a, b| {
-            *a = *a * 0.9 + g;
-            *b = *b * 0.999 + g;
-            *p += *a * 1e-3;
-        }),
-        (RoofLoop::Staged, _) => zip3_staged::<f32, ROOF_LANES>(p, g, a, b, c, |p, g, a, b, c| {
+        _ => zip3_as::<f32, ROOF_LANES, STAGED>(p, g, a, b, c, |p, g, a, b, c| {
             *a = *a * 0.9 + g;
             *b = *b * 0.999 + g;
             *c = *c * 0.99 + g;

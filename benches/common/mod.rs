@@ -41,7 +41,7 @@ pub fn zeroed(len: usize) -> Vec<f32> {
     if want_huge_pages() {
         const HUGE: usize = 2 << 20;
         let start = v.as_ptr() as usize;
-        let (lo, hi) = ((start + HUGE - 1) & !(HUGE - 1), (start + len * 4) & !(HUGE - 1));
+        let (lo, hi) = ((start + HUGE - 1) & !(HUGE - 1), (start + len * size_of::<f32>()) & !(HUGE - 1));
         if hi > lo {
             // SAFETY: [lo, hi) lies inside the vector's allocation (page-aligned, whole 2 MiB
             // pages); MADV_HUGEPAGE only advises the kernel, it never changes the memory's contents.
