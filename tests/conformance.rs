@@ -108,5 +108,21 @@ fn torch_plain_cases_match_in_both_dtypes() {
 
 #[test]
 fn optax_lion_cases_match() {
-    assert_eq!(check_dir("optax", |_| true), 12);
+    assert_eq!(check_dir("optax", |s| s.optimizer["name"] == "lion"), 12);
+}
+
+/// optax's LAMB and LARS, every tensor one leaf: per-tensor trust ratios (incl. a tensor that
+/// starts at zero, the ratio's 0/0 branch).
+#[test]
+fn optax_lamb_and_lars_cases_match() {
+    assert_eq!(check_dir("optax", |s| s.optimizer["name"] == "lamb"), 6);
+    assert_eq!(check_dir("optax", |s| s.optimizer["name"] == "lars"), 10);
+}
+
+/// PyTorch's parameter groups (every optimizer, per-group overrides, schedulers from each group's
+/// base lr, ChainedScheduler, clipping over all groups) and torch.optim.Muon.
+#[test]
+fn torch_groups_and_muon_cases_match() {
+    assert_eq!(check_dir("torch-groups", |s| s.optimizer["name"] != "muon"), 33);
+    assert_eq!(check_dir("torch-groups", |s| s.optimizer["name"] == "muon"), 7);
 }

@@ -187,7 +187,9 @@ impl fmt::Display for Error {
                     "betas[0]" => write!(f, "Invalid beta parameter at index 0: {v}"),
                     "betas[1]" => write!(f, "Invalid beta parameter at index 1: {v}"),
                     // Adafactor's messages (torch/optim/_adafactor.py).
-                    "adafactor.lr" => write!(f, "Learning rate should be >= 0 but is: {v}"),
+                    "adafactor.lr" | "muon.lr" => write!(f, "Learning rate should be >= 0 but is: {v}"),
+                    "muon.momentum" => write!(f, "momentum should be >= 0 but is: {v}"),
+                    "muon.weight_decay" => write!(f, "weight decay should be >= 0 but is: {v}"),
                     "beta2_decay" => write!(f, "beta2_decay should be <= 0 but is: {v}"),
                     "eps[0]" => write!(f, "epsilon1 should be >= 0 but is: {v}"),
                     "eps[1]" => write!(f, "epsilon2 should be >= 0 but is: {v}"),

@@ -23,6 +23,8 @@
 //! (256-bit `vsqrtps`, `vdivps`); a call out of it would run the baseline code.
 #![allow(unsafe_code)]
 
+use descent_core::group::{Group, Grouped, Slot};
+use descent_core::layout::Tensor;
 use descent_core::{Error, Optim, Optimizer, Real, StateBuffer, StepOutcome, UpdateRule};
 
 /// Lanes of `f32` per chunk for elementwise rules (two 256-bit or four 128-bit registers).
@@ -62,30 +64,68 @@ pub enum Kernels {
 /// ns per element against 0.55–0.68 at 16 lanes).
 pub const ASGD_LANES: usize = 8;
 
+/// An optimizer of descent-core whose step can run at a chosen lane width: the flat [`Optim`] and
+/// the grouped [`Grouped`].
+pub trait LaneStep<F: Real>: Optimizer<F> {
+    /// Whether its rule is elementwise (rules with reductions take descent-core's own step).
+    const ELEMENTWISE: bool;
+    /// Its rule's name (for per-rule lane widths).
+    const RULE: &'static str;
+    /// One step at `L` lanes (`#[inline(always)]` in descent-core, so that it is compiled for the
+    /// caller's target features).
+    fn step_at<const L: usize>(&mut self, params: &mut [F], grads: &[F]) -> Result<StepOutcome, Error>;
+}
+
+impl<R: UpdateRule, F: Real, B: StateBuffer<F>> LaneStep<F> for Optim<R, F, B> {
+    const ELEMENTWISE: bool = R::ELEMENTWISE;
+    const RULE: &'static str = R::NAME;
+    #[inline(always)]
+    fn step_at<const L: usize>(&mut self, params: &mut [F], grads: &[F]) -> Result<StepOutcome, Error> {
+        self.step_with_lanes::<L>(params, grads)
+    }
+}
+
+impl<R, F, T, G, S, B> LaneStep<F> for Grouped<R, F, T, G, S, B>
+where
+    R: UpdateRule,
+    F: Real,
+    T: AsRef<[Tensor]>,
+    G: AsRef<[Group<R>]> + AsMut<[Group<R>]>,
+    S: AsRef<[Slot<R::Scalars>]> + AsMut<[Slot<R::Scalars>]>,
+    B: StateBuffer<F>,
+{
+    const ELEMENTWISE: bool = R::ELEMENTWISE;
+    const RULE: &'static str = R::NAME;
+    #[inline(always)]
+    fn step_at<const L: usize>(&mut self, params: &mut [F], grads: &[F]) -> Result<StepOutcome, Error> {
+        self.step_with_lanes::<L>(params, grads)
+    }
+}
+
 /// The step both paths run: elementwise rules at [`LANES_F32`] / [`LANES_F64`] lanes (ASGD at
 /// [`ASGD_LANES`]); rules with reductions take descent-core's own step.
 #[inline(always)]
-fn step_lanes<R: UpdateRule, F: Real, B: StateBuffer<F>>(
-    opt: &mut Optim<R, F, B>,
+fn step_lanes<F: Real, O: LaneStep<F>>(
+    opt: &mut O,
     params: &mut [F],
     grads: &[F],
 ) -> Result<StepOutcome, Error> {
-    if !R::ELEMENTWISE {
+    if !O::ELEMENTWISE {
         return opt.step(params, grads);
     }
-    if R::NAME == "asgd" {
-        return opt.step_with_lanes::<ASGD_LANES>(params, grads);
+    if O::RULE == "asgd" {
+        return opt.step_at::<ASGD_LANES>(params, grads);
     }
     match F::BYTES {
-        4 => opt.step_with_lanes::<LANES_F32>(params, grads),
-        _ => opt.step_with_lanes::<LANES_F64>(params, grads),
+        4 => opt.step_at::<LANES_F32>(params, grads),
+        _ => opt.step_at::<LANES_F64>(params, grads),
     }
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-fn step_avx2<R: UpdateRule, F: Real, B: StateBuffer<F>>(
-    opt: &mut Optim<R, F, B>,
+fn step_avx2<F: Real, O: LaneStep<F>>(
+    opt: &mut O,
     params: &mut [F],
     grads: &[F],
 ) -> Result<StepOutcome, Error> {
@@ -95,8 +135,8 @@ fn step_avx2<R: UpdateRule, F: Real, B: StateBuffer<F>>(
 /// One optimizer step through the fastest kernel this CPU supports; the same bits as
 /// `opt.step(params, grads)`.
 #[inline]
-pub fn step<R: UpdateRule, F: Real, B: StateBuffer<F>>(
-    opt: &mut Optim<R, F, B>,
+pub fn step<F: Real, O: LaneStep<F>>(
+    opt: &mut O,
     params: &mut [F],
     grads: &[F],
 ) -> Result<StepOutcome, Error> {
@@ -112,9 +152,9 @@ pub fn step<R: UpdateRule, F: Real, B: StateBuffer<F>>(
 /// An optimizer whose [`Optimizer::step`] goes through [`step`] (run-time dispatch); everything
 /// else is the inner optimizer's. Results are bit-identical to the inner optimizer's own step.
 #[derive(Debug, Clone)]
-pub struct Dispatched<R: UpdateRule, F: Real, B: StateBuffer<F>>(pub Optim<R, F, B>);
+pub struct Dispatched<O>(pub O);
 
-impl<R: UpdateRule, F: Real, B: StateBuffer<F>> Optimizer<F> for Dispatched<R, F, B> {
+impl<F: Real, O: LaneStep<F>> Optimizer<F> for Dispatched<O> {
     fn name(&self) -> &'static str {
         self.0.name()
     }
@@ -143,7 +183,7 @@ impl<R: UpdateRule, F: Real, B: StateBuffer<F>> Optimizer<F> for Dispatched<R, F
         self.0.is_empty()
     }
     fn state_len(&self) -> usize {
-        Optimizer::state_len(&self.0)
+        self.0.state_len()
     }
     fn saved_len(&self) -> usize {
         self.0.saved_len()
@@ -153,6 +193,21 @@ impl<R: UpdateRule, F: Real, B: StateBuffer<F>> Optimizer<F> for Dispatched<R, F
     }
     fn restore(&mut self, bytes: &[u8]) -> Result<(), Error> {
         self.0.restore(bytes)
+    }
+    fn groups(&self) -> usize {
+        self.0.groups()
+    }
+    fn group_lr(&self, g: usize) -> Result<f64, Error> {
+        self.0.group_lr(g)
+    }
+    fn set_group_lr(&mut self, g: usize, lr: f64) -> Result<(), Error> {
+        self.0.set_group_lr(g, lr)
+    }
+    fn group_momentum(&self, g: usize) -> Result<Option<f64>, Error> {
+        self.0.group_momentum(g)
+    }
+    fn set_group_momentum(&mut self, g: usize, momentum: f64) -> Result<(), Error> {
+        self.0.set_group_momentum(g, momentum)
     }
 }
 

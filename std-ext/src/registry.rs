@@ -8,7 +8,12 @@ use descent_core::adagrad::AdagradConfig;
 use descent_core::adam::AdamConfig;
 use descent_core::adamax::AdamaxConfig;
 use descent_core::asgd::AsgdConfig;
+use descent_core::group::{Group, Grouped, Reserve, Slot};
+use descent_core::lamb::LambConfig;
+use descent_core::lars::LarsConfig;
+use descent_core::layout::{Layout, Shape, Tensor};
 use descent_core::lion::LionConfig;
+use descent_core::muon::{AdjustLr, MuonConfig};
 use descent_core::nadam::NadamConfig;
 use descent_core::radam::RadamConfig;
 use descent_core::rmsprop::RmspropConfig;
@@ -189,30 +194,316 @@ pub fn number(v: &Value) -> Option<f64> {
     }
 }
 
-fn boxed<R, F>(
-    config: R,
+/// Reads one configuration of a rule from keyword arguments (the caller refuses unknown keys).
+type Parse<R> = fn(&mut Kwargs<'_>) -> Result<R, BuildError>;
+
+fn sgd(k: &mut Kwargs<'_>) -> Result<SgdConfig, BuildError> {
+    let d = SgdConfig::default();
+    Ok(SgdConfig {
+        lr: k.f64("lr", d.lr)?,
+        momentum: k.f64("momentum", d.momentum)?,
+        dampening: k.f64("dampening", d.dampening)?,
+        weight_decay: k.f64("weight_decay", d.weight_decay)?,
+        nesterov: k.bool("nesterov", d.nesterov)?,
+        maximize: k.bool("maximize", d.maximize)?,
+    })
+}
+
+fn adam_from(k: &mut Kwargs<'_>, d: AdamConfig) -> Result<AdamConfig, BuildError> {
+    Ok(AdamConfig {
+        lr: k.f64("lr", d.lr)?,
+        betas: k.pair_f64("betas", d.betas)?,
+        eps: k.f64("eps", d.eps)?,
+        weight_decay: k.f64("weight_decay", d.weight_decay)?,
+        amsgrad: k.bool("amsgrad", d.amsgrad)?,
+        maximize: k.bool("maximize", d.maximize)?,
+        decoupled_weight_decay: k.bool("decoupled_weight_decay", d.decoupled_weight_decay)?,
+    })
+}
+
+fn adam(k: &mut Kwargs<'_>) -> Result<AdamConfig, BuildError> {
+    adam_from(k, AdamConfig::default())
+}
+
+fn adamw(k: &mut Kwargs<'_>) -> Result<AdamConfig, BuildError> {
+    adam_from(k, AdamConfig::adamw())
+}
+
+fn adagrad(k: &mut Kwargs<'_>) -> Result<AdagradConfig, BuildError> {
+    let d = AdagradConfig::default();
+    Ok(AdagradConfig {
+        lr: k.f64("lr", d.lr)?,
+        lr_decay: k.f64("lr_decay", d.lr_decay)?,
+        weight_decay: k.f64("weight_decay", d.weight_decay)?,
+        initial_accumulator_value: k.f64("initial_accumulator_value", d.initial_accumulator_value)?,
+        eps: k.f64("eps", d.eps)?,
+        maximize: k.bool("maximize", d.maximize)?,
+    })
+}
+
+fn rmsprop(k: &mut Kwargs<'_>) -> Result<RmspropConfig, BuildError> {
+    let d = RmspropConfig::default();
+    Ok(RmspropConfig {
+        lr: k.f64("lr", d.lr)?,
+        alpha: k.f64("alpha", d.alpha)?,
+        eps: k.f64("eps", d.eps)?,
+        weight_decay: k.f64("weight_decay", d.weight_decay)?,
+        momentum: k.f64("momentum", d.momentum)?,
+        centered: k.bool("centered", d.centered)?,
+        maximize: k.bool("maximize", d.maximize)?,
+    })
+}
+
+fn adamax(k: &mut Kwargs<'_>) -> Result<AdamaxConfig, BuildError> {
+    let d = AdamaxConfig::default();
+    Ok(AdamaxConfig {
+        lr: k.f64("lr", d.lr)?,
+        betas: k.pair_f64("betas", d.betas)?,
+        eps: k.f64("eps", d.eps)?,
+        weight_decay: k.f64("weight_decay", d.weight_decay)?,
+        maximize: k.bool("maximize", d.maximize)?,
+    })
+}
+
+fn nadam(k: &mut Kwargs<'_>) -> Result<NadamConfig, BuildError> {
+    let d = NadamConfig::default();
+    Ok(NadamConfig {
+        lr: k.f64("lr", d.lr)?,
+        betas: k.pair_f64("betas", d.betas)?,
+        eps: k.f64("eps", d.eps)?,
+        weight_decay: k.f64("weight_decay", d.weight_decay)?,
+        momentum_decay: k.f64("momentum_decay", d.momentum_decay)?,
+        decoupled_weight_decay: k.bool("decoupled_weight_decay", d.decoupled_weight_decay)?,
+        maximize: k.bool("maximize", d.maximize)?,
+    })
+}
+
+fn radam(k: &mut Kwargs<'_>) -> Result<RadamConfig, BuildError> {
+    let d = RadamConfig::default();
+    Ok(RadamConfig {
+        lr: k.f64("lr", d.lr)?,
+        betas: k.pair_f64("betas", d.betas)?,
+        eps: k.f64("eps", d.eps)?,
+        weight_decay: k.f64("weight_decay", d.weight_decay)?,
+        decoupled_weight_decay: k.bool("decoupled_weight_decay", d.decoupled_weight_decay)?,
+        maximize: k.bool("maximize", d.maximize)?,
+    })
+}
+
+fn adadelta(k: &mut Kwargs<'_>) -> Result<AdadeltaConfig, BuildError> {
+    let d = AdadeltaConfig::default();
+    Ok(AdadeltaConfig {
+        lr: k.f64("lr", d.lr)?,
+        rho: k.f64("rho", d.rho)?,
+        eps: k.f64("eps", d.eps)?,
+        weight_decay: k.f64("weight_decay", d.weight_decay)?,
+        maximize: k.bool("maximize", d.maximize)?,
+    })
+}
+
+fn asgd(k: &mut Kwargs<'_>) -> Result<AsgdConfig, BuildError> {
+    let d = AsgdConfig::default();
+    Ok(AsgdConfig {
+        lr: k.f64("lr", d.lr)?,
+        lambd: k.f64("lambd", d.lambd)?,
+        alpha: k.f64("alpha", d.alpha)?,
+        t0: k.f64("t0", d.t0)?,
+        weight_decay: k.f64("weight_decay", d.weight_decay)?,
+        maximize: k.bool("maximize", d.maximize)?,
+    })
+}
+
+fn rprop(k: &mut Kwargs<'_>) -> Result<RpropConfig, BuildError> {
+    let d = RpropConfig::default();
+    Ok(RpropConfig {
+        lr: k.f64("lr", d.lr)?,
+        etas: k.pair_f64("etas", d.etas)?,
+        step_sizes: k.pair_f64("step_sizes", d.step_sizes)?,
+        maximize: k.bool("maximize", d.maximize)?,
+    })
+}
+
+/// Adafactor unshaped: a flat build or a layout gives it its shape.
+fn adafactor(k: &mut Kwargs<'_>) -> Result<AdafactorConfig, BuildError> {
+    let d = AdafactorConfig::default();
+    let (e1, e2) = k.pair("eps", (d.eps.0, Some(d.eps.1)))?;
+    Ok(AdafactorConfig {
+        lr: k.f64("lr", d.lr)?,
+        beta2_decay: k.f64("beta2_decay", d.beta2_decay)?,
+        eps: (e1, e2.unwrap_or(d.eps.1)),
+        d: k.f64("d", d.d)?,
+        weight_decay: k.f64("weight_decay", d.weight_decay)?,
+        maximize: k.bool("maximize", d.maximize)?,
+        ..d
+    })
+}
+
+fn lion(k: &mut Kwargs<'_>) -> Result<LionConfig, BuildError> {
+    let d = LionConfig::default();
+    Ok(LionConfig {
+        lr: k.f64("lr", d.lr)?,
+        betas: k.pair_f64("betas", d.betas)?,
+        weight_decay: k.f64("weight_decay", d.weight_decay)?,
+        maximize: k.bool("maximize", d.maximize)?,
+    })
+}
+
+/// Muon unshaped: a flat build or a layout gives it its matrix shape.
+fn muon(k: &mut Kwargs<'_>) -> Result<MuonConfig, BuildError> {
+    let d = MuonConfig::default();
+    let coefficients = match k.raw("ns_coefficients") {
+        None => d.ns_coefficients,
+        Some(v) => match v.as_array().map(|a| a.iter().map(number).collect::<Vec<_>>()).as_deref() {
+            Some([Some(a), Some(b), Some(c)]) => (*a, *b, *c),
+            _ => return Err(k.spec_err("ns_coefficients", "a list of three numbers")),
+        },
+    };
+    let adjust = match k.raw("adjust_lr_fn").map(Value::as_str) {
+        None | Some(Some("original")) => AdjustLr::Original,
+        Some(Some("match_rms_adamw")) => AdjustLr::MatchRmsAdamw,
+        Some(Some("spectral_unclamped")) => AdjustLr::SpectralUnclamped,
+        Some(Some(other)) => {
+            return Err(BuildError::Refused(format!(
+                "Adjust learning rate function {other} is not supported"
+            )));
+        }
+        Some(None) => return Err(k.spec_err("adjust_lr_fn", "a string or null")),
+    };
+    let steps = k.uint("ns_steps", Some(u64::from(d.ns_steps)))?;
+    Ok(MuonConfig {
+        lr: k.f64("lr", d.lr)?,
+        weight_decay: k.f64("weight_decay", d.weight_decay)?,
+        momentum: k.f64("momentum", d.momentum)?,
+        nesterov: k.bool("nesterov", d.nesterov)?,
+        ns_coefficients: coefficients,
+        eps: k.f64("eps", d.eps)?,
+        ns_steps: u32::try_from(steps).unwrap_or(u32::MAX),
+        adjust_lr_fn: adjust,
+        shape: d.shape,
+    })
+}
+
+fn lamb(k: &mut Kwargs<'_>) -> Result<LambConfig, BuildError> {
+    let d = LambConfig::default();
+    Ok(LambConfig {
+        lr: k.f64("lr", d.lr)?,
+        betas: k.pair_f64("betas", d.betas)?,
+        eps: k.f64("eps", d.eps)?,
+        eps_root: k.f64("eps_root", d.eps_root)?,
+        weight_decay: k.f64("weight_decay", d.weight_decay)?,
+        mask: k.bool("mask", d.mask)?,
+    })
+}
+
+fn lars(k: &mut Kwargs<'_>) -> Result<LarsConfig, BuildError> {
+    let d = LarsConfig::default();
+    Ok(LarsConfig {
+        lr: k.f64("lr", d.lr)?,
+        weight_decay: k.f64("weight_decay", d.weight_decay)?,
+        weight_decay_mask: k.bool("weight_decay_mask", d.weight_decay_mask)?,
+        trust_coefficient: k.f64("trust_coefficient", d.trust_coefficient)?,
+        eps: k.f64("eps", d.eps)?,
+        trust_ratio_mask: k.bool("trust_ratio_mask", d.trust_ratio_mask)?,
+        momentum: k.f64("momentum", d.momentum)?,
+        nesterov: k.bool("nesterov", d.nesterov)?,
+    })
+}
+
+/// What to do with the configurations of a rule once the rule is known by name: one
+/// configuration per keyword map given to [`with_rule`].
+pub(crate) trait WithRule {
+    /// What it makes.
+    type Out;
+    /// Makes it from the configurations, all of rule `R`.
+    fn with<R>(self, configs: Vec<R>) -> Result<Self::Out, BuildError>
+    where
+        R: UpdateRule + Send + 'static,
+        R::Scalars: Send;
+}
+
+/// Reads every map of `maps` as keyword arguments of the optimizer `name` (refusing unknown
+/// keys) and hands the configurations to `v`.
+pub(crate) fn with_rule<V: WithRule>(
+    name: &str,
+    maps: &[Map<String, Value>],
+    v: V,
+) -> Result<V::Out, BuildError> {
+    fn all<R>(name: &str, maps: &[Map<String, Value>], parse: Parse<R>) -> Result<Vec<R>, BuildError> {
+        maps.iter()
+            .map(|m| {
+                let mut k = Kwargs::new(name, m);
+                let c = parse(&mut k)?;
+                k.finish()?;
+                Ok(c)
+            })
+            .collect()
+    }
+    match name {
+        "sgd" => v.with(all(name, maps, sgd)?),
+        "adam" => v.with(all(name, maps, adam)?),
+        "adamw" => v.with(all(name, maps, adamw)?),
+        "adagrad" => v.with(all(name, maps, adagrad)?),
+        "rmsprop" => v.with(all(name, maps, rmsprop)?),
+        "adamax" => v.with(all(name, maps, adamax)?),
+        "nadam" => v.with(all(name, maps, nadam)?),
+        "radam" => v.with(all(name, maps, radam)?),
+        "adadelta" => v.with(all(name, maps, adadelta)?),
+        "asgd" => v.with(all(name, maps, asgd)?),
+        "rprop" => v.with(all(name, maps, rprop)?),
+        "adafactor" => v.with(all(name, maps, adafactor)?),
+        "lion" => v.with(all(name, maps, lion)?),
+        "muon" => v.with(all(name, maps, muon)?),
+        "lamb" => v.with(all(name, maps, lamb)?),
+        "lars" => v.with(all(name, maps, lars)?),
+        other => {
+            let known: Vec<&str> = descent_core::OPTIMIZERS.iter().map(|o| o.name).collect();
+            Err(BuildError::Spec(format!("unknown optimizer '{other}' (known: {})", known.join(", "))))
+        }
+    }
+}
+
+/// The optimizer's name in `kwargs`.
+fn name_of(kwargs: &Map<String, Value>) -> Result<&str, BuildError> {
+    kwargs
+        .get("name")
+        .and_then(Value::as_str)
+        .ok_or_else(|| BuildError::Spec("optimizer: missing 'name'".into()))
+}
+
+/// A flat optimizer for one tensor of `shape` (`n` elements).
+struct Flat<'a, F> {
+    shape: &'a [usize],
     n: usize,
     policy: NonFinitePolicy,
     kernels: Kernels,
-) -> Result<DynOptimizer<F>, BuildError>
-where
-    R: UpdateRule + Send + 'static,
-    R::Scalars: Send,
-    F: Real,
-{
-    // Room for a momentum buffer too, so a schedule may turn momentum on later (PyTorch creates
-    // state lazily; fixed-size state is allocated up front).
-    let mut with_momentum = config.clone();
-    let len = if with_momentum.put_momentum(0.5) {
-        config.state_len(n).max(with_momentum.state_len(n))
-    } else {
-        config.state_len(n)
-    };
-    let opt = Optim::from_storage(config, HeapState(vec![F::ZERO; len]), n, policy)?;
-    Ok(match kernels {
-        Kernels::Best => Box::new(Dispatched(opt)),
-        Kernels::Portable => Box::new(opt),
-    })
+    _f: std::marker::PhantomData<F>,
+}
+
+impl<F: Real> WithRule for Flat<'_, F> {
+    type Out = DynOptimizer<F>;
+    fn with<R>(self, configs: Vec<R>) -> Result<DynOptimizer<F>, BuildError>
+    where
+        R: UpdateRule + Send + 'static,
+        R::Scalars: Send,
+    {
+        let config = configs.into_iter().next().ok_or_else(|| BuildError::Spec("no configuration".into()))?;
+        let config = config.for_tensor(&Shape::new(self.shape)?);
+        // Room for a momentum buffer too, so a schedule may turn momentum on later (PyTorch
+        // creates state lazily; fixed-size state is allocated up front).
+        let mut with_momentum = config.clone();
+        let n = self.n;
+        let len = if with_momentum.put_momentum(0.5) {
+            config.state_len(n).max(with_momentum.state_len(n))
+        } else {
+            config.state_len(n)
+        };
+        let len = len.saturating_add(config.scratch_len(n));
+        let opt = Optim::from_storage(config, HeapState(vec![F::ZERO; len]), n, self.policy)?;
+        Ok(match self.kernels {
+            Kernels::Best => Box::new(Dispatched(opt)),
+            Kernels::Portable => Box::new(opt),
+        })
+    }
 }
 
 /// Builds the optimizer named in `kwargs["name"]` for a parameter of `shape` (`n` elements). Its
@@ -236,172 +527,140 @@ pub fn build_with<F: Real>(
     policy: NonFinitePolicy,
     kernels: Kernels,
 ) -> Result<DynOptimizer<F>, BuildError> {
-    let name = kwargs
-        .get("name")
-        .and_then(Value::as_str)
-        .ok_or_else(|| BuildError::Spec("optimizer: missing 'name'".into()))?;
-    let mut k = Kwargs { optimizer: name, map: kwargs, used: Vec::new() };
-    let opt = match name {
-        "sgd" => {
-            let d = SgdConfig::default();
-            let c = SgdConfig {
-                lr: k.f64("lr", d.lr)?,
-                momentum: k.f64("momentum", d.momentum)?,
-                dampening: k.f64("dampening", d.dampening)?,
-                weight_decay: k.f64("weight_decay", d.weight_decay)?,
-                nesterov: k.bool("nesterov", d.nesterov)?,
-                maximize: k.bool("maximize", d.maximize)?,
-            };
-            k.finish()?;
-            boxed(c, n, policy, kernels)?
+    let flat = Flat { shape, n, policy, kernels, _f: std::marker::PhantomData };
+    with_rule(name_of(kwargs)?, std::slice::from_ref(kwargs), flat)
+}
+
+/// One parameter group of a grouped build: its tensors (indices into the layout's tensors), the
+/// keyword arguments it overrides (PyTorch's per-group options; `params` is ignored) and whether
+/// it is frozen.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct GroupSpec {
+    /// Indices of its tensors.
+    pub tensors: Vec<usize>,
+    /// Overridden keyword arguments.
+    pub overrides: Map<String, Value>,
+    /// Frozen: its parameters and state do not change.
+    pub frozen: bool,
+}
+
+/// A layout of tensors of `shapes`, laid out one after another, in `groups`: refuses a tensor in
+/// no group or in two, and a group naming a tensor that does not exist.
+pub fn layout_of(shapes: &[Vec<usize>], groups: &[GroupSpec]) -> Result<Layout<Vec<Tensor>>, BuildError> {
+    let mut group_of: Vec<Option<usize>> = vec![None; shapes.len()];
+    for (g, spec) in groups.iter().enumerate() {
+        for &i in &spec.tensors {
+            match group_of.get_mut(i) {
+                None => {
+                    return Err(BuildError::Spec(format!(
+                        "param_groups[{g}] names tensor {i}, but there are {} tensors",
+                        shapes.len()
+                    )));
+                }
+                Some(Some(_)) => {
+                    return Err(BuildError::Refused(
+                        "some parameters appear in more than one parameter group".into(),
+                    ));
+                }
+                Some(slot) => *slot = Some(g),
+            }
         }
-        "adam" | "adamw" => {
-            let d = if name == "adamw" { AdamConfig::adamw() } else { AdamConfig::default() };
-            let c = AdamConfig {
-                lr: k.f64("lr", d.lr)?,
-                betas: k.pair_f64("betas", d.betas)?,
-                eps: k.f64("eps", d.eps)?,
-                weight_decay: k.f64("weight_decay", d.weight_decay)?,
-                amsgrad: k.bool("amsgrad", d.amsgrad)?,
-                maximize: k.bool("maximize", d.maximize)?,
-                decoupled_weight_decay: k.bool("decoupled_weight_decay", d.decoupled_weight_decay)?,
-            };
-            k.finish()?;
-            boxed(c, n, policy, kernels)?
-        }
-        "adagrad" => {
-            let d = AdagradConfig::default();
-            let c = AdagradConfig {
-                lr: k.f64("lr", d.lr)?,
-                lr_decay: k.f64("lr_decay", d.lr_decay)?,
-                weight_decay: k.f64("weight_decay", d.weight_decay)?,
-                initial_accumulator_value: k.f64("initial_accumulator_value", d.initial_accumulator_value)?,
-                eps: k.f64("eps", d.eps)?,
-                maximize: k.bool("maximize", d.maximize)?,
-            };
-            k.finish()?;
-            boxed(c, n, policy, kernels)?
-        }
-        "rmsprop" => {
-            let d = RmspropConfig::default();
-            let c = RmspropConfig {
-                lr: k.f64("lr", d.lr)?,
-                alpha: k.f64("alpha", d.alpha)?,
-                eps: k.f64("eps", d.eps)?,
-                weight_decay: k.f64("weight_decay", d.weight_decay)?,
-                momentum: k.f64("momentum", d.momentum)?,
-                centered: k.bool("centered", d.centered)?,
-                maximize: k.bool("maximize", d.maximize)?,
-            };
-            k.finish()?;
-            boxed(c, n, policy, kernels)?
-        }
-        "adamax" => {
-            let d = AdamaxConfig::default();
-            let c = AdamaxConfig {
-                lr: k.f64("lr", d.lr)?,
-                betas: k.pair_f64("betas", d.betas)?,
-                eps: k.f64("eps", d.eps)?,
-                weight_decay: k.f64("weight_decay", d.weight_decay)?,
-                maximize: k.bool("maximize", d.maximize)?,
-            };
-            k.finish()?;
-            boxed(c, n, policy, kernels)?
-        }
-        "nadam" => {
-            let d = NadamConfig::default();
-            let c = NadamConfig {
-                lr: k.f64("lr", d.lr)?,
-                betas: k.pair_f64("betas", d.betas)?,
-                eps: k.f64("eps", d.eps)?,
-                weight_decay: k.f64("weight_decay", d.weight_decay)?,
-                momentum_decay: k.f64("momentum_decay", d.momentum_decay)?,
-                decoupled_weight_decay: k.bool("decoupled_weight_decay", d.decoupled_weight_decay)?,
-                maximize: k.bool("maximize", d.maximize)?,
-            };
-            k.finish()?;
-            boxed(c, n, policy, kernels)?
-        }
-        "radam" => {
-            let d = RadamConfig::default();
-            let c = RadamConfig {
-                lr: k.f64("lr", d.lr)?,
-                betas: k.pair_f64("betas", d.betas)?,
-                eps: k.f64("eps", d.eps)?,
-                weight_decay: k.f64("weight_decay", d.weight_decay)?,
-                decoupled_weight_decay: k.bool("decoupled_weight_decay", d.decoupled_weight_decay)?,
-                maximize: k.bool("maximize", d.maximize)?,
-            };
-            k.finish()?;
-            boxed(c, n, policy, kernels)?
-        }
-        "adadelta" => {
-            let d = AdadeltaConfig::default();
-            let c = AdadeltaConfig {
-                lr: k.f64("lr", d.lr)?,
-                rho: k.f64("rho", d.rho)?,
-                eps: k.f64("eps", d.eps)?,
-                weight_decay: k.f64("weight_decay", d.weight_decay)?,
-                maximize: k.bool("maximize", d.maximize)?,
-            };
-            k.finish()?;
-            boxed(c, n, policy, kernels)?
-        }
-        "asgd" => {
-            let d = AsgdConfig::default();
-            let c = AsgdConfig {
-                lr: k.f64("lr", d.lr)?,
-                lambd: k.f64("lambd", d.lambd)?,
-                alpha: k.f64("alpha", d.alpha)?,
-                t0: k.f64("t0", d.t0)?,
-                weight_decay: k.f64("weight_decay", d.weight_decay)?,
-                maximize: k.bool("maximize", d.maximize)?,
-            };
-            k.finish()?;
-            boxed(c, n, policy, kernels)?
-        }
-        "rprop" => {
-            let d = RpropConfig::default();
-            let c = RpropConfig {
-                lr: k.f64("lr", d.lr)?,
-                etas: k.pair_f64("etas", d.etas)?,
-                step_sizes: k.pair_f64("step_sizes", d.step_sizes)?,
-                maximize: k.bool("maximize", d.maximize)?,
-            };
-            k.finish()?;
-            boxed(c, n, policy, kernels)?
-        }
-        "adafactor" => {
-            let d = AdafactorConfig::default();
-            let (e1, e2) = k.pair("eps", (d.eps.0, Some(d.eps.1)))?;
-            let mut c = d;
-            c.lr = k.f64("lr", d.lr)?;
-            c.beta2_decay = k.f64("beta2_decay", d.beta2_decay)?;
-            c.eps = (e1, e2.unwrap_or(d.eps.1));
-            c.d = k.f64("d", d.d)?;
-            c.weight_decay = k.f64("weight_decay", d.weight_decay)?;
-            c.maximize = k.bool("maximize", d.maximize)?;
-            k.finish()?;
-            boxed(c.with_shape(shape)?, n, policy, kernels)?
-        }
-        "lion" => {
-            let d = LionConfig::default();
-            let c = LionConfig {
-                lr: k.f64("lr", d.lr)?,
-                betas: k.pair_f64("betas", d.betas)?,
-                weight_decay: k.f64("weight_decay", d.weight_decay)?,
-                maximize: k.bool("maximize", d.maximize)?,
-            };
-            k.finish()?;
-            boxed(c, n, policy, kernels)?
-        }
-        other => {
-            let known: Vec<&str> = descent_core::OPTIMIZERS.iter().map(|o| o.name).collect();
-            return Err(BuildError::Spec(format!(
-                "unknown optimizer '{other}' (known: {})",
-                known.join(", ")
-            )));
-        }
-    };
-    Ok(opt)
+    }
+    let mut tensors = Vec::with_capacity(shapes.len());
+    let mut at = 0usize;
+    for (i, (shape, g)) in shapes.iter().zip(&group_of).enumerate() {
+        let g = g.ok_or_else(|| BuildError::Spec(format!("tensor {i} is in no parameter group")))?;
+        let s = Shape::new(shape)?;
+        let len = s
+            .numel()
+            .ok_or_else(|| BuildError::Spec(format!("tensor {i}: shape {shape:?} has too many elements")))?;
+        tensors.push(Tensor::with_len(at, len, s, g));
+        at = at
+            .checked_add(len)
+            .ok_or_else(|| BuildError::Spec("the tensors have too many elements together".into()))?;
+    }
+    Ok(Layout::new(tensors, at, groups.len())?)
+}
+
+/// Grouped optimizer state, tensors, groups and slots on the heap.
+pub type HeapGrouped<R, F> =
+    Grouped<R, F, Vec<Tensor>, Vec<Group<R>>, Vec<Slot<<R as UpdateRule>::Scalars>>, HeapState<F>>;
+
+/// A grouped optimizer on the heap over `layout`, one configuration per group; room reserved for
+/// momentum buffers a schedule may turn on later.
+pub fn grouped<R, F>(
+    layout: Layout<Vec<Tensor>>,
+    groups: Vec<Group<R>>,
+    policy: NonFinitePolicy,
+    kernels: Kernels,
+) -> Result<DynOptimizer<F>, BuildError>
+where
+    R: UpdateRule + Send + 'static,
+    R::Scalars: Send,
+    F: Real,
+{
+    let len = HeapGrouped::<R, F>::state_len_for(&layout, &groups, Reserve::Momentum)?;
+    let slots = vec![Slot::default(); layout.tensors().len()];
+    let opt: HeapGrouped<R, F> = Grouped::with_options(
+        layout,
+        groups,
+        slots,
+        HeapState(vec![F::ZERO; len]),
+        policy,
+        Reserve::Momentum,
+    )?;
+    Ok(match kernels {
+        Kernels::Best => Box::new(Dispatched(opt)),
+        Kernels::Portable => Box::new(opt),
+    })
+}
+
+struct GroupedBuild<F> {
+    layout: Layout<Vec<Tensor>>,
+    frozen: Vec<bool>,
+    policy: NonFinitePolicy,
+    kernels: Kernels,
+    _f: std::marker::PhantomData<F>,
+}
+
+impl<F: Real> WithRule for GroupedBuild<F> {
+    type Out = DynOptimizer<F>;
+    fn with<R>(self, configs: Vec<R>) -> Result<DynOptimizer<F>, BuildError>
+    where
+        R: UpdateRule + Send + 'static,
+        R::Scalars: Send,
+    {
+        let groups =
+            configs.into_iter().zip(&self.frozen).map(|(config, &frozen)| Group { config, frozen }).collect();
+        grouped(self.layout, groups, self.policy, self.kernels)
+    }
+}
+
+/// Builds the optimizer named in `kwargs["name"]` over tensors of `shapes` in parameter groups:
+/// each group's keyword arguments are `kwargs` with its overrides, read with the rule's own
+/// names (an unknown key is refused). Rules defined per tensor (Adafactor, Muon, LAMB, LARS)
+/// take each tensor's shape.
+pub fn build_grouped<F: Real>(
+    kwargs: &Map<String, Value>,
+    shapes: &[Vec<usize>],
+    groups: &[GroupSpec],
+    policy: NonFinitePolicy,
+    kernels: Kernels,
+) -> Result<DynOptimizer<F>, BuildError> {
+    let layout = layout_of(shapes, groups)?;
+    let maps: Vec<Map<String, Value>> = groups
+        .iter()
+        .map(|g| {
+            let mut m = kwargs.clone();
+            for (k, v) in &g.overrides {
+                if k != "params" {
+                    m.insert(k.clone(), v.clone());
+                }
+            }
+            m
+        })
+        .collect();
+    let frozen = groups.iter().map(|g| g.frozen).collect();
+    let build = GroupedBuild { layout, frozen, policy, kernels, _f: std::marker::PhantomData };
+    with_rule(name_of(kwargs)?, &maps, build)
 }

@@ -41,6 +41,10 @@ pub struct Spec {
     /// Metric per step for `reduce_lr_on_plateau`.
     #[serde(default, deserialize_with = "py_floats::opt_vec")]
     pub metrics: Option<Vec<f64>>,
+    /// Parameter groups: each `{"params": [tensor indices], <optimizer keys it overrides>}`.
+    /// Absent: one group holding every tensor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub param_groups: Option<Vec<Map<String, Value>>>,
 }
 
 /// Floats as Python's `json` writes them: numbers, and `NaN`, `Infinity`, `-Infinity` (quoted by
@@ -92,6 +96,9 @@ mod py_floats {
 pub struct Trace {
     /// Learning rate of the first parameter group at each step.
     pub lr: Vec<f64>,
+    /// With parameter groups: at each step, every group's learning rate (in group order).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lrs: Option<Vec<Vec<f64>>>,
     /// After each step, every tensor flattened.
     pub params: Vec<Vec<Vec<f64>>>,
 }
@@ -216,19 +223,52 @@ fn check_shapes(spec: &Spec) -> Result<(), ReplayError> {
     Ok(())
 }
 
+/// The spec's parameter groups: its `param_groups`, or one group holding every tensor.
+fn groups_of(spec: &Spec) -> Result<Vec<registry::GroupSpec>, ReplayError> {
+    let Some(groups) = &spec.param_groups else {
+        return Ok(vec![registry::GroupSpec {
+            tensors: (0..spec.params.len()).collect(),
+            ..Default::default()
+        }]);
+    };
+    groups
+        .iter()
+        .enumerate()
+        .map(|(g, m)| {
+            let tensors = m
+                .get("params")
+                .and_then(Value::as_array)
+                .and_then(|a| a.iter().map(|v| v.as_u64().map(|i| i as usize)).collect::<Option<Vec<_>>>())
+                .ok_or_else(|| {
+                    ReplayError::Spec(format!("param_groups[{g}]: 'params' must be a list of tensor indices"))
+                })?;
+            Ok(registry::GroupSpec { tensors, overrides: m.clone(), frozen: false })
+        })
+        .collect()
+}
+
 fn run<F: Real>(spec: &Spec) -> Result<Trace, ReplayError> {
     check_shapes(spec)?;
-    // One optimizer per tensor, as PyTorch keeps per-tensor state (Adafactor factors each tensor).
-    let mut opts: Vec<DynOptimizer<F>> = Vec::with_capacity(spec.params.len());
-    for t in &spec.params {
-        opts.push(registry::build::<F>(&spec.optimizer, &t.shape, t.data.len(), NonFinitePolicy::Propagate)?);
-    }
+    // One optimizer over every tensor, laid out one after another, in the spec's groups; each
+    // tensor is updated as PyTorch updates it (per-tensor state and steps; Adafactor, Muon, LAMB
+    // and LARS per tensor).
+    let shapes: Vec<Vec<usize>> = spec.params.iter().map(|t| t.shape.clone()).collect();
+    let groups = groups_of(spec)?;
+    let mut opt = registry::build_grouped::<F>(
+        &spec.optimizer,
+        &shapes,
+        &groups,
+        NonFinitePolicy::Propagate,
+        registry::Kernels::Best,
+    )?;
+    let group_lrs =
+        |o: &DynOptimizer<F>| (0..o.groups()).map(|g| o.group_lr(g).unwrap_or(f64::NAN)).collect::<Vec<_>>();
     let mut scheduler = match &spec.scheduler {
         Some(m) => {
-            let base_lr = opts.first().map_or(0.0, |o| o.lr());
-            let has_momentum = opts.first().is_some_and(|o| o.momentum().is_some());
-            let mut s = crate::schedule_spec::build(m, base_lr, has_momentum)?;
-            s.start(&mut dyn_refs(&mut opts)).map_err(|e| ReplayError::Refused(e.to_string()))?;
+            let base_lrs = group_lrs(&opt);
+            let has_momentum = opt.momentum().is_some();
+            let mut s = crate::schedule_spec::build(m, &base_lrs, has_momentum)?;
+            s.start(opt.as_mut()).map_err(|e| ReplayError::Refused(e.to_string()))?;
             Some(s)
         }
         None => None,
@@ -238,19 +278,22 @@ fn run<F: Real>(spec: &Spec) -> Result<Trace, ReplayError> {
     if plateau && spec.metrics.as_ref().is_none_or(|m| m.len() < spec.grads.len()) {
         return Err(ReplayError::Spec("reduce_lr_on_plateau needs one metric per step in 'metrics'".into()));
     }
-    let mut params: Vec<Vec<F>> =
-        spec.params.iter().map(|t| t.data.iter().map(|&x| F::from_f64(x)).collect()).collect();
-    let mut grads: Vec<Vec<F>> = params.iter().map(|p| vec![F::ZERO; p.len()]).collect();
-    let mut trace =
-        Trace { lr: Vec::with_capacity(spec.grads.len()), params: Vec::with_capacity(spec.grads.len()) };
+    let lens: Vec<usize> = spec.params.iter().map(|t| t.data.len()).collect();
+    let mut params: Vec<F> =
+        spec.params.iter().flat_map(|t| t.data.iter().map(|&x| F::from_f64(x))).collect();
+    let mut grads: Vec<F> = vec![F::ZERO; params.len()];
+    let steps = spec.grads.len();
+    let mut trace = Trace {
+        lr: Vec::with_capacity(steps),
+        lrs: spec.param_groups.as_ref().map(|_| Vec::with_capacity(steps)),
+        params: Vec::with_capacity(steps),
+    };
     for (k, step) in spec.grads.iter().enumerate() {
-        for (dst, src) in grads.iter_mut().zip(step) {
-            for (d, &s) in dst.iter_mut().zip(src) {
-                *d = F::from_f64(s);
-            }
+        for (d, &s) in grads.iter_mut().zip(step.iter().flatten()) {
+            *d = F::from_f64(s);
         }
         if let Some(c) = clip {
-            let mut views: Vec<&mut [F]> = grads.iter_mut().map(|g| g.as_mut_slice()).collect();
+            let mut views = split_mut(&mut grads, &lens);
             match c {
                 Clip::Norm { max_norm, norm, error_if_nonfinite } => {
                     descent_core::clip::clip_grad_norm(&mut views, max_norm, norm, error_if_nonfinite)
@@ -260,21 +303,38 @@ fn run<F: Real>(spec: &Spec) -> Result<Trace, ReplayError> {
             }
             .map_err(|e| c.refusal(k, e))?;
         }
-        trace.lr.push(opts.first().map_or(0.0, |o| o.lr()));
-        for ((opt, p), g) in opts.iter_mut().zip(params.iter_mut()).zip(&grads) {
-            opt.step(p, g).map_err(|e| ReplayError::Spec(e.to_string()))?;
+        trace.lr.push(opt.lr());
+        if let Some(lrs) = trace.lrs.as_mut() {
+            lrs.push(group_lrs(&opt));
         }
-        trace.params.push(params.iter().map(|p| p.iter().map(|x| x.as_f64()).collect()).collect());
+        opt.step(&mut params, &grads).map_err(|e| ReplayError::Spec(e.to_string()))?;
+        let mut at = 0;
+        trace.params.push(
+            lens.iter()
+                .map(|&n| {
+                    let t = params[at..at + n].iter().map(|x| x.as_f64()).collect();
+                    at += n;
+                    t
+                })
+                .collect(),
+        );
         if let Some(s) = scheduler.as_mut() {
             let metric = spec.metrics.as_ref().and_then(|m| m.get(k)).copied();
-            s.advance(&mut dyn_refs(&mut opts), metric).map_err(|e| ReplayError::Refused(e.to_string()))?;
+            s.advance(opt.as_mut(), metric).map_err(|e| ReplayError::Refused(e.to_string()))?;
         }
     }
     Ok(trace)
 }
 
-fn dyn_refs<F: Real>(opts: &mut [DynOptimizer<F>]) -> Vec<&mut dyn descent_core::Optimizer<F>> {
-    opts.iter_mut().map(|o| &mut **o as &mut dyn descent_core::Optimizer<F>).collect()
+/// Cuts `flat` into consecutive slices of `lens`.
+fn split_mut<'a, F>(mut flat: &'a mut [F], lens: &[usize]) -> Vec<&'a mut [F]> {
+    lens.iter()
+        .map(|&n| {
+            let (head, tail) = std::mem::take(&mut flat).split_at_mut(n);
+            flat = tail;
+            head
+        })
+        .collect()
 }
 
 /// Gradient clipping of a spec.
@@ -407,6 +467,15 @@ pub fn compare_as(who: &str, dtype: &str, actual: &Trace, expected: &Trace) -> R
     };
     for (k, (ts_a, ts_e)) in actual.params.iter().zip(&expected.params).enumerate() {
         check(actual.lr[k], expected.lr[k], &|| format!("lr at step {k}"))?;
+        if let (Some(a), Some(e)) = (&actual.lrs, &expected.lrs) {
+            let (a, e) = (a.get(k).map_or(&[][..], Vec::as_slice), e.get(k).map_or(&[][..], Vec::as_slice));
+            if a.len() != e.len() {
+                return Err(format!("step {k}: {who} has {} groups, PyTorch {}", a.len(), e.len()));
+            }
+            for (g, (x, y)) in a.iter().zip(e).enumerate() {
+                check(*x, *y, &|| format!("lr of group {g} at step {k}"))?;
+            }
+        }
         if ts_a.len() != ts_e.len() {
             return Err(format!("step {k}: {who} has {} tensors, PyTorch {}", ts_a.len(), ts_e.len()));
         }
@@ -474,7 +543,18 @@ pub fn parse_expected(text: &str) -> Result<Expected, ReplayError> {
                 .collect::<Result<Vec<_>, _>>()?,
         );
     }
-    Ok(Expected::Trace(Trace { lr, params }))
+    let lrs = match v.get("lrs") {
+        None => None,
+        Some(l) => Some(
+            l.as_array()
+                .ok_or_else(|| bad("'lrs' must be a list of lists"))?
+                .iter()
+                .enumerate()
+                .map(|(k, x)| floats(x, &format!("lrs[{k}]")))
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
+    };
+    Ok(Expected::Trace(Trace { lr, lrs, params }))
 }
 
 /// The outcome of checking a spec against PyTorch's expected result.
@@ -570,7 +650,8 @@ mod tests {
 
     #[test]
     fn compare_names_the_first_mismatch() {
-        let e = Trace { lr: vec![0.1, 0.1], params: vec![vec![vec![1.0, 2.0]], vec![vec![0.5, 1.5]]] };
+        let e =
+            Trace { lr: vec![0.1, 0.1], lrs: None, params: vec![vec![vec![1.0, 2.0]], vec![vec![0.5, 1.5]]] };
         let mut a = e.clone();
         assert_eq!(compare("f64", &a, &e).unwrap().values, 4);
         a.params[1][0][1] = 1.5 + 1e-6;

@@ -2,10 +2,12 @@
 //! "T_max": 10}`), for `descent replay` and `descent train --scheduler`.
 
 use crate::registry::{BuildError, Kwargs};
+use descent_core::persist::{Reader, Writer};
 use descent_core::schedule::{
-    AnnealStrategy, AnySchedule, ConstantLr, CosineAnnealingLr, CosineAnnealingWarmRestarts, CyclicLr,
-    CyclicMode, Driver, ExponentialLr, LinearLr, MultiStepLr, OneCycleLr, PlateauMode, PolynomialLr,
-    ReduceLrOnPlateau, SavedSchedule, Schedule, Sequential, StepLr, ThresholdMode, WarmupCosine,
+    AnnealStrategy, AnySchedule, Chained, ConstantLr, CosineAnnealingLr, CosineAnnealingWarmRestarts,
+    CyclicLr, CyclicMode, Driver, ExponentialLr, LinearLr, MultiStepLr, OneCycleLr, PlateauMode,
+    PolynomialLr, ReduceLrOnPlateau, SavedSchedule, Schedule, Sequential, StepLr, ThresholdMode,
+    WarmupCosine,
 };
 use descent_core::{Optimizer, Real};
 use serde_json::{Map, Value};
@@ -13,13 +15,15 @@ use serde_json::{Map, Value};
 /// Most schedules a `sequential_lr` joins.
 pub const MAX_SEQUENTIAL: usize = 8;
 
-/// A closed-form schedule: one, or several joined.
+/// A closed-form schedule: one, several joined, or several chained.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Closed {
     /// One schedule.
     One(Box<AnySchedule>),
     /// `sequential_lr`.
     Joined(Box<Sequential<MAX_SEQUENTIAL>>),
+    /// `chained_scheduler`.
+    Chained(Box<Chained>),
 }
 
 impl Schedule for Closed {
@@ -27,37 +31,67 @@ impl Schedule for Closed {
         match self {
             Closed::One(s) => s.lr_at(t),
             Closed::Joined(s) => s.lr_at(t),
+            Closed::Chained(s) => s.lr_at(t),
         }
     }
     fn momentum_at(&self, t: u64) -> Option<f64> {
         match self {
             Closed::One(s) => s.momentum_at(t),
             Closed::Joined(s) => s.momentum_at(t),
+            Closed::Chained(s) => s.momentum_at(t),
         }
     }
 }
 
-/// A schedule driving one or several optimizers (one per tensor in a replay).
+/// Saved as the schedule it holds (its tag tells which).
+impl SavedSchedule for Closed {
+    const TAG: u8 = 0;
+    fn write_fields(&self, w: &mut Writer<'_>) -> Result<(), descent_core::Error> {
+        self.write_config(w)
+    }
+    fn read_fields(r: &mut Reader<'_>) -> Result<Self, descent_core::Error> {
+        Self::read_config(r)
+    }
+    fn write_config(&self, w: &mut Writer<'_>) -> Result<(), descent_core::Error> {
+        match self {
+            Closed::One(s) => s.write_config(w),
+            Closed::Joined(s) => s.write_config(w),
+            Closed::Chained(s) => s.write_config(w),
+        }
+    }
+    fn read_config(r: &mut Reader<'_>) -> Result<Self, descent_core::Error> {
+        Ok(match r.u8()? {
+            <Sequential<MAX_SEQUENTIAL> as SavedSchedule>::TAG => {
+                Closed::Joined(Box::new(Sequential::read_fields(r)?))
+            }
+            Chained::TAG => Closed::Chained(Box::new(Chained::read_fields(r)?)),
+            tag => Closed::One(Box::new(AnySchedule::read_tagged(tag, r)?)),
+        })
+    }
+}
+
+/// A schedule driving an optimizer's parameter groups.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Scheduler {
-    /// A closed form of the step count.
-    Closed(Box<Driver<Closed>>),
-    /// `reduce_lr_on_plateau`, fed a metric per step.
+    /// A closed form of the step count, one per group (each from the group's own lr).
+    Closed(Box<Driver<Closed, Vec<Closed>>>),
+    /// `reduce_lr_on_plateau`, fed a metric per step; it cuts every group.
     Plateau(ReduceLrOnPlateau),
 }
 
 impl Scheduler {
     /// Applies the values in force: step 0's (PyTorch's constructor step) for a new scheduler,
-    /// the saved step's after [`Scheduler::restore`].
-    pub fn start<F: Real>(&mut self, opts: &mut [&mut dyn Optimizer<F>]) -> Result<(), descent_core::Error> {
+    /// the saved step's after [`Scheduler::restore`]. The plateau scheduler leaves the
+    /// optimizer's learning rates as they are.
+    pub fn start<F: Real>(&mut self, opt: &mut dyn Optimizer<F>) -> Result<(), descent_core::Error> {
         match self {
-            Scheduler::Closed(d) => opts.iter_mut().try_for_each(|o| d.apply(&mut **o)),
-            Scheduler::Plateau(p) => opts.iter_mut().try_for_each(|o| o.set_lr(p.lr())),
+            Scheduler::Closed(d) => d.apply(opt),
+            Scheduler::Plateau(_) => Ok(()),
         }
     }
 
     /// The state as bytes, through the core's versioned, checksummed persistence: the
-    /// [`Driver`]'s (the schedule's configuration and the step count) for the closed forms,
+    /// [`Driver`]'s (the schedules' configurations and the step count) for the closed forms,
     /// [`ReduceLrOnPlateau::save`]'s for the plateau scheduler.
     pub fn save(&self) -> Vec<u8> {
         fn saved(len: usize, save: impl FnOnce(&mut [u8]) -> Result<usize, descent_core::Error>) -> Vec<u8> {
@@ -69,41 +103,22 @@ impl Scheduler {
             out
         }
         match self {
-            Scheduler::Closed(d) => match d.schedule() {
-                Closed::One(s) => {
-                    let d = Driver::at((**s).clone(), d.t());
-                    saved(d.saved_len(), |out| d.save(out))
-                }
-                Closed::Joined(s) => {
-                    let d = Driver::at((**s).clone(), d.t());
-                    saved(d.saved_len(), |out| d.save(out))
-                }
-            },
+            Scheduler::Closed(d) => saved(d.saved_len(), |out| d.save(out)),
             Scheduler::Plateau(p) => saved(p.saved_len(), |out| p.save(out)),
         }
     }
 
-    /// Restores what [`Scheduler::save`] wrote for the same schedule (a closed form saved with
+    /// Restores what [`Scheduler::save`] wrote for the same schedules (a closed form saved with
     /// another configuration is refused); refuses anything else and then changes nothing.
     pub fn restore(&mut self, bytes: &[u8]) -> Result<(), String> {
-        fn step_of<S: Schedule + SavedSchedule + Clone + PartialEq>(
-            given: &S,
-            bytes: &[u8],
-        ) -> Result<u64, String> {
-            let mut d = Driver::new(given.clone());
-            d.restore(bytes).map_err(|e| format!("schedule state: {e}"))?;
-            if d.schedule() != given {
-                return Err("the saved schedule is not the one given".into());
-            }
-            Ok(d.t())
-        }
         match self {
             Scheduler::Closed(d) => {
-                let t = match d.schedule() {
-                    Closed::One(s) => step_of(&**s, bytes)?,
-                    Closed::Joined(s) => step_of(&**s, bytes)?,
-                };
-                **d = Driver::at(d.schedule().clone(), t);
+                let mut restored = (**d).clone();
+                restored.restore(bytes).map_err(|e| format!("schedule state: {e}"))?;
+                if restored.schedules() != d.schedules() {
+                    return Err("the saved schedule is not the one given".into());
+                }
+                **d = restored;
                 Ok(())
             }
             Scheduler::Plateau(p) => p.restore(bytes).map_err(|e| format!("schedule state: {e}")),
@@ -113,20 +128,12 @@ impl Scheduler {
     /// Advances after an optimizer step (`metric` for the plateau scheduler).
     pub fn advance<F: Real>(
         &mut self,
-        opts: &mut [&mut dyn Optimizer<F>],
+        opt: &mut dyn Optimizer<F>,
         metric: Option<f64>,
     ) -> Result<(), descent_core::Error> {
         match self {
-            Scheduler::Closed(d) => {
-                let next = Driver::at(d.schedule().clone(), d.t() + 1);
-                opts.iter_mut().try_for_each(|o| next.apply(&mut **o))?;
-                **d = next;
-                Ok(())
-            }
-            Scheduler::Plateau(p) => {
-                let lr = p.step(metric.unwrap_or(f64::NAN));
-                opts.iter_mut().try_for_each(|o| o.set_lr(lr))
-            }
+            Scheduler::Closed(d) => d.step(opt),
+            Scheduler::Plateau(p) => p.step_groups(metric.unwrap_or(f64::NAN), opt),
         }
     }
 }
@@ -276,10 +283,78 @@ fn one(map: &Map<String, Value>, base_lr: f64, has_momentum: bool) -> Result<Any
     Ok(s)
 }
 
-/// Builds the scheduler of `map` for an optimizer whose learning rate is `base_lr`;
-/// `has_momentum` says whether it has a momentum or β1 to cycle.
-pub fn build(map: &Map<String, Value>, base_lr: f64, has_momentum: bool) -> Result<Scheduler, BuildError> {
+/// Keys that may hold one value per parameter group (PyTorch's list forms).
+const PER_GROUP: [&str; 4] = ["max_lr", "base_lr", "base_momentum", "max_momentum"];
+
+/// `map` as group `g` of `groups` sees it: a list under a [`PER_GROUP`] key is replaced by its
+/// g-th value (PyTorch: "expected N values for max_lr, got M" otherwise).
+fn for_group(map: &Map<String, Value>, g: usize, groups: usize) -> Result<Map<String, Value>, BuildError> {
+    let mut m = map.clone();
+    for key in PER_GROUP {
+        if let Some(Value::Array(values)) = map.get(key) {
+            if values.len() != groups {
+                return Err(BuildError::Refused(format!(
+                    "expected {groups} values for {key}, got {}",
+                    values.len()
+                )));
+            }
+            m.insert(key.to_string(), values[g].clone());
+        }
+    }
+    Ok(m)
+}
+
+/// One group's closed-form schedule: `sequential_lr`, `chained_scheduler` or a single one.
+fn closed(map: &Map<String, Value>, base_lr: f64, has_momentum: bool) -> Result<Closed, BuildError> {
     let name = map.get("name").and_then(Value::as_str).unwrap_or("");
+    let children = |k: &mut Kwargs<'_>| -> Result<Vec<Map<String, Value>>, BuildError> {
+        let list = k
+            .raw("schedulers")
+            .and_then(Value::as_array)
+            .ok_or_else(|| BuildError::Spec(format!("{name}: 'schedulers' must be a list")))?;
+        list.iter()
+            .map(|c| {
+                let m = c
+                    .as_object()
+                    .ok_or_else(|| BuildError::Spec(format!("{name}: each scheduler must be an object")))?;
+                if m.get("name").and_then(Value::as_str) == Some("reduce_lr_on_plateau") {
+                    return Err(BuildError::Refused(format!("{name} does not support `ReduceLROnPlateau` scheduler as it requires additional kwargs to be specified when calling `step`")));
+                }
+                Ok(m.clone())
+            })
+            .collect()
+    };
+    match name {
+        "sequential_lr" => {
+            let mut k = Kwargs::new(name, map);
+            let maps = children(&mut k)?;
+            let milestones = k.uints("milestones")?;
+            k.finish()?;
+            let built = maps.iter().map(|m| one(m, base_lr, has_momentum)).collect::<Result<Vec<_>, _>>()?;
+            let joined = Sequential::new(&built, &milestones).map_err(core_err)?;
+            Ok(Closed::Joined(Box::new(joined)))
+        }
+        "chained_scheduler" => {
+            let mut k = Kwargs::new(name, map);
+            let maps = children(&mut k)?;
+            k.finish()?;
+            let built = maps.iter().map(|m| one(m, base_lr, has_momentum)).collect::<Result<Vec<_>, _>>()?;
+            Ok(Closed::Chained(Box::new(Chained::new(base_lr, &built).map_err(core_err)?)))
+        }
+        _ => Ok(Closed::One(Box::new(one(map, base_lr, has_momentum)?))),
+    }
+}
+
+/// Builds the scheduler of `map` for an optimizer whose groups start from the learning rates
+/// `base_lrs` (PyTorch's `base_lrs`, one per group); `has_momentum` says whether it has a
+/// momentum or β1 to cycle.
+pub fn build(
+    map: &Map<String, Value>,
+    base_lrs: &[f64],
+    has_momentum: bool,
+) -> Result<Scheduler, BuildError> {
+    let name = map.get("name").and_then(Value::as_str).unwrap_or("");
+    let first = base_lrs.first().copied().unwrap_or(0.0);
     match name {
         "reduce_lr_on_plateau" => {
             let mut k = Kwargs::new(name, map);
@@ -301,36 +376,18 @@ pub fn build(map: &Map<String, Value>, base_lr: f64, has_momentum: bool) -> Resu
             let eps = k.f64("eps", 1e-8)?;
             k.finish()?;
             Ok(Scheduler::Plateau(
-                ReduceLrOnPlateau::new(base_lr, mode, factor, patience, threshold, tm, cooldown, min_lr, eps)
+                ReduceLrOnPlateau::new(first, mode, factor, patience, threshold, tm, cooldown, min_lr, eps)
                     .map_err(core_err)?,
             ))
         }
-        "sequential_lr" => {
-            let mut k = Kwargs::new(name, map);
-            let children = k
-                .raw("schedulers")
-                .and_then(Value::as_array)
-                .ok_or_else(|| BuildError::Spec("sequential_lr: 'schedulers' must be a list".into()))?;
-            let milestones = k.uints("milestones")?;
-            k.finish()?;
-            let mut built = Vec::new();
-            for c in children {
-                let m = c.as_object().ok_or_else(|| {
-                    BuildError::Spec("sequential_lr: each scheduler must be an object".into())
-                })?;
-                if m.get("name").and_then(Value::as_str) == Some("reduce_lr_on_plateau") {
-                    return Err(BuildError::Refused("SequentialLR does not support `ReduceLROnPlateau` scheduler as it requires additional kwargs to be specified when calling `step`".into()));
-                }
-                built.push(one(m, base_lr, has_momentum)?);
-            }
-            let joined = Sequential::new(&built, &milestones).map_err(core_err)?;
-            Ok(Scheduler::Closed(Box::new(Driver::new(Closed::Joined(Box::new(joined))))))
+        _ => {
+            let per_group = base_lrs
+                .iter()
+                .enumerate()
+                .map(|(g, &lr)| closed(&for_group(map, g, base_lrs.len())?, lr, has_momentum))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(Scheduler::Closed(Box::new(Driver::per_group(per_group))))
         }
-        _ => Ok(Scheduler::Closed(Box::new(Driver::new(Closed::One(Box::new(one(
-            map,
-            base_lr,
-            has_momentum,
-        )?)))))),
     }
 }
 
@@ -345,10 +402,10 @@ pub struct TrainingSchedule(Scheduler);
 
 impl crate::train::Schedule for TrainingSchedule {
     fn start(&mut self, opt: &mut dyn Optimizer<f32>) -> Result<(), String> {
-        self.0.start(&mut [opt]).map_err(|e| e.to_string())
+        self.0.start(opt).map_err(|e| e.to_string())
     }
     fn advance(&mut self, opt: &mut dyn Optimizer<f32>, metric: Option<f64>) -> Result<(), String> {
-        self.0.advance(&mut [opt], metric).map_err(|e| e.to_string())
+        self.0.advance(opt, metric).map_err(|e| e.to_string())
     }
     fn save(&self) -> Vec<u8> {
         self.0.save()
@@ -358,13 +415,14 @@ impl crate::train::Schedule for TrainingSchedule {
     }
 }
 
-/// The schedule `--scheduler SPEC` describes, for an optimizer with learning rate `base_lr`.
+/// The schedule `--scheduler SPEC` describes, for an optimizer whose groups start from the
+/// learning rates `base_lrs`.
 pub fn for_training(
     spec: &str,
-    base_lr: f64,
+    base_lrs: &[f64],
     has_momentum: bool,
 ) -> Result<Box<dyn crate::train::Schedule>, BuildError> {
-    Ok(Box::new(TrainingSchedule(build(&parse_cli(spec)?, base_lr, has_momentum)?)))
+    Ok(Box::new(TrainingSchedule(build(&parse_cli(spec)?, base_lrs, has_momentum)?)))
 }
 
 #[cfg(test)]
@@ -372,7 +430,7 @@ mod tests {
     use super::*;
 
     fn built(spec: &str) -> Scheduler {
-        build(&parse_cli(spec).unwrap(), 0.1, true).unwrap()
+        build(&parse_cli(spec).unwrap(), &[0.1], true).unwrap()
     }
 
     #[test]
@@ -384,8 +442,8 @@ mod tests {
         assert_eq!(parse_cli(r#"{"name": "step_lr", "step_size": 3}"#).unwrap()["step_size"], 3);
         assert!(parse_cli("step_lr:step_size").is_err());
         assert!(parse_cli("{not json").is_err());
-        assert!(build(&parse_cli("bogus_lr").unwrap(), 0.1, true).is_err());
-        assert!(build(&parse_cli("step_lr:step_size=2,typo=1").unwrap(), 0.1, true).is_err());
+        assert!(build(&parse_cli("bogus_lr").unwrap(), &[0.1], true).is_err());
+        assert!(build(&parse_cli("step_lr:step_size=2,typo=1").unwrap(), &[0.1], true).is_err());
     }
 
     #[test]
@@ -406,10 +464,10 @@ mod tests {
             )
             .unwrap();
             let mut a = built(spec);
-            a.start(&mut [opt.as_mut()]).unwrap();
+            a.start(opt.as_mut()).unwrap();
             let metrics = [3.0, 2.0, 2.5, 2.6, 1.0, 1.5, 1.7];
             for m in metrics {
-                a.advance(&mut [opt.as_mut()], Some(m)).unwrap();
+                a.advance(opt.as_mut(), Some(m)).unwrap();
             }
             let bytes = a.save();
             let mut b = built(spec);

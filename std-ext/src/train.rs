@@ -603,7 +603,7 @@ mod tests {
         let (x, y) = blobs(300, 3);
         let (tx, ty) = blobs(150, 4);
         let d = on(split(&x, &y), split(&tx, &ty));
-        let sched = || spec.map(|s| for_training(s, 1e-3, true).unwrap());
+        let sched = || spec.map(|s| for_training(s, &[1e-3], true).unwrap());
         let mut s1 = sched();
         let straight = train_on(d, 4, 3, o, dyn_mut(&mut s1), &mut Silent).unwrap();
         let first = TrainOptions { epochs: 2, ..o.clone() };
@@ -667,7 +667,7 @@ mod tests {
         // 10 batches per epoch; groups of 3 make 4 steps (3 + 3 + 3 + 1).
         for (accumulate, steps) in [(1, 10), (3, 4)] {
             o.accumulate = accumulate;
-            let mut s = for_training("exponential_lr:gamma=0.5", 1e-3, true).unwrap();
+            let mut s = for_training("exponential_lr:gamma=0.5", &[1e-3], true).unwrap();
             let t = train_on(d, 4, 3, &o, Some(s.as_mut()), &mut Silent).unwrap();
             for (e, r) in t.history.epochs.iter().enumerate() {
                 let last_step = (e + 1) * steps - 1;

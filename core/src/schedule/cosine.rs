@@ -25,6 +25,13 @@ impl CosineAnnealingLr {
     }
 }
 
+impl CosineAnnealingLr {
+    /// The lr it anneals to.
+    pub fn eta_min(&self) -> f64 {
+        self.eta_min
+    }
+}
+
 impl Schedule for CosineAnnealingLr {
     fn lr_at(&self, t: u64) -> f64 {
         self.eta_min + (self.base_lr - self.eta_min) * (1.0 + cos(PI * t as f64 / self.t_max as f64)) / 2.0
@@ -83,6 +90,13 @@ impl CosineAnnealingWarmRestarts {
             }
         }
         (t - start, len)
+    }
+}
+
+impl CosineAnnealingWarmRestarts {
+    /// The lr each cycle anneals to.
+    pub fn eta_min(&self) -> f64 {
+        self.eta_min
     }
 }
 

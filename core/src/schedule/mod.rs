@@ -20,14 +20,18 @@
 //! the conformance tolerance (1e-9). The recursive form also multiplies any outside change of the
 //! lr into later values; the closed form does not.
 
+mod chained;
 mod cosine;
 mod cyclic;
+mod lambda;
 mod plateau;
 mod sequential;
 mod step;
 
+pub use chained::{Chained, MAX_CHAINED};
 pub use cosine::{CosineAnnealingLr, CosineAnnealingWarmRestarts, WarmupCosine};
 pub use cyclic::{AnnealStrategy, CyclicLr, CyclicMode, OneCycleLr};
+pub use lambda::{LambdaLr, MultiplicativeLr};
 pub use plateau::{PlateauMode, ReduceLrOnPlateau, ThresholdMode};
 pub use sequential::{Segment, Sequential};
 pub use step::{ConstantLr, ExponentialLr, LinearLr, MAX_MILESTONES, MultiStepLr, PolynomialLr, StepLr};
@@ -103,79 +107,170 @@ impl Schedule for AnySchedule {
     }
 }
 
-/// Applies a stateless schedule to an optimizer: [`Driver::start`] sets step 0's values, each
-/// [`Driver::step`] (after `optimizer.step()`, as in PyTorch) advances to the next step's.
+/// Applies stateless schedules to an optimizer, one per parameter group: [`Driver::start`] sets
+/// step 0's values, each [`Driver::step`] (after `optimizer.step()`, as in PyTorch) advances to
+/// the next step's.
 ///
-/// The driver's state is the step count t; [`Driver::save`] writes it with the schedule's
-/// configuration, so that restoring it beside the optimizer's saved state resumes a run
+/// Each group follows its own schedule, built from that group's initial learning rate (PyTorch's
+/// `base_lrs`; one-cycle and cyclic schedules may also differ per group in `max_lr`, `base_lr`
+/// and the momenta they cycle). [`Driver::new`] holds one schedule, for an optimizer with one
+/// group; [`Driver::per_group`] holds one per group, in an array, a slice or (in `std` code) a
+/// `Vec`.
+///
+/// The driver's state is the step count t; [`Driver::save`] writes it with the schedules'
+/// configurations, so that restoring it beside the optimizer's saved state resumes a run
 /// bit-identically (the optimizer's bytes hold the lr and momentum in force; the driver's hold
 /// where the schedule stands).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Driver<S: Schedule> {
-    schedule: S,
+pub struct Driver<S: Schedule, Z: AsRef<[S]> = [S; 1]> {
+    schedules: Z,
     t: u64,
+    _s: core::marker::PhantomData<S>,
 }
 
 impl<S: Schedule> Driver<S> {
-    /// A driver at step 0.
+    /// A driver at step 0 for an optimizer with one group.
     pub fn new(schedule: S) -> Self {
-        Driver { schedule, t: 0 }
+        Driver { schedules: [schedule], t: 0, _s: core::marker::PhantomData }
     }
     /// A driver resuming at step `t`.
     pub fn at(schedule: S, t: u64) -> Self {
-        Driver { schedule, t }
+        Driver { schedules: [schedule], t, _s: core::marker::PhantomData }
     }
     /// The schedule.
     pub fn schedule(&self) -> &S {
-        &self.schedule
+        let [s] = &self.schedules;
+        s
+    }
+}
+
+impl<S: Schedule, Z: AsRef<[S]>> Driver<S, Z> {
+    /// A driver at step 0 with one schedule per parameter group (group g follows `schedules[g]`).
+    pub fn per_group(schedules: Z) -> Self {
+        Driver { schedules, t: 0, _s: core::marker::PhantomData }
+    }
+    /// A driver with one schedule per group, resuming at step `t`.
+    pub fn per_group_at(schedules: Z, t: u64) -> Self {
+        Driver { schedules, t, _s: core::marker::PhantomData }
+    }
+    /// The schedules, one per group.
+    pub fn schedules(&self) -> &[S] {
+        self.schedules.as_ref()
     }
     /// The step whose values are in force.
     pub fn t(&self) -> u64 {
         self.t
     }
-    /// Sets the optimizer's lr (and momentum) for the current step. On error the optimizer is
-    /// left as it was.
+    /// Sets every group's lr (and momentum) for step `t`. Refuses a schedule count that is not
+    /// the optimizer's group count. If a group refuses its values, that group is left as it was
+    /// and the groups before it get back the values of step `undo` (what this driver set last).
+    fn apply_at<F: Real>(&self, opt: &mut dyn Optimizer<F>, t: u64, undo: u64) -> Result<(), Error> {
+        let schedules = self.schedules.as_ref();
+        if schedules.len() != opt.groups() {
+            return Err(Error::LengthMismatch {
+                what: "schedules (one per parameter group)",
+                expected: opt.groups(),
+                found: schedules.len(),
+            });
+        }
+        for (g, s) in schedules.iter().enumerate() {
+            if let Err(e) = apply_group(opt, g, s.lr_at(t), s.momentum_at(t)) {
+                for (h, s) in schedules.iter().enumerate().take(g) {
+                    let _ = apply_group(opt, h, s.lr_at(undo), s.momentum_at(undo));
+                }
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+    /// Sets the optimizer's lr (and momentum) for the current step, group by group.
     pub fn apply<F: Real>(&self, opt: &mut dyn Optimizer<F>) -> Result<(), Error> {
-        apply_values(opt, self.schedule.lr_at(self.t), self.schedule.momentum_at(self.t))
+        self.apply_at(opt, self.t, self.t)
     }
     /// Step 0: apply the first values.
     pub fn start<F: Real>(&mut self, opt: &mut dyn Optimizer<F>) -> Result<(), Error> {
         self.apply(opt)
     }
-    /// Advances one step and applies its values. On error (the optimizer refused a value) neither
-    /// the driver nor the optimizer changes.
+    /// Advances one step and applies its values. On error (the optimizer refused a value) the
+    /// driver does not advance (see [`Driver::apply`] for the optimizer).
     pub fn step<F: Real>(&mut self, opt: &mut dyn Optimizer<F>) -> Result<(), Error> {
         let t = self.t.saturating_add(1);
-        apply_values(opt, self.schedule.lr_at(t), self.schedule.momentum_at(t))?;
+        self.apply_at(opt, t, self.t)?;
         self.t = t;
         Ok(())
     }
 }
 
-/// Persistence kind of a saved [`Driver`].
+/// Persistence kind of a saved [`Driver`] with one schedule.
 const DRIVER_KIND: u8 = 0x83;
+/// Persistence kind of a saved [`Driver`] with several (its count follows the header).
+const DRIVER_GROUPS_KIND: u8 = 0x84;
 
-impl<S: Schedule + SavedSchedule> Driver<S> {
+impl<S: Schedule + SavedSchedule, Z: AsRef<[S]> + AsMut<[S]>> Driver<S, Z> {
     fn write(&self, w: &mut Writer<'_>) -> Result<(), Error> {
-        w.header(&Header { kind: DRIVER_KIND, float_bytes: 0, n: 0, steps: self.t })?;
-        self.schedule.write_config(w)
+        let schedules = self.schedules.as_ref();
+        if let [one] = schedules {
+            w.header(&Header { kind: DRIVER_KIND, float_bytes: 0, n: 0, steps: self.t })?;
+            return one.write_config(w);
+        }
+        w.header(&Header {
+            kind: DRIVER_GROUPS_KIND,
+            float_bytes: 0,
+            n: schedules.len() as u64,
+            steps: self.t,
+        })?;
+        schedules.iter().try_for_each(|s| s.write_config(w))
     }
     /// Bytes [`Driver::save`] writes.
     pub fn saved_len(&self) -> usize {
         persist::saved_len(|w| self.write(w))
     }
-    /// Saves t and the schedule's configuration (see [`crate::persist`]; kind 0x83).
+    /// Saves t and the schedules' configurations (see [`crate::persist`]; kind 0x83 for one
+    /// schedule, 0x84 for one per group).
     pub fn save(&self, out: &mut [u8]) -> Result<usize, Error> {
         persist::save(out, |w| self.write(w))
     }
-    /// Restores what [`Driver::save`] wrote (schedule and t); refuses anything else, changing
-    /// nothing.
+    /// Restores what [`Driver::save`] wrote (schedules and t) into a driver with as many
+    /// schedules; refuses anything else, changing nothing.
     pub fn restore(&mut self, bytes: &[u8]) -> Result<(), Error> {
-        *self = persist::read_kind(bytes, DRIVER_KIND, |h, r| {
-            Ok(Driver { schedule: S::read_config(r)?, t: h.steps })
+        let count = self.schedules.as_ref().len();
+        let kind = if count == 1 { DRIVER_KIND } else { DRIVER_GROUPS_KIND };
+        // Read and validate every schedule before replacing any.
+        let t = persist::read_kind(bytes, kind, |h, r| {
+            if count != 1 && h.n != count as u64 {
+                return Err(Error::StateMismatch { field: "schedules", expected: count as u64, found: h.n });
+            }
+            for _ in 0..count {
+                S::read_config(r)?;
+            }
+            Ok(h.steps)
         })?;
+        let (_, mut r) = persist::Reader::open(bytes)?;
+        for s in self.schedules.as_mut() {
+            *s = S::read_config(&mut r)?;
+        }
+        self.t = t;
         Ok(())
     }
+}
+
+/// Sets group `g`'s `lr` (and `momentum`), or changes nothing and returns the refusal.
+pub(crate) fn apply_group<F: Real>(
+    opt: &mut dyn Optimizer<F>,
+    g: usize,
+    lr: f64,
+    momentum: Option<f64>,
+) -> Result<(), Error> {
+    let old = opt.group_lr(g)?;
+    opt.set_group_lr(g, lr)?;
+    if let Some(m) = momentum
+        && let Err(e) = opt.set_group_momentum(g, m)
+    {
+        // `old` was accepted before, so setting it back cannot fail.
+        let _ = opt.set_group_lr(g, old);
+        return Err(e);
+    }
+    Ok(())
 }
 
 /// Sets `lr` (and `momentum`) on `opt`, or changes nothing and returns the refusal.
@@ -201,7 +296,7 @@ pub(crate) fn apply_values<F: Real>(
 /// so bytes of another kind are refused with [`Error::StateMismatch`].
 ///
 /// Tags: 1 step, 2 multi-step, 3 exponential, 4 cosine, 5 warm restarts, 6 one-cycle, 7 cyclic,
-/// 8 linear, 9 constant, 10 polynomial, 11 warmup-cosine, 12 plateau, 13 sequential.
+/// 8 linear, 9 constant, 10 polynomial, 11 warmup-cosine, 12 plateau, 13 sequential, 14 chained.
 pub trait SavedSchedule: Sized {
     /// The tag written before the fields.
     const TAG: u8;
@@ -246,8 +341,23 @@ impl SavedSchedule for AnySchedule {
 }
 
 impl AnySchedule {
+    /// Whether its lr is the base lr times a factor of t, so that it chains ([`Chained`]).
+    pub fn chainable(&self) -> bool {
+        match self {
+            AnySchedule::Step(_)
+            | AnySchedule::MultiStep(_)
+            | AnySchedule::Exponential(_)
+            | AnySchedule::Linear(_)
+            | AnySchedule::Constant(_)
+            | AnySchedule::Polynomial(_) => true,
+            AnySchedule::Cosine(c) => c.eta_min() == 0.0,
+            AnySchedule::WarmRestarts(c) => c.eta_min() == 0.0,
+            AnySchedule::OneCycle(_) | AnySchedule::Cyclic(_) | AnySchedule::WarmupCosine(_) => false,
+        }
+    }
+
     /// Reads the fields of the schedule whose tag `tag` was just read.
-    pub(crate) fn read_tagged(tag: u8, r: &mut Reader<'_>) -> Result<Self, Error> {
+    pub fn read_tagged(tag: u8, r: &mut Reader<'_>) -> Result<Self, Error> {
         Ok(match tag {
             StepLr::TAG => AnySchedule::Step(StepLr::read_fields(r)?),
             MultiStepLr::TAG => AnySchedule::MultiStep(MultiStepLr::read_fields(r)?),

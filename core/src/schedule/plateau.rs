@@ -128,8 +128,9 @@ impl ReduceLrOnPlateau {
         }
     }
 
-    /// Feeds one metric; returns the learning rate for what follows.
-    pub fn step(&mut self, metric: f64) -> f64 {
+    /// Counts one metric; whether the learning rate is to be cut now (the bookkeeping of
+    /// PyTorch's `step`, before `_reduce_lr`).
+    fn observe(&mut self, metric: f64) -> bool {
         self.last_epoch = self.last_epoch.saturating_add(1);
         if self.is_better(metric) {
             self.best = metric;
@@ -142,14 +143,44 @@ impl ReduceLrOnPlateau {
             self.num_bad_epochs = 0;
         }
         if self.num_bad_epochs > self.patience {
-            let new_lr = f64::max(self.lr * self.factor, self.min_lr);
-            if self.lr - new_lr > self.eps {
-                self.lr = new_lr;
-            }
             self.cooldown_counter = self.cooldown;
             self.num_bad_epochs = 0;
+            return true;
+        }
+        false
+    }
+
+    /// One group's cut: max(lr·factor, min_lr), unless that changes it by at most eps.
+    fn cut(&self, lr: f64) -> f64 {
+        let new_lr = f64::max(lr * self.factor, self.min_lr);
+        if lr - new_lr > self.eps { new_lr } else { lr }
+    }
+
+    /// Feeds one metric; returns the learning rate for what follows.
+    pub fn step(&mut self, metric: f64) -> f64 {
+        if self.observe(metric) {
+            self.lr = self.cut(self.lr);
         }
         self.lr
+    }
+
+    /// Feeds one metric and, when the plateau calls for it, cuts every parameter group's learning
+    /// rate from its current value, as PyTorch's `_reduce_lr` does; [`ReduceLrOnPlateau::lr`]
+    /// follows the first group. The optimizer's learning rates are finite and non-negative, so
+    /// the cut ones are too and no group refuses them.
+    pub fn step_groups<F: crate::real::Real>(
+        &mut self,
+        metric: f64,
+        opt: &mut dyn crate::optim::Optimizer<F>,
+    ) -> Result<(), Error> {
+        if self.observe(metric) {
+            for g in 0..opt.groups() {
+                let lr = self.cut(opt.group_lr(g)?);
+                opt.set_group_lr(g, lr)?;
+            }
+            self.lr = opt.group_lr(0)?;
+        }
+        Ok(())
     }
 
     /// Epochs (metrics) fed so far: PyTorch's `last_epoch`.

@@ -126,7 +126,7 @@ pub fn synthetic(epochs: usize, seed: u64) -> Result<Synthetic, String> {
         ..TrainOptions::default()
     };
     let spec = format!("warmup_cosine:warmup_steps={},total_steps={total}", total / 20);
-    let mut schedule = crate::schedule_spec::for_training(&spec, 1e-3, true).map_err(|e| e.to_string())?;
+    let mut schedule = crate::schedule_spec::for_training(&spec, &[1e-3], true).map_err(|e| e.to_string())?;
     let t =
         crate::train::train(train.split(), test.split(), 20, 1, &opts, Some(schedule.as_mut()), &mut Silent)?;
     let best = t

@@ -57,13 +57,13 @@ pub fn curve(spec: &str, base_lr: f64, steps: usize, metric: impl Fn(usize) -> f
     let kwargs = crate::named::parse("optimizer", &format!("sgd:lr={base_lr},momentum=0.9"))?;
     let mut opt =
         registry::build::<f64>(&kwargs, &[1], 1, NonFinitePolicy::Propagate).map_err(|e| e.to_string())?;
-    let mut s = schedule_spec::build(&map, base_lr, true).map_err(|e| e.to_string())?;
-    s.start(&mut [&mut *opt]).map_err(|e| e.to_string())?;
+    let mut s = schedule_spec::build(&map, &[base_lr], true).map_err(|e| e.to_string())?;
+    s.start(&mut *opt).map_err(|e| e.to_string())?;
     let mut c = Curve { label: String::new(), lr: Vec::new(), momentum: Vec::new() };
     for t in 0..steps {
         c.lr.push(opt.lr());
         c.momentum.push(opt.momentum().unwrap_or(f64::NAN));
-        s.advance(&mut [&mut *opt], Some(metric(t))).map_err(|e| e.to_string())?;
+        s.advance(&mut *opt, Some(metric(t))).map_err(|e| e.to_string())?;
     }
     Ok(c)
 }

@@ -287,7 +287,7 @@ fn schedule(r: &Recipe, opts: &TrainOptions) -> Result<Option<Box<dyn crate::tra
         crate::registry::build::<f32>(&opts.optimizer, &[1], 1, descent_core::NonFinitePolicy::Propagate)?;
     match &r.scheduler {
         Some(s) => Ok(Some(
-            crate::schedule_spec::for_training(s, r.lr, probe.momentum().is_some())
+            crate::schedule_spec::for_training(s, &[r.lr], probe.momentum().is_some())
                 .map_err(|e| Failure(format!("--scheduler: {e}")))?,
         )),
         None => Ok(None),
