@@ -55,6 +55,9 @@ pub trait Real:
     fn sqrt(self) -> Self;
     /// Absolute value.
     fn abs_(self) -> Self;
+    /// `self·a + b` with one rounding (IEEE fused multiply-add, through libm, so the same on every
+    /// target), as PyTorch's CPU kernels compute `lerp` and `add(…, alpha)`.
+    fn fma(self, a: Self, b: Self) -> Self;
     /// Maximum that propagates NaN from either side, like `torch.maximum`.
     fn max_nan(self, other: Self) -> Self;
     /// Sign with `sign(±0) = 0` and `sign(NaN) = NaN`, like `torch.sign` and `jnp.sign`
@@ -72,7 +75,7 @@ pub trait Real:
 }
 
 macro_rules! impl_real {
-    ($t:ty, $bytes:expr, $lanes:expr, $name:expr, $sqrt:path) => {
+    ($t:ty, $bytes:expr, $lanes:expr, $name:expr, $sqrt:path, $fma:path) => {
         impl Real for $t {
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
@@ -96,6 +99,10 @@ macro_rules! impl_real {
             #[inline(always)]
             fn abs_(self) -> Self {
                 <$t>::abs(self)
+            }
+            #[inline(always)]
+            fn fma(self, a: Self, b: Self) -> Self {
+                $fma(self, a, b)
             }
             #[inline(always)]
             fn max_nan(self, other: Self) -> Self {
@@ -159,8 +166,8 @@ const LANES_F32: usize = 8;
 #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
 const LANES_F64: usize = 4;
 
-impl_real!(f32, 4, LANES_F32, "f32", crate::simd::sqrt_f32);
-impl_real!(f64, 8, LANES_F64, "f64", crate::simd::sqrt_f64);
+impl_real!(f32, 4, LANES_F32, "f32", crate::simd::sqrt_f32, libm::fmaf);
+impl_real!(f64, 8, LANES_F64, "f64", crate::simd::sqrt_f64, libm::fma);
 
 /// `base^exp` for the bias corrections `β^t` and every other power of a hyperparameter, computed
 /// in `f64` with libm's correctly rounded-ish `pow` (≤ 1 ulp), the same in every build. Python's

@@ -411,6 +411,15 @@ impl Tolerance {
             Tolerance { rtol: 1e-5, atol: 1e-6 }
         }
     }
+    /// The tolerances of a spec: its dtype's, except Muon's (rtol 1e-3, atol 1e-4: PyTorch runs
+    /// its Newton–Schulz iteration in bfloat16, whose rounding the conformance README allows for).
+    pub fn for_spec(spec: &Spec) -> Self {
+        if spec.optimizer.get("name").and_then(Value::as_str) == Some("muon") {
+            Tolerance { rtol: 1e-3, atol: 1e-4 }
+        } else {
+            Self::for_dtype(&spec.dtype)
+        }
+    }
     /// The allowed |a − e| for an expected value e.
     pub fn allowed(&self, e: f64) -> f64 {
         self.atol + self.rtol * e.abs()
@@ -436,13 +445,12 @@ pub struct Agreement {
 /// ([`Tolerance::for_dtype`]). On disagreement, says where first: the step, the tensor, the
 /// element, both values and the tolerance.
 pub fn compare(dtype: &str, actual: &Trace, expected: &Trace) -> Result<Agreement, String> {
-    compare_as("descent", dtype, actual, expected)
+    compare_as("descent", Tolerance::for_dtype(dtype), actual, expected)
 }
 
 /// [`compare`], calling the side being checked `who` in the messages (`"descent"`, or the file of
 /// another implementation's trace).
-pub fn compare_as(who: &str, dtype: &str, actual: &Trace, expected: &Trace) -> Result<Agreement, String> {
-    let tol = Tolerance::for_dtype(dtype);
+pub fn compare_as(who: &str, tol: Tolerance, actual: &Trace, expected: &Trace) -> Result<Agreement, String> {
     if actual.params.len() != expected.params.len() || actual.lr.len() != expected.lr.len() {
         return Err(format!(
             "step counts differ: {who} has {} steps, PyTorch {}",
@@ -571,21 +579,21 @@ pub enum Verdict {
 /// Replays `spec` and checks the result against PyTorch's `expected` at the conformance
 /// tolerances. Errors only for a malformed spec; a refusal by either side is part of the verdict.
 pub fn check(spec: &Spec, expected: &Expected) -> Result<Verdict, ReplayError> {
-    verdict("descent", &spec.dtype, replay(spec), expected)
+    verdict("descent", Tolerance::for_spec(spec), replay(spec), expected)
 }
 
 /// Checks `actual` (a trace, or the refusal of a configuration) of the side called `who` against
-/// PyTorch's `expected`, at the tolerances of `dtype`. A malformed spec (`Err(ReplayError::Spec)`)
-/// is returned as the error.
+/// PyTorch's `expected`, at the tolerances `tol` ([`Tolerance::for_spec`]). A malformed spec
+/// (`Err(ReplayError::Spec)`) is returned as the error.
 pub fn verdict(
     who: &str,
-    dtype: &str,
+    tol: Tolerance,
     actual: Result<Trace, ReplayError>,
     expected: &Expected,
 ) -> Result<Verdict, ReplayError> {
     Ok(match (actual, expected) {
         (Err(ReplayError::Spec(s)), _) => return Err(ReplayError::Spec(s)),
-        (Ok(trace), Expected::Trace(e)) => match compare_as(who, dtype, &trace, e) {
+        (Ok(trace), Expected::Trace(e)) => match compare_as(who, tol, &trace, e) {
             Ok(a) => Verdict::Agrees(a),
             Err(m) => Verdict::Differs(m),
         },

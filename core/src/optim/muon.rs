@@ -5,7 +5,8 @@
 //! U ← lerp(G, B, μ) if nesterov else B
 //! X ← bf16(U) (transposed when rows > cols, so X is k × m with k ≤ m);  X ← X / max(‖X‖_F, ε)
 //! repeat ns_steps times:  A ← X·Xᵀ;  B' ← b·A + c·A·A;  X ← a·X + B'·X     (each result in bf16)
-//! θ ← θ(1 − γλ);  θ ← θ − γ·adjust(rows, cols)·X (transposed back)
+//! θ ← θ(1 − γλ);  θ ← θ − γ·adjust(rows, cols)·X (transposed back; lerps and this add fused, as
+//! PyTorch's CPU kernels)
 //! adjust: original √max(1, rows/cols) · match_rms_adamw 0.2·√max(rows, cols) · spectral_unclamped √(rows/cols)
 //! ```
 //! Source: `torch/optim/_muon.py` (`_single_tensor_muon`, `_zeropower_via_newtonschulz`,
@@ -26,7 +27,6 @@
 //! the hidden matrices and AdamW for the rest ([`super::pair`]), as PyTorch's documentation
 //! advises. Built flat, its configuration carries the matrix's shape ([`MuonConfig::with_shape`]).
 
-use super::ops::Lerp;
 use super::{Optim, UpdateRule};
 use crate::error::{Error, check_ge};
 use crate::layout::Shape;
@@ -167,6 +167,28 @@ impl Persist for MuonConfig {
 /// Muon over a caller-provided buffer: n values of state, then [`scratch_len`] of scratch.
 pub type MuonView<'a, F> = Optim<MuonConfig, F, &'a mut [F]>;
 
+/// `torch.lerp(a, b, w)` as PyTorch 2.x's CPU kernel computes it: one fused multiply-add,
+/// `a + w·(b − a)` for |w| < 0.5, else `b + (w − 1)·(b − a)`. (The other rules' lerp is the
+/// unfused formula, within the conformance tolerance of PyTorch; Muon's bfloat16 rounding turns a
+/// last-bit difference into a different bf16 value now and then, so it follows PyTorch exactly.)
+#[derive(Clone, Copy)]
+struct FusedLerp<F> {
+    coeff: F,
+    small: bool,
+}
+
+impl<F: Real> FusedLerp<F> {
+    fn new(w: f64) -> Self {
+        let wf = F::from_f64(w);
+        let small = w.abs() < 0.5;
+        FusedLerp { coeff: if small { wf } else { wf - F::ONE }, small }
+    }
+    #[inline(always)]
+    fn apply(&self, a: F, b: F) -> F {
+        self.coeff.fma(b - a, if self.small { a } else { b })
+    }
+}
+
 /// Rounds to bfloat16 (to nearest, ties to even), kept as an `f32`.
 #[inline(always)]
 fn bf(x: f32) -> f32 {
@@ -272,7 +294,7 @@ impl MuonConfig {
         g: &[F],
         state: &mut [F],
         scratch: &mut [F],
-        momentum: impl FnOnce(&mut [F], &[F], Lerp<F>),
+        momentum: impl FnOnce(&mut [F], &[F], FusedLerp<F>),
         apply: impl FnOnce(&mut [F], &[F], F, F),
     ) {
         let Some((rows, cols)) = self.shape.matrix() else { return };
@@ -281,16 +303,17 @@ impl MuonConfig {
             return;
         }
         let buf = &mut state[..n];
-        momentum(buf, g, Lerp::new(1.0 - self.momentum));
+        momentum(buf, g, FusedLerp::new(1.0 - self.momentum));
         let (k, m, transposed) = if rows > cols { (cols, rows, true) } else { (rows, cols, false) };
         let (x, work) = scratch.split_at_mut(k * m);
-        let nest = Lerp::<F>::new(self.momentum);
+        let nest = FusedLerp::<F>::new(self.momentum);
         for i in 0..rows {
             for j in 0..cols {
                 let e = i * cols + j;
                 let u = if self.nesterov { nest.apply(g[e], buf[e]) } else { buf[e] };
                 let at = if transposed { j * m + i } else { e };
-                x[at] = F::from_f64(bf16::from_f64(u.as_f64()).to_f64());
+                // Through f32, as PyTorch's BFloat16 conversion (c10 converts a double to float first).
+                x[at] = of_f32(bf(f32_of(u)));
             }
         }
         self.newton_schulz(x, work, k, m);
@@ -389,7 +412,7 @@ impl UpdateRule for MuonConfig {
             |p, o, decay, step| {
                 crate::lanes::zip0::<F, L>(p, o, |p, o| {
                     *p = *p * decay;
-                    *p = *p + step * o;
+                    *p = step.fma(o, *p);
                 })
             },
         );
@@ -419,7 +442,7 @@ impl UpdateRule for MuonConfig {
                     *x = *x * decay;
                 }
                 for (x, &o) in p.iter_mut().zip(o) {
-                    *x = *x + step * o;
+                    *x = step.fma(o, *x);
                 }
             },
         );

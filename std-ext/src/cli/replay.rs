@@ -43,7 +43,7 @@ pub fn run(a: Args) -> Result<(), Failure> {
     };
     let expected = replay::parse_expected(&read(&expected_path)?)
         .map_err(|e| Failure(format!("{}: {e}", expected_path.display())))?;
-    let tol = Tolerance::for_dtype(&spec.dtype);
+    let tol = Tolerance::for_spec(&spec);
     let verdict = match &a.actual {
         None => replay::check(&spec, &expected),
         Some(path) => {
@@ -53,7 +53,7 @@ pub fn run(a: Args) -> Result<(), Failure> {
                 Expected::Trace(t) => Ok(t),
                 Expected::Error(m) => Err(ReplayError::Refused(m)),
             };
-            replay::verdict("actual", &spec.dtype, actual, &expected)
+            replay::verdict("actual", tol, actual, &expected)
         }
     };
     let who = a.actual.as_ref().map_or_else(|| a.spec.display().to_string(), |p| p.display().to_string());
