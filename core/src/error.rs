@@ -73,6 +73,35 @@ pub enum Error {
         /// The value in the bytes.
         found: u64,
     },
+    /// A [`crate::layout::Layout`] that cannot be: the tensor (`usize::MAX` for a gap, which
+    /// belongs to no tensor) and what is wrong with it.
+    InvalidLayout {
+        /// Index of the tensor.
+        tensor: usize,
+        /// The problem.
+        problem: crate::layout::LayoutProblem,
+    },
+    /// Saved state was made for another layout: the first tensor that differs and how.
+    LayoutMismatch {
+        /// Index of the tensor.
+        tensor: usize,
+        /// What differs: `"offset"`, `"length"`, `"shape"` or `"group"`.
+        field: &'static str,
+    },
+    /// A parameter group index past the optimizer's groups.
+    NoSuchGroup {
+        /// The index given.
+        group: usize,
+        /// How many groups there are.
+        groups: usize,
+    },
+    /// A configuration that this tensor cannot take (Muon on a tensor that is not 2-D, …).
+    TensorRefused {
+        /// Index of the tensor in its layout.
+        tensor: usize,
+        /// Why.
+        reason: &'static str,
+    },
     /// The operation makes no sense for this object (e.g. setting momentum on Adagrad).
     Unsupported {
         /// What was asked.
@@ -191,6 +220,40 @@ impl fmt::Display for Error {
             Error::StateMismatch { field, expected, found } => {
                 write!(f, "saved state does not fit: {field} is {found}, this optimizer has {expected}")
             }
+            Error::InvalidLayout { tensor, problem } => {
+                use crate::layout::LayoutProblem as P;
+                f.write_str("invalid layout: ")?;
+                match problem {
+                    P::ShapeLength { shape: usize::MAX, len } => {
+                        write!(
+                            f,
+                            "tensor {tensor}'s shape has too many elements or dimensions (length {len})"
+                        )
+                    }
+                    P::ShapeLength { shape, len } => {
+                        write!(f, "tensor {tensor}'s shape has {shape} elements, its length is {len}")
+                    }
+                    P::Overlap { other } => write!(f, "tensor {tensor} overlaps tensor {other}"),
+                    P::PastEnd { end: usize::MAX, len } => {
+                        write!(f, "tensor {tensor} ends past the buffer's {len} elements")
+                    }
+                    P::PastEnd { end, len } => {
+                        write!(f, "tensor {tensor} ends at {end}, past the buffer's {len} elements")
+                    }
+                    P::NoGroup { group, groups } => {
+                        write!(f, "tensor {tensor} is in group {group}, but there are {groups} groups")
+                    }
+                    P::Gap { start, end } => write!(f, "elements {start}..{end} belong to no tensor"),
+                    P::NoGroups => f.write_str("there must be at least one group"),
+                }
+            }
+            Error::LayoutMismatch { tensor, field } => {
+                write!(f, "saved state does not fit: tensor {tensor} has another {field} in this layout")
+            }
+            Error::NoSuchGroup { group, groups } => {
+                write!(f, "no parameter group {group}: the optimizer has {groups}")
+            }
+            Error::TensorRefused { tensor, reason } => write!(f, "tensor {tensor}: {reason}"),
             Error::Unsupported { what } => write!(f, "unsupported: {what}"),
         }
     }

@@ -337,6 +337,7 @@ impl<R: UpdateRule, H: HalfFloat, B: StateBuffer<H>> Optimizer<f32> for HalfOpti
                 &mut params[i0..i0 + m],
                 &grads[i0..i0 + m],
                 &mut wide[..k * m],
+                &mut [],
             );
             self.scalars = sc;
             for s in 0..k {

@@ -40,6 +40,7 @@ pub mod error;
 pub mod grad_scaler;
 pub mod half_state;
 pub mod lanes;
+pub mod layout;
 pub mod lbfgs;
 pub mod lr_finder;
 pub mod nn;
@@ -54,6 +55,6 @@ pub use error::Error;
 pub use optim::registry::{OPTIMIZERS, OptimizerInfo};
 pub use optim::{
     NonFinitePolicy, Optim, Optimizer, StateBuffer, StepOutcome, UpdateRule, adadelta, adafactor, adagrad,
-    adam, adamax, asgd, lion, nadam, radam, rmsprop, rprop, sgd,
+    adam, adamax, asgd, group, lion, nadam, radam, rmsprop, rprop, sgd,
 };
 pub use real::Real;

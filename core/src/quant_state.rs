@@ -409,7 +409,7 @@ impl<R: QuantRule, C: StateBuffer<u8>, S: StateBuffer<f32>, const BLOCK: usize> 
     /// One step computed by the rule's scalar reference instead of its lane kernel (on the same
     /// decoded blocks, stored the same way): the same bits, as the property tests prove.
     pub fn step_reference(&mut self, params: &mut [f32], grads: &[f32]) -> Result<StepOutcome, Error> {
-        self.step_with(params, grads, |rule, sc, t, p, g, s| rule.reference(sc, t, p, g, s))
+        self.step_with(params, grads, |rule, sc, t, p, g, s| rule.reference(sc, t, p, g, s, &mut []))
     }
 
     /// The block loop every step runs: decode a block's streams, apply `rule`, encode them back.
@@ -497,7 +497,7 @@ impl<R: QuantRule, C: StateBuffer<u8>, S: StateBuffer<f32>, const BLOCK: usize> 
     rule_optimizer_methods!();
 
     fn step(&mut self, params: &mut [f32], grads: &[f32]) -> Result<StepOutcome, Error> {
-        self.step_with(params, grads, |rule, sc, t, p, g, s| rule.kernel::<f32, 8>(sc, t, p, g, s))
+        self.step_with(params, grads, |rule, sc, t, p, g, s| rule.kernel::<f32, 8>(sc, t, p, g, s, &mut []))
     }
 
     fn restore(&mut self, bytes: &[u8]) -> Result<(), Error> {

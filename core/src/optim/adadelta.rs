@@ -68,7 +68,15 @@ impl UpdateRule for AdadeltaConfig {
     }
 
     #[inline(always)]
-    fn kernel<F: Real, const L: usize>(&self, _: &mut (), _t: u64, p: &mut [F], g: &[F], state: &mut [F]) {
+    fn kernel<F: Real, const L: usize>(
+        &self,
+        _: &mut (),
+        _t: u64,
+        p: &mut [F],
+        g: &[F],
+        state: &mut [F],
+        _: &mut [F],
+    ) {
         let c = F::from_f64;
         let (max, wd, rho, one_minus_rho, eps, neg_lr) =
             (self.maximize, c(self.weight_decay), c(self.rho), c(1.0 - self.rho), c(self.eps), c(-self.lr));
@@ -86,7 +94,7 @@ impl UpdateRule for AdadeltaConfig {
         });
     }
 
-    fn reference<F: Real>(&self, _: &mut (), _t: u64, p: &mut [F], g: &[F], state: &mut [F]) {
+    fn reference<F: Real>(&self, _: &mut (), _t: u64, p: &mut [F], g: &[F], state: &mut [F], _: &mut [F]) {
         let c = F::from_f64;
         let n = p.len().min(g.len());
         if state.len() < 2 * n {

@@ -30,8 +30,7 @@ use crate::error::{Error, check_ge};
 use crate::persist::{Persist, Reader, Writer};
 use crate::real::{Real, powf64};
 
-/// Largest number of dimensions a shape may have.
-pub const MAX_DIMS: usize = 8;
+pub use crate::layout::{MAX_DIMS, Shape};
 
 /// Hyperparameters of Adafactor, with PyTorch's names and defaults, plus the parameter's shape.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -50,40 +49,6 @@ pub struct AdafactorConfig {
     pub maximize: bool,
     /// The parameter's shape (default: unshaped, a vector of any length).
     pub shape: Shape,
-}
-
-/// A parameter shape of at most [`MAX_DIMS`] dimensions, row-major. The default is "unshaped":
-/// a vector of any length.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Shape {
-    dims: [usize; MAX_DIMS],
-    ndim: usize,
-}
-
-impl Shape {
-    /// The shape with dimensions `dims`; refuses more than [`MAX_DIMS`].
-    pub fn new(dims: &[usize]) -> Result<Self, Error> {
-        let mut s = Shape::default();
-        let dst = s.dims.get_mut(..dims.len()).ok_or(Error::LengthMismatch {
-            what: "shape (dimensions)",
-            expected: MAX_DIMS,
-            found: dims.len(),
-        })?;
-        dst.copy_from_slice(dims);
-        s.ndim = dims.len();
-        Ok(s)
-    }
-    /// The dimensions (empty when unshaped).
-    pub fn dims(&self) -> &[usize] {
-        self.dims.get(..self.ndim).unwrap_or(&[])
-    }
-    /// Number of elements (`None` when unshaped or when the product overflows).
-    pub fn numel(&self) -> Option<usize> {
-        if self.ndim == 0 {
-            return None;
-        }
-        self.dims().iter().try_fold(1usize, |a, &d| a.checked_mul(d))
-    }
 }
 
 impl Default for AdafactorConfig {
@@ -136,11 +101,7 @@ impl Persist for AdafactorConfig {
         w.f64(self.d)?;
         w.f64(self.weight_decay)?;
         w.bool(self.maximize)?;
-        w.u8(self.shape.ndim as u8)?;
-        for &s in self.shape.dims() {
-            w.u64(s as u64)?;
-        }
-        Ok(())
+        self.shape.write(w)
     }
     fn read(r: &mut Reader<'_>) -> Result<Self, Error> {
         let mut c = AdafactorConfig { lr: r.f64()?, beta2_decay: r.f64()?, ..Default::default() };
@@ -150,15 +111,7 @@ impl Persist for AdafactorConfig {
         c.d = r.f64()?;
         c.weight_decay = r.f64()?;
         c.maximize = r.bool()?;
-        let ndim = usize::from(r.u8()?);
-        if ndim > MAX_DIMS {
-            return Err(Error::CorruptState { reason: "adafactor shape has too many dimensions" });
-        }
-        c.shape.ndim = ndim;
-        for d in c.shape.dims.iter_mut().take(ndim) {
-            *d = usize::try_from(r.u64()?)
-                .map_err(|_| Error::CorruptState { reason: "adafactor dimension too large" })?;
-        }
+        c.shape = Shape::read(r)?;
         Ok(c)
     }
 }
@@ -195,7 +148,7 @@ impl UpdateRule for AdafactorConfig {
         check_ge("adafactor.weight_decay", self.weight_decay, 0.0)
     }
     fn check_len(&self, n: usize) -> Result<(), Error> {
-        if self.shape.ndim == 0 {
+        if self.shape.rank() == 0 {
             return Ok(());
         }
         let numel = self.shape.numel().unwrap_or(usize::MAX);
@@ -204,6 +157,9 @@ impl UpdateRule for AdafactorConfig {
         } else {
             Err(Error::LengthMismatch { what: "params (Adafactor shape)", expected: numel, found: n })
         }
+    }
+    fn for_tensor(&self, shape: &Shape) -> Self {
+        AdafactorConfig { shape: *shape, ..*self }
     }
     fn state_len(&self, n: usize) -> usize {
         match self.factored() {
@@ -218,7 +174,15 @@ impl UpdateRule for AdafactorConfig {
         self.lr = lr;
     }
 
-    fn kernel<F: Real, const L: usize>(&self, _: &mut (), t: u64, p: &mut [F], g: &[F], state: &mut [F]) {
+    fn kernel<F: Real, const L: usize>(
+        &self,
+        _: &mut (),
+        t: u64,
+        p: &mut [F],
+        g: &[F],
+        state: &mut [F],
+        _: &mut [F],
+    ) {
         let c = F::from_f64;
         let n = p.len();
         if n == 0 || g.len() != n {
@@ -319,7 +283,7 @@ impl UpdateRule for AdafactorConfig {
         }
     }
 
-    fn reference<F: Real>(&self, _: &mut (), t: u64, p: &mut [F], g: &[F], state: &mut [F]) {
+    fn reference<F: Real>(&self, _: &mut (), t: u64, p: &mut [F], g: &[F], state: &mut [F], _: &mut [F]) {
         let c = F::from_f64;
         let n = p.len();
         if n == 0 || g.len() != n || state.len() < self.state_len(n) {

@@ -88,7 +88,15 @@ impl UpdateRule for AdagradConfig {
     }
 
     #[inline(always)]
-    fn kernel<F: Real, const L: usize>(&self, _: &mut (), t: u64, p: &mut [F], g: &[F], state: &mut [F]) {
+    fn kernel<F: Real, const L: usize>(
+        &self,
+        _: &mut (),
+        t: u64,
+        p: &mut [F],
+        g: &[F],
+        state: &mut [F],
+        _: &mut [F],
+    ) {
         let clr = self.lr / (1.0 + (t - 1) as f64 * self.lr_decay);
         let (neg_clr, wd, eps, max) =
             (F::from_f64(-clr), F::from_f64(self.weight_decay), F::from_f64(self.eps), self.maximize);
@@ -104,7 +112,7 @@ impl UpdateRule for AdagradConfig {
         });
     }
 
-    fn reference<F: Real>(&self, _: &mut (), t: u64, p: &mut [F], g: &[F], state: &mut [F]) {
+    fn reference<F: Real>(&self, _: &mut (), t: u64, p: &mut [F], g: &[F], state: &mut [F], _: &mut [F]) {
         let c = F::from_f64;
         let clr = self.lr / (1.0 + (t - 1) as f64 * self.lr_decay);
         for i in 0..p.len().min(g.len()).min(state.len()) {

@@ -175,7 +175,15 @@ impl UpdateRule for AdamConfig {
     }
 
     #[inline(always)]
-    fn kernel<F: Real, const L: usize>(&self, _: &mut (), t: u64, p: &mut [F], g: &[F], state: &mut [F]) {
+    fn kernel<F: Real, const L: usize>(
+        &self,
+        _: &mut (),
+        t: u64,
+        p: &mut [F],
+        g: &[F],
+        state: &mut [F],
+        _: &mut [F],
+    ) {
         let n = p.len();
         let s = self.scalars::<F>(t);
         // Staged chunks: measured faster for Adam (see `lanes::zip2_staged`).
@@ -207,7 +215,7 @@ impl UpdateRule for AdamConfig {
         }
     }
 
-    fn reference<F: Real>(&self, _: &mut (), t: u64, p: &mut [F], g: &[F], state: &mut [F]) {
+    fn reference<F: Real>(&self, _: &mut (), t: u64, p: &mut [F], g: &[F], state: &mut [F], _: &mut [F]) {
         let n = p.len();
         let (beta1, beta2) = self.betas;
         let bias_correction1 = 1.0 - pow_step(beta1, t);

@@ -75,7 +75,15 @@ impl UpdateRule for AdamaxConfig {
     }
 
     #[inline(always)]
-    fn kernel<F: Real, const L: usize>(&self, _: &mut (), t: u64, p: &mut [F], g: &[F], state: &mut [F]) {
+    fn kernel<F: Real, const L: usize>(
+        &self,
+        _: &mut (),
+        t: u64,
+        p: &mut [F],
+        g: &[F],
+        state: &mut [F],
+        _: &mut [F],
+    ) {
         let c = F::from_f64;
         let clr = self.lr / (1.0 - pow_step(self.betas.0, t));
         let (max, wd, b2, eps, neg_clr) =
@@ -93,7 +101,7 @@ impl UpdateRule for AdamaxConfig {
         });
     }
 
-    fn reference<F: Real>(&self, _: &mut (), t: u64, p: &mut [F], g: &[F], state: &mut [F]) {
+    fn reference<F: Real>(&self, _: &mut (), t: u64, p: &mut [F], g: &[F], state: &mut [F], _: &mut [F]) {
         let c = F::from_f64;
         let n = p.len().min(g.len());
         if state.len() < 2 * n {

@@ -123,6 +123,7 @@ impl UpdateRule for AsgdConfig {
         p: &mut [F],
         g: &[F],
         state: &mut [F],
+        _: &mut [F],
     ) {
         let c = F::from_f64;
         let (eta, decay, mu, next) = self.coefficients(sc, t);
@@ -141,7 +142,15 @@ impl UpdateRule for AsgdConfig {
         *sc = next;
     }
 
-    fn reference<F: Real>(&self, sc: &mut AsgdScalars, t: u64, p: &mut [F], g: &[F], state: &mut [F]) {
+    fn reference<F: Real>(
+        &self,
+        sc: &mut AsgdScalars,
+        t: u64,
+        p: &mut [F],
+        g: &[F],
+        state: &mut [F],
+        _: &mut [F],
+    ) {
         let c = F::from_f64;
         let eta = sc.eta.unwrap_or(self.lr);
         for i in 0..p.len().min(g.len()).min(state.len()) {

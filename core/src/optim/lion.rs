@@ -75,7 +75,15 @@ impl UpdateRule for LionConfig {
     }
 
     #[inline(always)]
-    fn kernel<F: Real, const L: usize>(&self, _: &mut (), _t: u64, p: &mut [F], g: &[F], state: &mut [F]) {
+    fn kernel<F: Real, const L: usize>(
+        &self,
+        _: &mut (),
+        _t: u64,
+        p: &mut [F],
+        g: &[F],
+        state: &mut [F],
+        _: &mut [F],
+    ) {
         let c = F::from_f64;
         let (max, b1, omb1, b2, omb2, wd, neg_lr) = (
             self.maximize,
@@ -95,7 +103,7 @@ impl UpdateRule for LionConfig {
         });
     }
 
-    fn reference<F: Real>(&self, _: &mut (), _t: u64, p: &mut [F], g: &[F], state: &mut [F]) {
+    fn reference<F: Real>(&self, _: &mut (), _t: u64, p: &mut [F], g: &[F], state: &mut [F], _: &mut [F]) {
         let c = F::from_f64;
         let (beta1, beta2) = self.betas;
         for i in 0..p.len().min(g.len()).min(state.len()) {

@@ -9,6 +9,7 @@
 use core::marker::PhantomData;
 
 use crate::error::Error;
+use crate::layout::Shape;
 use crate::persist::{self, Header, Persist, Reader, Writer};
 use crate::real::{LaneKernel, Real};
 
@@ -29,6 +30,7 @@ pub mod adagrad;
 pub mod adam;
 pub mod adamax;
 pub mod asgd;
+pub mod group;
 pub mod lion;
 pub mod nadam;
 pub mod ops;
@@ -254,6 +256,35 @@ pub trait Optimizer<F: Real> {
     /// Restores what [`Optimizer::save`] wrote. Refuses truncated, corrupt or mismatched bytes
     /// and then changes nothing.
     fn restore(&mut self, bytes: &[u8]) -> Result<(), Error>;
+    /// Number of parameter groups ([`group::Grouped`]; 1 for the flat optimizers).
+    fn groups(&self) -> usize {
+        1
+    }
+    /// Group `g`'s learning rate.
+    fn group_lr(&self, g: usize) -> Result<f64, Error> {
+        only_group(g)?;
+        Ok(self.lr())
+    }
+    /// Sets group `g`'s learning rate (validated as at construction).
+    fn set_group_lr(&mut self, g: usize, lr: f64) -> Result<(), Error> {
+        only_group(g)?;
+        self.set_lr(lr)
+    }
+    /// Group `g`'s cyclable momentum (see [`Optimizer::momentum`]).
+    fn group_momentum(&self, g: usize) -> Result<Option<f64>, Error> {
+        only_group(g)?;
+        Ok(self.momentum())
+    }
+    /// Sets group `g`'s cyclable momentum (see [`Optimizer::set_momentum`]).
+    fn set_group_momentum(&mut self, g: usize, momentum: f64) -> Result<(), Error> {
+        only_group(g)?;
+        self.set_momentum(momentum)
+    }
+}
+
+/// Refuses any group but 0 for an optimizer with one group.
+fn only_group(g: usize) -> Result<(), Error> {
+    if g == 0 { Ok(()) } else { Err(Error::NoSuchGroup { group: g, groups: 1 }) }
 }
 
 /// The part of an optimizer that differs from one algorithm to the next: its hyperparameters
@@ -299,8 +330,25 @@ pub trait UpdateRule: Clone + core::fmt::Debug + Persist {
     fn put_momentum(&mut self, _m: f64) -> bool {
         false
     }
+    /// This configuration for one tensor of a layout ([`crate::layout`]): rules defined per
+    /// tensor take its shape (Adafactor factors it, Muon orthogonalizes it); the others are
+    /// unchanged.
+    fn for_tensor(&self, _shape: &Shape) -> Self {
+        self.clone()
+    }
+    /// Whether this configuration can update a tensor of `shape` (Muon: only matrices); the
+    /// reason if not.
+    fn check_tensor(&self, _shape: &Shape) -> Result<(), &'static str> {
+        Ok(())
+    }
+    /// Scratch values a step over `n` parameters needs besides the state (Muon's Newton–Schulz
+    /// matrices); 0 for most rules. Scratch is not saved.
+    fn scratch_len(&self, _n: usize) -> usize {
+        0
+    }
     /// The lane-chunked kernel: step number `t` (counting from 1) over `params`, `grads` and
-    /// `state` (of length [`UpdateRule::state_len`]).
+    /// `state` (of length [`UpdateRule::state_len`]), with `scratch` (at least
+    /// [`UpdateRule::scratch_len`] values, contents unspecified) to work in.
     fn kernel<F: Real, const L: usize>(
         &self,
         scalars: &mut Self::Scalars,
@@ -308,6 +356,7 @@ pub trait UpdateRule: Clone + core::fmt::Debug + Persist {
         params: &mut [F],
         grads: &[F],
         state: &mut [F],
+        scratch: &mut [F],
     );
     /// The scalar reference: the same update written straight from the formula, one tensor
     /// operation at a time as PyTorch's single-tensor implementation does.
@@ -318,6 +367,7 @@ pub trait UpdateRule: Clone + core::fmt::Debug + Persist {
         params: &mut [F],
         grads: &[F],
         state: &mut [F],
+        scratch: &mut [F],
     );
 }
 
@@ -336,6 +386,15 @@ impl<F, const N: usize, const K: usize> StateBuffer<F> for [[F; N]; K] {
     }
     fn values_mut(&mut self) -> &mut [F] {
         self.as_flattened_mut()
+    }
+}
+
+impl<F, const N: usize> StateBuffer<F> for [F; N] {
+    fn values(&self) -> &[F] {
+        self
+    }
+    fn values_mut(&mut self) -> &mut [F] {
+        self
     }
 }
 
@@ -393,19 +452,18 @@ impl<'a, R: UpdateRule, F: Real> Optim<R, F, &'a mut [F]> {
 }
 
 impl<R: UpdateRule, F: Real, B: StateBuffer<F>> Optim<R, F, B> {
-    /// An optimizer for `len` parameters over any state storage (at least `config.state_len(len)`
-    /// values; the used part is initialised). `std` code uses this with a heap buffer.
+    /// An optimizer for `len` parameters over any state storage (at least
+    /// `config.state_len(len) + config.scratch_len(len)` values; the state part is initialised).
+    /// `std` code uses this with a heap buffer.
     pub fn from_storage(config: R, mut state: B, len: usize, policy: NonFinitePolicy) -> Result<Self, Error> {
         config.validate()?;
         config.check_len(len)?;
         let needed = config.state_len(len);
         let available = state.values().len();
-        let buf = state.values_mut().get_mut(..needed).ok_or(Error::BufferTooSmall {
-            what: "optimizer state",
-            needed,
-            available,
-        })?;
-        config.init_state(buf);
+        state_fits(needed.saturating_add(config.scratch_len(len)), available)?;
+        if let Some(buf) = state.values_mut().get_mut(..needed) {
+            config.init_state(buf);
+        }
         Ok(Optim {
             config,
             scalars: R::Scalars::default(),
@@ -447,29 +505,32 @@ impl<R: UpdateRule, F: Real, B: StateBuffer<F>> Optim<R, F, B> {
     fn fits(&self, config: &R) -> Result<(), Error> {
         // A configuration that uses more streams than before starts the new ones from scratch,
         // as PyTorch creates missing state lazily.
-        state_fits(config.state_len(self.len), self.state.values().len())
+        let needed = config.state_len(self.len).saturating_add(config.scratch_len(self.len));
+        state_fits(needed, self.state.values().len())
     }
 
-    fn check_inputs(&self, params: &[F], grads: &[F]) -> Result<Option<StepOutcome>, Error> {
-        check_inputs(self.len, self.policy, params, grads)
+    /// The one step every entry point takes: checks, then `C` computes over the state in use and
+    /// the scratch behind it.
+    #[inline(always)]
+    fn step_by<C: Compute>(&mut self, params: &mut [F], grads: &[F]) -> Result<StepOutcome, Error> {
+        if let Some(outcome) = check_inputs(self.len, self.policy, params, grads)? {
+            return Ok(outcome);
+        }
+        let t = self.steps.saturating_add(1);
+        let (state, scratch) = state_and_scratch(
+            self.state.values_mut(),
+            self.config.state_len(self.len),
+            self.config.scratch_len(self.len),
+        )?;
+        C::run(&self.config, &mut self.scalars, t, params, grads, state, scratch);
+        self.steps = t;
+        Ok(StepOutcome::Stepped)
     }
 
     /// One step computed by the scalar reference instead of the lane kernel. Same checks, same
     /// result bit for bit (the property tests prove it); for readers and for checking.
     pub fn step_reference(&mut self, params: &mut [F], grads: &[F]) -> Result<StepOutcome, Error> {
-        if let Some(outcome) = self.check_inputs(params, grads)? {
-            return Ok(outcome);
-        }
-        let t = self.steps.saturating_add(1);
-        let n = self.config.state_len(self.len);
-        let state = self
-            .state
-            .values_mut()
-            .get_mut(..n)
-            .ok_or(Error::CorruptState { reason: "state buffer shrank" })?;
-        self.config.reference(&mut self.scalars, t, params, grads, state);
-        self.steps = t;
-        Ok(StepOutcome::Stepped)
+        self.step_by::<Reference>(params, grads)
     }
 
     /// One step with an explicit lane width `L` (the production width is [`Real::LANES`]); for
@@ -482,19 +543,7 @@ impl<R: UpdateRule, F: Real, B: StateBuffer<F>> Optim<R, F, B> {
         params: &mut [F],
         grads: &[F],
     ) -> Result<StepOutcome, Error> {
-        if let Some(outcome) = self.check_inputs(params, grads)? {
-            return Ok(outcome);
-        }
-        let t = self.steps.saturating_add(1);
-        let n = self.config.state_len(self.len);
-        let state = self
-            .state
-            .values_mut()
-            .get_mut(..n)
-            .ok_or(Error::CorruptState { reason: "state buffer shrank" })?;
-        self.config.kernel::<F, L>(&mut self.scalars, t, params, grads, state);
-        self.steps = t;
-        Ok(StepOutcome::Stepped)
+        self.step_by::<Lanes<L>>(params, grads)
     }
 
     fn write_all(&self, w: &mut Writer<'_>) -> Result<(), Error> {
@@ -511,6 +560,89 @@ impl<R: UpdateRule, F: Real, B: StateBuffer<F>> Optim<R, F, B> {
     }
 }
 
+/// Cuts a state buffer into the state in use (`state_len` values) and the scratch behind it.
+#[inline(always)]
+pub(crate) fn state_and_scratch<F>(
+    buf: &mut [F],
+    state_len: usize,
+    scratch_len: usize,
+) -> Result<(&mut [F], &mut [F]), Error> {
+    let shrank = Error::CorruptState { reason: "state buffer shrank" };
+    let end = state_len.checked_add(scratch_len).ok_or(shrank)?;
+    let (state, scratch) = buf.get_mut(..end).ok_or(shrank)?.split_at_mut(state_len);
+    Ok((state, scratch))
+}
+
+/// How a step computes one tensor's update: the lane kernel at a given width ([`Lanes`]), at the
+/// float type's production width ([`Production`]), or the scalar reference ([`Reference`]).
+pub trait Compute {
+    /// Runs `rule` for step `t` over one tensor.
+    fn run<R: UpdateRule, F: Real>(
+        rule: &R,
+        scalars: &mut R::Scalars,
+        t: u64,
+        params: &mut [F],
+        grads: &[F],
+        state: &mut [F],
+        scratch: &mut [F],
+    );
+}
+
+/// The lane kernel at `L` lanes.
+#[derive(Debug, Clone, Copy)]
+pub struct Lanes<const L: usize>;
+/// The lane kernel at the float type's production width ([`Real::LANES`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Production;
+/// The scalar reference.
+#[derive(Debug, Clone, Copy)]
+pub struct Reference;
+
+impl<const L: usize> Compute for Lanes<L> {
+    #[inline(always)]
+    fn run<R: UpdateRule, F: Real>(
+        rule: &R,
+        sc: &mut R::Scalars,
+        t: u64,
+        p: &mut [F],
+        g: &[F],
+        s: &mut [F],
+        w: &mut [F],
+    ) {
+        rule.kernel::<F, L>(sc, t, p, g, s, w);
+    }
+}
+
+impl Compute for Reference {
+    #[inline(always)]
+    fn run<R: UpdateRule, F: Real>(
+        rule: &R,
+        sc: &mut R::Scalars,
+        t: u64,
+        p: &mut [F],
+        g: &[F],
+        s: &mut [F],
+        w: &mut [F],
+    ) {
+        rule.reference(sc, t, p, g, s, w);
+    }
+}
+
+impl Compute for Production {
+    #[inline(always)]
+    fn run<R: UpdateRule, F: Real>(
+        config: &R,
+        scalars: &mut R::Scalars,
+        t: u64,
+        params: &mut [F],
+        grads: &[F],
+        state: &mut [F],
+        scratch: &mut [F],
+    ) {
+        F::with_lanes(KernelCall { config, scalars, t, params, grads, state, scratch });
+    }
+}
+
 struct KernelCall<'a, R: UpdateRule, F> {
     config: &'a R,
     scalars: &'a mut R::Scalars,
@@ -518,13 +650,14 @@ struct KernelCall<'a, R: UpdateRule, F> {
     params: &'a mut [F],
     grads: &'a [F],
     state: &'a mut [F],
+    scratch: &'a mut [F],
 }
 
 impl<R: UpdateRule, F: Real> LaneKernel<F> for KernelCall<'_, R, F> {
     type Output = ();
     #[inline(always)]
     fn run<const L: usize>(self) {
-        self.config.kernel::<F, L>(self.scalars, self.t, self.params, self.grads, self.state);
+        self.config.kernel::<F, L>(self.scalars, self.t, self.params, self.grads, self.state, self.scratch);
     }
 }
 
@@ -533,26 +666,7 @@ impl<R: UpdateRule, F: Real, B: StateBuffer<F>> Optimizer<F> for Optim<R, F, B> 
 
     #[inline]
     fn step(&mut self, params: &mut [F], grads: &[F]) -> Result<StepOutcome, Error> {
-        if let Some(outcome) = self.check_inputs(params, grads)? {
-            return Ok(outcome);
-        }
-        let t = self.steps.saturating_add(1);
-        let n = self.config.state_len(self.len);
-        let state = self
-            .state
-            .values_mut()
-            .get_mut(..n)
-            .ok_or(Error::CorruptState { reason: "state buffer shrank" })?;
-        F::with_lanes(KernelCall {
-            config: &self.config,
-            scalars: &mut self.scalars,
-            t,
-            params,
-            grads,
-            state,
-        });
-        self.steps = t;
-        Ok(StepOutcome::Stepped)
+        self.step_by::<Production>(params, grads)
     }
 
     fn restore(&mut self, bytes: &[u8]) -> Result<(), Error> {

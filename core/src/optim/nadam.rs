@@ -122,6 +122,7 @@ impl UpdateRule for NadamConfig {
         p: &mut [F],
         g: &[F],
         state: &mut [F],
+        _: &mut [F],
     ) {
         let c = F::from_f64;
         let (mu, mu_next, prod, prod_next, bc2) = coefficients(self, sc.mu_product, t);
@@ -150,7 +151,15 @@ impl UpdateRule for NadamConfig {
         sc.mu_product = prod;
     }
 
-    fn reference<F: Real>(&self, sc: &mut NadamScalars, t: u64, p: &mut [F], g: &[F], state: &mut [F]) {
+    fn reference<F: Real>(
+        &self,
+        sc: &mut NadamScalars,
+        t: u64,
+        p: &mut [F],
+        g: &[F],
+        state: &mut [F],
+        _: &mut [F],
+    ) {
         let c = F::from_f64;
         let n = p.len().min(g.len());
         if state.len() < 2 * n {

@@ -102,7 +102,15 @@ impl UpdateRule for RadamConfig {
     }
 
     #[inline(always)]
-    fn kernel<F: Real, const L: usize>(&self, _: &mut (), t: u64, p: &mut [F], g: &[F], state: &mut [F]) {
+    fn kernel<F: Real, const L: usize>(
+        &self,
+        _: &mut (),
+        t: u64,
+        p: &mut [F],
+        g: &[F],
+        state: &mut [F],
+        _: &mut [F],
+    ) {
         let c = F::from_f64;
         let (bc1, bc2, rect) = coefficients(self, t);
         let decoupled = self.weight_decay != 0.0 && self.decoupled_weight_decay;
@@ -131,7 +139,7 @@ impl UpdateRule for RadamConfig {
         });
     }
 
-    fn reference<F: Real>(&self, _: &mut (), t: u64, p: &mut [F], g: &[F], state: &mut [F]) {
+    fn reference<F: Real>(&self, _: &mut (), t: u64, p: &mut [F], g: &[F], state: &mut [F], _: &mut [F]) {
         let c = F::from_f64;
         let n = p.len().min(g.len());
         if state.len() < 2 * n {

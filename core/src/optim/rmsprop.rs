@@ -141,7 +141,15 @@ impl UpdateRule for RmspropConfig {
     }
 
     #[inline(always)]
-    fn kernel<F: Real, const L: usize>(&self, _: &mut (), _t: u64, p: &mut [F], g: &[F], state: &mut [F]) {
+    fn kernel<F: Real, const L: usize>(
+        &self,
+        _: &mut (),
+        _t: u64,
+        p: &mut [F],
+        g: &[F],
+        state: &mut [F],
+        _: &mut [F],
+    ) {
         let c = F::from_f64;
         let s = Step {
             maximize: self.maximize,
@@ -186,7 +194,7 @@ impl UpdateRule for RmspropConfig {
         }
     }
 
-    fn reference<F: Real>(&self, _: &mut (), _t: u64, p: &mut [F], g: &[F], state: &mut [F]) {
+    fn reference<F: Real>(&self, _: &mut (), _t: u64, p: &mut [F], g: &[F], state: &mut [F], _: &mut [F]) {
         let c = F::from_f64;
         let n = p.len().min(g.len());
         let use_momentum = self.momentum > 0.0;

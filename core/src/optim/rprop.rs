@@ -79,7 +79,15 @@ impl UpdateRule for RpropConfig {
     }
 
     #[inline(always)]
-    fn kernel<F: Real, const L: usize>(&self, _: &mut (), t: u64, p: &mut [F], g: &[F], state: &mut [F]) {
+    fn kernel<F: Real, const L: usize>(
+        &self,
+        _: &mut (),
+        t: u64,
+        p: &mut [F],
+        g: &[F],
+        state: &mut [F],
+        _: &mut [F],
+    ) {
         let c = F::from_f64;
         let (max, etaminus, etaplus, lo, hi) =
             (self.maximize, c(self.etas.0), c(self.etas.1), c(self.step_sizes.0), c(self.step_sizes.1));
@@ -111,7 +119,7 @@ impl UpdateRule for RpropConfig {
         });
     }
 
-    fn reference<F: Real>(&self, _: &mut (), t: u64, p: &mut [F], g: &[F], state: &mut [F]) {
+    fn reference<F: Real>(&self, _: &mut (), t: u64, p: &mut [F], g: &[F], state: &mut [F], _: &mut [F]) {
         let c = F::from_f64;
         let n = p.len().min(g.len());
         if state.len() < 2 * n {

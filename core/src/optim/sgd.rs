@@ -142,6 +142,7 @@ impl UpdateRule for SgdConfig {
         p: &mut [F],
         g: &[F],
         state: &mut [F],
+        _: &mut [F],
     ) {
         let s = Step {
             maximize: self.maximize,
@@ -161,7 +162,15 @@ impl UpdateRule for SgdConfig {
         }
     }
 
-    fn reference<F: Real>(&self, sc: &mut SgdScalars, _t: u64, p: &mut [F], g: &[F], state: &mut [F]) {
+    fn reference<F: Real>(
+        &self,
+        sc: &mut SgdScalars,
+        _t: u64,
+        p: &mut [F],
+        g: &[F],
+        state: &mut [F],
+        _: &mut [F],
+    ) {
         let c = F::from_f64;
         let use_momentum = self.momentum != 0.0;
         let n = p.len().min(g.len());
