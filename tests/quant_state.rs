@@ -435,7 +435,7 @@ fn mnist_accuracy_with_8_bit_state() {
 /// 88.2 % (88.9 %, 81.0 %) with round to nearest and 88.0 % (88.7 %, 81.0 %) stochastically.
 #[test]
 fn eight_bit_state_on_the_fine_tuning_example() {
-    use finetune::{CLASSES, HEAD_W, Trainer, adam_config, improved, run};
+    use finetune::{CLASSES, HEAD_W, MODEL, Trainer, adam_config, improved, run};
     const NB: usize = blocks(HEAD_W, BLOCK);
     let cfg = adam_config();
     let mut results = vec![];
@@ -443,6 +443,7 @@ fn eight_bit_state_on_the_fine_tuning_example() {
     for rounding in [Rounding::Nearest, Rounding::Stochastic(1)] {
         let r = run(
             &mut trainer,
+            MODEL,
             Adam8::<HEAD_W, NB>::new(cfg, rounding).unwrap(),
             Adam8::<CLASSES, 1>::new(cfg, rounding).unwrap(),
         )

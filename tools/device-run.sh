@@ -93,12 +93,24 @@ for bin in "${bins[@]}"; do
 done
 
 echo
+echo "PyTorch's model (tools/torch_mlp.py, descent export --from) fine-tuned on the Cortex-M4F:"
+cargo build --release -q -p finetune-device --features torch-model --target $host
+cargo build --release -q -p finetune-device --features torch-model --target thumbv7em-none-eabihf
+"./target/$host/release/finetune-device" > "$out/torch.x86_64"
+emulate qemu-system-arm netduinoplus2 target/thumbv7em-none-eabihf/release/finetune-device > "$out/torch.m4f" 2> /dev/null
+if cmp -s "$out/torch.x86_64" "$out/torch.m4f"; then
+  cat "$out/torch.m4f"; echo "(the same on x86-64, byte for byte)"
+else
+  diff "$out/torch.x86_64" "$out/torch.m4f" || true; status=1
+fi
+
+echo
 echo "fault handler: an undefined instruction must be reported and end the run with code 2"
 for entry in "${boards[@]}"; do
   IFS='|' read -r core board target qemu <<< "$entry"
-  cargo build --release -q --target "$target" --features fault --target-dir target/fault
+  cargo build --release -q --target "$target" --features fault
   code=0
-  emulate "$qemu" "$board" "target/fault/$target/release/nostd-proof" > /dev/null 2> "$out/fault" || code=$?
+  emulate "$qemu" "$board" "target/$target/release/nostd-proof" > /dev/null 2> "$out/fault" || code=$?
   if [ $code != 2 ] || ! grep -q '^fault: ' "$out/fault"; then
     echo "$core: exit $code, expected 2 with a fault report"; cat "$out/fault"; status=1
   else

@@ -4,6 +4,9 @@
 //! after and a checksum of the fine-tuned layer, and exits 0 if fine-tuning taught the held-out
 //! digit without losing the others (the margins of `tests/finetune.rs`), 1 otherwise.
 //!
+//! With the feature `torch-model`, the same with the network PyTorch trained (tools/torch_mlp.py),
+//! after checking that a truncated blob is refused.
+//!
 //! Everything that changes lives in `static`s (RAM known at link time: the runtime reports it with
 //! the peak stack), so the example fits a 16 KiB part.
 #![no_std]
@@ -62,13 +65,32 @@ fn entry() -> i32 {
         unsafe { (&mut *&raw mut TRAINER, &mut *&raw mut STATE, &mut *&raw mut STATE_BF16) };
     let mut out = rt::Stdout;
     let mut ok = true;
+    #[cfg(not(feature = "torch-model"))]
     let runs = [
-        ("Adam, f32 state", finetune::run_adam(trainer, state)),
-        ("Adam, bf16 state", finetune::run_adam_bf16(trainer, state_bf16)),
+        ("Adam, f32 state", finetune::run_adam(trainer, finetune::MODEL, state)),
+        ("Adam, bf16 state", finetune::run_adam_bf16(trainer, finetune::MODEL, state_bf16)),
     ];
+    // The network PyTorch trained (tools/torch_mlp.py, `descent export --from`), then the model
+    // blob with one byte flipped, which must be refused.
+    #[cfg(feature = "torch-model")]
+    let runs = {
+        let _ = state_bf16;
+        let mut damaged = [0u8; 64];
+        damaged.copy_from_slice(&finetune::TORCH_MODEL[..64]);
+        let refused = finetune::run_adam(trainer, &damaged, state);
+        let _ = match refused {
+            Err(e) => writeln!(out, "a truncated model blob: refused ({})", what(&e)),
+            Ok(_) => writeln!(out, "a truncated model blob: accepted"),
+        };
+        ok &= refused.is_err();
+        [("PyTorch's model, Adam, f32 state", finetune::run_adam(trainer, finetune::TORCH_MODEL, state))]
+    };
     for (name, report) in runs {
         match report {
-            Ok(r) => ok &= print(&mut out, name, &r).is_ok() && finetune::improved(&r),
+            Ok(r) => {
+                let good = if cfg!(feature = "torch-model") { finetune::taught(&r) } else { finetune::improved(&r) };
+                ok &= print(&mut out, name, &r).is_ok() && good;
+            }
             Err(e) => {
                 let _ = writeln!(out, "{name}: error: {}", what(&e));
                 ok = false;
