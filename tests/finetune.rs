@@ -157,7 +157,9 @@ fn corrupt_models_are_refused_on_host_and_device() {
     let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
     let header_len = u64::from_le_bytes(TORCH_SAFETENSORS[..8].try_into().unwrap()) as usize;
     let header = text(&TORCH_SAFETENSORS[8..8 + header_len]);
-    for (from, to, says) in [("F32", "I32", "I32"), ("\"activation\":\"relu\"", "\"activation\":\"gelu\"", "gelu")] {
+    for (from, to, says) in
+        [("F32", "I32", "I32"), ("\"activation\":\"relu\"", "\"activation\":\"gelu\"", "gelu")]
+    {
         let changed = header.replacen(from, to, 1);
         assert_eq!(changed.len(), header.len());
         let mut file = TORCH_SAFETENSORS.to_vec();

@@ -49,9 +49,13 @@ pub fn model_blob(model: &Mlp, params: &[f32]) -> Result<Vec<u8>, String> {
 }
 
 /// A model blob: header (activation, widths), every layer's W (`[outputs][inputs]`) and b, CRC-32.
-fn blob_bytes(activation: BlobActivation, widths: &[usize], layers: &[(&[f32], &[f32])]) -> Result<Vec<u8>, String> {
-    let count =
-        u8::try_from(layers.len()).map_err(|_| format!("{} layers, a model blob holds at most 255", layers.len()))?;
+fn blob_bytes(
+    activation: BlobActivation,
+    widths: &[usize],
+    layers: &[(&[f32], &[f32])],
+) -> Result<Vec<u8>, String> {
+    let count = u8::try_from(layers.len())
+        .map_err(|_| format!("{} layers, a model blob holds at most 255", layers.len()))?;
     let values: usize = layers.iter().map(|(w, b)| w.len() + b.len()).sum();
     let mut out = Vec::with_capacity(12 + 4 * widths.len() + 4 * values);
     out.extend_from_slice(&BLOB_MAGIC);
@@ -105,8 +109,10 @@ pub fn safetensors_blob(bytes: &[u8]) -> Result<Vec<u8>, String> {
     // The Linear layers, by module index.
     let mut indices = Vec::new();
     for name in st.names() {
-        let (index, field) = name.split_once('.').ok_or(format!("tensor {name:?} is not <index>.weight or <index>.bias"))?;
-        let index: usize = index.parse().map_err(|_| format!("tensor {name:?}: {index:?} is not a module index"))?;
+        let (index, field) =
+            name.split_once('.').ok_or(format!("tensor {name:?} is not <index>.weight or <index>.bias"))?;
+        let index: usize =
+            index.parse().map_err(|_| format!("tensor {name:?}: {index:?} is not a module index"))?;
         match field {
             "weight" => indices.push(index),
             "bias" => {}
@@ -132,10 +138,17 @@ pub fn safetensors_blob(bytes: &[u8]) -> Result<Vec<u8>, String> {
             Some(_) => {}
         }
         widths.push(outputs);
-        layers.push((tensor_f32(&st, &format!("{k}.weight"), &[outputs, inputs])?, tensor_f32(&st, &format!("{k}.bias"), &[outputs])?));
+        layers.push((
+            tensor_f32(&st, &format!("{k}.weight"), &[outputs, inputs])?,
+            tensor_f32(&st, &format!("{k}.bias"), &[outputs])?,
+        ));
     }
     if st.len() != 2 * layers.len() {
-        return Err(format!("{} tensors, expected a weight and a bias per layer ({})", st.len(), 2 * layers.len()));
+        return Err(format!(
+            "{} tensors, expected a weight and a bias per layer ({})",
+            st.len(),
+            2 * layers.len()
+        ));
     }
     let layers: Vec<(&[f32], &[f32])> = layers.iter().map(|(w, b)| (&w[..], &b[..])).collect();
     blob_bytes(activation, &widths, &layers)

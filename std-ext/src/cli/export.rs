@@ -33,9 +33,11 @@ pub fn run(a: Args) -> Result<(), Failure> {
     };
     let blob = blob.map_err(|e| Failure(format!("{}: {e}", source.display())))?;
     // What the device will read: check it as the device does.
-    let parsed = descent_core::nn::ModelBlob::parse(&blob).map_err(|e| Failure(format!("{}: {e}", source.display())))?;
+    let parsed = descent_core::nn::ModelBlob::parse(&blob)
+        .map_err(|e| Failure(format!("{}: {e}", source.display())))?;
     write_atomically(&a.out, &blob)?;
-    let sizes: Vec<String> = (0..=parsed.layers()).filter_map(|i| parsed.width(i)).map(|w| w.to_string()).collect();
+    let sizes: Vec<String> =
+        (0..=parsed.layers()).filter_map(|i| parsed.width(i)).map(|w| w.to_string()).collect();
     let params = (blob.len() - 12 - 4 * sizes.len()) / 4;
     println!(
         "{}: MLP {} {}, {params} parameters, {} bytes",

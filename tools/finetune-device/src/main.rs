@@ -43,7 +43,12 @@ fn print(out: &mut rt::Stdout, name: &str, r: &Report) -> core::fmt::Result {
     writeln!(out, "{name}")?;
     line(out, "before", &r.before)?;
     line(out, "after ", &r.after)?;
-    writeln!(out, "  last epoch's mean loss (f32 bits) {:08x}, fine-tuned layer's CRC-32 {:08x}", r.loss.to_bits(), r.head_crc)
+    writeln!(
+        out,
+        "  last epoch's mean loss (f32 bits) {:08x}, fine-tuned layer's CRC-32 {:08x}",
+        r.loss.to_bits(),
+        r.head_crc
+    )
 }
 
 /// What an error names, without formatting its numbers (`Error`'s `Display` prints floats as
@@ -51,7 +56,9 @@ fn print(out: &mut rt::Stdout, name: &str, r: &Report) -> core::fmt::Result {
 fn what(e: &Error) -> &'static str {
     match *e {
         Error::CorruptModel { reason } | Error::CorruptState { reason } => reason,
-        Error::LengthMismatch { what, .. } | Error::BufferTooSmall { what, .. } | Error::NonFinite { what, .. } => what,
+        Error::LengthMismatch { what, .. }
+        | Error::BufferTooSmall { what, .. }
+        | Error::NonFinite { what, .. } => what,
         Error::StateMismatch { field, .. } => field,
         Error::Unsupported { what } => what,
         _ => "invalid configuration",
@@ -88,7 +95,8 @@ fn entry() -> i32 {
     for (name, report) in runs {
         match report {
             Ok(r) => {
-                let good = if cfg!(feature = "torch-model") { finetune::taught(&r) } else { finetune::improved(&r) };
+                let good =
+                    if cfg!(feature = "torch-model") { finetune::taught(&r) } else { finetune::improved(&r) };
                 ok &= print(&mut out, name, &r).is_ok() && good;
             }
             Err(e) => {

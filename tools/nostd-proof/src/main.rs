@@ -85,12 +85,16 @@ mod fingerprints {
             Ok(mut opt) => opt.step(&mut q, &black_box(G0)).is_ok() && q == *stepped,
             Err(_) => false,
         };
-        let sgd = SgdConfig { lr: 0.05, momentum: 0.9, nesterov: true, weight_decay: 1e-2, ..SgdConfig::default() };
+        let sgd =
+            SgdConfig { lr: 0.05, momentum: 0.9, nesterov: true, weight_decay: 1e-2, ..SgdConfig::default() };
         let all = || -> Result<(), Error> {
             let _ = writeln!(Stdout, "parameters after {STEPS} steps (f32 bits):");
             let mut buf = [0.0f32; 8];
             steps("adam", &mut AdamView::with_buffer(cfg, 4, &mut buf)?)?;
-            steps("adamw", &mut AdamView::with_buffer(AdamConfig { lr: 0.1, ..AdamConfig::adamw() }, 4, &mut buf)?)?;
+            steps(
+                "adamw",
+                &mut AdamView::with_buffer(AdamConfig { lr: 0.1, ..AdamConfig::adamw() }, 4, &mut buf)?,
+            )?;
             steps("sgd, nesterov momentum", &mut SgdMomentum::<f32, 4>::new(sgd)?)?;
             steps("adam, bf16 state", &mut AdamBf16::<4>::new(cfg, Rounding::Nearest)?)?;
             steps("adam, bf16 state, stochastic", &mut AdamBf16::<4>::new(cfg, Rounding::Stochastic(7))?)?;

@@ -302,7 +302,9 @@ pub mod clock {
     #[inline(never)]
     fn spin(n: u32) {
         // SAFETY: a register-only loop.
-        unsafe { core::arch::asm!("1:", "subs {n}, #1", "bne 1b", n = inout(reg) n => _, options(nomem, nostack)) };
+        unsafe {
+            core::arch::asm!("1:", "subs {n}, #1", "bne 1b", n = inout(reg) n => _, options(nomem, nostack))
+        };
     }
 
     /// Instructions per tick, from two loops of known length (their difference cancels the call
@@ -343,7 +345,10 @@ extern "C" fn fault(exception: u32, frame: *const u32) -> ! {
         // SAFETY: CFSR and HFSR are the System Control Block's fault status registers, which
         // ARMv6-M does not have (hence the cfg).
         let (cfsr, hfsr) = unsafe {
-            (core::ptr::read_volatile(0xE000_ED28 as *const u32), core::ptr::read_volatile(0xE000_ED2C as *const u32))
+            (
+                core::ptr::read_volatile(0xE000_ED28 as *const u32),
+                core::ptr::read_volatile(0xE000_ED2C as *const u32),
+            )
         };
         put_u32(&mut err, ", CFSR ", cfsr, true);
         put_u32(&mut err, ", HFSR ", hfsr, true);

@@ -41,7 +41,12 @@ static mut TRAINER: finetune::Trainer = finetune::Trainer::new();
 
 /// Mean instructions of one step of `opt` over its first `n` parameters, measured after one
 /// untimed step (so that no first-step path is timed).
-fn per_step(opt: &mut impl Optimizer<f32>, params: &mut [f32], grads: &[f32], ratio: f64) -> Result<f64, Error> {
+fn per_step(
+    opt: &mut impl Optimizer<f32>,
+    params: &mut [f32],
+    grads: &[f32],
+    ratio: f64,
+) -> Result<f64, Error> {
     opt.step(params, grads)?;
     let mut result = Ok(());
     let ticks = clock::ticks(|| {
@@ -108,7 +113,11 @@ fn entry() -> i32 {
 
     let mut all = || -> Result<(), Error> {
         measure!(out, "adam f32", ratio, params, grads, |n| AdamView::with_buffer(adam, n, &mut state[..]));
-        measure!(out, "sgd-momentum f32", ratio, params, grads, |n| SgdView::with_buffer(sgd, n, &mut state[..]));
+        measure!(out, "sgd-momentum f32", ratio, params, grads, |n| SgdView::with_buffer(
+            sgd,
+            n,
+            &mut state[..]
+        ));
         measure!(out, "adam bf16", ratio, params, grads, |n| {
             HalfView::with_buffer(adam, n, &mut state_bf16[..], Rounding::Nearest)
         });
@@ -125,7 +134,9 @@ fn entry() -> i32 {
         // SAFETY: as above; the only reference to TRAINER.
         let trainer = unsafe { &mut *&raw mut TRAINER };
         let mut report = Err(Error::Unsupported { what: "not run" });
-        let ticks = clock::ticks(|| report = finetune::run_adam(trainer, finetune::MODEL, &mut state[..finetune::STATE_VALUES]));
+        let ticks = clock::ticks(|| {
+            report = finetune::run_adam(trainer, finetune::MODEL, &mut state[..finetune::STATE_VALUES])
+        });
         let _ = writeln!(out, "fine-tuning example (adam f32): {:.0} instructions", ticks as f64 * ratio);
         if !report.is_ok_and(|r| finetune::improved(&r)) {
             return 1;
