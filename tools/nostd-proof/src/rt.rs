@@ -56,7 +56,8 @@ fn write(fd: usize, bytes: &[u8]) -> fmt::Result {
     Ok(())
 }
 
-/// Standard output, for `write!`.
+/// Standard output, for `write!` (unused by the `one-step` build).
+#[allow(dead_code)]
 pub struct Stdout;
 /// Standard error (the RAM report goes there, so that standard output is the same on every
 /// target).
