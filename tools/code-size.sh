@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Code size (.text, bytes) of the freestanding binaries built on descent-core, at opt-level "s"
 # and "z" (also 3 with CODE_SIZE_O3=1), with LTO and one codegen unit as firmware is built, for
-# x86-64 Linux (the binaries CI runs) and for a Cortex-M4F/M7 (thumbv7em-none-eabihf, built only; skipped when that target is
-# not installed):
+# x86-64 Linux and for a Cortex-M4F/M7 (thumbv7em-none-eabihf; skipped when that target is not
+# installed):
 #   nostd-proof --features one-step   one Adam<f32> step (owned state), checked, then exit
 #   finetune-device                    the fine-tuning example: blob parsing, forward/backward,
 #                                      Adam with f32 and bf16 state, results through core::fmt
@@ -26,8 +26,8 @@ for bin in nostd-proof finetune-device; do
     for level in "${levels[@]}"; do
       (cd "$bin" && CARGO_PROFILE_RELEASE_OPT_LEVEL=$level CARGO_PROFILE_RELEASE_LTO=true \
         CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 cargo build --release -q --target "$target" \
-        --target-dir "target/opt-$level" "${features[@]}")
-      text=$($sizer -A "$bin/target/opt-$level/$target/release/$bin" | awk '$1 == ".text" {print $2}')
+        --target-dir "../nostd-proof/target/opt-$level" "${features[@]}")
+      text=$($sizer -A "nostd-proof/target/opt-$level/$target/release/$bin" | awk '$1 == ".text" {print $2}')
       row="$row $text |"
     done
     echo "$row"

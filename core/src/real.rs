@@ -53,6 +53,10 @@ pub trait Real:
     /// Correctly rounded square root (IEEE 754), vectorizable where the target has a vector
     /// instruction; with the `micromath` feature, `f32` uses micromath's approximation instead.
     fn sqrt(self) -> Self;
+    /// e^x with libm (`expf` for `f32`), the same bits in every build.
+    fn exp_(self) -> Self;
+    /// ln x with libm (`logf` for `f32`).
+    fn ln_(self) -> Self;
     /// Absolute value.
     fn abs_(self) -> Self;
     /// `self·a + b` with one rounding (IEEE fused multiply-add, through libm, so the same on every
@@ -75,7 +79,7 @@ pub trait Real:
 }
 
 macro_rules! impl_real {
-    ($t:ty, $bytes:expr, $lanes:expr, $name:expr, $sqrt:path, $fma:path) => {
+    ($t:ty, $bytes:expr, $lanes:expr, $name:expr, $sqrt:path, $fma:path, $exp:path, $ln:path) => {
         impl Real for $t {
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
@@ -95,6 +99,14 @@ macro_rules! impl_real {
             #[inline(always)]
             fn sqrt(self) -> Self {
                 $sqrt(self)
+            }
+            #[inline]
+            fn exp_(self) -> Self {
+                $exp(self)
+            }
+            #[inline]
+            fn ln_(self) -> Self {
+                $ln(self)
             }
             #[inline(always)]
             fn abs_(self) -> Self {
@@ -166,8 +178,8 @@ const LANES_F32: usize = 8;
 #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
 const LANES_F64: usize = 4;
 
-impl_real!(f32, 4, LANES_F32, "f32", crate::simd::sqrt_f32, libm::fmaf);
-impl_real!(f64, 8, LANES_F64, "f64", crate::simd::sqrt_f64, libm::fma);
+impl_real!(f32, 4, LANES_F32, "f32", crate::simd::sqrt_f32, libm::fmaf, libm::expf, libm::logf);
+impl_real!(f64, 8, LANES_F64, "f64", crate::simd::sqrt_f64, libm::fma, libm::exp, libm::log);
 
 /// `base^exp` for the bias corrections `β^t` and every other power of a hyperparameter, computed
 /// in `f64` with libm's correctly rounded-ish `pow` (≤ 1 ulp), the same in every build. Python's

@@ -1,13 +1,18 @@
 //! Exporting a trained MLP for a device, as the model blob that
 //! [`descent_core::nn::ModelBlob`] reads (format in its documentation).
 //!
-//! The layout changes on the way: [`Mlp`] stores each W row-major as `[inputs][outputs]` (so a
-//! batch is X·W), descent-core's [`descent_core::nn::Dense`] as `[outputs][inputs]` (PyTorch's
-//! `nn.Linear`, y = W·x). The export transposes every W; the function computed stays the same.
+//! Two sources: a checkpoint of `descent train --save` ([`checkpoint_blob`]) and a PyTorch MLP saved
+//! as safetensors ([`safetensors_blob`], what `tools/torch_mlp.py` writes).
+//!
+//! The layout changes on the way from a checkpoint: [`Mlp`] stores each W row-major as
+//! `[inputs][outputs]` (so a batch is X·W), descent-core's [`descent_core::nn::Dense`] as
+//! `[outputs][inputs]` (PyTorch's `nn.Linear`, y = W·x). The export transposes every W; the
+//! function computed stays the same. PyTorch's weights are already `[outputs][inputs]`.
 
 use crate::checkpoint::Checkpoint;
 use crate::model::{Activation, Mlp};
 use descent_core::nn::{Activation as BlobActivation, BLOB_MAGIC, BLOB_VERSION};
+use safetensors::{Dtype, SafeTensors};
 
 /// Transposes a row-major `rows × cols` matrix into a row-major `cols × rows` one.
 pub fn transpose(m: &[f32], rows: usize, cols: usize) -> Vec<f32> {
@@ -34,26 +39,119 @@ pub fn model_blob(model: &Mlp, params: &[f32]) -> Result<Vec<u8>, String> {
     if params.len() != model.num_params() {
         return Err(format!("{} parameters given, the model has {}", params.len(), model.num_params()));
     }
-    let layers = u8::try_from(model.layers().len())
-        .map_err(|_| format!("{} layers, a model blob holds at most 255", model.layers().len()))?;
-    let mut out = Vec::with_capacity(12 + 4 * model.sizes().len() + 4 * params.len());
+    let layers: Vec<(Vec<f32>, &[f32])> = model
+        .layers()
+        .iter()
+        .map(|l| (transpose(&params[l.w.clone()], l.inputs, l.outputs), &params[l.b.clone()]))
+        .collect();
+    let layers: Vec<(&[f32], &[f32])> = layers.iter().map(|(w, b)| (&w[..], *b)).collect();
+    blob_bytes(blob_activation(model.activation()), model.sizes(), &layers)
+}
+
+/// A model blob: header (activation, widths), every layer's W (`[outputs][inputs]`) and b, CRC-32.
+fn blob_bytes(
+    activation: BlobActivation,
+    widths: &[usize],
+    layers: &[(&[f32], &[f32])],
+) -> Result<Vec<u8>, String> {
+    let count = u8::try_from(layers.len())
+        .map_err(|_| format!("{} layers, a model blob holds at most 255", layers.len()))?;
+    let values: usize = layers.iter().map(|(w, b)| w.len() + b.len()).sum();
+    let mut out = Vec::with_capacity(12 + 4 * widths.len() + 4 * values);
     out.extend_from_slice(&BLOB_MAGIC);
     out.extend_from_slice(&BLOB_VERSION.to_le_bytes());
-    out.push(blob_activation(model.activation()).id());
-    out.push(layers);
-    for &w in model.sizes() {
+    out.push(activation.id());
+    out.push(count);
+    for &w in widths {
         let w = u32::try_from(w).map_err(|_| format!("layer width {w} does not fit in 32 bits"))?;
         out.extend_from_slice(&w.to_le_bytes());
     }
-    for l in model.layers() {
-        let w = transpose(&params[l.w.clone()], l.inputs, l.outputs);
-        for v in w.iter().chain(&params[l.b.clone()]) {
+    for (w, b) in layers {
+        for v in w.iter().chain(b.iter()) {
             out.extend_from_slice(&v.to_le_bytes());
         }
     }
     let crc = crc32fast::hash(&out);
     out.extend_from_slice(&crc.to_le_bytes());
     Ok(out)
+}
+
+/// The `f32` values of tensor `name` of shape `shape`, or why not.
+fn tensor_f32(st: &SafeTensors<'_>, name: &str, shape: &[usize]) -> Result<Vec<f32>, String> {
+    let t = st.tensor(name).map_err(|_| format!("no tensor {name:?}"))?;
+    if t.dtype() != Dtype::F32 {
+        return Err(format!("tensor {name:?} is {:?}, expected F32", t.dtype()));
+    }
+    if t.shape() != shape {
+        return Err(format!("tensor {name:?} has shape {:?}, expected {shape:?}", t.shape()));
+    }
+    let (values, rest) = t.data().as_chunks::<4>();
+    if !rest.is_empty() || values.len() != shape.iter().product::<usize>() {
+        return Err(format!("tensor {name:?} has {} data bytes for shape {shape:?}", t.data().len()));
+    }
+    Ok(values.iter().map(|b| f32::from_le_bytes(*b)).collect())
+}
+
+/// The model blob of a PyTorch MLP saved as safetensors: the `state_dict` of an `nn.Sequential` of
+/// `nn.Linear` layers with one activation between them (`"<k>.weight"` `[out, in]` and
+/// `"<k>.bias"` `[out]`, `float32`, k the module indices), the activation in the metadata
+/// (`"activation"`: `"relu"`, `"tanh"` or `"sigmoid"`). Refuses anything else, naming what.
+pub fn safetensors_blob(bytes: &[u8]) -> Result<Vec<u8>, String> {
+    let (_, meta) = SafeTensors::read_metadata(bytes).map_err(|e| format!("not a safetensors file: {e}"))?;
+    let st = SafeTensors::deserialize(bytes).map_err(|e| format!("not a safetensors file: {e}"))?;
+    let activation = match meta.metadata().as_ref().and_then(|m| m.get("activation")).map(String::as_str) {
+        Some("relu") => BlobActivation::Relu,
+        Some("tanh") => BlobActivation::Tanh,
+        Some("sigmoid") => BlobActivation::Sigmoid,
+        Some(other) => return Err(format!("activation {other:?}: expected relu, tanh or sigmoid")),
+        None => return Err("no \"activation\" in the metadata (tools/torch_mlp.py writes it)".into()),
+    };
+    // The Linear layers, by module index.
+    let mut indices = Vec::new();
+    for name in st.names() {
+        let (index, field) =
+            name.split_once('.').ok_or(format!("tensor {name:?} is not <index>.weight or <index>.bias"))?;
+        let index: usize =
+            index.parse().map_err(|_| format!("tensor {name:?}: {index:?} is not a module index"))?;
+        match field {
+            "weight" => indices.push(index),
+            "bias" => {}
+            _ => return Err(format!("tensor {name:?} is not <index>.weight or <index>.bias")),
+        }
+    }
+    indices.sort_unstable();
+    if indices.is_empty() {
+        return Err("no <index>.weight tensor: not an nn.Sequential of nn.Linear".into());
+    }
+    let mut widths = Vec::new();
+    let mut layers = Vec::new();
+    for &k in &indices {
+        let w = st.tensor(&format!("{k}.weight")).map_err(|e| e.to_string())?;
+        let &[outputs, inputs] = w.shape() else {
+            return Err(format!("tensor \"{k}.weight\" has shape {:?}, expected [out, in]", w.shape()));
+        };
+        match widths.last() {
+            None => widths.push(inputs),
+            Some(&prev) if prev != inputs => {
+                return Err(format!("layer {k} takes {inputs} inputs, the layer before gives {prev}"));
+            }
+            Some(_) => {}
+        }
+        widths.push(outputs);
+        layers.push((
+            tensor_f32(&st, &format!("{k}.weight"), &[outputs, inputs])?,
+            tensor_f32(&st, &format!("{k}.bias"), &[outputs])?,
+        ));
+    }
+    if st.len() != 2 * layers.len() {
+        return Err(format!(
+            "{} tensors, expected a weight and a bias per layer ({})",
+            st.len(),
+            2 * layers.len()
+        ));
+    }
+    let layers: Vec<(&[f32], &[f32])> = layers.iter().map(|(w, b)| (&w[..], &b[..])).collect();
+    blob_bytes(activation, &widths, &layers)
 }
 
 /// The model blob of a checkpoint written by `descent train --save`.

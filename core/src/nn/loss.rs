@@ -4,8 +4,9 @@ use crate::error::Error;
 use crate::real::Real;
 
 /// Loss −log softmax(z)\[label\] and its gradient softmax(z) − onehot(label) into `dz`.
-/// Computed as lse(z) − z\[label\] with lse(z) = max + ln Σ exp(z − max), so large logits do not
-/// overflow. Refuses a label ≥ K and non-finite logits (nothing is written then).
+/// Computed in `T` (on a Cortex-M4F, `f32` is the FPU's and `f64` software: computing this in
+/// `f64` was 46 % of the fine-tuning example's instructions) as lse(z) − z\[label\] with
+/// lse(z) = max + ln Σ exp(z − max), so large logits do not overflow. Refuses a label ≥ K and non-finite logits (nothing is written then).
 pub fn softmax_cross_entropy<T: Real, const K: usize>(
     z: &[T; K],
     label: usize,
@@ -18,17 +19,14 @@ pub fn softmax_cross_entropy<T: Real, const K: usize>(
         return Err(Error::NonFinite { what: "logits", index: i });
     }
     let max = z.iter().fold(T::neg_infinity(), |m, &v| if v > m { v } else { m });
-    let mut sum = 0.0f64;
-    for &v in z {
-        sum += libm::exp((v - max).as_f64());
-    }
-    let lse = max.as_f64() + libm::log(sum);
+    let sum = z.iter().fold(T::ZERO, |s, &v| s + (v - max).exp_());
+    let lse = max + sum.ln_();
     for (i, (d, &v)) in dz.iter_mut().zip(z).enumerate() {
-        let p = libm::exp(v.as_f64() - lse);
-        *d = T::from_f64(p - if i == label { 1.0 } else { 0.0 });
+        let p = (v - lse).exp_();
+        *d = if i == label { p - T::ONE } else { p };
     }
-    let zl = z.get(label).map_or(0.0, |v| v.as_f64());
-    Ok(T::from_f64(lse - zl))
+    let zl = z.get(label).copied().unwrap_or(T::ZERO);
+    Ok(lse - zl)
 }
 
 /// The index of the largest value (the predicted class); the first one on ties, 0 for an empty

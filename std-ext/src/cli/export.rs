@@ -1,5 +1,7 @@
 //! `descent export CHECKPOINT --out FILE`: a checkpoint of `descent train --save` as the model blob
-//! a device reads with `descent_core::nn::ModelBlob` (weights transposed to `[outputs][inputs]`).
+//! a device reads with `descent_core::nn::ModelBlob` (weights transposed to `[outputs][inputs]`);
+//! `descent export --from model.safetensors --out FILE`: the same from a PyTorch MLP
+//! (`tools/torch_mlp.py`).
 
 use super::{Failure, write_atomically};
 use crate::checkpoint::Checkpoint;
@@ -9,24 +11,43 @@ use std::path::PathBuf;
 #[derive(clap::Args)]
 pub struct Args {
     /// A checkpoint written by `descent train --save`.
-    checkpoint: PathBuf,
+    #[arg(required_unless_present = "from", conflicts_with = "from")]
+    checkpoint: Option<PathBuf>,
+    /// A PyTorch MLP saved as safetensors instead (an nn.Sequential of Linear layers and one
+    /// activation, named in the metadata: tools/torch_mlp.py).
+    #[arg(long)]
+    from: Option<PathBuf>,
     /// Where to write the model blob.
     #[arg(long, short)]
     out: PathBuf,
 }
 
 pub fn run(a: Args) -> Result<(), Failure> {
-    let ckpt = Checkpoint::load(&a.checkpoint)?;
-    let blob = crate::export::checkpoint_blob(&ckpt)
-        .map_err(|e| Failure(format!("{}: {e}", a.checkpoint.display())))?;
+    let (source, blob) = match (&a.checkpoint, &a.from) {
+        (_, Some(from)) => {
+            let bytes = std::fs::read(from).map_err(|e| Failure(format!("{}: {e}", from.display())))?;
+            (from, crate::export::safetensors_blob(&bytes))
+        }
+        (Some(path), None) => (path, crate::export::checkpoint_blob(&Checkpoint::load(path)?)),
+        (None, None) => return Err(Failure("give a checkpoint or --from FILE.safetensors".into())),
+    };
+    let blob = blob.map_err(|e| Failure(format!("{}: {e}", source.display())))?;
+    // What the device will read: check it as the device does.
+    let parsed = descent_core::nn::ModelBlob::parse(&blob)
+        .map_err(|e| Failure(format!("{}: {e}", source.display())))?;
     write_atomically(&a.out, &blob)?;
-    let sizes: Vec<String> = ckpt.sizes.iter().map(ToString::to_string).collect();
+    let sizes: Vec<String> =
+        (0..=parsed.layers()).filter_map(|i| parsed.width(i)).map(|w| w.to_string()).collect();
+    let params = (blob.len() - 12 - 4 * sizes.len()) / 4;
     println!(
-        "{}: MLP {} {}, {} parameters, {} bytes",
+        "{}: MLP {} {}, {params} parameters, {} bytes",
         a.out.display(),
         sizes.join("-"),
-        ckpt.activation.name(),
-        ckpt.params.len(),
+        match parsed.activation() {
+            descent_core::nn::Activation::Relu => "relu",
+            descent_core::nn::Activation::Tanh => "tanh",
+            descent_core::nn::Activation::Sigmoid => "sigmoid",
+        },
         blob.len()
     );
     Ok(())

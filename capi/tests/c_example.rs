@@ -1,0 +1,83 @@
+//! The C example (examples/example.c with examples/host.c), compiled with the system's C compiler
+//! against this crate's static library, prints the bits the Rust API computes for the same run,
+//! and the statuses the C API must give for null pointers, wrong lengths, an optimizer never set
+//! up and corrupt saved bytes. (CI runs the same example on an emulated Cortex-M4F and compares
+//! its output with this one's: tools/c-example.sh.)
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use descent_core::adam::{AdamAmsgrad, AdamConfig};
+use descent_core::clip::{clip_grad_norm, NormType};
+use descent_core::schedule::{AnySchedule, Driver, WarmupCosine};
+use descent_core::Optimizer;
+
+const N: usize = 8;
+
+/// The static library cargo built beside this test (target/<profile>/libdescent_capi.a).
+fn staticlib() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().and_then(Path::parent).unwrap();
+    profile_dir.join("libdescent_capi.a")
+}
+
+/// What the example computes, through the Rust API: Adam (AMSGrad, lr 0.1) on Σ(x − target)²,
+/// gradients clipped to norm 4, warmup-cosine schedule, 12 steps; the parameters after 6 and 12.
+fn expected() -> String {
+    let cfg = AdamConfig { lr: 0.1, amsgrad: true, ..AdamConfig::default() };
+    let mut opt = AdamAmsgrad::<f32, N>::new(cfg).unwrap();
+    let mut driver =
+        Driver::new(AnySchedule::WarmupCosine(WarmupCosine::new(0.1, 3, 12, 0.1, 0.001).unwrap()));
+    driver.start(&mut opt).unwrap();
+    let mut x = [0.0f32; N];
+    let line = |label: &str, x: &[f32; N]| {
+        let bits: String = x.iter().map(|v| format!("{:08x} ", v.to_bits())).collect();
+        format!("{label}{bits}\n")
+    };
+    let mut out = String::new();
+    for k in 0..12 {
+        let mut g: [f32; N] = std::array::from_fn(|i| 2.0 * (x[i] - (i as f32 - 3.0)));
+        clip_grad_norm(&mut [&mut g[..]], 4.0, NormType::L2, false).unwrap();
+        opt.step(&mut x, &g).unwrap();
+        driver.step(&mut opt).unwrap();
+        if k == 5 {
+            out += &line("after 6 steps  ", &x);
+        }
+    }
+    out += &line("after 12 steps ", &x);
+    out += &line("restored at 6  ", &x);
+    out + "null parameters: a pointer argument is null
+null optimizer: a pointer argument is null
+7 parameters for 8: a length does not match
+overlapping buffers: the parameter and gradient buffers overlap
+never set up: the optimizer or scheduler was never set up
+beta1 = 1.5: a hyperparameter is out of range
+state buffer too small: a buffer is too small
+one bit flipped in saved state: saved bytes are truncated or corrupt
+truncated saved state: saved bytes are truncated or corrupt
+adagrad, lr = -1: a hyperparameter is out of range
+momentum on adagrad: not supported by this optimizer
+"
+}
+
+#[test]
+fn the_c_example_prints_the_bits_of_the_rust_api() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let exe = std::env::temp_dir().join(format!("descent-c-example-{}", std::process::id()));
+    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+    let built = Command::new(&cc)
+        .args(["-O2", "-std=c11", "-Wall", "-Wextra", "-Werror", "-I"])
+        .arg(dir.join("include"))
+        .arg(dir.join("examples/example.c"))
+        .arg(dir.join("examples/host.c"))
+        .arg(staticlib())
+        .args(["-lpthread", "-ldl", "-lm", "-o"])
+        .arg(&exe)
+        .status()
+        .expect("a C compiler (cc)");
+    assert!(built.success(), "{cc} failed");
+    let run = Command::new(&exe).output().unwrap();
+    let _ = std::fs::remove_file(&exe);
+    assert!(run.status.success(), "the C example exited with {}", run.status);
+    assert_eq!(String::from_utf8(run.stdout).unwrap(), expected());
+}
