@@ -15,8 +15,9 @@ const N: usize = 16;
 /// chapter, the budget is about 1.5× that. Lion moves by ±γ per step, so it ends in a band of
 /// width ~γ; ASGD's λ decay term shifts its fixed point by ~λc/a; AdamW's decay shifts it by
 /// ~λc/a too. SGD runs with momentum 0.5, Lion without decay, Adadelta with γ = 50 (its steps
-/// start at √ε ≈ 1e-3).
-pub const BUDGET: [(&str, f64, usize, f64); 13] = [
+/// start at √ε ≈ 1e-3). Muon runs on a 4 × 4 matrix without decay; LAMB and LARS take steps of
+/// a fixed length (γ‖θ‖, γη‖θ‖: their trust ratios), so they end in a band of that width.
+pub const BUDGET: [(&str, f64, usize, f64); 16] = [
     ("sgd", 0.3, 60, 1e-6),
     ("adam", 0.1, 250, 1e-3),
     ("adamw", 0.1, 400, 1e-2),
@@ -30,6 +31,9 @@ pub const BUDGET: [(&str, f64, usize, f64); 13] = [
     ("rprop", 0.1, 60, 1e-3),
     ("adafactor", 0.5, 30, 1e-2),
     ("lion", 0.01, 450, 2e-2),
+    ("muon", 0.05, 520, 2e-2),
+    ("lamb", 0.01, 200, 2e-2),
+    ("lars", 5.0, 120, 2e-2),
 ];
 
 fn steps_to_reach<R: UpdateRule>(cfg: R, budget: usize, tol: f64) -> Option<usize> {
@@ -37,7 +41,7 @@ fn steps_to_reach<R: UpdateRule>(cfg: R, budget: usize, tol: f64) -> Option<usiz
     let c: Vec<f64> = (0..N).map(|i| (i as f64 * 0.7).sin() * 2.0).collect();
     let mut x: Vec<f64> =
         c.iter().enumerate().map(|(i, ci)| ci + if i % 2 == 0 { 1.0 } else { -3.0 }).collect();
-    let mut s = vec![0.0; cfg.state_len(N)];
+    let mut s = vec![0.0; cfg.buffer_len(N)];
     let mut opt = Optim::with_buffer(cfg, N, &mut s).unwrap();
     for t in 1..=budget {
         let g: Vec<f64> = x.iter().zip(&a).zip(&c).map(|((xi, ai), ci)| ai * (xi - ci)).collect();
@@ -58,6 +62,7 @@ fn every_optimizer_reaches_the_minimum_within_its_budget() {
         let cfg = match cfg {
             AnyConfig::Sgd(c) => AnyConfig::Sgd(descent::sgd::SgdConfig { momentum: 0.5, ..c }),
             AnyConfig::Lion(c) => AnyConfig::Lion(descent::lion::LionConfig { weight_decay: 0.0, ..c }),
+            AnyConfig::Muon(c) => AnyConfig::Muon(descent::muon::MuonConfig { weight_decay: 0.0, ..c }),
             other => other,
         };
         let reached = with_config!(cfg, |c| steps_to_reach(c, budget, tol));

@@ -13,7 +13,7 @@ use proptest::prelude::*;
 
 fn run<R: UpdateRule, F: Real>(cfg: R, p0: &[f64], grads: &[Vec<f64>], negate: bool) -> Vec<F> {
     let n = p0.len();
-    let mut s = vec![F::ZERO; cfg.state_len(n)];
+    let mut s = vec![F::ZERO; cfg.buffer_len(n)];
     let mut opt = Optim::with_buffer(cfg, n, &mut s).unwrap();
     let mut p: Vec<F> = p0.iter().map(|&x| F::from_f64(x)).collect();
     for g in grads {
@@ -31,24 +31,35 @@ fn data(seed: u64, n: usize, steps: usize) -> (Vec<f64>, Vec<Vec<f64>>) {
     (values(seed, n, 1.0), (0..steps).map(|k| values(seed + 100 + k as u64, n, 1.0)).collect())
 }
 
+/// `cfg` with `maximize` set to `on`, for the optimizers that have it (PyTorch's and Lion).
+fn maximizing(cfg: AnyConfig, on: bool) -> AnyConfig {
+    macro_rules! set {
+        ($($v:ident),*) => {
+            match cfg {
+                $(AnyConfig::$v(mut c) => {
+                    c.maximize = on;
+                    AnyConfig::$v(c)
+                })*
+                other => other,
+            }
+        };
+    }
+    set!(Sgd, Adam, Adagrad, Rmsprop, Adamax, Nadam, Radam, Adadelta, Asgd, Rprop, Adafactor, Lion)
+}
+
 /// `maximize = true` on g gives the same bits as `maximize = false` on −g (negation is exact).
 fn maximize_case(cfg: AnyConfig, seed: u64) -> Result<(), TestCaseError> {
     let (p0, grads) = data(seed, 37, 5);
-    with_config!(cfg, |c| {
-        let mut max = c;
-        max.maximize = true;
-        let mut min = c;
-        min.maximize = false;
-        prop_assert_eq!(
-            bits(&run::<_, f32>(max, &p0, &grads, false)),
-            bits(&run::<_, f32>(min, &p0, &grads, true))
-        );
-        prop_assert_eq!(
-            bits(&run::<_, f64>(max, &p0, &grads, false)),
-            bits(&run::<_, f64>(min, &p0, &grads, true))
-        );
-        Ok(())
-    })
+    let (max, min) = (maximizing(cfg, true), maximizing(cfg, false));
+    prop_assert_eq!(
+        with_config!(max, |c| bits(&run::<_, f32>(c, &p0, &grads, false))),
+        with_config!(min, |c| bits(&run::<_, f32>(c, &p0, &grads, true)))
+    );
+    prop_assert_eq!(
+        with_config!(max, |c| bits(&run::<_, f64>(c, &p0, &grads, false))),
+        with_config!(min, |c| bits(&run::<_, f64>(c, &p0, &grads, true)))
+    );
+    Ok(())
 }
 
 macro_rules! maximize_tests {
@@ -243,7 +254,7 @@ decay_tests! {
 /// The parameters after every step, widened to f64.
 fn trajectory<R: UpdateRule, F: Real>(cfg: R, p0: &[f64], grads: &[Vec<f64>]) -> Vec<Vec<f64>> {
     let n = p0.len();
-    let mut s = vec![F::ZERO; cfg.state_len(n)];
+    let mut s = vec![F::ZERO; cfg.buffer_len(n)];
     let mut opt = Optim::with_buffer(cfg, n, &mut s).unwrap();
     let mut p: Vec<F> = p0.iter().map(|&x| F::from_f64(x)).collect();
     grads
@@ -352,7 +363,7 @@ fn without_decay(cfg: AnyConfig) -> AnyConfig {
             }
         };
     }
-    no_decay!(Sgd, Adam, Adagrad, Rmsprop, Adamax, Nadam, Radam, Adadelta, Adafactor, Lion)
+    no_decay!(Sgd, Adam, Adagrad, Rmsprop, Adamax, Nadam, Radam, Adadelta, Adafactor, Lion, Muon, Lamb, Lars)
 }
 
 /// Zero gradients leave parameters where they are, for every optimizer (its defaults, with the

@@ -140,6 +140,13 @@ proptest! {
                 grouped_equals_per_tensor::<_, f32>([unshaped(a), unshaped(b)], &shapes, frozen, 4, seeds)
             }
             (AnyConfig::Lion(a), AnyConfig::Lion(b)) => grouped_equals_per_tensor::<_, f64>([a, b], &shapes, frozen, 4, seeds),
+            (AnyConfig::Muon(a), AnyConfig::Muon(b)) => {
+                // Muon takes matrices only.
+                let matrices: Vec<Vec<usize>> = shapes.iter().map(|s| vec![s[0], s[1..].iter().product()]).collect();
+                grouped_equals_per_tensor::<_, f32>([a, b], &matrices, frozen, 4, seeds)
+            }
+            (AnyConfig::Lamb(a), AnyConfig::Lamb(b)) => grouped_equals_per_tensor::<_, f64>([a, b], &shapes, frozen, 4, seeds),
+            (AnyConfig::Lars(a), AnyConfig::Lars(b)) => grouped_equals_per_tensor::<_, f32>([a, b], &shapes, frozen, 4, seeds),
             _ => unreachable!(),
         };
         prop_assert!(r.is_ok(), "{}", r.unwrap_err());

@@ -1,7 +1,8 @@
 //! The lane-chunked kernels give the same bits as the scalar references — for every optimizer,
 //! both dtypes, lane widths 1, 4, 8, 16 and the production width, every length 0..=1000, random
-//! data and random hyperparameters. Adafactor's reductions are summed in lane-blocked order, so
-//! it is checked against its reference within a stated bound instead.
+//! data and random hyperparameters. Adafactor's reductions and LAMB's and LARS's norms are summed
+//! in lane-blocked order, so they are checked against their references within a stated bound
+//! instead. (Muon's matrix products accumulate each element in the same order in both: bitwise.)
 
 mod common;
 
@@ -13,9 +14,10 @@ fn same_bits<F: Real>(a: &[F], b: &[F]) -> Option<usize> {
     a.iter().zip(b).position(|(x, y)| x.to_bits_u64() != y.to_bits_u64() && !(x.is_nan() && y.is_nan()))
 }
 
-/// Adafactor: |kernel − reference| ≤ (2n + 64)·ε·Σ|Δθ| + 4ε·|θ| per element, where Σ|Δθ| is the
-/// total movement of that element. The reductions (RMS(θ), RMS(U), row means) differ only in
-/// summation order, whose relative error is at most (n − 1)·ε; it scales the step.
+/// Adafactor, LAMB and LARS: |kernel − reference| ≤ (2n + 64)·ε·Σ|Δθ| + 4ε·|θ| per element, where
+/// Σ|Δθ| is the total movement of that element. The reductions (RMS(θ), RMS(U), row means, the
+/// norms of θ and of the update) differ only in summation order, whose relative error is at most
+/// (n − 1)·ε; it scales the step.
 fn within_adafactor_bound<F: Real>(a: &[F], b: &[F], moved: &[f64], n: usize) -> Option<usize> {
     let eps = F::EPSILON.as_f64();
     a.iter().zip(b).zip(moved).position(|((x, y), m)| {
@@ -32,14 +34,15 @@ fn check<R: UpdateRule, F: Real, const L: usize>(
     production: bool,
 ) -> Result<(), String> {
     let n = p0.len();
-    let len = cfg.state_len(n);
+    let len = cfg.buffer_len(n);
     let (mut sa, mut sb) = (vec![F::ZERO; len], vec![F::ZERO; len]);
     let mut kernel = Optim::with_buffer(cfg.clone(), n, &mut sa).map_err(|e| e.to_string())?;
     let mut reference = Optim::with_buffer(cfg, n, &mut sb).map_err(|e| e.to_string())?;
     let mut pa: Vec<F> = p0.iter().map(|&x| F::from_f64(x)).collect();
     let mut pb = pa.clone();
     let mut moved = vec![0.0f64; n];
-    let adafactor = R::NAME == "adafactor";
+    // Rules with per-tensor reductions (norms, RMS) sum in lane-blocked order in the kernel.
+    let adafactor = matches!(R::NAME, "adafactor" | "lamb" | "lars");
     for g in grads {
         let g: Vec<F> = g.iter().map(|&x| F::from_f64(x)).collect();
         if production {
@@ -131,6 +134,9 @@ kernel_tests! {
     rprop_kernel_matches_reference_bitwise => "rprop",
     adafactor_kernel_matches_reference_within_bound => "adafactor",
     lion_kernel_matches_reference_bitwise => "lion",
+    muon_kernel_matches_reference_bitwise => "muon",
+    lamb_kernel_matches_reference_within_bound => "lamb",
+    lars_kernel_matches_reference_within_bound => "lars",
 }
 
 /// Every length 0..=1000 (every tail of every lane width), production kernel against reference,

@@ -8,7 +8,7 @@ use common::{ALL, AnyConfig, shaped, values};
 use descent::{Error, Optim, Optimizer, Real, UpdateRule};
 
 fn twin<R: UpdateRule, F: Real>(cfg: R, n: usize, save_at: usize, total: usize) {
-    let len = cfg.state_len(n);
+    let len = cfg.buffer_len(n);
     let (mut s1, mut s2) = (vec![F::ZERO; len], vec![F::ZERO; len]);
     let mut straight = Optim::with_buffer(cfg.clone(), n, &mut s1).unwrap();
     let mut p1: Vec<F> = values(1, n, 1.0).into_iter().map(F::from_f64).collect();

@@ -76,7 +76,7 @@ fn snapshot<F: descent::Real, O: Optimizer<F>>(o: &O) -> Vec<u8> {
 
 fn mismatch_changes_nothing<R: UpdateRule>(cfg: R) {
     let n = 8;
-    let mut s = vec![0.0f32; cfg.state_len(n)];
+    let mut s = vec![0.0f32; cfg.buffer_len(n)];
     let mut opt = Optim::with_buffer(cfg, n, &mut s).unwrap();
     let mut p: Vec<f32> = values(1, n, 1.0).into_iter().map(|x| x as f32).collect();
     let g: Vec<f32> = values(2, n, 1.0).into_iter().map(|x| x as f32).collect();
@@ -89,7 +89,11 @@ fn mismatch_changes_nothing<R: UpdateRule>(cfg: R) {
     assert_eq!(
         opt.set_lr(-1.0),
         Err(Error::InvalidHyperparameter {
-            name: if R::NAME == "adafactor" { "adafactor.lr" } else { "lr" },
+            name: match R::NAME {
+                "adafactor" => "adafactor.lr",
+                "muon" => "muon.lr",
+                _ => "lr",
+            },
             value: -1.0
         })
     );
@@ -111,7 +115,7 @@ fn policies<R: UpdateRule>(cfg: R) {
     let mut g = values(5, n, 1.0);
     g[3] = f64::NAN;
     for policy in [NonFinitePolicy::SkipStep, NonFinitePolicy::Error, NonFinitePolicy::Propagate] {
-        let mut s = vec![0.0f64; cfg.state_len(n)];
+        let mut s = vec![0.0f64; cfg.buffer_len(n)];
         let mut opt = Optim::with_buffer_and_policy(cfg.clone(), n, &mut s, policy).unwrap();
         let mut p = p0.clone();
         let before = snapshot(&opt);
@@ -190,7 +194,7 @@ fn f32_follows_f64_within_the_stated_bound() {
         let c: Vec<f64> = (0..n).map(|i| (i as f64 * 0.3).cos()).collect();
         let mut x: Vec<F> =
             c.iter().enumerate().map(|(i, ci)| F::from_f64(ci + 1.0 + i as f64 * 0.2)).collect();
-        let mut s = vec![F::ZERO; cfg.state_len(n)];
+        let mut s = vec![F::ZERO; cfg.buffer_len(n)];
         let mut opt = Optim::with_buffer(cfg, n, &mut s).unwrap();
         for _ in 0..100 {
             let g: Vec<F> = x.iter().zip(&c).map(|(xi, ci)| F::from_f64(1.5 * (xi.as_f64() - ci))).collect();

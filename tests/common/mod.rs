@@ -10,7 +10,10 @@ use descent::adagrad::AdagradConfig;
 use descent::adam::AdamConfig;
 use descent::adamax::AdamaxConfig;
 use descent::asgd::AsgdConfig;
+use descent::lamb::LambConfig;
+use descent::lars::LarsConfig;
 use descent::lion::LionConfig;
+use descent::muon::{AdjustLr, MuonConfig};
 use descent::nadam::NadamConfig;
 use descent::radam::RadamConfig;
 use descent::rmsprop::RmspropConfig;
@@ -28,7 +31,7 @@ pub fn config(cases: u32) -> Config {
 }
 
 /// Every optimizer's name, as in `descent::OPTIMIZERS`.
-pub const ALL: [&str; 13] = [
+pub const ALL: [&str; 16] = [
     "sgd",
     "adam",
     "adamw",
@@ -42,6 +45,9 @@ pub const ALL: [&str; 13] = [
     "rprop",
     "adafactor",
     "lion",
+    "muon",
+    "lamb",
+    "lars",
 ];
 
 /// A configuration of any optimizer.
@@ -59,6 +65,9 @@ pub enum AnyConfig {
     Rprop(RpropConfig),
     Adafactor(AdafactorConfig),
     Lion(LionConfig),
+    Muon(MuonConfig),
+    Lamb(LambConfig),
+    Lars(LarsConfig),
 }
 
 /// Runs `$body` with `$c` bound to the concrete configuration inside `$any`.
@@ -78,6 +87,9 @@ macro_rules! with_config {
             $crate::common::AnyConfig::Rprop($c) => $body,
             $crate::common::AnyConfig::Adafactor($c) => $body,
             $crate::common::AnyConfig::Lion($c) => $body,
+            $crate::common::AnyConfig::Muon($c) => $body,
+            $crate::common::AnyConfig::Lamb($c) => $body,
+            $crate::common::AnyConfig::Lars($c) => $body,
         }
     };
 }
@@ -99,6 +111,9 @@ impl AnyConfig {
             "rprop" => AnyConfig::Rprop(RpropConfig::default()),
             "adafactor" => AnyConfig::Adafactor(AdafactorConfig::for_shape(&[n]).unwrap()),
             "lion" => AnyConfig::Lion(LionConfig::default()),
+            "muon" => shaped(AnyConfig::Muon(MuonConfig::default()), n, 1),
+            "lamb" => AnyConfig::Lamb(LambConfig::default()),
+            "lars" => AnyConfig::Lars(LarsConfig::default()),
             other => panic!("unknown optimizer {other}"),
         }
     }
@@ -308,6 +323,77 @@ pub fn any_config(name: &'static str) -> BoxedStrategy<AnyConfig> {
                 AnyConfig::Lion(LionConfig { lr, betas: (b1, b2), weight_decay, maximize })
             })
             .boxed(),
+        "muon" => (
+            lr,
+            prop_oneof![Just(0.1), wd()],
+            prop_oneof![Just(0.95), 0.0..0.99f64],
+            any::<bool>(),
+            prop_oneof![Just(5u32), 0u32..8],
+            0u8..3,
+            prop_oneof![Just(1e-7), 1e-9..1e-3f64],
+        )
+            .prop_map(|(lr, weight_decay, momentum, nesterov, ns_steps, adjust, eps)| {
+                let adjust_lr_fn = [AdjustLr::Original, AdjustLr::MatchRmsAdamw, AdjustLr::SpectralUnclamped]
+                    [usize::from(adjust)];
+                AnyConfig::Muon(MuonConfig {
+                    lr,
+                    weight_decay,
+                    momentum,
+                    nesterov,
+                    ns_steps,
+                    adjust_lr_fn,
+                    eps,
+                    ..MuonConfig::default()
+                })
+            })
+            .boxed(),
+        "lamb" => (
+            lr,
+            beta(),
+            beta2(),
+            prop_oneof![Just(1e-6), eps()],
+            prop_oneof![Just(0.0), 1e-10..1e-4f64],
+            wd(),
+            any::<bool>(),
+        )
+            .prop_map(|(lr, b1, b2, eps, eps_root, weight_decay, mask)| {
+                AnyConfig::Lamb(LambConfig { lr, betas: (b1, b2), eps, eps_root, weight_decay, mask })
+            })
+            .boxed(),
+        "lars" => (
+            lr,
+            wd(),
+            any::<bool>(),
+            prop_oneof![Just(1e-3), 1e-4..0.1f64],
+            prop_oneof![Just(0.0), 1e-9..1e-4f64],
+            any::<bool>(),
+            prop_oneof![Just(0.9), Just(0.0), 0.0..0.99f64],
+            any::<bool>(),
+        )
+            .prop_map(
+                |(
+                    lr,
+                    weight_decay,
+                    weight_decay_mask,
+                    trust_coefficient,
+                    eps,
+                    trust_ratio_mask,
+                    momentum,
+                    nesterov,
+                )| {
+                    AnyConfig::Lars(LarsConfig {
+                        lr,
+                        weight_decay,
+                        weight_decay_mask,
+                        trust_coefficient,
+                        eps,
+                        trust_ratio_mask,
+                        momentum,
+                        nesterov,
+                    })
+                },
+            )
+            .boxed(),
         other => panic!("unknown optimizer {other}"),
     }
 }
@@ -334,10 +420,22 @@ pub fn adafactor_shape(n: usize, kind: u8) -> Vec<usize> {
     }
 }
 
-/// Gives Adafactor configurations the shape for `n`; other configurations are returned as they are.
+/// A matrix shape with `n` elements (the most square one).
+pub fn matrix_shape(n: usize) -> (usize, usize) {
+    let r = (1..=n.max(1)).rev().find(|d| n.is_multiple_of(*d) && d * d <= n).unwrap_or(1);
+    (r, n / r)
+}
+
+/// Gives Adafactor configurations the shape for `n` (and Muon a matrix shape); other
+/// configurations are returned as they are.
 pub fn shaped(cfg: AnyConfig, n: usize, kind: u8) -> AnyConfig {
     match cfg {
         AnyConfig::Adafactor(c) => AnyConfig::Adafactor(c.with_shape(&adafactor_shape(n, kind)).unwrap()),
+        AnyConfig::Muon(c) => {
+            let (r, cols) = matrix_shape(n);
+            // Rows and columns either way round: Muon transposes tall matrices.
+            AnyConfig::Muon(if kind % 2 == 0 { c.with_shape(r, cols) } else { c.with_shape(cols, r) })
+        }
         other => other,
     }
 }

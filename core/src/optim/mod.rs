@@ -350,6 +350,11 @@ pub trait UpdateRule: Clone + core::fmt::Debug + Persist {
     fn scratch_len(&self, _n: usize) -> usize {
         0
     }
+    /// Values a flat optimizer's buffer needs for `n` parameters: the state, then the scratch
+    /// ([`Optim::with_buffer`]).
+    fn buffer_len(&self, n: usize) -> usize {
+        self.state_len(n).saturating_add(self.scratch_len(n))
+    }
     /// The lane-chunked kernel: step number `t` (counting from 1) over `params`, `grads` and
     /// `state` (of length [`UpdateRule::state_len`]), with `scratch` (at least
     /// [`UpdateRule::scratch_len`] values, contents unspecified) to work in.

@@ -109,6 +109,27 @@ pub const OPTIMIZERS: &[OptimizerInfo] = &[
         state_per_param_max: 1,
         state_note: "m",
     },
+    OptimizerInfo {
+        name: "muon",
+        reference: "torch.optim.Muon",
+        state_per_param: 1,
+        state_per_param_max: 1,
+        state_note: "momentum buffer (2-D tensors; scratch 2·R·C + 2·min(R, C)² per step, not saved)",
+    },
+    OptimizerInfo {
+        name: "lamb",
+        reference: "optax.lamb",
+        state_per_param: 2,
+        state_per_param_max: 2,
+        state_note: "m, v (trust ratio per tensor)",
+    },
+    OptimizerInfo {
+        name: "lars",
+        reference: "optax.lars",
+        state_per_param: 1,
+        state_per_param_max: 1,
+        state_note: "momentum trace (trust ratio per tensor)",
+    },
 ];
 
 /// The entry for `name`, if descent has such an optimizer.
