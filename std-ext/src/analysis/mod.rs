@@ -1,4 +1,4 @@
-//! The convergence-analysis toolkit: the seeds' experiments as library functions that return
+//! The convergence-analysis toolkit: experiments as library functions that return
 //! their numbers, and `write_*` functions that put those numbers (CSV/JSON) and their plots (SVG)
 //! into a directory. `descent analyze <topic>` calls them; the book's figures come from them.
 //!

@@ -1,5 +1,5 @@
 //! Learning-rate sensitivity: the final loss against the learning rate, on the 2-D test functions
-//! for several optimizers, and the seeds' Adam sweep on the MNIST MLP.
+//! for several optimizers, and an Adam sweep on the MNIST MLP.
 
 use super::functions::{Objective, Surface};
 use super::output::Output;
@@ -52,7 +52,7 @@ pub fn surface_sweep(s: Surface, lrs: &[f64], steps: usize) -> Result<Vec<Point>
     Ok(points)
 }
 
-/// The seeds' sweep: Adam (or `optimizer`) at each lr on the MLP, `opts.epochs` epochs each.
+/// The MNIST sweep: Adam (or `optimizer`) at each lr on the MLP, `opts.epochs` epochs each.
 pub fn mnist_sweep(
     train: Split<'_>,
     test: Split<'_>,
