@@ -32,6 +32,10 @@ pub mod schedules {}
 pub mod clipping {}
 
 #[cfg(doctest)]
+#[doc = include_str!("src/practice.md")]
+pub mod practice {}
+
+#[cfg(doctest)]
 #[doc = include_str!("src/numerics.md")]
 pub mod numerics {}
 

@@ -8,6 +8,7 @@
 //! | rates | [`rates`] | measured linear rates on quadratics against the theory |
 //! | lr-demo | [`trajectories::write_lr_demo`] | gradient descent on x² for lr 0.01 … 1.1 |
 //! | ravine | [`trajectories::write_ravine`] | gradient descent against momentum in x² + 10y² |
+//! | momentum | [`momentum`] | each eigen-component under momentum, and the map of its rate |
 //! | schedules | [`schedules`] | every learning-rate schedule's curve |
 //! | sweep | [`sweep`] | final loss against lr: 2-D functions, Adam on MNIST |
 //! | lr-find | [`lr_find`] | the LR range test on the MNIST MLP |
@@ -27,6 +28,7 @@ pub mod functions;
 pub mod gradient_flow;
 pub mod landscape;
 pub mod lr_find;
+pub mod momentum;
 pub mod moons;
 pub mod net;
 pub mod output;

@@ -104,8 +104,11 @@ pub fn write_sweep(out: &mut Output, points: &[Point]) -> Result<(), String> {
                 c.curve(Series { name: (*n).into(), points: pts }, Style::LinePoints)
             },
         );
-        let top = of_t.iter().map(|p| p.loss).filter(|l| l.is_finite()).fold(FLOOR, f64::max);
-        chart.y_range = Some((FLOOR, 2.0 * top));
+        // The range of the losses shown, not down to the floor: MNIST's test losses lie within a
+        // decade, and a range from 1e-20 would squash them against the top.
+        let finite = || of_t.iter().map(|p| p.loss).filter(|l| l.is_finite()).map(|l| l.max(FLOOR));
+        let (low, top) = (finite().fold(f64::INFINITY, f64::min), finite().fold(FLOOR, f64::max));
+        chart.y_range = Some((if low.is_finite() { low / 2.0 } else { FLOOR }, 2.0 * top));
         out.svg(&format!("sweep_{t}.svg"), |p| chart.write(p))?;
         if t == "mnist" {
             let acc =

@@ -122,6 +122,7 @@ fn surface_map(s: Surface, title: &str, overlays: Vec<Series>) -> Contour {
     let (xr, yr) = s.window();
     let mut map = Contour::of(title, xr, yr, |x, y| s.value(&[x, y]));
     map.log_levels = s.log_levels();
+    map.colour_label = "f(x, y)".into();
     map.overlays = overlays;
     let start = s.start();
     map.marks.push(("start".into(), (start[0], start[1])));

@@ -65,6 +65,12 @@ enum Topic {
         #[arg(long, default_value_t = 60)]
         steps: usize,
     },
+    /// Momentum one eigenvalue at a time: each error component, and the map of the rate over (lr·λ, β).
+    Momentum {
+        /// Steps.
+        #[arg(long, default_value_t = 100)]
+        steps: usize,
+    },
     /// Every learning-rate schedule's curve (and the cycled momentum).
     Schedules,
     /// Final loss against learning rate: optimizers on 2-D functions, and Adam on the MNIST MLP.
@@ -288,6 +294,7 @@ impl Topic {
             Topic::Rates { .. } => "rates",
             Topic::LrDemo { .. } => "lr-demo",
             Topic::Ravine { .. } => "ravine",
+            Topic::Momentum { .. } => "momentum",
             Topic::Schedules => "schedules",
             Topic::Sweep { .. } => "sweep",
             Topic::LrFind { .. } => "lr-find",
@@ -398,6 +405,16 @@ pub fn run(a: Args) -> Result<(), Failure> {
                     o.steps,
                     o.distance.unwrap_or(f64::NAN)
                 );
+            }
+            report(&out);
+        }
+        Topic::Momentum { steps } => {
+            positive("steps", *steps)?;
+            let mut out = Output::new(&dir).map_err(Failure)?;
+            println!("{:>8} {:>6} {:<18} {:>10} {:>10}", "lr·λ", "β", "regime", "predicted", "measured");
+            for c in analysis::momentum::write_momentum(&mut out, *steps).map_err(Failure)? {
+                let regime = format!("{:?}", c.regime);
+                println!("{:>8} {:>6} {regime:<18} {:>10.4} {:>10.4}", c.h, c.beta, c.predicted, c.measured);
             }
             report(&out);
         }
