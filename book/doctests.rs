@@ -28,6 +28,10 @@ pub mod adaptive {}
 pub mod schedules {}
 
 #[cfg(doctest)]
+#[doc = include_str!("src/stochastic.md")]
+pub mod stochastic {}
+
+#[cfg(doctest)]
 #[doc = include_str!("src/clipping.md")]
 pub mod clipping {}
 
