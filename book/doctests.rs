@@ -48,6 +48,10 @@ pub mod numerics {}
 pub mod second_order {}
 
 #[cfg(doctest)]
+#[doc = include_str!("src/distributed.md")]
+pub mod distributed {}
+
+#[cfg(doctest)]
 #[doc = include_str!("src/mnist.md")]
 pub mod mnist {}
 
