@@ -10,6 +10,7 @@
 //! | ravine | [`trajectories::write_ravine`] | gradient descent against momentum in x² + 10y² |
 //! | momentum | [`momentum`] | each eigen-component under momentum, and the map of its rate |
 //! | schedules | [`schedules`] | every learning-rate schedule's curve |
+//! | family-tree | [`family`] | the optimizers' family tree, each edge the problem it fixed |
 //! | sweep | [`sweep`] | final loss against lr: 2-D functions, Adam on MNIST |
 //! | lr-find | [`lr_find`] | the LR range test on the MNIST MLP |
 //! | gradient-flow | [`gradient_flow`] | per-layer gradient norms of a deep MLP |
@@ -24,6 +25,7 @@
 //! Everything here is deterministic: the same arguments give the same numbers.
 
 pub mod datasets;
+pub mod family;
 pub mod functions;
 pub mod gradient_flow;
 pub mod landscape;

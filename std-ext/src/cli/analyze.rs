@@ -73,6 +73,8 @@ enum Topic {
     },
     /// Every learning-rate schedule's curve (and the cycled momentum).
     Schedules,
+    /// The optimizers' family tree, each edge labelled with the problem the child fixed.
+    FamilyTree,
     /// Final loss against learning rate: optimizers on 2-D functions, and Adam on the MNIST MLP.
     Sweep {
         /// Learning rates for the 2-D functions: LO,HI,COUNT (log-spaced).
@@ -296,6 +298,7 @@ impl Topic {
             Topic::Ravine { .. } => "ravine",
             Topic::Momentum { .. } => "momentum",
             Topic::Schedules => "schedules",
+            Topic::FamilyTree => "family-tree",
             Topic::Sweep { .. } => "sweep",
             Topic::LrFind { .. } => "lr-find",
             Topic::GradientFlow { .. } => "gradient-flow",
@@ -416,6 +419,11 @@ pub fn run(a: Args) -> Result<(), Failure> {
                 let regime = format!("{:?}", c.regime);
                 println!("{:>8} {:>6} {regime:<18} {:>10.4} {:>10.4}", c.h, c.beta, c.predicted, c.measured);
             }
+            report(&out);
+        }
+        Topic::FamilyTree => {
+            let mut out = Output::new(&dir).map_err(Failure)?;
+            analysis::family::write_family_tree(&mut out).map_err(Failure)?;
             report(&out);
         }
         Topic::Schedules => {
