@@ -48,6 +48,10 @@ pub mod numerics {}
 pub mod second_order {}
 
 #[cfg(doctest)]
+#[doc = include_str!("src/constraints.md")]
+pub mod constraints {}
+
+#[cfg(doctest)]
 #[doc = include_str!("src/distributed.md")]
 pub mod distributed {}
 
