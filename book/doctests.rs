@@ -8,6 +8,10 @@
 pub mod introduction {}
 
 #[cfg(doctest)]
+#[doc = include_str!("src/rust-primer.md")]
+pub mod rust_primer {}
+
+#[cfg(doctest)]
 #[doc = include_str!("src/gradient-descent.md")]
 pub mod gradient_descent {}
 
