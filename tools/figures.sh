@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 cargo build --release -q -p descent-std
 descent=target/release/descent
 work=target/figures
-all=(trajectories rates lr-demo ravine momentum family-tree schedules sweep lr-find gradient-flow landscape sharpness
+all=(trajectories animation rates lr-demo ravine momentum family-tree schedules sweep lr-find gradient-flow landscape sharpness
      second-order newton-1d moons linear-regression synthetic compare)
 topics=("${@:-${all[@]}}")
 

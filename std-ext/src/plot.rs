@@ -495,6 +495,10 @@ const CELLS: usize = 100;
 const LEVELS: usize = 14;
 /// Width (pixels) of the area that holds the colour bar and its labels.
 const BAR_AREA: u32 = 120;
+/// Pixels left of a map (its y labels), below it (x labels) and above it (the title).
+const MAP_LEFT: u32 = 75;
+const MAP_BOTTOM: u32 = 55;
+const MAP_TITLE: u32 = 44;
 
 /// The viridis colour map at `t` in [0, 1] (dark purple, blue, green, yellow), linearly
 /// interpolated between five of its colours.
@@ -683,7 +687,7 @@ impl Contour {
         };
 
         let (pw, ph) = self.plot_size();
-        let (left, bottom, title_h) = (75u32, 55u32, 44u32);
+        let (left, bottom, title_h) = (MAP_LEFT, MAP_BOTTOM, MAP_TITLE);
         let root =
             SVGBackend::new(path, (left + pw + 15 + BAR_AREA, title_h + ph + bottom)).into_drawing_area();
         root.fill(&WHITE).map_err(&e)?;
@@ -808,6 +812,70 @@ impl Contour {
         }
         self.colour_bar(&bar_area, ph, (floor, top), &unit, &levels).map_err(&e)?;
         root.present().map_err(&e)
+    }
+
+    /// Where a point of the map lands on the page, in pixels from the top left.
+    pub fn pixel(&self, (x, y): (f64, f64)) -> (f64, f64) {
+        let (pw, ph) = self.plot_size();
+        let (gx, gy) = (self.grid.x, self.grid.y);
+        (
+            f64::from(MAP_LEFT) + (x - gx.0) / (gx.1 - gx.0) * f64::from(pw),
+            f64::from(MAP_TITLE) + (1.0 - (y - gy.0) / (gy.1 - gy.0)) * f64::from(ph),
+        )
+    }
+
+    /// Writes the map with its overlays as [`Contour::write`] does, and over them one dot per
+    /// overlay that moves through the overlay's points, one point per frame, `seconds` per pass,
+    /// as an SVG (SMIL) animation that browsers play in an `<img>`; a step counter runs along.
+    /// Points outside the map are held at its edge.
+    pub fn write_animated(&self, path: &Path, seconds: f64) -> Result<(), PlotError> {
+        self.write(path)?;
+        let e = |x: std::io::Error| PlotError(format!("{}: {x}", path.display()));
+        let svg = std::fs::read_to_string(path).map_err(e)?;
+        let Some(end) = svg.rfind("</svg>") else {
+            return Err(PlotError(format!("{}: no </svg> to append to", path.display())));
+        };
+        let frames = self.overlays.iter().map(|s| s.points.len()).max().unwrap_or(0);
+        let mut anim = String::new();
+        let (gx, gy) = (self.grid.x, self.grid.y);
+        let clamp = |(x, y): (f64, f64)| (x.clamp(gx.0, gx.1), y.clamp(gy.0, gy.1));
+        for (i, s) in self.overlays.iter().enumerate() {
+            let c = PALETTE[(self.curves.len() + i) % PALETTE.len()];
+            // Hold the last point once a shorter run has ended.
+            let at =
+                |k: usize| s.points.get(k).or(s.points.last()).copied().map(clamp).map(|p| self.pixel(p));
+            let xs: Vec<String> = (0..frames).filter_map(at).map(|p| format!("{:.1}", p.0)).collect();
+            let ys: Vec<String> = (0..frames).filter_map(at).map(|p| format!("{:.1}", p.1)).collect();
+            anim.push_str(&format!(
+                "<circle cx=\"{}\" cy=\"{}\" r=\"6\" fill=\"#{:02x}{:02x}{:02x}\" stroke=\"black\" stroke-width=\"1.5\">\
+                 <animate attributeName=\"cx\" values=\"{}\" dur=\"{seconds}s\" calcMode=\"discrete\" repeatCount=\"indefinite\"/>\
+                 <animate attributeName=\"cy\" values=\"{}\" dur=\"{seconds}s\" calcMode=\"discrete\" repeatCount=\"indefinite\"/>\
+                 </circle>\n",
+                xs.first().map_or("0", String::as_str),
+                ys.first().map_or("0", String::as_str),
+                c.0,
+                c.1,
+                c.2,
+                xs.join(";"),
+                ys.join(";"),
+            ));
+        }
+        // The step counter: one text per frame, each visible during its own frame only.
+        let (x, y) = self.pixel((self.grid.x.0, self.grid.y.0));
+        for k in 0..frames {
+            let key = |t: usize| format!("{:.5}", t as f64 / frames as f64);
+            anim.push_str(&format!(
+                "<text x=\"{:.0}\" y=\"{:.0}\" font-family=\"sans-serif\" font-size=\"16\" visibility=\"hidden\">step {k}\
+                 <animate attributeName=\"visibility\" values=\"hidden;visible;hidden\" keyTimes=\"0;{};{}\" \
+                 dur=\"{seconds}s\" calcMode=\"discrete\" repeatCount=\"indefinite\"/></text>\n",
+                x + 8.0,
+                y - 10.0,
+                key(k),
+                key(k + 1).replace("1.00000", "1"),
+            ));
+        }
+        let out = format!("{}{anim}{}", &svg[..end], &svg[end..]);
+        std::fs::write(path, out).map_err(e)
     }
 
     /// The colour bar beside the map: the colour of every value from the smallest to the largest

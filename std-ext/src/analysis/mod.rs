@@ -5,6 +5,7 @@
 //! | topic | module | what it shows |
 //! |---|---|---|
 //! | trajectories | [`trajectories`] | every optimizer's path over the 2-D test functions |
+//! | animation | [`animation`] | the same paths animated: one moving dot per optimizer |
 //! | rates | [`rates`] | measured linear rates on quadratics against the theory |
 //! | lr-demo | [`trajectories::write_lr_demo`] | gradient descent on x² for lr 0.01 … 1.1 |
 //! | ravine | [`trajectories::write_ravine`] | gradient descent against momentum in x² + 10y² |
@@ -24,6 +25,7 @@
 //!
 //! Everything here is deterministic: the same arguments give the same numbers.
 
+pub mod animation;
 pub mod datasets;
 pub mod family;
 pub mod functions;

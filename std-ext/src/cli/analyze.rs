@@ -38,6 +38,21 @@ enum Topic {
         #[arg(long)]
         steps: Option<usize>,
     },
+    /// Watch the optimizers move: an animated contour map, one dot per optimizer.
+    Animation {
+        /// Function: quadratic, rotated_quadratic, ravine, ravine3, rosenbrock, multimodal, saddle, himmelblau.
+        #[arg(long, default_value = "rosenbrock")]
+        function: String,
+        /// Optimizer specs instead of the defaults (SGD, momentum, Adam), e.g. 'adam:lr=0.1' (repeatable).
+        #[arg(long = "run")]
+        runs: Vec<String>,
+        /// Steps (default: per function).
+        #[arg(long)]
+        steps: Option<usize>,
+        /// Seconds per pass of the animation.
+        #[arg(long, default_value_t = 12.0)]
+        seconds: f64,
+    },
     /// Measured linear convergence rates on quadratics against the theory.
     Rates {
         /// Condition numbers.
@@ -293,6 +308,7 @@ impl Topic {
     fn name(&self) -> &'static str {
         match self {
             Topic::Trajectories { .. } => "trajectories",
+            Topic::Animation { .. } => "animation",
             Topic::Rates { .. } => "rates",
             Topic::LrDemo { .. } => "lr-demo",
             Topic::Ravine { .. } => "ravine",
@@ -355,6 +371,28 @@ pub fn run(a: Args) -> Result<(), Failure> {
                     o.function, o.optimizer, o.steps, o.value
                 );
             }
+            report(&out);
+        }
+        Topic::Animation { function, runs, steps, seconds } => {
+            let surface = Surface::by_name(function)
+                .ok_or_else(|| Failure(format!("unknown function '{function}'")))?;
+            let runs = runs
+                .iter()
+                .map(|s| {
+                    optimizer(s)?;
+                    analysis::trajectories::Run::from_spec(s).map_err(Failure)
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            if let Some(s) = steps {
+                positive("steps", *s)?;
+            }
+            if !(*seconds > 0.0 && seconds.is_finite()) {
+                return Err(Failure("--seconds must be positive".into()));
+            }
+            let mut out = Output::new(&dir).map_err(Failure)?;
+            let runs = (!runs.is_empty()).then_some(runs.as_slice());
+            analysis::animation::write_animation(&mut out, surface, runs, *steps, *seconds)
+                .map_err(Failure)?;
             report(&out);
         }
         Topic::Rates { kappas, dim, max_steps } => {
