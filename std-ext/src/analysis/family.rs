@@ -33,7 +33,7 @@ pub struct Edge {
 }
 
 /// The methods.
-pub const NODES: [Node; 19] = [
+pub const NODES: [Node; 22] = [
     Node { label: "gradient descent", year: 1847, descent: None, at: (0, 4) },
     Node { label: "SGD", year: 1951, descent: Some("sgd"), at: (1, 3) },
     Node { label: "Rprop", year: 1993, descent: Some("rprop"), at: (1, 6) },
@@ -53,10 +53,13 @@ pub const NODES: [Node; 19] = [
     Node { label: "RAdam", year: 2020, descent: Some("radam"), at: (5, 4) },
     Node { label: "Adafactor", year: 2018, descent: Some("adafactor"), at: (5, 5) },
     Node { label: "Lion", year: 2023, descent: Some("lion"), at: (5, 6) },
+    Node { label: "LARS", year: 2017, descent: Some("lars"), at: (4, 0) },
+    Node { label: "Muon", year: 2024, descent: Some("muon"), at: (4, 1) },
+    Node { label: "LAMB", year: 2020, descent: Some("lamb"), at: (5, 7) },
 ];
 
 /// The edges, each labelled with the problem the child fixed.
-pub const EDGES: [Edge; 20] = [
+pub const EDGES: [Edge; 23] = [
     Edge { from: 0, to: 1, fixed: "a full gradient costs\nall N examples" },
     Edge { from: 0, to: 2, fixed: "one step size, but\ngradient scales vary" },
     Edge { from: 0, to: 3, fixed: "how far to step:\nuse the curvature" },
@@ -77,6 +80,9 @@ pub const EDGES: [Edge; 20] = [
     Edge { from: 11, to: 17, fixed: "memory: two values\nper parameter" },
     Edge { from: 11, to: 18, fixed: "memory; a sign step\n(found by search)" },
     Edge { from: 8, to: 13, fixed: "" },
+    Edge { from: 4, to: 19, fixed: "large batches: one rate\nfor layers of all scales" },
+    Edge { from: 4, to: 20, fixed: "update dominated by\na few directions" },
+    Edge { from: 11, to: 21, fixed: "large batches: trust\nratio per layer" },
 ];
 
 /// Draws the tree as SVG: boxes for the methods (descent's own in blue), arrows from parent to
@@ -122,14 +128,19 @@ pub fn draw(path: &Path) -> Result<(), PlotError> {
             }
         } else if !lines.is_empty() {
             // Above the edge, at a fraction of its length that keeps neighbouring labels apart.
-            let t = match edge.to {
-                2 => 0.3,
-                3 => 0.58,
-                _ => 0.5,
+            // (fraction of the length, below the edge instead of above)
+            let (t, below) = match edge.to {
+                2 => (0.3, false),
+                3 => (0.58, false),
+                19 => (0.5, true),
+                20 => (0.75, true),
+                _ => (0.5, false),
             };
-            let p = (start.0 + (dx * t) as i32, start.1 + (dy * t) as i32 - 3);
-            for (k, line) in lines.iter().rev().enumerate() {
-                root.draw(&Text::new(*line, (p.0, p.1 - 15 * k as i32), label.clone())).map_err(e)?;
+            let p = (start.0 + (dx * t) as i32, start.1 + (dy * t) as i32);
+            let n = lines.len() as i32;
+            for (k, line) in lines.iter().enumerate() {
+                let y = if below { p.1 + 18 + 15 * k as i32 } else { p.1 - 3 - 15 * (n - 1 - k as i32) };
+                root.draw(&Text::new(*line, (p.0, y), label.clone())).map_err(e)?;
             }
         }
     }
@@ -145,7 +156,7 @@ pub fn draw(path: &Path) -> Result<(), PlotError> {
     }
     let note = TextStyle::from(("sans-serif", 13).into_font()).pos(Pos::new(HPos::Left, VPos::Bottom));
     root.draw(&Text::new(
-        "blue: in descent (heavy ball and Nesterov are SGD's momentum and nesterov, AMSGrad is Adam's amsgrad; L-BFGS is descent::lbfgs)",
+        "blue: in descent (heavy ball and Nesterov are SGD's momentum and nesterov, AMSGrad is Adam's amsgrad, L-BFGS is descent::lbfgs)",
         (20, h as i32 - 10),
         note,
     ))
