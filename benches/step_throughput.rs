@@ -15,7 +15,7 @@
 //! steps at small sizes) taken in turns so that every candidate sees the same machine state
 //! (`torch_reference.py` takes the best of runs too):
 //! - Adam over caller buffers (`AdamView`) through `dispatch::step` and descent-core's own step,
-//!   with the targets of issue 2 and, given `DESCENT_TORCH_JSON`, PyTorch side by side;
+//!   against the bandwidth roof and, given `DESCENT_TORCH_JSON`, PyTorch side by side;
 //! - every optimizer as `registry::build` makes it (boxed, state on the heap).
 //!
 //! The roof with k state buffers reads p, g and the k buffers and writes p and the k buffers, with
@@ -456,7 +456,7 @@ fn roof_report() {
 }
 
 /// Adam over caller-provided buffers (`AdamView`, p, g, m, v in one arena) through
-/// `dispatch::step` and descent-core's own step: the targets of issue 2, and PyTorch side by side
+/// `dispatch::step` and descent-core's own step, against the bandwidth roof, and PyTorch side by side
 /// when given.
 fn adam_report(torch: &HashMap<(String, String, usize), f64>) {
     Row::header(&format!(

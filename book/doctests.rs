@@ -8,6 +8,10 @@
 pub mod introduction {}
 
 #[cfg(doctest)]
+#[doc = include_str!("src/rust-primer.md")]
+pub mod rust_primer {}
+
+#[cfg(doctest)]
 #[doc = include_str!("src/gradient-descent.md")]
 pub mod gradient_descent {}
 
@@ -28,8 +32,16 @@ pub mod adaptive {}
 pub mod schedules {}
 
 #[cfg(doctest)]
+#[doc = include_str!("src/stochastic.md")]
+pub mod stochastic {}
+
+#[cfg(doctest)]
 #[doc = include_str!("src/clipping.md")]
 pub mod clipping {}
+
+#[cfg(doctest)]
+#[doc = include_str!("src/practice.md")]
+pub mod practice {}
 
 #[cfg(doctest)]
 #[doc = include_str!("src/numerics.md")]
@@ -38,6 +50,14 @@ pub mod numerics {}
 #[cfg(doctest)]
 #[doc = include_str!("src/second-order.md")]
 pub mod second_order {}
+
+#[cfg(doctest)]
+#[doc = include_str!("src/constraints.md")]
+pub mod constraints {}
+
+#[cfg(doctest)]
+#[doc = include_str!("src/distributed.md")]
+pub mod distributed {}
 
 #[cfg(doctest)]
 #[doc = include_str!("src/mnist.md")]

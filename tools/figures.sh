@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 cargo build --release -q -p descent-std
 descent=target/release/descent
 work=target/figures
-all=(trajectories rates lr-demo ravine schedules sweep lr-find gradient-flow landscape sharpness
+all=(trajectories animation rates lr-demo ravine momentum family-tree schedules sweep lr-find gradient-flow landscape sharpness
      second-order newton-1d moons linear-regression synthetic compare)
 topics=("${@:-${all[@]}}")
 
@@ -19,6 +19,9 @@ for topic in "${topics[@]}"; do
   rm -rf "${work:?}/$topic"
   case "$topic" in
     compare) "$descent" compare --quiet --out "$work/$topic" ;;
+    # ravine3 (x² + 3y²) adds nothing the ravine x² + 10y² does not show.
+    trajectories) "$descent" analyze trajectories --out "$work/$topic" \
+      --functions quadratic,rotated_quadratic,ravine,rosenbrock,multimodal,saddle,himmelblau ;;
     *) "$descent" analyze "$topic" --out "$work/$topic" ;;
   esac
   mkdir -p "book/src/figures/$topic"

@@ -1,6 +1,6 @@
 //! Gradient clipping with `torch.nn.utils.clip_grad_*` semantics, over several gradient slices at
 //! once (one global norm), plus two adaptive clippers PyTorch does not have: percentile clipping
-//! (AutoClip-style, the seeds' `AdaptiveGradientClipper`) and unit-wise AGC (Brock et al. 2021).
+//! (AutoClip-style) and unit-wise AGC (Brock et al. 2021).
 //!
 //! # Summation order and its error bound
 //!
@@ -196,10 +196,10 @@ pub struct ClipReport {
     pub clipped: bool,
 }
 
-/// Adaptive percentile clipping (AutoClip, Seetharaman et al. 2020; the seeds'
-/// `AdaptiveGradientClipper`): each call records the total 2-norm, and once at least
-/// `min_history` norms are recorded, clips to the `percentile`-th percentile (linear
-/// interpolation, as `numpy.percentile`) of the last `W` norms. `W` is a compile-time capacity.
+/// Adaptive percentile clipping (AutoClip, Seetharaman et al. 2020): each call records the total
+/// 2-norm, and once at least `min_history` norms are recorded, clips to the `percentile`-th
+/// percentile (linear interpolation, as `numpy.percentile`) of the last `W` norms. `W` is a
+/// compile-time capacity.
 ///
 /// Besides the window in arrival order, the clipper keeps the same norms sorted, updated in
 /// O(W) per call (one removal, one insertion), so [`PercentileClipper::threshold`] reads the

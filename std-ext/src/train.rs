@@ -146,7 +146,7 @@ pub struct TrainOptions {
 }
 
 impl Default for TrainOptions {
-    /// The seeds' defaults: 784-128-10 ReLU, batch 128, Adam, lr 1e-3, 5 epochs.
+    /// The defaults: 784-128-10 ReLU, batch 128, Adam, lr 1e-3, 5 epochs.
     fn default() -> Self {
         let mut optimizer = Map::new();
         optimizer.insert("name".into(), "adam".into());

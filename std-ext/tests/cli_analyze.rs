@@ -41,6 +41,9 @@ fn bad_arguments_print_one_line_exit_2_and_create_nothing() {
         (vec!["analyze", "lr-find", "--start-lr", "1", "--end-lr", "0.1"], "--start-lr"),
         (vec!["analyze", "sharpness", "--run", "adamm"], "adamm"),
         (vec!["analyze", "moons", "--noise", "-1"], "--noise"),
+        (vec!["analyze", "momentum", "--steps", "0"], "--steps"),
+        (vec!["analyze", "animation", "--function", "nope"], "unknown function 'nope'"),
+        (vec!["analyze", "animation", "--seconds", "0"], "--seconds"),
         (vec!["analyze", "nothing"], "nothing"),
     ] {
         let dir = scratch("bad");

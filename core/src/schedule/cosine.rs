@@ -120,7 +120,7 @@ impl SavedSchedule for CosineAnnealingWarmRestarts {
     }
 }
 
-/// The seeds' warmup-then-cosine schedule in one closed form: a linear ramp from
+/// Warmup then cosine in one closed form: a linear ramp from
 /// `warmup_start_factor`·η₀ to η₀ over `warmup_steps`, then cosine from η₀ to η_min over the
 /// remaining `total_steps − warmup_steps`, then η_min. Equal to
 /// `SequentialLR([LinearLR(s, 1, W), CosineAnnealingLR(T − W, η_min)], [W])` for t < T.

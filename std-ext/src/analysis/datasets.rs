@@ -1,4 +1,4 @@
-//! Seeded synthetic data sets of the seeds' small experiments.
+//! Seeded synthetic data sets for the small experiments.
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -60,7 +60,7 @@ pub fn linear(n: usize, d: usize, sigma: f64, seed: u64) -> (Owned, Vec<f64>, f6
     (o, w, b)
 }
 
-/// The seeds' synthetic regression: x ~ N(0, I) in `d` dimensions, y = x₀² + x₁² + ε with
+/// The synthetic regression: x ~ N(0, I) in `d` dimensions, y = x₀² + x₁² + ε with
 /// ε ~ N(0, σ²); the other d − 2 features are noise the model must learn to ignore.
 pub fn squares(n: usize, d: usize, sigma: f64, seed: u64) -> Owned {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);

@@ -160,7 +160,7 @@ impl Objective for Quadratic {
     }
 }
 
-/// The named 2-D functions of the seeds.
+/// The named 2-D test functions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Surface {
     /// ½ (x − x*)ᵀ diag(1, 10) (x − x*), x* = (1, 1): an axis-aligned quadratic, κ = 10.
@@ -308,7 +308,7 @@ impl Objective for Surface {
     }
 }
 
-/// The 1-D functions of the seeds' demonstrations.
+/// The 1-D functions of the demonstrations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Line {
     /// x²: L = 2, so gradient descent diverges for lr > 1.

@@ -1,6 +1,6 @@
 //! Gradient flow through a deep MLP: the 2-norm of each layer's gradient (its weights and bias)
-//! at every training step, and the ratio of the largest to the smallest. The seeds warn when the
-//! ratio exceeds 100: the layers then learn at very different speeds (vanishing or exploding
+//! at every training step, and the ratio of the largest to the smallest. The analysis warns when
+//! the ratio exceeds 100: the layers then learn at very different speeds (vanishing or exploding
 //! gradients), which is what sigmoid activations do to a deep stack and ReLU with He
 //! initialization largely avoids.
 
@@ -15,10 +15,10 @@ use descent_core::NonFinitePolicy;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-/// The seeds' threshold for the max/min ratio of layer gradient norms.
+/// The warning threshold for the max/min ratio of layer gradient norms.
 pub const WARN_RATIO: f64 = 100.0;
 
-/// The seeds' deep MLP for this analysis.
+/// The deep MLP of this analysis.
 pub const DEEP: [usize; 6] = [784, 256, 128, 64, 32, 10];
 
 /// The gradient norms of one run.

@@ -113,6 +113,7 @@ pub fn write_landscape(out: &mut Output, l: &Landscape, title: &str) -> Result<(
     let mut map = Contour::from_grid("Train loss on a filter-normalized 2-D slice", grid);
     map.labels = ("direction δ".into(), "direction η".into());
     map.log_levels = true;
+    map.colour_label = "train loss".into();
     map.marks.push(("θ* (trained)".into(), (0.0, 0.0)));
     out.svg("slice.svg", |p| map.write(p))?;
     out.csv(

@@ -1,14 +1,17 @@
-//! The convergence-analysis toolkit: the seeds' experiments as library functions that return
+//! The convergence-analysis toolkit: experiments as library functions that return
 //! their numbers, and `write_*` functions that put those numbers (CSV/JSON) and their plots (SVG)
 //! into a directory. `descent analyze <topic>` calls them; the book's figures come from them.
 //!
 //! | topic | module | what it shows |
 //! |---|---|---|
 //! | trajectories | [`trajectories`] | every optimizer's path over the 2-D test functions |
+//! | animation | [`animation`] | the same paths animated: one moving dot per optimizer |
 //! | rates | [`rates`] | measured linear rates on quadratics against the theory |
 //! | lr-demo | [`trajectories::write_lr_demo`] | gradient descent on x² for lr 0.01 … 1.1 |
 //! | ravine | [`trajectories::write_ravine`] | gradient descent against momentum in x² + 10y² |
+//! | momentum | [`momentum`] | each eigen-component under momentum, and the map of its rate |
 //! | schedules | [`schedules`] | every learning-rate schedule's curve |
+//! | family-tree | [`family`] | the optimizers' family tree, each edge the problem it fixed |
 //! | sweep | [`sweep`] | final loss against lr: 2-D functions, Adam on MNIST |
 //! | lr-find | [`lr_find`] | the LR range test on the MNIST MLP |
 //! | gradient-flow | [`gradient_flow`] | per-layer gradient norms of a deep MLP |
@@ -22,11 +25,14 @@
 //!
 //! Everything here is deterministic: the same arguments give the same numbers.
 
+pub mod animation;
 pub mod datasets;
+pub mod family;
 pub mod functions;
 pub mod gradient_flow;
 pub mod landscape;
 pub mod lr_find;
+pub mod momentum;
 pub mod moons;
 pub mod net;
 pub mod output;

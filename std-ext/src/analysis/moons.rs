@@ -1,4 +1,4 @@
-//! The seeds' two-moons experiments: a 2-16-8-2 ReLU MLP on a small noisy two-moons set,
+//! The two-moons experiments: a 2-16-8-2 ReLU MLP on a small noisy two-moons set,
 //! (1) trained with SGD, momentum, RMSprop and Adam, and (2) trained with AdamW at several weight
 //! decays, to show decay trading training fit for test loss.
 
@@ -30,7 +30,7 @@ impl Default for Settings {
     }
 }
 
-/// The optimizers compared, with the seeds' learning rates.
+/// The optimizers compared, with their learning rates.
 pub const OPTIMIZERS: [(&str, &str); 4] = [
     ("sgd", "sgd:lr=0.1"),
     ("momentum", "sgd:lr=0.05,momentum=0.9"),

@@ -1,11 +1,11 @@
-//! The seeds' regression experiments.
+//! The regression experiments.
 //!
 //! - Linear regression y = w*·x + b* + ε (10 features) as a one-layer model with mean squared
 //!   error, trained with SGD, momentum, Adam and AdamW, against the least-squares optimum (solved
 //!   exactly from the normal equations): how close each gets to the best possible training loss.
 //! - The synthetic regression y = x₀² + x₁² + ε with 20 features, a 20-128-128-1 ReLU MLP trained
 //!   with AdamW, linear warmup then cosine decay (per batch), global-norm clipping at 1 and early
-//!   stopping with patience: the seeds' "everything together" run.
+//!   stopping with patience: an "everything together" run.
 
 use super::datasets::{Owned, linear, squares};
 use super::output::Output;
@@ -107,7 +107,7 @@ pub struct Synthetic {
     pub baseline: f64,
 }
 
-/// Trains the seeds' synthetic regression (2000 training and 500 test examples, 20 features).
+/// Trains the synthetic regression (2000 training and 500 test examples, 20 features).
 pub fn synthetic(epochs: usize, seed: u64) -> Result<Synthetic, String> {
     let train = squares(2000, 20, 0.1, seed);
     let test = squares(500, 20, 0.1, seed.wrapping_add(1_000_003));

@@ -1,5 +1,5 @@
 //! Learning-rate sensitivity: the final loss against the learning rate, on the 2-D test functions
-//! for several optimizers, and the seeds' Adam sweep on the MNIST MLP.
+//! for several optimizers, and an Adam sweep on the MNIST MLP.
 
 use super::functions::{Objective, Surface};
 use super::output::Output;
@@ -52,7 +52,7 @@ pub fn surface_sweep(s: Surface, lrs: &[f64], steps: usize) -> Result<Vec<Point>
     Ok(points)
 }
 
-/// The seeds' sweep: Adam (or `optimizer`) at each lr on the MLP, `opts.epochs` epochs each.
+/// The MNIST sweep: Adam (or `optimizer`) at each lr on the MLP, `opts.epochs` epochs each.
 pub fn mnist_sweep(
     train: Split<'_>,
     test: Split<'_>,
@@ -104,8 +104,11 @@ pub fn write_sweep(out: &mut Output, points: &[Point]) -> Result<(), String> {
                 c.curve(Series { name: (*n).into(), points: pts }, Style::LinePoints)
             },
         );
-        let top = of_t.iter().map(|p| p.loss).filter(|l| l.is_finite()).fold(FLOOR, f64::max);
-        chart.y_range = Some((FLOOR, 2.0 * top));
+        // The range of the losses shown, not down to the floor: MNIST's test losses lie within a
+        // decade, and a range from 1e-20 would squash them against the top.
+        let finite = || of_t.iter().map(|p| p.loss).filter(|l| l.is_finite()).map(|l| l.max(FLOOR));
+        let (low, top) = (finite().fold(f64::INFINITY, f64::min), finite().fold(FLOOR, f64::max));
+        chart.y_range = Some((if low.is_finite() { low / 2.0 } else { FLOOR }, 2.0 * top));
         out.svg(&format!("sweep_{t}.svg"), |p| chart.write(p))?;
         if t == "mnist" {
             let acc =

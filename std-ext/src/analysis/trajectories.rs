@@ -1,4 +1,4 @@
-//! Optimizer paths over the 2-D test functions (the seeds' trajectory plots), the 1-D learning-rate
+//! Optimizer paths over the 2-D test functions (trajectory plots), the 1-D learning-rate
 //! demonstration on x², and gradient descent against momentum in the ravine x² + 10y².
 
 use super::functions::{Line, Objective, Surface};
@@ -29,7 +29,7 @@ impl Run {
     }
 }
 
-/// The seeds' six optimizers with learning rates that suit `surface` (chosen so that each
+/// Six optimizers with learning rates that suit `surface` (chosen so that each
 /// converges or, on the saddle and the multimodal surface, shows its characteristic behaviour),
 /// and the number of steps to show.
 pub fn default_runs(surface: Surface) -> (Vec<Run>, usize) {
@@ -122,6 +122,7 @@ fn surface_map(s: Surface, title: &str, overlays: Vec<Series>) -> Contour {
     let (xr, yr) = s.window();
     let mut map = Contour::of(title, xr, yr, |x, y| s.value(&[x, y]));
     map.log_levels = s.log_levels();
+    map.colour_label = "f(x, y)".into();
     map.overlays = overlays;
     let start = s.start();
     map.marks.push(("start".into(), (start[0], start[1])));

@@ -38,6 +38,21 @@ enum Topic {
         #[arg(long)]
         steps: Option<usize>,
     },
+    /// Watch the optimizers move: an animated contour map, one dot per optimizer.
+    Animation {
+        /// Function: quadratic, rotated_quadratic, ravine, ravine3, rosenbrock, multimodal, saddle, himmelblau.
+        #[arg(long, default_value = "rosenbrock")]
+        function: String,
+        /// Optimizer specs instead of the defaults (SGD, momentum, Adam), e.g. 'adam:lr=0.1' (repeatable).
+        #[arg(long = "run")]
+        runs: Vec<String>,
+        /// Steps (default: per function).
+        #[arg(long)]
+        steps: Option<usize>,
+        /// Seconds per pass of the animation.
+        #[arg(long, default_value_t = 12.0)]
+        seconds: f64,
+    },
     /// Measured linear convergence rates on quadratics against the theory.
     Rates {
         /// Condition numbers.
@@ -65,8 +80,16 @@ enum Topic {
         #[arg(long, default_value_t = 60)]
         steps: usize,
     },
+    /// Momentum one eigenvalue at a time: each error component, and the map of the rate over (lr·λ, β).
+    Momentum {
+        /// Steps.
+        #[arg(long, default_value_t = 100)]
+        steps: usize,
+    },
     /// Every learning-rate schedule's curve (and the cycled momentum).
     Schedules,
+    /// The optimizers' family tree, each edge labelled with the problem the child fixed.
+    FamilyTree,
     /// Final loss against learning rate: optimizers on 2-D functions, and Adam on the MNIST MLP.
     Sweep {
         /// Learning rates for the 2-D functions: LO,HI,COUNT (log-spaced).
@@ -285,10 +308,13 @@ impl Topic {
     fn name(&self) -> &'static str {
         match self {
             Topic::Trajectories { .. } => "trajectories",
+            Topic::Animation { .. } => "animation",
             Topic::Rates { .. } => "rates",
             Topic::LrDemo { .. } => "lr-demo",
             Topic::Ravine { .. } => "ravine",
+            Topic::Momentum { .. } => "momentum",
             Topic::Schedules => "schedules",
+            Topic::FamilyTree => "family-tree",
             Topic::Sweep { .. } => "sweep",
             Topic::LrFind { .. } => "lr-find",
             Topic::GradientFlow { .. } => "gradient-flow",
@@ -347,6 +373,28 @@ pub fn run(a: Args) -> Result<(), Failure> {
             }
             report(&out);
         }
+        Topic::Animation { function, runs, steps, seconds } => {
+            let surface = Surface::by_name(function)
+                .ok_or_else(|| Failure(format!("unknown function '{function}'")))?;
+            let runs = runs
+                .iter()
+                .map(|s| {
+                    optimizer(s)?;
+                    analysis::trajectories::Run::from_spec(s).map_err(Failure)
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            if let Some(s) = steps {
+                positive("steps", *s)?;
+            }
+            if !(*seconds > 0.0 && seconds.is_finite()) {
+                return Err(Failure("--seconds must be positive".into()));
+            }
+            let mut out = Output::new(&dir).map_err(Failure)?;
+            let runs = (!runs.is_empty()).then_some(runs.as_slice());
+            analysis::animation::write_animation(&mut out, surface, runs, *steps, *seconds)
+                .map_err(Failure)?;
+            report(&out);
+        }
         Topic::Rates { kappas, dim, max_steps } => {
             if kappas.is_empty() || kappas.iter().any(|k| !(*k >= 1.0)) {
                 return Err(Failure("--kappas must be condition numbers ≥ 1".into()));
@@ -399,6 +447,21 @@ pub fn run(a: Args) -> Result<(), Failure> {
                     o.distance.unwrap_or(f64::NAN)
                 );
             }
+            report(&out);
+        }
+        Topic::Momentum { steps } => {
+            positive("steps", *steps)?;
+            let mut out = Output::new(&dir).map_err(Failure)?;
+            println!("{:>8} {:>6} {:<18} {:>10} {:>10}", "lr·λ", "β", "regime", "predicted", "measured");
+            for c in analysis::momentum::write_momentum(&mut out, *steps).map_err(Failure)? {
+                let regime = format!("{:?}", c.regime);
+                println!("{:>8} {:>6} {regime:<18} {:>10.4} {:>10.4}", c.h, c.beta, c.predicted, c.measured);
+            }
+            report(&out);
+        }
+        Topic::FamilyTree => {
+            let mut out = Output::new(&dir).map_err(Failure)?;
+            analysis::family::write_family_tree(&mut out).map_err(Failure)?;
             report(&out);
         }
         Topic::Schedules => {

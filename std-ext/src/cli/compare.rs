@@ -1,4 +1,4 @@
-//! `descent compare`: the seeds' comparison of optimizers on the same MLP.
+//! `descent compare`: a comparison of optimizers on the same MLP.
 
 use super::train::{Report, load_data, set_threads, splits};
 use super::{Failure, Staged, check_output_dir};
