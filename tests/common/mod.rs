@@ -434,7 +434,11 @@ pub fn shaped(cfg: AnyConfig, n: usize, kind: u8) -> AnyConfig {
         AnyConfig::Muon(c) => {
             let (r, cols) = matrix_shape(n);
             // Rows and columns either way round: Muon transposes tall matrices.
-            AnyConfig::Muon(if kind % 2 == 0 { c.with_shape(r, cols) } else { c.with_shape(cols, r) })
+            AnyConfig::Muon(if kind.is_multiple_of(2) {
+                c.with_shape(r, cols)
+            } else {
+                c.with_shape(cols, r)
+            })
         }
         other => other,
     }
