@@ -9,7 +9,10 @@ use descent_core::adagrad::AdagradConfig;
 use descent_core::adam::AdamConfig;
 use descent_core::adamax::AdamaxConfig;
 use descent_core::asgd::AsgdConfig;
+use descent_core::lamb::LambConfig;
+use descent_core::lars::LarsConfig;
 use descent_core::lion::LionConfig;
+use descent_core::muon::{AdjustLr, MuonConfig};
 use descent_core::nadam::NadamConfig;
 use descent_core::radam::RadamConfig;
 use descent_core::rmsprop::RmspropConfig;
@@ -121,6 +124,11 @@ pub fn calls<'a, F: Real>(
 /// [`calls`], saving into arbitrary-length buffers and restoring its own bytes.
 pub fn exercise<R: UpdateRule, F: Real>(u: &mut Unstructured<'_>, cfg: R) -> Result<()> {
     let n = u.int_in_range(0usize..=40)?;
+    exercise_len::<R, F>(u, cfg, n)
+}
+
+/// [`exercise`] for `n` parameters.
+pub fn exercise_len<R: UpdateRule, F: Real>(u: &mut Unstructured<'_>, cfg: R, n: usize) -> Result<()> {
     let cap = u.int_in_range(0usize..=130)?;
     let mut buf = vec![F::ZERO; cap];
     let mut opt = match Optim::with_buffer_and_policy(cfg, n, &mut buf[..], policy(u)?) {
@@ -190,6 +198,39 @@ impl Hypers {
             momentum_decay: hyper(u, 0.0, 0.1)?,
             decoupled_weight_decay: u.arbitrary()?,
             maximize,
+        })
+    }
+
+    pub fn muon(&self, u: &mut Unstructured<'_>) -> Result<MuonConfig> {
+        let Hypers { lr, wd, betas, eps, .. } = *self;
+        Ok(MuonConfig {
+            lr,
+            weight_decay: wd,
+            momentum: betas.0,
+            nesterov: u.arbitrary()?,
+            ns_coefficients: (hyper(u, 0.0, 4.0)?, -hyper(u, 0.0, 5.0)?, hyper(u, 0.0, 3.0)?),
+            eps,
+            ns_steps: u.int_in_range(0u32..=8)?,
+            adjust_lr_fn: *u.choose(&[
+                AdjustLr::Original,
+                AdjustLr::MatchRmsAdamw,
+                AdjustLr::SpectralUnclamped,
+            ])?,
+            ..MuonConfig::default()
+        })
+    }
+
+    pub fn lars(&self, u: &mut Unstructured<'_>) -> Result<LarsConfig> {
+        let Hypers { lr, wd, betas, eps, .. } = *self;
+        Ok(LarsConfig {
+            lr,
+            weight_decay: wd,
+            weight_decay_mask: u.arbitrary()?,
+            trust_coefficient: hyper(u, 0.0, 0.1)?,
+            eps,
+            trust_ratio_mask: u.arbitrary()?,
+            momentum: betas.0,
+            nesterov: u.arbitrary()?,
         })
     }
 
@@ -271,6 +312,22 @@ pub fn any_optimizer(u: &mut Unstructured<'_>) -> Result<()> {
             }
         }
         "lion" => go!(LionConfig { lr, betas: b, weight_decay: wd, maximize }),
+        "muon" => {
+            let (rows, cols) = (u.int_in_range(0usize..=7)?, u.int_in_range(0usize..=7)?);
+            let cfg = h.muon(u)?.with_shape(rows, cols);
+            // Usually the matrix's own length, sometimes any.
+            let n = if u.ratio(1u8, 4)? { u.int_in_range(0usize..=60)? } else { rows * cols };
+            if f64s { exercise_len::<_, f64>(u, cfg, n) } else { exercise_len::<_, f32>(u, cfg, n) }
+        }
+        "lamb" => go!(LambConfig {
+            lr,
+            betas: b,
+            eps,
+            eps_root: hyper(u, 0.0, 1e-4)?,
+            weight_decay: wd,
+            mask: u.arbitrary()?
+        }),
+        "lars" => go!(h.lars(u)?),
         other => panic!("fuzz/fuzz_targets/common.rs has no configuration for optimizer {other}"),
     }
 }
@@ -289,7 +346,7 @@ pub fn each_optimizer<F: Real>(only: Option<usize>, seed: &[u8], mut f: impl FnM
         macro_rules! go {
             ($cfg:expr) => {{
                 let cfg = $cfg;
-                let mut buf = vec![F::ZERO; cfg.state_len(N)];
+                let mut buf = vec![F::ZERO; cfg.buffer_len(N)];
                 let mut opt = Optim::with_buffer(cfg, N, &mut buf[..]).expect("a valid configuration");
                 let mut p = [F::ONE; N];
                 for k in 0..3 {
@@ -327,6 +384,9 @@ pub fn each_optimizer<F: Real>(only: Option<usize>, seed: &[u8], mut f: impl FnM
             "rprop" => go!(RpropConfig::default()),
             "adafactor" => go!(AdafactorConfig::for_shape(&[2, 3]).expect("a valid shape")),
             "lion" => go!(LionConfig::default()),
+            "muon" => go!(MuonConfig::default().with_shape(2, 3)),
+            "lamb" => go!(LambConfig { weight_decay: wd, ..LambConfig::default() }),
+            "lars" => go!(LarsConfig { weight_decay: wd, nesterov: true, ..LarsConfig::default() }),
             other => panic!("fuzz/fuzz_targets/common.rs has no configuration for optimizer {other}"),
         }
     }
