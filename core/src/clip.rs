@@ -1,6 +1,8 @@
 //! Gradient clipping with `torch.nn.utils.clip_grad_*` semantics, over several gradient slices at
 //! once (one global norm), plus two adaptive clippers PyTorch does not have: percentile clipping
-//! (AutoClip-style) and unit-wise AGC (Brock et al. 2021).
+//! (AutoClip-style) and unit-wise AGC (Brock et al. 2021). Over a [`Layout`], clipping also works
+//! per tensor ([`clip_by_block_rms`], optax; [`clip_norm_per_tensor`], Keras's `clipnorm`) and per
+//! parameter group ([`clip_grad_norm_per_group`]).
 //!
 //! # Summation order and its error bound
 //!
@@ -19,6 +21,7 @@
 
 use crate::error::Error;
 use crate::lanes;
+use crate::layout::{Layout, Tensor};
 use crate::real::Real;
 
 /// PyTorch's `clip_grad_norm_` adds 1e-6 to the total norm before dividing (`torch/nn/utils/clip_grad.py`).
@@ -343,4 +346,154 @@ pub fn clip_agc_vector<F: Real>(
     eps: f64,
 ) -> Result<usize, Error> {
     clip_agc(params, grads, params.len(), 1, clipping, eps)
+}
+
+// Per tensor and per parameter group.
+
+/// Refuses gradients whose length is not the layout's.
+fn check_layout_grads<F, T: AsRef<[Tensor]>>(layout: &Layout<T>, grads: &[F]) -> Result<(), Error> {
+    if grads.len() != layout.len() {
+        return Err(Error::LengthMismatch { what: "grads", expected: layout.len(), found: grads.len() });
+    }
+    Ok(())
+}
+
+/// The `norm` of group `g`'s gradients (all its tensors together), or of every tensor if `g` is
+/// `None`; lane-blocked sums per tensor, tensors combined in layout order.
+fn group_norm<F: Real, T: AsRef<[Tensor]>>(
+    layout: &Layout<T>,
+    grads: &[F],
+    g: Option<usize>,
+    norm: NormType,
+) -> F {
+    struct K<'a, F, T: AsRef<[Tensor]>>(&'a Layout<T>, &'a [F], Option<usize>, NormType);
+    impl<F: Real, T: AsRef<[Tensor]>> crate::real::LaneKernel<F> for K<'_, F, T> {
+        type Output = F;
+        fn run<const L: usize>(self) -> F {
+            let K(layout, grads, g, norm) = self;
+            let slices = layout
+                .tensors()
+                .iter()
+                .filter(|t| g.is_none_or(|g| t.group == g))
+                .filter_map(|t| grads.get(t.range()));
+            match norm {
+                NormType::L2 => slices.fold(F::ZERO, |s, x| s + lanes::sum_sq::<F, L>(x)).sqrt(),
+                NormType::L1 => slices.fold(F::ZERO, |s, x| s + sum_abs::<F, L>(x)),
+                NormType::Inf => slices.fold(F::ZERO, |m, x| m.max_nan(max_abs::<F, L>(x))),
+            }
+        }
+    }
+    F::with_lanes(K(layout, grads, g, norm))
+}
+
+/// optax's `clip_by_block_rms(threshold)`: every tensor of the layout (every optax leaf) is scaled
+/// by 1 / max(1, RMS(u) / threshold), so that no tensor's RMS exceeds `threshold`. Refuses a
+/// negative or NaN threshold and gradients of another length, changing nothing.
+pub fn clip_by_block_rms<F: Real, T: AsRef<[Tensor]>>(
+    layout: &Layout<T>,
+    grads: &mut [F],
+    threshold: f64,
+) -> Result<(), Error> {
+    check_max("threshold", threshold)?;
+    check_layout_grads(layout, grads)?;
+    let threshold = F::from_f64(threshold);
+    for t in layout.tensors() {
+        let Some(u) = grads.get_mut(t.range()) else { continue };
+        if u.is_empty() {
+            continue;
+        }
+        let rms = (lanes_sum_sq(u) / F::from_f64(u.len() as f64)).sqrt();
+        let ratio = rms / threshold;
+        let denom = if ratio > F::ONE || ratio.is_nan() { ratio } else { F::ONE };
+        for x in u.iter_mut() {
+            *x = *x / denom;
+        }
+    }
+    Ok(())
+}
+
+/// Keras's per-variable `clipnorm` (`tf.clip_by_norm`): every tensor of the layout is scaled by
+/// c / max(‖g‖₂, c), so that no tensor's 2-norm exceeds `clipnorm`. Refuses a negative or NaN
+/// `clipnorm` and gradients of another length, changing nothing.
+pub fn clip_norm_per_tensor<F: Real, T: AsRef<[Tensor]>>(
+    layout: &Layout<T>,
+    grads: &mut [F],
+    clipnorm: f64,
+) -> Result<(), Error> {
+    check_max("clipnorm", clipnorm)?;
+    check_layout_grads(layout, grads)?;
+    let c = F::from_f64(clipnorm);
+    for t in layout.tensors() {
+        let Some(g) = grads.get_mut(t.range()) else { continue };
+        let norm = lanes_sum_sq(g).sqrt();
+        let denom = if norm > c || norm.is_nan() { norm } else { c };
+        for x in g.iter_mut() {
+            *x = *x * c / denom;
+        }
+    }
+    Ok(())
+}
+
+/// `clip_grad_norm_` applied to each parameter group on its own: group g's gradients are scaled
+/// by min(1, max_norm / (‖group g‖ + 1e-6)), as PyTorch's `clip_grad_norm_(group["params"], …)`
+/// called once per group. With `error_if_nonfinite`, a group whose norm is not finite is refused
+/// ([`Error::NonFinite`], `index` = the group) before anything is modified. Returns nothing; the
+/// norms are those of [`group_norms`].
+pub fn clip_grad_norm_per_group<F: Real, T: AsRef<[Tensor]>>(
+    layout: &Layout<T>,
+    grads: &mut [F],
+    max_norm: f64,
+    norm: NormType,
+    error_if_nonfinite: bool,
+) -> Result<(), Error> {
+    check_max("max_norm", max_norm)?;
+    check_layout_grads(layout, grads)?;
+    if error_if_nonfinite
+        && let Some(g) = (0..layout.groups()).find(|&g| !group_norm(layout, grads, Some(g), norm).is_finite())
+    {
+        return Err(Error::NonFinite { what: "group norm", index: g });
+    }
+    for g in 0..layout.groups() {
+        let total = group_norm(layout, grads, Some(g), norm);
+        let coef = F::from_f64(max_norm) / (total + F::from_f64(PYTORCH_CLIP_EPS));
+        let coef = if coef > F::ONE { F::ONE } else { coef };
+        for t in layout.tensors().iter().filter(|t| t.group == g) {
+            if let Some(x) = grads.get_mut(t.range()) {
+                x.iter_mut().for_each(|v| *v = *v * coef);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Writes each group's gradient norm into `out` (one per group; refused if `out` is shorter).
+pub fn group_norms<F: Real, T: AsRef<[Tensor]>>(
+    layout: &Layout<T>,
+    grads: &[F],
+    norm: NormType,
+    out: &mut [F],
+) -> Result<(), Error> {
+    check_layout_grads(layout, grads)?;
+    let available = out.len();
+    let out = out.get_mut(..layout.groups()).ok_or(Error::BufferTooSmall {
+        what: "group norms",
+        needed: layout.groups(),
+        available,
+    })?;
+    for (g, o) in out.iter_mut().enumerate() {
+        *o = group_norm(layout, grads, Some(g), norm);
+    }
+    Ok(())
+}
+
+/// Σx² at the production lane width.
+fn lanes_sum_sq<F: Real>(x: &[F]) -> F {
+    struct K<'a, F>(&'a [F]);
+    impl<F: Real> crate::real::LaneKernel<F> for K<'_, F> {
+        type Output = F;
+        fn run<const L: usize>(self) -> F {
+            lanes::sum_sq::<F, L>(self.0)
+        }
+    }
+    F::with_lanes(K(x))
 }

@@ -300,6 +300,23 @@ impl<T: AsRef<[Tensor]>> Layout<T> {
     }
 }
 
+/// The usual convention "no weight decay on biases and norms", as one call: every tensor of rank
+/// ≥ 2 (weight matrices, convolution kernels) goes into group `matrices`, every other (biases,
+/// norm scales, scalars) into group `others`. Give the `others` group the same configuration
+/// with `weight_decay: 0.0`.
+///
+/// ```
+/// use descent_core::layout::{Tensor, group_by_rank};
+/// let mut mlp = [Tensor::new(0, &[4, 3], 0), Tensor::new(12, &[3], 0), Tensor::new(15, &[3, 2], 0)];
+/// group_by_rank(&mut mlp, 0, 1);
+/// assert_eq!(mlp.map(|t| t.group), [0, 1, 0]);
+/// ```
+pub fn group_by_rank(tensors: &mut [Tensor], matrices: usize, others: usize) {
+    for t in tensors {
+        t.group = if t.shape.rank() >= 2 { matrices } else { others };
+    }
+}
+
 fn check(tensors: &[Tensor], len: usize, groups: usize) -> Result<(), Error> {
     let bad = |tensor, problem| Err(Error::InvalidLayout { tensor, problem });
     if groups == 0 {

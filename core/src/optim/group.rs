@@ -107,6 +107,20 @@ pub enum Reserve {
     Momentum,
 }
 
+/// Layer-wise learning-rate decay (as in fine-tuning BERT and ELECTRA): layer `layer` of `layers`
+/// (0 nearest the input) gets base·decay^(layers − 1 − layer): the top layer the base learning
+/// rate, each layer below it `decay` times the one above. Give each layer a group with that lr.
+///
+/// ```
+/// use descent_core::group::layer_lr;
+/// let lrs: Vec<f64> = (0..3).map(|l| layer_lr(1e-3, 0.5, l, 3)).collect();
+/// assert_eq!(lrs, [2.5e-4, 5e-4, 1e-3]);
+/// ```
+pub fn layer_lr(base: f64, decay: f64, layer: usize, layers: usize) -> f64 {
+    let depth = layers.saturating_sub(1).saturating_sub(layer);
+    base * crate::real::powf64(decay, depth as f64)
+}
+
 /// The state values reserved for a tensor of `n` elements under `config`.
 fn room<R: UpdateRule>(config: &R, n: usize, reserve: Reserve) -> usize {
     let now = config.state_len(n);
