@@ -4,7 +4,7 @@
 //! batches everywhere.
 
 use crate::model::{Loss, Targets};
-use crate::train::Split;
+use crate::split::Split;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;

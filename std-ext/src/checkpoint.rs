@@ -8,9 +8,9 @@
 //! saved state, the schedule's saved state, and a CRC-32 of everything before it. Files are
 //! written to a temporary name and renamed, so a crash never leaves half a checkpoint.
 
+use crate::history::History;
 use crate::model::{Activation, Mlp};
 use crate::registry::{self, DynOptimizer};
-use crate::train::History;
 use descent_core::{NonFinitePolicy, Optimizer};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};

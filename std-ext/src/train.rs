@@ -9,83 +9,16 @@
 
 use crate::batches::Batches;
 use crate::checkpoint::Checkpoint;
+pub use crate::history::{EpochRecord, History};
 use crate::model::{Activation, BatchStats, Init, Loss, Mlp, Targets};
 use crate::registry::{self, DynOptimizer, HeapState};
+pub use crate::split::{Data, Split};
 use descent_core::accumulate::{AccumulateMode, Accumulated, Accumulator};
 use descent_core::clip::{self, NormType};
 use descent_core::{NonFinitePolicy, Optimizer, StepOutcome};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::time::Instant;
-
-/// A labelled data set for classification: `n` rows of `inputs` features and a class each.
-#[derive(Debug, Clone, Copy)]
-pub struct Split<'a> {
-    /// Features, `n × inputs`, row-major.
-    pub x: &'a [f32],
-    /// Classes (cross-entropy) — empty when `values` is used.
-    pub y: &'a [u8],
-    /// Regression targets, `n × outputs` (MSE) — empty for classification.
-    pub values: &'a [f32],
-    /// Number of examples.
-    pub n: usize,
-}
-
-impl<'a> Split<'a> {
-    /// The first `k` examples (all of them when `k ≥ n`).
-    pub fn head(self, k: usize) -> Split<'a> {
-        let k = k.min(self.n);
-        let per_x = self.x.len() / self.n.max(1);
-        let per_v = self.values.len() / self.n.max(1);
-        Split {
-            x: &self.x[..k * per_x],
-            y: &self.y[..k.min(self.y.len())],
-            values: &self.values[..k * per_v],
-            n: k,
-        }
-    }
-
-    /// Splits off the last `fraction` of the examples (rounded to the nearest count) as a
-    /// validation set, as Keras's `validation_split` does (before any shuffling). Refuses a
-    /// fraction outside [0, 1) or one that leaves either part empty; 0 gives no validation set.
-    pub fn hold_out(self, fraction: f64) -> Result<(Split<'a>, Option<Split<'a>>), String> {
-        if !(0.0..1.0).contains(&fraction) {
-            return Err(format!("the validation fraction must be in [0, 1), got {fraction}"));
-        }
-        if fraction == 0.0 {
-            return Ok((self, None));
-        }
-        let k = (self.n as f64 * fraction).round() as usize;
-        if k == 0 || k >= self.n {
-            return Err(format!(
-                "a validation fraction of {fraction} of {} examples leaves an empty split",
-                self.n
-            ));
-        }
-        let train = self.head(self.n - k);
-        let per_x = self.x.len() / self.n;
-        let per_v = self.values.len() / self.n;
-        let m = train.n;
-        let val = Split {
-            x: &self.x[m * per_x..],
-            y: if self.y.is_empty() { self.y } else { &self.y[m..] },
-            values: &self.values[m * per_v..],
-            n: k,
-        };
-        Ok((train, Some(val)))
-    }
-}
-
-/// The splits of a run.
-#[derive(Debug, Clone, Copy)]
-pub struct Data<'a> {
-    /// Trained on.
-    pub train: Split<'a>,
-    /// Selects the best epoch (early stopping, best checkpoint, plateau metric) when given.
-    pub validation: Option<Split<'a>>,
-    /// Reported every epoch; selects the best epoch when there is no validation split.
-    pub test: Split<'a>,
-}
 
 /// When the schedule advances.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -166,40 +99,6 @@ impl Default for TrainOptions {
             schedule_per: SchedulePer::Batch,
         }
     }
-}
-
-/// One row of the history file.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct EpochRecord {
-    /// Epoch number, from 1.
-    pub epoch: usize,
-    /// Mean training loss over the epoch's batches (as trained, before each step).
-    pub train_loss: f64,
-    /// Training accuracy in percent (as trained).
-    pub train_accuracy: f64,
-    /// Test loss after the epoch.
-    pub test_loss: f64,
-    /// Test accuracy in percent after the epoch.
-    pub test_accuracy: f64,
-    /// Validation loss after the epoch (only with a validation split).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub val_loss: Option<f64>,
-    /// Validation accuracy in percent (only with a validation split).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub val_accuracy: Option<f64>,
-    /// Learning rate the epoch's last optimizer step used.
-    pub lr: f64,
-    /// Mean global gradient 2-norm of the epoch's steps (before clipping).
-    pub grad_norm: f64,
-    /// Seconds of training (not evaluation) in the epoch.
-    pub seconds: f64,
-}
-
-/// The history file: `{"epochs": [...]}`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct History {
-    /// One record per epoch.
-    pub epochs: Vec<EpochRecord>,
 }
 
 /// Progress reports during training.
