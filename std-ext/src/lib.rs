@@ -12,6 +12,7 @@ pub mod data;
 pub mod dispatch;
 pub mod export;
 pub mod history;
+pub mod memory;
 pub mod model;
 pub mod named;
 pub mod plot;

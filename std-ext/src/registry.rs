@@ -208,7 +208,8 @@ where
     } else {
         config.state_len(n)
     };
-    let opt = Optim::from_storage(config, HeapState(vec![F::ZERO; len]), n, policy)?;
+    let state = crate::memory::zeroed(len, "optimizer state").map_err(BuildError::Spec)?;
+    let opt = Optim::from_storage(config, HeapState(state), n, policy)?;
     Ok(match kernels {
         Kernels::Best => Box::new(Dispatched(opt)),
         Kernels::Portable => Box::new(opt),

@@ -69,3 +69,83 @@ pub struct Data<'a> {
     /// Reported every epoch; selects the best epoch when there is no validation split.
     pub test: Split<'a>,
 }
+
+/// Examples owned in memory: a reordered copy of a [`Split`] ([`Split::validation_last`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Examples {
+    /// Features, `n × inputs`, row-major.
+    pub x: Vec<f32>,
+    /// Classes (empty for regression).
+    pub y: Vec<u8>,
+    /// Regression targets (empty for classification).
+    pub values: Vec<f32>,
+    /// Number of examples.
+    pub n: usize,
+}
+
+impl Examples {
+    /// A view of all of them.
+    pub fn split(&self) -> Split<'_> {
+        Split { x: &self.x, y: &self.y, values: &self.values, n: self.n }
+    }
+}
+
+impl Split<'_> {
+    /// The examples reordered so that a random `fraction` of them (as many as
+    /// [`Split::hold_out`] holds out), chosen by `seed`, come last; each part keeps its order.
+    /// [`Split::hold_out`] of the result then holds out a seeded random validation set rather
+    /// than the last examples of the files (which may be sorted, e.g. by writer or class).
+    pub fn validation_last(self, fraction: f64, seed: u64) -> Result<Examples, String> {
+        use rand::SeedableRng;
+        use rand::seq::SliceRandom;
+        let n = self.n;
+        if n == 0 || self.x.len() % n != 0 || self.values.len() % n != 0 {
+            return Err("no examples to hold out from".into());
+        }
+        let k = match self.hold_out(fraction)? {
+            (_, Some(v)) => v.n,
+            (_, None) => 0,
+        };
+        let mut order: Vec<usize> = (0..n).collect();
+        // Its own stream of the seed: the batches' shuffles derive theirs from the epoch.
+        order.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0x5EED_0F_7A11_DA7E));
+        let mut held = vec![false; n];
+        order.iter().take(k).for_each(|&i| held[i] = true);
+        let (px, pv) = (self.x.len() / n, self.values.len() / n);
+        let mut out = Examples { n, ..Examples::default() };
+        for last in [false, true] {
+            for i in (0..n).filter(|&i| held[i] == last) {
+                out.x.extend_from_slice(&self.x[i * px..(i + 1) * px]);
+                out.values.extend_from_slice(&self.values[i * pv..(i + 1) * pv]);
+                out.y.extend(self.y.get(i));
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_seeded_random_validation_set_comes_last_and_the_seed_fixes_it() {
+        let x: Vec<f32> = (0..40).map(|i| i as f32).collect();
+        let y: Vec<u8> = (0..20).collect();
+        let s = Split { x: &x, y: &y, values: &[], n: 20 };
+        let e = s.validation_last(0.25, 7).unwrap();
+        let (train, val) = e.split().hold_out(0.25).unwrap();
+        let (train, val) = (train.y.to_vec(), val.unwrap().y.to_vec());
+        assert_eq!((train.len(), val.len()), (15, 5));
+        // Not the last five of the files, each part in file order, features with their labels.
+        assert_ne!(val, [15, 16, 17, 18, 19]);
+        assert!(train.is_sorted() && val.is_sorted());
+        let mut all = [train.clone(), val.clone()].concat();
+        all.sort();
+        assert_eq!(all, y);
+        assert!(e.x.chunks(2).zip(&e.y).all(|(f, &c)| f[0] == 2.0 * f32::from(c)));
+        assert_eq!(s.validation_last(0.25, 7).unwrap(), e);
+        assert_ne!(s.validation_last(0.25, 8).unwrap(), e);
+        assert!(s.validation_last(1.0, 7).is_err());
+    }
+}

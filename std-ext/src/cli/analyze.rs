@@ -332,17 +332,25 @@ pub fn run(a: Args) -> Result<(), Failure> {
             let runs = (!runs.is_empty()).then_some(runs.as_slice());
             let outcomes = analysis::trajectories::write_trajectories(&mut out, &surfaces, runs, *steps)
                 .map_err(Failure)?;
-            println!(
+            say!(
                 "{:<12} {:<28} {:>6} {:>24} {:>12} {:>10}",
-                "function", "optimizer", "steps", "end", "f", "distance"
+                "function",
+                "optimizer",
+                "steps",
+                "end",
+                "f",
+                "distance"
             );
             for o in outcomes {
                 let end = format!("({:.4}, {:.4})", o.end[0], o.end[1]);
                 let d = o.distance.map_or("-".into(), |d| format!("{d:.2e}"));
                 let tag = if o.diverged { " diverged" } else { "" };
-                println!(
+                say!(
                     "{:<12} {:<28} {:>6} {end:>24} {:>12.4e} {d:>10}{tag}",
-                    o.function, o.optimizer, o.steps, o.value
+                    o.function,
+                    o.optimizer,
+                    o.steps,
+                    o.value
                 );
             }
             report(&out);
@@ -355,12 +363,17 @@ pub fn run(a: Args) -> Result<(), Failure> {
             positive("max-steps", *max_steps)?;
             let mut out = Output::new(&dir).map_err(Failure)?;
             let rates = analysis::rates::write_rates(&mut out, kappas, *dim, *max_steps).map_err(Failure)?;
-            println!(
+            say!(
                 "{:>8} {:>8} {:<30} {:>10} {:>10} {:>10}",
-                "kappa", "rotated", "method", "predicted", "measured", "exp. err"
+                "kappa",
+                "rotated",
+                "method",
+                "predicted",
+                "measured",
+                "exp. err"
             );
             for r in rates {
-                println!(
+                say!(
                     "{:>8} {:>8} {:<30} {:>10.6} {:>10.6} {:>9.2}%",
                     r.kappa,
                     r.rotated,
@@ -379,11 +392,15 @@ pub fn run(a: Args) -> Result<(), Failure> {
             positive("steps", *steps)?;
             let mut out = Output::new(&dir).map_err(Failure)?;
             let rows = analysis::trajectories::write_lr_demo(&mut out, lrs, *steps).map_err(Failure)?;
-            println!("{:>6} {:>12} {:>12} {:>12}  behaviour", "lr", "|1 − 2 lr|", "measured", "|x_T|");
+            say!("{:>6} {:>12} {:>12} {:>12}  behaviour", "lr", "|1 − 2 lr|", "measured", "|x_T|");
             for r in rows {
-                println!(
+                say!(
                     "{:>6} {:>12.4} {:>12.4} {:>12.3e}  {}",
-                    r.lr, r.predicted_factor, r.measured_factor, r.final_distance, r.behaviour
+                    r.lr,
+                    r.predicted_factor,
+                    r.measured_factor,
+                    r.final_distance,
+                    r.behaviour
                 );
             }
             report(&out);
@@ -392,7 +409,7 @@ pub fn run(a: Args) -> Result<(), Failure> {
             positive("steps", *steps)?;
             let mut out = Output::new(&dir).map_err(Failure)?;
             for o in analysis::trajectories::write_ravine(&mut out, *steps).map_err(Failure)? {
-                println!(
+                say!(
                     "{:<40} distance to the minimum after {} steps: {:.3e}",
                     o.optimizer,
                     o.steps,
@@ -404,7 +421,7 @@ pub fn run(a: Args) -> Result<(), Failure> {
         Topic::Schedules => {
             let mut out = Output::new(&dir).map_err(Failure)?;
             let curves = analysis::schedules::write_schedules(&mut out).map_err(Failure)?;
-            println!("{} schedules over {} steps", curves.len(), curves.first().map_or(0, |c| c.lr.len()));
+            say!("{} schedules over {} steps", curves.len(), curves.first().map_or(0, |c| c.lr.len()));
             report(&out);
         }
         Topic::Sweep { grid, steps, lrs, optimizer: name, epochs, data } => {
@@ -462,9 +479,10 @@ pub fn run(a: Args) -> Result<(), Failure> {
                         .filter(|p| p.target == t && p.optimizer == n && !p.loss.is_finite())
                         .count();
                     if let Some(b) = best {
-                        println!(
+                        say!(
                             "{t:<11} {n:<9} best lr {:>9.3e}  loss {:>10.3e}  ({diverged} lrs diverged)",
-                            b.lr, b.loss
+                            b.lr,
+                            b.loss
                         );
                     }
                 }
@@ -498,10 +516,10 @@ pub fn run(a: Args) -> Result<(), Failure> {
                 analysis::lr_find::write_lr_find(&mut out, train, &settings, tick).map_err(Failure)?;
             done(bar);
             let end = if found.diverged { "the loss diverged" } else { "reached --end-lr" };
-            println!("{} steps, stopped because {end}", found.points.len());
+            say!("{} steps, stopped because {end}", found.points.len());
             match found.suggestion {
-                Some(lr) => println!("suggested learning rate: {lr:.3e}"),
-                None => println!("no suggestion (too few points)"),
+                Some(lr) => say!("suggested learning rate: {lr:.3e}"),
+                None => say!("no suggestion (too few points)"),
             }
             report(&out);
         }
@@ -524,14 +542,14 @@ pub fn run(a: Args) -> Result<(), Failure> {
                     .map_err(Failure)?;
                 done(bar);
                 let norms: Vec<String> = f.mean_norms.iter().map(|n| format!("{n:.2e}")).collect();
-                println!(
+                say!(
                     "{:<8} mean layer gradient norms [{}]  mean max/min ratio {:.1}",
                     f.activation,
                     norms.join(", "),
                     f.mean_ratio
                 );
                 if f.warning {
-                    println!(
+                    say!(
                         "warning: {}: the layer gradient norms differ by more than {}× (vanishing or exploding gradients)",
                         f.activation,
                         analysis::gradient_flow::WARN_RATIO
@@ -599,7 +617,7 @@ pub fn run(a: Args) -> Result<(), Failure> {
                     .map_or(f64::NAN, |p| p.1)
             };
             let (lo, hi) = l.slice.iter().fold((f64::INFINITY, 0.0f64), |(a, b), &v| (a.min(v), b.max(v)));
-            println!(
+            say!(
                 "train loss at θ₀ {:.4}, at θ* {:.4}; on the slice from {lo:.4} to {hi:.4}",
                 at(0.0),
                 at(1.0)
@@ -616,13 +634,21 @@ pub fn run(a: Args) -> Result<(), Failure> {
             let runs =
                 analysis::second_order::write_second_order(&mut out, a.tolerance, a.max_steps, a.max_iter)
                     .map_err(Failure)?;
-            println!(
+            say!(
                 "{:<18} {:<22} {:>6} {:>8} {:>8} {:>6} {:>12} {:>10} {:>10}",
-                "function", "method", "iters", "f evals", "g evals", "H", "g to tol", "f − f*", "µs"
+                "function",
+                "method",
+                "iters",
+                "f evals",
+                "g evals",
+                "H",
+                "g to tol",
+                "f − f*",
+                "µs"
             );
             for r in runs {
                 let to_tol = r.to_tolerance.map_or("-".into(), |n| n.to_string());
-                println!(
+                say!(
                     "{:<18} {:<22} {:>6} {:>8} {:>8} {:>6} {:>12} {:>10.2e} {:>10.0}",
                     r.function,
                     r.method,
@@ -643,7 +669,7 @@ pub fn run(a: Args) -> Result<(), Failure> {
             for (x0, newton, gd) in
                 analysis::second_order::write_newton_1d(&mut out, *steps).map_err(Failure)?
             {
-                println!("from x = {x0}: newton ends at {newton:.4}, gradient descent at {gd:.4}");
+                say!("from x = {x0}: newton ends at {newton:.4}, gradient descent at {gd:.4}");
             }
             report(&out);
         }
@@ -662,10 +688,10 @@ pub fn run(a: Args) -> Result<(), Failure> {
             };
             let mut out = Output::new(&dir).map_err(Failure)?;
             let (opt, decay) = analysis::moons::write_moons(&mut out, &s).map_err(Failure)?;
-            println!("{:<20} {:>10} {:>10} {:>9}", "run", "train loss", "test loss", "test acc");
+            say!("{:<20} {:>10} {:>10} {:>9}", "run", "train loss", "test loss", "test acc");
             for o in opt.iter().chain(&decay) {
                 let (tr, te, acc) = o.last();
-                println!("{:<20} {tr:>10.4} {te:>10.4} {acc:>8.2}%", o.label);
+                say!("{:<20} {tr:>10.4} {te:>10.4} {acc:>8.2}%", o.label);
             }
             report(&out);
         }
@@ -673,10 +699,10 @@ pub fn run(a: Args) -> Result<(), Failure> {
             positive("epochs", *epochs)?;
             let mut out = Output::new(&dir).map_err(Failure)?;
             let (runs, ls) = analysis::regression::write_linear(&mut out, *epochs, *seed).map_err(Failure)?;
-            println!("least-squares training loss {ls:.5}");
+            say!("least-squares training loss {ls:.5}");
             for r in runs {
                 let last = r.history.epochs.last().map_or(f64::NAN, |e| e.train_loss);
-                println!("{:<9} final training loss {last:.5}  ‖θ − θ_ls‖ {:.2e}", r.label, r.distance);
+                say!("{:<9} final training loss {last:.5}  ‖θ − θ_ls‖ {:.2e}", r.label, r.distance);
             }
             report(&out);
         }
@@ -685,7 +711,7 @@ pub fn run(a: Args) -> Result<(), Failure> {
             let mut out = Output::new(&dir).map_err(Failure)?;
             let s = analysis::regression::write_synthetic(&mut out, *epochs, *seed).map_err(Failure)?;
             let stop = if s.stopped_early { "stopped early" } else { "ran every epoch" };
-            println!(
+            say!(
                 "{} epochs ({stop}); best test loss {:.4} at epoch {} (predicting the mean: {:.4})",
                 s.history.epochs.len(),
                 s.best.0,
@@ -710,7 +736,7 @@ pub fn run(a: Args) -> Result<(), Failure> {
             for t in &tracks {
                 let l: Vec<String> = t.points.iter().map(|p| format!("{:.1}", p.1)).collect();
                 let edge = t.edge.map_or(String::new(), |e| format!("  (stability edge {e:.0})"));
-                println!("{:<16} λ_max per epoch: {}{edge}", t.label, l.join(" "));
+                say!("{:<16} λ_max per epoch: {}{edge}", t.label, l.join(" "));
             }
             let mut out = Output::new(&dir).map_err(Failure)?;
             analysis::sharpness::write_sharpness(&mut out, &tracks).map_err(Failure)?;
@@ -721,5 +747,5 @@ pub fn run(a: Args) -> Result<(), Failure> {
 }
 
 fn report(out: &Output) {
-    println!("wrote {} files to {}", out.written().len(), out.dir().display());
+    say!("wrote {} files to {}", out.written().len(), out.dir().display());
 }

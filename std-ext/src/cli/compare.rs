@@ -106,17 +106,25 @@ pub fn run(a: Args) -> Result<(), Failure> {
             .map_err(|e| Failure(format!("{name}: {e}")))?;
         results.push((name.clone(), t.history));
     }
-    println!(
+    say!(
         "\n{:<10} {:>10} {:>10} {:>10} {:>10} {:>9}",
-        "optimizer", "train loss", "test loss", "test acc", "best acc", "s/epoch"
+        "optimizer",
+        "train loss",
+        "test loss",
+        "test acc",
+        "best acc",
+        "s/epoch"
     );
     for (name, h) in &results {
         let last = h.epochs.last().ok_or_else(|| Failure("no epochs".into()))?;
         let best = h.epochs.iter().map(|r| r.test_accuracy).fold(0.0, f64::max);
         let secs = h.epochs.iter().map(|r| r.seconds).sum::<f64>() / h.epochs.len() as f64;
-        println!(
+        say!(
             "{name:<10} {:>10.4} {:>10.4} {:>9.2}% {:>9.2}% {secs:>9.3}",
-            last.train_loss, last.test_loss, last.test_accuracy, best
+            last.train_loss,
+            last.test_loss,
+            last.test_accuracy,
+            best
         );
     }
     std::fs::create_dir_all(&a.out).map_err(|e| Failure(format!("--out {}: {e}", a.out.display())))?;
@@ -126,7 +134,7 @@ pub fn run(a: Args) -> Result<(), Failure> {
         results.iter().map(|(n, h)| (n.clone(), serde_json::to_value(h).unwrap_or(Value::Null))).collect();
     staged.write(&a.out.join("histories.json"), serde_json::to_string_pretty(&all)?.as_bytes())?;
     staged.commit()?;
-    println!("plots and histories in {}", a.out.display());
+    say!("plots and histories in {}", a.out.display());
     Ok(())
 }
 

@@ -21,7 +21,7 @@ pub fn run(a: Args) -> Result<(), Failure> {
         .map_err(|e| Failure(format!("{}: {e}", a.checkpoint.display())))?;
     write_atomically(&a.out, &blob)?;
     let sizes: Vec<String> = ckpt.sizes.iter().map(ToString::to_string).collect();
-    println!(
+    say!(
         "{}: MLP {} {}, {} parameters, {} bytes",
         a.out.display(),
         sizes.join("-"),

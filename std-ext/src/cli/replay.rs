@@ -38,7 +38,7 @@ pub fn run(a: Args) -> Result<(), Failure> {
     let spec = replay::parse(&read(&a.spec)?).map_err(|e| Failure(format!("{}: {e}", a.spec.display())))?;
     let Some(expected_path) = a.expected else {
         let trace = replay::replay(&spec)?;
-        println!("{}", serde_json::to_string(&trace)?);
+        say!("{}", serde_json::to_string(&trace)?);
         return Ok(());
     };
     let expected = replay::parse_expected(&read(&expected_path)?)
@@ -58,14 +58,20 @@ pub fn run(a: Args) -> Result<(), Failure> {
     };
     let who = a.actual.as_ref().map_or_else(|| a.spec.display().to_string(), |p| p.display().to_string());
     match verdict.map_err(|e| Failure(format!("{}: {e}", a.spec.display())))? {
-        Verdict::Agrees(g) => println!(
+        Verdict::Agrees(g) => say!(
             "{who}: agrees with PyTorch: {} steps, {} values and {} learning rates within {} tolerances \
              (rtol {:e}, atol {:e}); worst deviation {:.3} of the tolerance",
-            g.steps, g.values, g.steps, spec.dtype, tol.rtol, tol.atol, g.worst
+            g.steps,
+            g.values,
+            g.steps,
+            spec.dtype,
+            tol.rtol,
+            tol.atol,
+            g.worst
         ),
-        Verdict::RefusedAlike(m) => println!("{who}: refused as PyTorch refuses it: {m}"),
+        Verdict::RefusedAlike(m) => say!("{who}: refused as PyTorch refuses it: {m}"),
         Verdict::Differs(m) => {
-            eprintln!("descent: {who}: differs from PyTorch: {m}");
+            super::complain(&format!("{who}: differs from PyTorch: {m}"));
             std::process::exit(MISMATCH);
         }
     }

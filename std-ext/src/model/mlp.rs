@@ -162,13 +162,16 @@ impl Mlp {
             return Err(format!("layer sizes must be at least two positive numbers, got {sizes:?}"));
         }
         let mut layers = Vec::new();
-        let mut at = 0;
+        let mut at = 0usize;
         for w in sizes.windows(2) {
             let (i, o) = (w[0], w[1]);
-            let wr = at..at + i * o;
-            let br = wr.end..wr.end + o;
-            at = br.end;
-            layers.push(Layer { inputs: i, outputs: o, w: wr, b: br });
+            let ends =
+                i.checked_mul(o).and_then(|n| at.checked_add(n)).and_then(|w| Some((w, w.checked_add(o)?)));
+            let Some((w_end, b_end)) = ends else {
+                return Err(format!("layer sizes {sizes:?} have more parameters than a machine can address"));
+            };
+            layers.push(Layer { inputs: i, outputs: o, w: at..w_end, b: w_end..b_end });
+            at = b_end;
         }
         Ok(Mlp { sizes: sizes.to_vec(), activation, layers })
     }
