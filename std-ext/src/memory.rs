@@ -1,22 +1,18 @@
 //! Allocation that fails with an error instead of aborting the process: sizes come from the
 //! command line and from files, and a size too large for this machine is bad input like any other.
 
-/// `n` default values (zeros), or an error naming `what` when they cannot be allocated.
+/// `n` default values (zeros), or an error naming `what` when they cannot be allocated. (Checked
+/// with a fallible reservation first, then allocated as `vec!` does, which for zeros takes fresh
+/// zeroed pages instead of writing them.)
 pub fn zeroed<T: Clone + Default>(n: usize, what: &str) -> Result<Vec<T>, String> {
-    let mut v = Vec::new();
-    reserve(&mut v, n, what)?;
-    v.resize(n, T::default());
-    Ok(v)
+    check::<T>(n, what)?;
+    Ok(vec![T::default(); n])
 }
 
 /// Checks that `n` values of `T` can be allocated now (then frees them), for buffers that other
 /// code allocates.
 pub fn check<T: Clone + Default>(n: usize, what: &str) -> Result<(), String> {
-    reserve(&mut Vec::<T>::new(), n, what)
-}
-
-fn reserve<T>(v: &mut Vec<T>, n: usize, what: &str) -> Result<(), String> {
-    v.try_reserve_exact(n).map_err(|_| {
+    Vec::<T>::new().try_reserve_exact(n).map_err(|_| {
         let bytes = n as f64 * std::mem::size_of::<T>() as f64;
         format!("{what}: cannot allocate {n} values ({:.1} GB)", bytes / 1e9)
     })

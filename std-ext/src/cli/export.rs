@@ -1,7 +1,7 @@
 //! `descent export CHECKPOINT --out FILE`: a checkpoint of `descent train --save` as the model blob
 //! a device reads with `descent_core::nn::ModelBlob` (weights transposed to `[outputs][inputs]`).
 
-use super::{Failure, write_atomically};
+use super::{Failure, check, check_output, write_atomically};
 use crate::checkpoint::Checkpoint;
 use std::path::PathBuf;
 
@@ -16,7 +16,10 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> Result<(), Failure> {
-    let ckpt = Checkpoint::load(&a.checkpoint)?;
+    check::not_empty("CHECKPOINT", &a.checkpoint)?;
+    check_output(&a.out, "--out")?;
+    check::distinct(&[("--out", &a.out)], &[("CHECKPOINT", &a.checkpoint)])?;
+    let ckpt = Checkpoint::load(&a.checkpoint).map_err(|e| Failure(format!("CHECKPOINT {e}")))?;
     let blob = crate::export::checkpoint_blob(&ckpt)
         .map_err(|e| Failure(format!("{}: {e}", a.checkpoint.display())))?;
     write_atomically(&a.out, &blob)?;

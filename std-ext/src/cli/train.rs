@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Arguments of `descent train`.
 #[derive(clap::Args, Clone)]
-#[command(allow_negative_numbers = true)]
+#[command(allow_negative_numbers = true, allow_hyphen_values = true)]
 pub struct Args {
     /// Directory with the four MNIST-format files, e.g. /usr/share/datasets/fashion-mnist
     /// (default: $DESCENT_DATA, else ./data/mnist-10k, else the bundled subset where it was built).
