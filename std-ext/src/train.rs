@@ -207,6 +207,36 @@ impl Start {
     }
 }
 
+/// The f32 values a run of `opts` over layer widths `sizes` allocates, with an optimizer keeping
+/// `state_per_param` values per parameter and splits of at most `largest_split` examples:
+/// parameters, gradient, optimizer state, accumulators, and the batch buffers (saturating, so an
+/// absurd model gives an absurd number rather than an overflow).
+pub fn memory_needed(
+    opts: &TrainOptions,
+    sizes: &[usize],
+    state_per_param: usize,
+    largest_split: usize,
+) -> usize {
+    let n =
+        sizes.windows(2).fold(0usize, |a, w| a.saturating_add(w[0].saturating_add(1).saturating_mul(w[1])));
+    let accumulators = if opts.accumulate > 1 { 2 } else { 0 };
+    let per_param = 2usize.saturating_add(state_per_param).saturating_add(accumulators);
+    let b = opts.batch_size.min(largest_split.max(1));
+    let widest = sizes.iter().copied().max().unwrap_or(0);
+    let rows = sizes
+        .iter()
+        .skip(1)
+        .fold(0usize, |a, &w| a.saturating_add(w))
+        .saturating_add(widest.saturating_mul(2));
+    let batch = sizes
+        .first()
+        .copied()
+        .unwrap_or(0)
+        .saturating_add(rows)
+        .saturating_add(sizes.last().copied().unwrap_or(0));
+    n.saturating_mul(per_param).saturating_add(b.saturating_mul(batch))
+}
+
 /// Trains from scratch on `train`, reporting on `test` (no validation split: selection by the
 /// training loss).
 pub fn train(

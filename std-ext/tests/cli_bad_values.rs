@@ -210,6 +210,10 @@ fn cases() -> Vec<Case> {
 #[test]
 fn every_bad_value_of_every_flag_is_refused_before_any_work() {
     let cases = cases();
+    // This build's binary, or `DESCENT_TEST_BIN` (another build, e.g. an older one, to see this
+    // test fail on it).
+    let exe = std::env::var_os("DESCENT_TEST_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_descent").into());
+    let exe = &exe;
     assert!(cases.len() > 400, "{} cases", cases.len());
     let failures: Vec<String> = std::thread::scope(|s| {
         let chunks: Vec<_> = cases.chunks(cases.len().div_ceil(4)).enumerate().collect();
@@ -221,7 +225,7 @@ fn every_bad_value_of_every_flag_is_refused_before_any_work() {
                     let d = scratch(t);
                     let before = listing(&d);
                     for case in chunk {
-                        let out = Command::new(env!("CARGO_BIN_EXE_descent"))
+                        let out = Command::new(&exe)
                             .args(&case.args)
                             .current_dir(&d)
                             .env_remove("DESCENT_DATA")

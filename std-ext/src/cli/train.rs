@@ -466,7 +466,25 @@ pub fn run(a: Args) -> Result<(), Failure> {
             }
             Start::from_checkpoint(c).map_err(|e| Failure(format!("--resume: {e}")))?
         }
-        None => Start::fresh(inputs, 10, &opts).map_err(|e| Failure(format!("--hidden: {e}")))?,
+        None => {
+            // Everything the run allocates, checked at once before any of it is (so a model that
+            // does not fit is refused in a moment, not after filling the memory).
+            let mut sizes = vec![inputs];
+            sizes.extend(&opts.hidden);
+            sizes.push(10);
+            let largest = [data.train.n, data.test.n, data.validation.map_or(0, |v| v.n)].into_iter().max();
+            let needed =
+                crate::train::memory_needed(&opts, &sizes, probe.state_len().max(1), largest.unwrap_or(1));
+            crate::memory::check::<f32>(
+                needed,
+                &format!(
+                    "--hidden: a {} model and its buffers",
+                    sizes.iter().map(ToString::to_string).collect::<Vec<_>>().join("-")
+                ),
+            )
+            .map_err(Failure)?;
+            Start::fresh(inputs, 10, &opts).map_err(|e| Failure(format!("--hidden: {e}")))?
+        }
     };
     if start.model.inputs() != inputs {
         return Err(Failure(format!(

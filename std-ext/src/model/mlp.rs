@@ -392,6 +392,12 @@ impl Mlp {
 mod tests {
     use super::*;
 
+    #[test]
+    fn layer_sizes_whose_parameter_count_overflows_are_refused() {
+        let e = Mlp::new(&[784, 1 << 40, 1 << 40, 10], Activation::Relu).unwrap_err();
+        assert!(e.contains("more parameters than a machine can address"), "{e}");
+    }
+
     fn mean_loss(m: &Mlp, p: &[f32], x: &[f32], t: Targets<'_>, batch: usize, loss: Loss) -> f64 {
         let mut ws = m.workspace(batch);
         m.evaluate(p, x, t, batch, loss, &mut ws).loss_sum / batch as f64
