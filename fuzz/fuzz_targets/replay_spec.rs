@@ -10,6 +10,7 @@ use arbitrary::{Result, Unstructured};
 use descent_std::replay::{self, Expected, Spec};
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Value, json};
+use std::sync::OnceLock;
 
 /// Conformance specs covering the optimizers, schedules (plateau, sequential) and clipping.
 const SPECS: [&str; 6] = [
@@ -33,7 +34,9 @@ fuzz_target!(|data: &[u8]| {
 
 /// A bundled spec with a few leaves replaced.
 fn mutated(u: &mut Unstructured<'_>) -> Result<()> {
-    let mut v: Value = serde_json::from_str(SPECS[u.choose_index(SPECS.len())?]).unwrap_or_default();
+    static PARSED: OnceLock<Vec<Value>> = OnceLock::new();
+    let specs = PARSED.get_or_init(|| SPECS.iter().map(|s| serde_json::from_str(s).unwrap_or_default()).collect());
+    let mut v = specs[u.choose_index(specs.len())?].clone();
     for _ in 0..u.int_in_range(1..=4)? {
         let mut leaves = Vec::new();
         pointers(&v, String::new(), &mut leaves);

@@ -70,21 +70,22 @@ pub struct Data<'a> {
     pub test: Split<'a>,
 }
 
-/// Examples owned in memory: a reordered copy of a [`Split`] ([`Split::validation_last`]).
+/// Owned features and targets: classes (`y`) or regression values (`values`); the synthetic data
+/// sets of the analyses, or a reordered copy of a [`Split`] ([`Split::validation_last`]).
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Examples {
-    /// Features, `n × inputs`, row-major.
+pub struct Owned {
+    /// `n × features`, row-major.
     pub x: Vec<f32>,
-    /// Classes (empty for regression).
+    /// Classes (classification), else empty.
     pub y: Vec<u8>,
-    /// Regression targets (empty for classification).
+    /// Targets (regression), else empty.
     pub values: Vec<f32>,
-    /// Number of examples.
+    /// Examples.
     pub n: usize,
 }
 
-impl Examples {
-    /// A view of all of them.
+impl Owned {
+    /// A [`Split`] view of all of them.
     pub fn split(&self) -> Split<'_> {
         Split { x: &self.x, y: &self.y, values: &self.values, n: self.n }
     }
@@ -95,11 +96,11 @@ impl Split<'_> {
     /// [`Split::hold_out`] holds out), chosen by `seed`, come last; each part keeps its order.
     /// [`Split::hold_out`] of the result then holds out a seeded random validation set rather
     /// than the last examples of the files (which may be sorted, e.g. by writer or class).
-    pub fn validation_last(self, fraction: f64, seed: u64) -> Result<Examples, String> {
+    pub fn validation_last(self, fraction: f64, seed: u64) -> Result<Owned, String> {
         use rand::SeedableRng;
         use rand::seq::SliceRandom;
         let n = self.n;
-        if n == 0 || self.x.len() % n != 0 || self.values.len() % n != 0 {
+        if n == 0 || !self.x.len().is_multiple_of(n) || !self.values.len().is_multiple_of(n) {
             return Err("no examples to hold out from".into());
         }
         let k = match self.hold_out(fraction)? {
@@ -108,11 +109,11 @@ impl Split<'_> {
         };
         let mut order: Vec<usize> = (0..n).collect();
         // Its own stream of the seed: the batches' shuffles derive theirs from the epoch.
-        order.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0x5EED_0F_7A11_DA7E));
+        order.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0x5EED_0F7A_11DA_7E00));
         let mut held = vec![false; n];
         order.iter().take(k).for_each(|&i| held[i] = true);
         let (px, pv) = (self.x.len() / n, self.values.len() / n);
-        let mut out = Examples { n, ..Examples::default() };
+        let mut out = Owned { n, ..Owned::default() };
         for last in [false, true] {
             for i in (0..n).filter(|&i| held[i] == last) {
                 out.x.extend_from_slice(&self.x[i * px..(i + 1) * px]);

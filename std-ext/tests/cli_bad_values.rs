@@ -225,7 +225,7 @@ fn every_bad_value_of_every_flag_is_refused_before_any_work() {
                     let d = scratch(t);
                     let before = listing(&d);
                     for case in chunk {
-                        let out = Command::new(&exe)
+                        let out = Command::new(exe)
                             .args(&case.args)
                             .current_dir(&d)
                             .env_remove("DESCENT_DATA")

@@ -48,10 +48,13 @@ pub struct Args {
     quiet: bool,
 }
 
+/// A run of `descent compare`: its label and its optimizer's keyword arguments.
+type Run = (String, Map<String, Value>);
+
 /// The runs of `--optimizers`: each run's label (as written) and keyword arguments. A comma
 /// starts a new run unless what follows is a `key=value` of the run before; `momentum` and
 /// `nesterov` are SGD with `--momentum` (and Nesterov's); `--lr` is every run's lr unless it sets one.
-fn runs(spec: &str, lr: f64, momentum: f64) -> Result<Vec<(String, Map<String, Value>)>, Failure> {
+fn runs(spec: &str, lr: f64, momentum: f64) -> Result<Vec<Run>, Failure> {
     let mut texts: Vec<String> = Vec::new();
     let mut depth = 0i32;
     let mut part = String::new();
@@ -82,7 +85,7 @@ fn runs(spec: &str, lr: f64, momentum: f64) -> Result<Vec<(String, Map<String, V
         part.push(c);
     }
     flush(&mut part, &mut texts);
-    let mut out: Vec<(String, Map<String, Value>)> = Vec::new();
+    let mut out: Vec<Run> = Vec::new();
     for text in texts {
         let text = text.trim().to_string();
         if text.is_empty() {
@@ -183,33 +186,6 @@ pub fn run(a: Args) -> Result<(), Failure> {
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn each_run_takes_its_own_keyword_arguments() {
-        let r =
-            runs("sgd,momentum,adam:lr=3e-3,betas=[0.8,0.99],rmsprop:alpha=0.9,nesterov", 0.01, 0.9).unwrap();
-        let labels: Vec<&str> = r.iter().map(|(l, _)| l.as_str()).collect();
-        assert_eq!(
-            labels,
-            ["sgd", "momentum", "adam:lr=3e-3,betas=[0.8,0.99]", "rmsprop:alpha=0.9", "nesterov"]
-        );
-        let v = |i: usize| Value::Object(r[i].1.clone());
-        assert_eq!(v(0), json!({"name": "sgd", "lr": 0.01}));
-        assert_eq!(v(1), json!({"name": "sgd", "lr": 0.01, "momentum": 0.9}));
-        assert_eq!(v(2), json!({"name": "adam", "lr": 3e-3, "betas": [0.8, 0.99]}));
-        assert_eq!(v(3), json!({"name": "rmsprop", "lr": 0.01, "alpha": 0.9}));
-        assert_eq!(v(4), json!({"name": "sgd", "lr": 0.01, "momentum": 0.9, "nesterov": true}));
-        let m = runs("momentum:momentum=0.5", 0.1, 0.9).unwrap();
-        assert_eq!(Value::Object(m[0].1.clone()), json!({"name": "sgd", "lr": 0.1, "momentum": 0.5}));
-        assert!(runs("adam,adam", 0.1, 0.9).unwrap_err().0.contains("listed twice"));
-        assert!(runs("adam,", 0.1, 0.9).is_err());
-        assert!(runs("adam:lr=inf", 0.1, 0.9).unwrap_err().0.contains("finite"));
-    }
-}
-
 /// Writes the four plots under temporary names in `staged`.
 fn write_plots(staged: &mut Staged, out: &Path, results: &[(String, History)]) -> Result<(), Failure> {
     let series = |f: fn(&crate::train::EpochRecord) -> f64| -> Vec<Series> {
@@ -257,4 +233,31 @@ fn write_plots(staged: &mut Staged, out: &Path, results: &[(String, History)]) -
         &bars,
     )?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_run_takes_its_own_keyword_arguments() {
+        let r =
+            runs("sgd,momentum,adam:lr=3e-3,betas=[0.8,0.99],rmsprop:alpha=0.9,nesterov", 0.01, 0.9).unwrap();
+        let labels: Vec<&str> = r.iter().map(|(l, _)| l.as_str()).collect();
+        assert_eq!(
+            labels,
+            ["sgd", "momentum", "adam:lr=3e-3,betas=[0.8,0.99]", "rmsprop:alpha=0.9", "nesterov"]
+        );
+        let v = |i: usize| Value::Object(r[i].1.clone());
+        assert_eq!(v(0), json!({"name": "sgd", "lr": 0.01}));
+        assert_eq!(v(1), json!({"name": "sgd", "lr": 0.01, "momentum": 0.9}));
+        assert_eq!(v(2), json!({"name": "adam", "lr": 3e-3, "betas": [0.8, 0.99]}));
+        assert_eq!(v(3), json!({"name": "rmsprop", "lr": 0.01, "alpha": 0.9}));
+        assert_eq!(v(4), json!({"name": "sgd", "lr": 0.01, "momentum": 0.9, "nesterov": true}));
+        let m = runs("momentum:momentum=0.5", 0.1, 0.9).unwrap();
+        assert_eq!(Value::Object(m[0].1.clone()), json!({"name": "sgd", "lr": 0.1, "momentum": 0.5}));
+        assert!(runs("adam,adam", 0.1, 0.9).unwrap_err().0.contains("listed twice"));
+        assert!(runs("adam,", 0.1, 0.9).is_err());
+        assert!(runs("adam:lr=inf", 0.1, 0.9).unwrap_err().0.contains("finite"));
+    }
 }

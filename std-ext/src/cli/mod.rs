@@ -7,7 +7,7 @@
 //! any work (that they can be written, and that no two of them, and no output and input, are the
 //! same file), and outputs go to temporary files that are renamed into place once all of them are
 //! written ([`Staged`]). Standard output going away (`descent train | head -1`) stops the printing,
-//! not the run ([`say!`]).
+//! not the run ([`print_line`]).
 
 use clap::error::ErrorKind;
 use clap::{Parser, Subcommand};
@@ -92,7 +92,9 @@ pub fn main() -> ExitCode {
 /// Whether standard output was found closed.
 static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
 
-/// Writes one line to standard output (see [`say!`]).
+/// Writes one line to standard output, as `println!` would, but never panics: once standard
+/// output is closed (its reader gone), printing stops and the command carries on. The `say!`
+/// macro of the subcommands calls it.
 pub fn print_line(args: std::fmt::Arguments<'_>) {
     if STDOUT_CLOSED.load(Ordering::Relaxed) {
         return;

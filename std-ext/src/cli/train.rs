@@ -5,7 +5,7 @@ use super::{Failure, Staged, check_output};
 use crate::checkpoint::Checkpoint;
 use crate::data::mnist::Mnist;
 use crate::model::{Activation, Init};
-use crate::split::Examples;
+use crate::split::Owned;
 use crate::train::{Data, EpochRecord, Observer, SchedulePer, Split, Start, TrainOptions};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
@@ -70,7 +70,7 @@ pub struct Recipe {
     /// Any other optimizer keyword arguments as a JSON object, e.g. '{"amsgrad": true}'.
     #[arg(long, conflicts_with = "resume")]
     pub optimizer_args: Option<String>,
-    /// Examples per batch.
+    /// Owned per batch.
     #[arg(long, default_value_t = 128, conflicts_with = "resume")]
     pub batch_size: usize,
     /// Hidden layer widths, comma-separated.
@@ -307,7 +307,7 @@ pub fn training_examples(
     limit: Option<usize>,
     val_fraction: f64,
     seed: u64,
-) -> Result<Examples, Failure> {
+) -> Result<Owned, Failure> {
     let (train, _) = splits(data);
     train
         .head(limit.unwrap_or(usize::MAX))
@@ -317,11 +317,7 @@ pub fn training_examples(
 
 /// The splits of a run: `examples` of [`training_examples`] less the validation hold-out at their
 /// end, the hold-out, and the test files.
-pub fn data_splits<'a>(
-    examples: &'a Examples,
-    data: &'a Mnist,
-    val_fraction: f64,
-) -> Result<Data<'a>, Failure> {
+pub fn data_splits<'a>(examples: &'a Owned, data: &'a Mnist, val_fraction: f64) -> Result<Data<'a>, Failure> {
     let (train, validation) =
         examples.split().hold_out(val_fraction).map_err(|e| Failure(format!("--val-fraction: {e}")))?;
     Ok(Data { train, validation, test: splits(data).1 })

@@ -54,7 +54,7 @@ pub fn parse(bytes: &[u8], expected_dims: usize, path: &Path) -> Result<IdxArray
 /// Reads an IDX file (raw or gzip: one or more gzip members, as `gzip` and `cat a.gz b.gz` make)
 /// with `expected_dims` dimensions. The header is read first and the data only up to the size it
 /// announces, so a small compressed file that expands to gigabytes is refused after reading at
-/// most [`MAX_ELEMENTS`] bytes (and 1 MiB past them), not decompressed whole.
+/// most 1 GiB of data (and 1 MiB past it), not decompressed whole.
 pub fn read(path: &Path, expected_dims: usize) -> Result<IdxArray, DataError> {
     let err = |problem: String| DataError { path: path.to_path_buf(), problem };
     let mut file = BufReader::new(File::open(path).map_err(|e| err(format!("cannot read: {e}")))?);
