@@ -209,8 +209,11 @@ pub struct ClipReport {
 /// percentile in O(1) without copying or sorting the window. State: 2·W `f64` values.
 #[derive(Debug, Clone)]
 pub struct PercentileClipper<const W: usize> {
-    history: heapless::HistoryBuffer<f64, W>,
-    /// The values of `history`, sorted by `f64::total_cmp` (the first `history.len()` entries).
+    /// The last `len` norms in a ring, the next to be written (when full: the oldest) at `next`.
+    window: [f64; W],
+    next: usize,
+    len: usize,
+    /// The values of `window`, sorted by `f64::total_cmp` (the first `len` entries).
     sorted: [f64; W],
     percentile: f64,
     min_history: usize,
@@ -225,17 +228,12 @@ impl<const W: usize> PercentileClipper<W> {
         if min_history == 0 || min_history > W {
             return Err(Error::InvalidHyperparameter { name: "min_history", value: min_history as f64 });
         }
-        Ok(PercentileClipper {
-            history: heapless::HistoryBuffer::new(),
-            sorted: [0.0; W],
-            percentile,
-            min_history,
-        })
+        Ok(PercentileClipper { window: [0.0; W], next: 0, len: 0, sorted: [0.0; W], percentile, min_history })
     }
 
     /// The recorded norms in ascending order.
     fn sorted(&self) -> &[f64] {
-        self.sorted.get(..self.history.len()).unwrap_or(&[])
+        self.sorted.get(..self.len).unwrap_or(&[])
     }
 
     /// The current threshold, if the history is long enough.
@@ -254,11 +252,12 @@ impl<const W: usize> PercentileClipper<W> {
 
     /// Appends `norm` to the window (evicting the oldest when full), keeping `sorted` in order.
     fn record(&mut self, norm: f64) {
-        let mut len = self.history.len();
+        let mut len = self.len;
         if len == W
-            && let Some(&oldest) = self.history.oldest_ordered().next()
+            && let Some(&oldest) = self.window.get(self.next)
             && let Ok(i) = self.sorted().binary_search_by(|x| x.total_cmp(&oldest))
             && let Some(tail) = self.sorted.get_mut(i..len)
+            && !tail.is_empty()
         {
             // Move the evicted value past the end.
             tail.rotate_left(1);
@@ -268,10 +267,16 @@ impl<const W: usize> PercentileClipper<W> {
         if let Some(slot) = self.sorted.get_mut(len) {
             *slot = norm;
         }
-        if let Some(tail) = self.sorted.get_mut(at..=len) {
+        if let Some(tail) = self.sorted.get_mut(at..=len)
+            && !tail.is_empty()
+        {
             tail.rotate_right(1);
         }
-        self.history.write(norm);
+        if let Some(slot) = self.window.get_mut(self.next) {
+            *slot = norm;
+        }
+        self.next = if self.next + 1 >= W { 0 } else { self.next + 1 };
+        self.len = (self.len + 1).min(W);
     }
 
     /// Records the total 2-norm of `grads` and clips them to the threshold if it is exceeded.

@@ -317,36 +317,37 @@ impl<R: UpdateRule, H: HalfFloat, B: StateBuffer<H>> Optimizer<f32> for HalfOpti
         if k > MAX_STREAMS {
             return Err(Error::Unsupported { what: "more than three state streams" });
         }
-        let state = self.state.values_mut();
-        if state.len() < k * n {
-            return Err(Error::CorruptState { reason: "state buffer shrank" });
-        }
+        let shrank = Error::CorruptState { reason: "state buffer shrank" };
+        let state = self.state.values_mut().get_mut(..k * n).ok_or(shrank)?;
         let mut wide = [0.0f32; MAX_STREAMS * BLOCK];
         let mut i0 = 0;
         loop {
             let m = BLOCK.min(n - i0);
+            // Stream s of the block: state[s·n + i0..][..m], widened into wide[s·m..][..m]. Every
+            // range is in bounds (k ≤ 3, params and grads hold n); `get` spares the compiler
+            // proving it, so no bound check is left to panic.
+            let at = |s: usize| s * n + i0..s * n + i0 + m;
             for s in 0..k {
-                for j in 0..m {
-                    wide[s * m + j] = state[s * n + i0 + j].widen();
+                if let (Some(w), Some(v)) = (wide.get_mut(s * m..(s + 1) * m), state.get(at(s))) {
+                    w.iter_mut().zip(v).for_each(|(w, v)| *w = v.widen());
                 }
             }
+            let (Some(p), Some(g), Some(w)) =
+                (params.get_mut(i0..i0 + m), grads.get(i0..i0 + m), wide.get_mut(..k * m))
+            else {
+                return Err(shrank);
+            };
             let mut sc = start;
-            self.config.kernel::<f32, 8>(
-                &mut sc,
-                t,
-                &mut params[i0..i0 + m],
-                &grads[i0..i0 + m],
-                &mut wide[..k * m],
-                &mut [],
-            );
+            self.config.kernel::<f32, 8>(&mut sc, t, p, g, w, &mut []);
             self.scalars = sc;
             for s in 0..k {
-                for j in 0..m {
-                    let x = wide[s * m + j];
-                    state[s * n + i0 + j] = match self.rounding {
-                        Rounding::Nearest => H::round(x),
-                        Rounding::Stochastic(_) => round_stochastic(x, &mut self.rng),
-                    };
+                if let (Some(w), Some(v)) = (wide.get(s * m..(s + 1) * m), state.get_mut(at(s))) {
+                    for (&x, v) in w.iter().zip(v) {
+                        *v = match self.rounding {
+                            Rounding::Nearest => H::round(x),
+                            Rounding::Stochastic(_) => round_stochastic(x, &mut self.rng),
+                        };
+                    }
                 }
             }
             i0 += m;

@@ -113,6 +113,12 @@ fn dot<F: Real>(a: &[F], b: &[F]) -> f64 {
     a.iter().zip(b).fold(0.0, |s, (x, y)| s + x.as_f64() * y.as_f64())
 }
 
+/// History slot `slot` of `n` values (in bounds: the history holds M·n; `get` spares the compiler
+/// proving it).
+fn history<F>(h: &[F], slot: usize, n: usize) -> &[F] {
+    h.get(slot * n..(slot + 1) * n).unwrap_or(&[])
+}
+
 fn max_abs<F: Real>(a: &[F]) -> f64 {
     a.iter().fold(0.0, |m, x| m.max(x.as_f64().abs()))
 }
@@ -178,12 +184,14 @@ impl<F: Real, B: AsMut<[F]> + AsRef<[F]>, const M: usize> Lbfgs<F, B, M> {
         let cfg = self.config;
         let max_eval = self.max_eval();
         let all = self.buf.as_mut();
-        let (hist, work) = all.split_at_mut(2 * M * n);
-        let (s_hist, y_hist) = hist.split_at_mut(M * n);
+        let available = all.len();
+        let short = Error::BufferTooSmall { what: "L-BFGS state", needed: lbfgs_state_len(n, M), available };
+        let (hist, work) = all.split_at_mut_checked(2 * M * n).ok_or(short)?;
+        let (s_hist, y_hist) = hist.split_at_mut_checked(M * n).ok_or(short)?;
         let mut w: [&mut [F]; WORK] = {
-            let mut rest = &mut work[..WORK * n];
+            let mut rest = work.get_mut(..WORK * n).ok_or(short)?;
             core::array::from_fn(|_| {
-                let (a, b) = core::mem::take(&mut rest).split_at_mut(n);
+                let (a, b) = core::mem::take(&mut rest).split_at_mut_checked(n).unwrap_or_default();
                 rest = b;
                 a
             })
@@ -233,11 +241,17 @@ impl<F: Real, B: AsMut<[F]> + AsRef<[F]>, const M: usize> Lbfgs<F, B, M> {
                         self.count += 1;
                         s
                     };
-                    for i in 0..n {
-                        y_hist[slot * n + i] = F::from_f64(w[G][i].as_f64() - w[G_PREV][i].as_f64());
-                        s_hist[slot * n + i] = F::from_f64(t * w[D][i].as_f64());
+                    let at = slot * n..(slot + 1) * n;
+                    if let (Some(ys), Some(ss)) = (y_hist.get_mut(at.clone()), s_hist.get_mut(at)) {
+                        let (g, gp, d) = (w[G].iter(), w[G_PREV].iter(), w[D].iter());
+                        for ((y, s), ((g, gp), d)) in ys.iter_mut().zip(ss.iter_mut()).zip(g.zip(gp).zip(d)) {
+                            *y = F::from_f64(g.as_f64() - gp.as_f64());
+                            *s = F::from_f64(t * d.as_f64());
+                        }
                     }
-                    self.ro[slot] = 1.0 / ys;
+                    if let Some(ro) = self.ro.get_mut(slot) {
+                        *ro = 1.0 / ys;
+                    }
                     self.h_diag = ys / yy;
                 }
                 // Two-loop recursion: q = −g; newest to oldest, then oldest to newest.
@@ -247,9 +261,9 @@ impl<F: Real, B: AsMut<[F]> + AsRef<[F]>, const M: usize> Lbfgs<F, B, M> {
                 }
                 for k in (0..self.count).rev() {
                     let slot = (self.head + k) % M;
-                    let a = dot(&s_hist[slot * n..(slot + 1) * n], &*w[D]) * self.ro[slot];
+                    let a = dot(history(s_hist, slot, n), &*w[D]) * self.ro[slot];
                     self.al[slot] = a;
-                    for (q, y) in w[D].iter_mut().zip(&y_hist[slot * n..(slot + 1) * n]) {
+                    for (q, y) in w[D].iter_mut().zip(history(y_hist, slot, n)) {
                         *q = F::from_f64(q.as_f64() - a * y.as_f64());
                     }
                 }
@@ -258,9 +272,9 @@ impl<F: Real, B: AsMut<[F]> + AsRef<[F]>, const M: usize> Lbfgs<F, B, M> {
                 }
                 for k in 0..self.count {
                     let slot = (self.head + k) % M;
-                    let be = dot(&y_hist[slot * n..(slot + 1) * n], &*w[D]) * self.ro[slot];
+                    let be = dot(history(y_hist, slot, n), &*w[D]) * self.ro[slot];
                     let c = self.al[slot] - be;
-                    for (r, s) in w[D].iter_mut().zip(&s_hist[slot * n..(slot + 1) * n]) {
+                    for (r, s) in w[D].iter_mut().zip(history(s_hist, slot, n)) {
                         *r = F::from_f64(r.as_f64() + c * s.as_f64());
                     }
                 }
@@ -355,11 +369,13 @@ impl<F: Real, B: AsMut<[F]> + AsRef<[F]>, const M: usize> Lbfgs<F, B, M> {
     }
 }
 
-/// Two distinct work vectors, mutably.
+/// Two distinct work vectors, mutably (two empty slices for a pair that is not one: callers pass
+/// two distinct constants below `WORK`, and `get` spares the compiler proving it).
 fn pair<'a, F>(w: &'a mut [&mut [F]; WORK], a: usize, b: usize) -> (&'a mut [F], &'a mut [F]) {
     let (lo, hi, swap) = if a < b { (a, b, false) } else { (b, a, true) };
-    let (left, right) = w.split_at_mut(hi);
-    let (x, y) = (&mut *left[lo], &mut *right[0]);
+    let Some((left, right)) = w.split_at_mut_checked(hi) else { return (&mut [], &mut []) };
+    let (Some(x), Some(y)) = (left.get_mut(lo), right.first_mut()) else { return (&mut [], &mut []) };
+    let (x, y) = (&mut **x, &mut **y);
     if swap { (y, x) } else { (x, y) }
 }
 

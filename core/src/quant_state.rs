@@ -398,6 +398,9 @@ impl<R: QuantRule, C: StateBuffer<u8>, S: StateBuffer<f32>, const BLOCK: usize> 
     pub fn state_f32(&self, out: &mut [f32]) {
         let (n, k, nb) = (self.len, self.config.state_len(1), blocks(self.len, BLOCK));
         let (codes, scales) = (self.codes.values(), self.scales.values());
+        if n == 0 {
+            return;
+        }
         for (i, o) in out.iter_mut().enumerate().take(k * n) {
             let (s, j) = (i / n, i % n);
             if let (Some(&c), Some(&scale)) = (codes.get(i), scales.get(s * nb + j / BLOCK)) {
@@ -436,17 +439,29 @@ impl<R: QuantRule, C: StateBuffer<u8>, S: StateBuffer<f32>, const BLOCK: usize> 
         let wide = wide.as_flattened_mut();
         for (b, (p, g)) in params.chunks_mut(BLOCK).zip(grads.chunks(BLOCK)).enumerate() {
             let (m, i0) = (p.len(), b * BLOCK);
+            // Stream s of block b: codes[s·n + i0..][..m] with scale scales[s·nb + b], decoded into
+            // wide[s·m..][..m]. Every index is in bounds (k ≤ 3, buffers checked above); `get`
+            // spares the compiler proving it, so no bound check is left to panic.
+            let at = |s: usize| s * n + i0..s * n + i0 + m;
             for s in 0..k {
                 let code = self.config.stream_code(s);
-                code.dequantize(&codes[s * n + i0..][..m], scales[s * nb + b], &mut wide[s * m..][..m]);
+                if let (Some(c), Some(&scale), Some(w)) =
+                    (codes.get(at(s)), scales.get(s * nb + b), wide.get_mut(s * m..(s + 1) * m))
+                {
+                    code.dequantize(c, scale, w);
+                }
             }
+            let Some(w) = wide.get_mut(..k * m) else { return Err(shrank) };
             let mut sc = start;
-            rule(&self.config, &mut sc, t, p, g, &mut wide[..k * m]);
+            rule(&self.config, &mut sc, t, p, g, w);
             self.scalars = sc;
             for s in 0..k {
                 let code = self.config.stream_code(s);
-                scales[s * nb + b] =
-                    code.quantize(&wide[s * m..][..m], &mut codes[s * n + i0..][..m], rng.as_deref_mut());
+                if let (Some(w), Some(c), Some(scale)) =
+                    (wide.get(s * m..(s + 1) * m), codes.get_mut(at(s)), scales.get_mut(s * nb + b))
+                {
+                    *scale = code.quantize(w, c, rng.as_deref_mut());
+                }
             }
         }
         self.steps = t;

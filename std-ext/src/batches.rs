@@ -4,7 +4,7 @@
 //! batches everywhere.
 
 use crate::model::{Loss, Targets};
-use crate::train::Split;
+use crate::split::Split;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
@@ -25,9 +25,9 @@ pub struct Batches {
 
 impl Batches {
     /// Batches of up to `batch` rows of `n` examples (`inputs` features, `outputs` targets for
-    /// MSE), in the identity order until [`Batches::shuffle`].
+    /// MSE), in the identity order until [`Batches::shuffle`]. A batch larger than `n` is all `n`.
     pub fn new(n: usize, inputs: usize, outputs: usize, loss: Loss, batch: usize) -> Self {
-        let batch = batch.max(1);
+        let batch = batch.clamp(1, n.max(1));
         Batches {
             n,
             inputs,

@@ -8,9 +8,9 @@
 //! saved state, the schedule's saved state, and a CRC-32 of everything before it. Files are
 //! written to a temporary name and renamed, so a crash never leaves half a checkpoint.
 
+use crate::history::History;
 use crate::model::{Activation, Mlp};
 use crate::registry::{self, DynOptimizer};
-use crate::train::History;
 use descent_core::{NonFinitePolicy, Optimizer};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -158,11 +158,17 @@ impl Checkpoint {
         })
     }
 
-    /// Writes the checkpoint to `path` (via a temporary file and a rename).
+    /// Writes the checkpoint to `path` (via a temporary file and a rename; on failure the
+    /// temporary file is removed and `path` is left as it was).
     pub fn save(&self, path: &Path) -> Result<(), String> {
         let tmp = path.with_extension("tmp-checkpoint");
-        std::fs::write(&tmp, self.to_bytes()).map_err(|e| format!("{}: {e}", tmp.display()))?;
-        std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))
+        let written = std::fs::write(&tmp, self.to_bytes())
+            .map_err(|e| format!("{}: {e}", tmp.display()))
+            .and_then(|()| std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display())));
+        if written.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        written
     }
 
     /// Reads a checkpoint file.
@@ -186,5 +192,27 @@ impl Checkpoint {
             .map_err(|e| e.to_string())?;
         opt.restore(&self.state).map_err(|e| format!("optimizer state: {e}"))?;
         Ok((model, self.params.clone(), opt))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_save_leaves_no_temporary_file() {
+        let dir = std::env::temp_dir().join(format!("descent-ckpt-save-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("taken")).unwrap();
+        let model = Mlp::new(&[2, 2], Activation::Relu).unwrap();
+        let kwargs: Map<String, Value> = serde_json::from_str(r#"{"name": "sgd", "lr": 0.1}"#).unwrap();
+        let opt = registry::build::<f32>(&kwargs, &[6], 6, NonFinitePolicy::Error).unwrap();
+        let c = Checkpoint::new(&model, &[0.0; 6], opt.as_ref(), &kwargs, 0).unwrap();
+        // A directory where the file should go: the rename fails.
+        assert!(c.save(&dir.join("taken")).is_err());
+        let left: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(left, ["taken"]);
+        c.save(&dir.join("ok.ckpt")).unwrap();
+        assert_eq!(Checkpoint::load(&dir.join("ok.ckpt")).unwrap(), c);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

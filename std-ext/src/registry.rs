@@ -498,7 +498,8 @@ impl<F: Real> WithRule for Flat<'_, F> {
             config.state_len(n)
         };
         let len = len.saturating_add(config.scratch_len(n));
-        let opt = Optim::from_storage(config, HeapState(vec![F::ZERO; len]), n, self.policy)?;
+        let state = crate::memory::zeroed(len, "optimizer state").map_err(BuildError::Spec)?;
+        let opt = Optim::from_storage(config, HeapState(state), n, self.policy)?;
         Ok(match self.kernels {
             Kernels::Best => Box::new(Dispatched(opt)),
             Kernels::Portable => Box::new(opt),
@@ -601,14 +602,9 @@ where
 {
     let len = HeapGrouped::<R, F>::state_len_for(&layout, &groups, Reserve::Momentum)?;
     let slots = vec![Slot::default(); layout.tensors().len()];
-    let opt: HeapGrouped<R, F> = Grouped::with_options(
-        layout,
-        groups,
-        slots,
-        HeapState(vec![F::ZERO; len]),
-        policy,
-        Reserve::Momentum,
-    )?;
+    let state = crate::memory::zeroed(len, "optimizer state").map_err(BuildError::Spec)?;
+    let opt: HeapGrouped<R, F> =
+        Grouped::with_options(layout, groups, slots, HeapState(state), policy, Reserve::Momentum)?;
     Ok(match kernels {
         Kernels::Best => Box::new(Dispatched(opt)),
         Kernels::Portable => Box::new(opt),

@@ -103,6 +103,43 @@ pub struct Trace {
     pub params: Vec<Vec<Vec<f64>>>,
 }
 
+impl Trace {
+    /// The trace as JSON, `{"lr": [...], "params": [...]}`, with NaN and ±∞ written as Python's
+    /// json writes them (`NaN`, `Infinity`, `-Infinity`), which [`parse_expected`] reads back
+    /// (serde_json would write `null`, losing the sign of an infinity).
+    pub fn to_json(&self) -> String {
+        fn num(out: &mut String, x: f64) {
+            match x {
+                x if x.is_nan() => out.push_str("NaN"),
+                f64::INFINITY => out.push_str("Infinity"),
+                f64::NEG_INFINITY => out.push_str("-Infinity"),
+                // A finite f64 always serializes.
+                x => out.push_str(&serde_json::to_string(&x).unwrap_or_default()),
+            }
+        }
+        fn list<T>(out: &mut String, xs: &[T], mut item: impl FnMut(&mut String, &T)) {
+            out.push('[');
+            for (i, x) in xs.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                item(out, x);
+            }
+            out.push(']');
+        }
+        let mut out = String::from("{\"lr\":");
+        list(&mut out, &self.lr, |o, &x| num(o, x));
+        if let Some(lrs) = &self.lrs {
+            out.push_str(",\"lrs\":");
+            list(&mut out, lrs, |o, step| list(o, step, |o, &x| num(o, x)));
+        }
+        out.push_str(",\"params\":");
+        list(&mut out, &self.params, |o, step| list(o, step, |o, t| list(o, t, |o, &x| num(o, x))));
+        out.push('}');
+        out
+    }
+}
+
 /// Why a replay failed.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ReplayError {
@@ -193,7 +230,12 @@ pub fn replay(spec: &Spec) -> Result<Trace, ReplayError> {
 
 fn check_shapes(spec: &Spec) -> Result<(), ReplayError> {
     for (i, t) in spec.params.iter().enumerate() {
-        let numel: usize = t.shape.iter().product();
+        let Some(numel) = t.shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d)) else {
+            return Err(ReplayError::Spec(format!(
+                "params[{i}]: shape {:?} has more elements than a machine can address",
+                t.shape
+            )));
+        };
         if numel != t.data.len() {
             return Err(ReplayError::Spec(format!(
                 "params[{i}]: shape {:?} has {numel} elements, data has {}",
@@ -451,7 +493,16 @@ pub fn compare(dtype: &str, actual: &Trace, expected: &Trace) -> Result<Agreemen
 /// [`compare`], calling the side being checked `who` in the messages (`"descent"`, or the file of
 /// another implementation's trace).
 pub fn compare_as(who: &str, tol: Tolerance, actual: &Trace, expected: &Trace) -> Result<Agreement, String> {
-    if actual.params.len() != expected.params.len() || actual.lr.len() != expected.lr.len() {
+    for (side, t) in [(who, actual), ("PyTorch", expected)] {
+        if t.lr.len() != t.params.len() {
+            return Err(format!(
+                "{side}'s trace has {} learning rates for {} steps of parameters",
+                t.lr.len(),
+                t.params.len()
+            ));
+        }
+    }
+    if actual.params.len() != expected.params.len() {
         return Err(format!(
             "step counts differ: {who} has {} steps, PyTorch {}",
             actual.params.len(),
@@ -667,6 +718,51 @@ mod tests {
         assert!(m.starts_with("step 1, tensor 0, element 1: descent 1.500001e0, PyTorch 1.5e0"), "{m}");
         // Within the f32 tolerance (1e-6 + 1e-5·1.5) it agrees.
         assert!(compare("f32", &a, &e).unwrap().worst < 1.0);
+    }
+
+    #[test]
+    fn traces_print_nan_and_infinities_as_python_does_and_read_back() {
+        let t = Trace {
+            lr: vec![0.1, f64::INFINITY],
+            lrs: None,
+            params: vec![vec![vec![f64::NAN, -0.5]], vec![vec![f64::NEG_INFINITY, 1e-300]]],
+        };
+        let text = t.to_json();
+        assert_eq!(text, r#"{"lr":[0.1,Infinity],"params":[[[NaN,-0.5]],[[-Infinity,1e-300]]]}"#);
+        let Expected::Trace(back) = parse_expected(&text).unwrap() else { panic!("{text}") };
+        assert_eq!(back.lr, t.lr);
+        assert!(back.params[0][0][0].is_nan() && back.params[1][0] == t.params[1][0]);
+        // The same text as serde_json writes for finite values.
+        let finite = Trace { lr: vec![1e-3], lrs: None, params: vec![vec![vec![0.25, -3.0]]] };
+        assert_eq!(finite.to_json(), serde_json::to_string(&finite).unwrap());
+    }
+
+    #[test]
+    fn step_counts_and_learning_rates_are_told_apart() {
+        let e = Trace { lr: vec![0.1; 3], lrs: None, params: vec![vec![vec![1.0]]; 3] };
+        let short_lr = Trace { lr: vec![0.1; 2], ..e.clone() };
+        assert_eq!(
+            compare_as("actual", Tolerance::for_dtype("f64"), &short_lr, &e).unwrap_err(),
+            "actual's trace has 2 learning rates for 3 steps of parameters"
+        );
+        let fewer = Trace { lr: vec![0.1; 2], lrs: None, params: vec![vec![vec![1.0]]; 2] };
+        assert_eq!(
+            compare_as("actual", Tolerance::for_dtype("f64"), &fewer, &e).unwrap_err(),
+            "step counts differ: actual has 2 steps, PyTorch 3"
+        );
+    }
+
+    #[test]
+    fn a_shape_that_overflows_is_named() {
+        let text = r#"{"dtype": "f64", "optimizer": {"name": "sgd", "lr": 0.1},
+            "params": [{"shape": [4294967296, 4294967296], "data": []}], "grads": []}"#;
+        let e = replay(&parse(text).unwrap()).unwrap_err().to_string();
+        assert!(e.contains("more elements than a machine can address"), "{e}");
+        // Adafactor's factors for a [3e9, 0] tensor: refused, not an abort.
+        let text = r#"{"dtype": "f64", "optimizer": {"name": "adafactor"},
+            "params": [{"shape": [3000000000000, 0], "data": []}], "grads": []}"#;
+        let e = replay(&parse(text).unwrap()).unwrap_err().to_string();
+        assert!(e.contains("cannot allocate"), "{e}");
     }
 
     #[test]

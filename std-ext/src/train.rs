@@ -5,87 +5,24 @@
 //! checkpoint ([`Start::from_checkpoint`]) continues exactly as the uninterrupted run did.
 //!
 //! Model selection (early stopping, the best checkpoint, reduce-on-plateau's metric) uses the
-//! validation split when [`Data::validation`] is given, and the test split otherwise.
+//! validation loss when [`Data::validation`] is given, and the epoch's training loss otherwise:
+//! never the test split, which is only reported.
+//!
+//! An [`Observer`] sees every batch and epoch, is handed each new best checkpoint (so it can be
+//! written as the run goes, and an interrupted run resumed), and can stop the run after any batch.
 
 use crate::batches::Batches;
 use crate::checkpoint::Checkpoint;
+pub use crate::history::{EpochRecord, History};
 use crate::model::{Activation, BatchStats, Init, Loss, Mlp, Targets};
 use crate::registry::{self, DynOptimizer, HeapState};
+pub use crate::split::{Data, Split};
 use descent_core::accumulate::{AccumulateMode, Accumulated, Accumulator};
 use descent_core::clip::{self, NormType};
 use descent_core::{NonFinitePolicy, Optimizer, StepOutcome};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::time::Instant;
-
-/// A labelled data set for classification: `n` rows of `inputs` features and a class each.
-#[derive(Debug, Clone, Copy)]
-pub struct Split<'a> {
-    /// Features, `n × inputs`, row-major.
-    pub x: &'a [f32],
-    /// Classes (cross-entropy) — empty when `values` is used.
-    pub y: &'a [u8],
-    /// Regression targets, `n × outputs` (MSE) — empty for classification.
-    pub values: &'a [f32],
-    /// Number of examples.
-    pub n: usize,
-}
-
-impl<'a> Split<'a> {
-    /// The first `k` examples (all of them when `k ≥ n`).
-    pub fn head(self, k: usize) -> Split<'a> {
-        let k = k.min(self.n);
-        let per_x = self.x.len() / self.n.max(1);
-        let per_v = self.values.len() / self.n.max(1);
-        Split {
-            x: &self.x[..k * per_x],
-            y: &self.y[..k.min(self.y.len())],
-            values: &self.values[..k * per_v],
-            n: k,
-        }
-    }
-
-    /// Splits off the last `fraction` of the examples (rounded to the nearest count) as a
-    /// validation set, as Keras's `validation_split` does (before any shuffling). Refuses a
-    /// fraction outside [0, 1) or one that leaves either part empty; 0 gives no validation set.
-    pub fn hold_out(self, fraction: f64) -> Result<(Split<'a>, Option<Split<'a>>), String> {
-        if !(0.0..1.0).contains(&fraction) {
-            return Err(format!("the validation fraction must be in [0, 1), got {fraction}"));
-        }
-        if fraction == 0.0 {
-            return Ok((self, None));
-        }
-        let k = (self.n as f64 * fraction).round() as usize;
-        if k == 0 || k >= self.n {
-            return Err(format!(
-                "a validation fraction of {fraction} of {} examples leaves an empty split",
-                self.n
-            ));
-        }
-        let train = self.head(self.n - k);
-        let per_x = self.x.len() / self.n;
-        let per_v = self.values.len() / self.n;
-        let m = train.n;
-        let val = Split {
-            x: &self.x[m * per_x..],
-            y: if self.y.is_empty() { self.y } else { &self.y[m..] },
-            values: &self.values[m * per_v..],
-            n: k,
-        };
-        Ok((train, Some(val)))
-    }
-}
-
-/// The splits of a run.
-#[derive(Debug, Clone, Copy)]
-pub struct Data<'a> {
-    /// Trained on.
-    pub train: Split<'a>,
-    /// Selects the best epoch (early stopping, best checkpoint, plateau metric) when given.
-    pub validation: Option<Split<'a>>,
-    /// Reported every epoch; selects the best epoch when there is no validation split.
-    pub test: Split<'a>,
-}
 
 /// When the schedule advances.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -168,40 +105,6 @@ impl Default for TrainOptions {
     }
 }
 
-/// One row of the history file.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct EpochRecord {
-    /// Epoch number, from 1.
-    pub epoch: usize,
-    /// Mean training loss over the epoch's batches (as trained, before each step).
-    pub train_loss: f64,
-    /// Training accuracy in percent (as trained).
-    pub train_accuracy: f64,
-    /// Test loss after the epoch.
-    pub test_loss: f64,
-    /// Test accuracy in percent after the epoch.
-    pub test_accuracy: f64,
-    /// Validation loss after the epoch (only with a validation split).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub val_loss: Option<f64>,
-    /// Validation accuracy in percent (only with a validation split).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub val_accuracy: Option<f64>,
-    /// Learning rate the epoch's last optimizer step used.
-    pub lr: f64,
-    /// Mean global gradient 2-norm of the epoch's steps (before clipping).
-    pub grad_norm: f64,
-    /// Seconds of training (not evaluation) in the epoch.
-    pub seconds: f64,
-}
-
-/// The history file: `{"epochs": [...]}`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct History {
-    /// One record per epoch.
-    pub epochs: Vec<EpochRecord>,
-}
-
 /// Progress reports during training.
 pub trait Observer {
     /// A new epoch with `batches` batches starts.
@@ -210,6 +113,16 @@ pub trait Observer {
     fn batch_done(&mut self, _loss: f64) {}
     /// An epoch finished.
     fn epoch_done(&mut self, _record: &EpochRecord) {}
+    /// An epoch improved on the best selection loss: `best` is its checkpoint (history included).
+    /// An error stops training.
+    fn improved(&mut self, _best: &Checkpoint) -> Result<(), String> {
+        Ok(())
+    }
+    /// Asked after every batch: `true` stops training there (the unfinished epoch is dropped;
+    /// the best checkpoint and the history are those of the epochs finished).
+    fn stop(&self) -> bool {
+        false
+    }
 }
 
 /// An observer that reports nothing.
@@ -229,6 +142,8 @@ pub struct Trained {
     pub history: History,
     /// Whether early stopping ended training.
     pub stopped_early: bool,
+    /// The epoch the observer stopped (unfinished, so not in the history), if it did.
+    pub interrupted: Option<usize>,
 }
 
 /// Where a run starts: fresh parameters, or a checkpoint's state.
@@ -258,10 +173,12 @@ impl Start {
         sizes.extend(&opts.hidden);
         sizes.push(outputs);
         let model = Mlp::new(&sizes, opts.activation)?;
-        let params = model.init_params(opts.init, opts.seed);
         let n = model.num_params();
         let opt = registry::build::<f32>(&opts.optimizer, &[n], n, NonFinitePolicy::Error)
             .map_err(|e| e.to_string())?;
+        // Parameters and their gradient, before the model allocates them.
+        crate::memory::check::<f32>(n.saturating_mul(2), &format!("a model of {n} parameters"))?;
+        let params = model.init_params(opts.init, opts.seed);
         Ok(Start {
             model,
             params,
@@ -290,7 +207,38 @@ impl Start {
     }
 }
 
-/// Trains from scratch on `train`, reporting and selecting on `test` (no validation split).
+/// The f32 values a run of `opts` over layer widths `sizes` allocates, with an optimizer keeping
+/// `state_per_param` values per parameter and splits of at most `largest_split` examples:
+/// parameters, gradient, optimizer state, accumulators, and the batch buffers (saturating, so an
+/// absurd model gives an absurd number rather than an overflow).
+pub fn memory_needed(
+    opts: &TrainOptions,
+    sizes: &[usize],
+    state_per_param: usize,
+    largest_split: usize,
+) -> usize {
+    let n =
+        sizes.windows(2).fold(0usize, |a, w| a.saturating_add(w[0].saturating_add(1).saturating_mul(w[1])));
+    let accumulators = if opts.accumulate > 1 { 2 } else { 0 };
+    let per_param = 2usize.saturating_add(state_per_param).saturating_add(accumulators);
+    let b = opts.batch_size.min(largest_split.max(1));
+    let widest = sizes.iter().copied().max().unwrap_or(0);
+    let rows = sizes
+        .iter()
+        .skip(1)
+        .fold(0usize, |a, &w| a.saturating_add(w))
+        .saturating_add(widest.saturating_mul(2));
+    let batch = sizes
+        .first()
+        .copied()
+        .unwrap_or(0)
+        .saturating_add(rows)
+        .saturating_add(sizes.last().copied().unwrap_or(0));
+    n.saturating_mul(per_param).saturating_add(b.saturating_mul(batch))
+}
+
+/// Trains from scratch on `train`, reporting on `test` (no validation split: selection by the
+/// training loss).
 pub fn train(
     train: Split<'_>,
     test: Split<'_>,
@@ -365,8 +313,13 @@ struct Groups {
 impl Groups {
     fn new(np: usize, k: usize, batches: usize) -> Result<Groups, String> {
         let acc = |k| {
-            Accumulator::from_storage(HeapState(vec![0.0f32; np]), np, k, AccumulateMode::SumThenScale)
-                .map_err(|e| e.to_string())
+            Accumulator::from_storage(
+                HeapState(crate::memory::zeroed(np, "gradient accumulator")?),
+                np,
+                k,
+                AccumulateMode::SumThenScale,
+            )
+            .map_err(|e| e.to_string())
         };
         let r = batches % k;
         Ok(Groups { full: acc(k)?, tail: if r > 0 { Some(acc(r)?) } else { None }, in_full: batches - r })
@@ -427,7 +380,10 @@ pub fn run(
         }
         s.start(opt.as_mut())?;
     }
-    let b = opts.batch_size;
+    // A batch larger than every split computes what one of their largest size does; the buffers
+    // need no more.
+    let largest = [train.n, test.n, data.validation.map_or(0, |v| v.n)].into_iter().max().unwrap_or(1);
+    let b = opts.batch_size.min(largest.max(1));
     let mut ws = model.workspace(b);
     let mut grad = vec![0.0f32; np];
     let batches = train.n.div_ceil(b);
@@ -441,8 +397,12 @@ pub fn run(
     let saved = |s: &Option<&mut dyn Schedule>| s.as_deref().map(Schedule::save).unwrap_or_default();
     // Until an epoch does better, the best is where this run started.
     let mut best = checkpoint(&params, &opt, first_epoch, &history, best_metric, saved(&schedule))?;
-    let mut stopped_early = false;
+    let (mut stopped_early, mut interrupted) = (false, None);
     for epoch in first_epoch + 1..=opts.epochs {
+        if observer.stop() {
+            interrupted = Some(epoch);
+            break;
+        }
         batcher.shuffle(opts.seed, epoch);
         observer.epoch_start(epoch, batches);
         let t0 = Instant::now();
@@ -484,17 +444,24 @@ pub fn run(
             {
                 s.advance(opt.as_mut(), None)?;
             }
+            if observer.stop() {
+                interrupted = Some(epoch);
+                break;
+            }
+        }
+        if interrupted.is_some() {
+            break;
         }
         let seconds = t0.elapsed().as_secs_f64();
         let (test_loss, test_accuracy) = evaluate(&model, &params, test, opts.loss, b);
         let val = data.validation.map(|v| evaluate(&model, &params, v, opts.loss, b));
-        let metric = val.map_or(test_loss, |v| v.0);
+        let c = stats.count.max(1) as f64;
+        let metric = val.map_or(stats.loss_sum / c, |v| v.0);
         if opts.schedule_per == SchedulePer::Epoch
             && let Some(s) = schedule.as_deref_mut()
         {
             s.advance(opt.as_mut(), Some(metric))?;
         }
-        let c = stats.count.max(1) as f64;
         let record = EpochRecord {
             epoch,
             train_loss: stats.loss_sum / c,
@@ -513,6 +480,7 @@ pub fn run(
             best_metric = metric;
             since_best = 0;
             best = checkpoint(&params, &opt, epoch, &history, metric, saved(&schedule))?;
+            observer.improved(&best)?;
         } else {
             since_best += 1;
             if opts.patience.is_some_and(|p| since_best >= p) {
@@ -521,7 +489,7 @@ pub fn run(
             }
         }
     }
-    Ok(Trained { model, params, best, history, stopped_early })
+    Ok(Trained { model, params, best, history, stopped_early, interrupted })
 }
 
 #[cfg(test)]
@@ -745,10 +713,52 @@ mod tests {
         o.optimizer.insert("lr".into(), 0.5.into());
         let t = train_on(on(split(&x, &y), split(&tx, &ty)), 4, 3, &o, None, &mut Silent).unwrap();
         assert!(t.stopped_early);
-        let best = t.history.epochs.iter().map(|r| r.test_loss).fold(f64::INFINITY, f64::min);
+        // Without a validation split the training loss selects; the test loss never does.
+        let best = t.history.epochs.iter().map(|r| r.train_loss).fold(f64::INFINITY, f64::min);
         let tail = &t.history.epochs[t.history.epochs.len() - 2..];
-        assert!(tail.iter().all(|r| r.test_loss >= best));
+        assert!(tail.iter().all(|r| r.train_loss >= best));
         assert_eq!(t.best.epoch, t.history.epochs.len() - 2);
+        assert_eq!(t.best.best_metric, best);
+        let by_test = t.history.epochs.iter().min_by(|a, b| a.test_loss.total_cmp(&b.test_loss)).unwrap();
+        assert_ne!(by_test.test_loss, best, "the selection loss is not the test loss");
+    }
+
+    /// Stops after its `n`-th batch, and writes down the checkpoints it is handed.
+    struct StopAfter {
+        n: usize,
+        seen: usize,
+        improved: Vec<usize>,
+    }
+
+    impl Observer for StopAfter {
+        fn batch_done(&mut self, _: f64) {
+            self.seen += 1;
+        }
+        fn improved(&mut self, best: &Checkpoint) -> Result<(), String> {
+            self.improved.push(best.epoch);
+            Ok(())
+        }
+        fn stop(&self) -> bool {
+            self.seen >= self.n
+        }
+    }
+
+    #[test]
+    fn an_observer_stops_after_a_batch_and_is_handed_every_new_best() {
+        let (x, y) = blobs(300, 9);
+        let d = on(split(&x, &y), split(&x, &y));
+        let o = TrainOptions { epochs: 4, ..opts() };
+        // 10 batches per epoch: stopping after 25 keeps epochs 1 and 2 and drops the third.
+        let mut stop = StopAfter { n: 25, seen: 0, improved: Vec::new() };
+        let t = train_on(d, 4, 3, &o, None, &mut stop).unwrap();
+        assert_eq!((t.interrupted, t.history.epochs.len()), (Some(3), 2));
+        assert_eq!(stop.improved, [1, 2]);
+        assert_eq!(t.best.epoch, 2);
+        // Resuming from the best checkpoint continues as the uninterrupted run.
+        let all = train_on(d, 4, 3, &o, None, &mut Silent).unwrap();
+        let resumed = run(Start::from_checkpoint(&t.best).unwrap(), d, &o, None, &mut Silent).unwrap();
+        assert_eq!(no_time(&resumed.history), no_time(&all.history));
+        assert_eq!(resumed.params, all.params);
     }
 
     #[test]

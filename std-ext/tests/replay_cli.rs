@@ -132,7 +132,7 @@ fn malformed_specs_exit_nonzero_with_one_line() {
     }
     assert_refused(
         &descent(&[Path::new("/nonexistent/x.spec.json")]),
-        &["cannot read /nonexistent/x.spec.json"],
+        &["SPEC /nonexistent/x.spec.json: cannot read"],
     );
 }
 

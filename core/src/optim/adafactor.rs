@@ -29,6 +29,7 @@ use super::{Optim, UpdateRule};
 use crate::error::{Error, check_ge};
 use crate::persist::{Persist, Reader, Writer};
 use crate::real::{Real, powf64};
+use core::num::NonZeroUsize;
 
 pub use crate::layout::{MAX_DIMS, Shape};
 
@@ -225,30 +226,31 @@ impl UpdateRule for AdafactorConfig {
             }
             Some((b, r, cc)) => {
                 let (rows, cols) = state.split_at_mut((b * r).min(state.len()));
-                if rows.len() != b * r || cols.len() < b * cc || b * r * cc != n {
+                // Non-zero chunk sizes, as the compiler sees them: no chunking below can panic.
+                let (Some(r), Some(cc)) = (NonZeroUsize::new(r), NonZeroUsize::new(cc)) else { return };
+                let Some(rc) = r.checked_mul(cc) else { return };
+                if rows.len() != b * r.get() || cols.len() < b * cc.get() || b * rc.get() != n {
                     return;
                 }
+                let (r, cc, rc) = (r.get(), cc.get(), rc.get());
+                // Block bi: its gradients (r rows of cc), row factors and column factors, walked in
+                // chunks rather than indexed, so that no bound check is left to panic.
                 let mut total = F::ZERO;
-                for bi in 0..b {
-                    let gb = &g[bi * r * cc..(bi + 1) * r * cc];
-                    let rv = &mut rows[bi * r..(bi + 1) * r];
-                    let cv = &mut cols[bi * cc..(bi + 1) * cc];
-                    for (ri, rvi) in rv.iter_mut().enumerate() {
-                        let row = &gb[ri * cc..(ri + 1) * cc];
+                for ((gb, rv), cv) in
+                    g.chunks_exact(rc).zip(rows.chunks_exact_mut(r)).zip(cols.chunks_exact_mut(cc))
+                {
+                    for (rvi, row) in rv.iter_mut().zip(gb.chunks_exact(cc)) {
                         *rvi = wf.apply(*rvi, crate::lanes::sum_sq::<F, L>(row) / c(cc as f64));
                     }
                     for (ci, cvi) in cv.iter_mut().enumerate() {
                         let mut s = F::ZERO;
-                        for ri in 0..r {
-                            let x = gb[ri * cc + ci];
+                        for &x in gb.chunks_exact(cc).filter_map(|row| row.get(ci)) {
                             s = s + x * x;
                         }
                         *cvi = wf.apply(*cvi, s / c(r as f64));
                     }
                     let row_mean = (rv.iter().fold(F::ZERO, |a, &x| a + x) / c(r as f64)).max(c(eps1));
-                    for ri in 0..r {
-                        let row = &gb[ri * cc..(ri + 1) * cc];
-                        let rvi = rv[ri];
+                    for (row, &rvi) in gb.chunks_exact(cc).zip(rv.iter()) {
                         let mut acc = [F::ZERO; L];
                         for (k, (&gi, &cvi)) in row.iter().zip(cv.iter()).enumerate() {
                             let gi = directed(gi, max);
@@ -262,15 +264,14 @@ impl UpdateRule for AdafactorConfig {
                 let denom =
                     f64::max(1.0, libm::sqrt(update_sumsq.as_f64()) / (libm::sqrt(n as f64) * self.d));
                 let coef = c(-alpha / denom);
-                for bi in 0..b {
-                    let rv = &rows[bi * r..(bi + 1) * r];
-                    let cv = &cols[bi * cc..(bi + 1) * cc];
+                for (((pb, gb), rv), cv) in p
+                    .chunks_exact_mut(rc)
+                    .zip(g.chunks_exact(rc))
+                    .zip(rows.chunks_exact(r))
+                    .zip(cols.chunks_exact(cc))
+                {
                     let row_mean = (rv.iter().fold(F::ZERO, |a, &x| a + x) / c(r as f64)).max(c(eps1));
-                    for ri in 0..r {
-                        let start = (bi * r + ri) * cc;
-                        let pr = &mut p[start..start + cc];
-                        let gr = &g[start..start + cc];
-                        let rvi = rv[ri];
+                    for ((pr, gr), &rvi) in pb.chunks_exact_mut(cc).zip(gb.chunks_exact(cc)).zip(rv) {
                         for ((pi, &gi), &cvi) in pr.iter_mut().zip(gr).zip(cv) {
                             let gi = directed(gi, max);
                             let u = F::ONE / (rvi * cvi / row_mean).max(eps1_sq).sqrt() * gi;

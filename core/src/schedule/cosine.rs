@@ -78,7 +78,8 @@ impl CosineAnnealingWarmRestarts {
     /// (T_cur, T_i) at step t.
     pub fn position(&self, t: u64) -> (u64, u64) {
         if self.t_mult == 1 {
-            return (t % self.t_0, self.t_0);
+            // t_0 ≥ 1 (checked by `new`); `max(1)` only lets the compiler see it.
+            return (t % self.t_0.max(1), self.t_0);
         }
         let (mut start, mut len) = (0u64, self.t_0);
         // At most 64 cycles before the lengths overflow.

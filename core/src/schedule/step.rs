@@ -28,7 +28,9 @@ impl StepLr {
 
 impl Schedule for StepLr {
     fn lr_at(&self, t: u64) -> f64 {
-        self.base_lr * powi(self.gamma, t / self.step_size)
+        // step_size ≥ 1 (checked by `new`); `max(1)` only lets the compiler see there is no
+        // division by zero.
+        self.base_lr * powi(self.gamma, t / self.step_size.max(1))
     }
 }
 
@@ -58,9 +60,24 @@ impl MultiStepLr {
         need(gamma.is_finite(), "gamma", gamma)?;
         let mut m: heapless::Vec<u64, MAX_MILESTONES> = heapless::Vec::new();
         m.extend_from_slice(milestones).map_err(|_| refuse("MultiStepLR holds at most 32 milestones"))?;
-        m.sort_unstable();
+        sort(&mut m);
         check_base_lr(base_lr)?;
         Ok(MultiStepLr { base_lr, milestones: m, gamma })
+    }
+}
+
+/// Sorts a few milestones in place (insertion sort): the standard library's sort keeps a panic
+/// path (for orders that are not total), which descent-core must not have.
+fn sort(m: &mut [u64]) {
+    for i in 1..m.len() {
+        let mut j = i;
+        while let (Some(&a), Some(&b)) = (m.get(j.wrapping_sub(1)), m.get(j)) {
+            if a <= b {
+                break;
+            }
+            m.swap(j - 1, j);
+            j -= 1;
+        }
     }
 }
 

@@ -93,6 +93,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("descent-animation-{}", std::process::id()));
         let mut out = Output::new(&dir).unwrap();
         write_animation(&mut out, Surface::Ravine, None, Some(30), 6.0).unwrap();
+        out.commit().unwrap();
         let svg = std::fs::read_to_string(dir.join("ravine_animated.svg")).unwrap();
         assert_eq!(svg.matches(" r=\"6\" fill").count(), 3);
         assert_eq!(svg.matches("attributeName=\"cx\"").count(), 3);

@@ -4,25 +4,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal, StandardNormal};
 
-/// Owned features and targets: classes (`y`) or regression values (`values`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Owned {
-    /// `n × features`, row-major.
-    pub x: Vec<f32>,
-    /// Classes (classification), else empty.
-    pub y: Vec<u8>,
-    /// Targets (regression, one per example), else empty.
-    pub values: Vec<f32>,
-    /// Examples.
-    pub n: usize,
-}
-
-impl Owned {
-    /// A [`crate::train::Split`] view.
-    pub fn split(&self) -> crate::train::Split<'_> {
-        crate::train::Split { x: &self.x, y: &self.y, values: &self.values, n: self.n }
-    }
-}
+pub use crate::split::Owned;
 
 /// Two interleaving half circles (scikit-learn's `make_moons`): class 0 on (cos t, sin t), class 1
 /// on (1 − cos t, ½ − sin t), t evenly spaced in [0, π], plus Gaussian noise of deviation

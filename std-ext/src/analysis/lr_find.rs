@@ -28,6 +28,8 @@ pub struct Settings {
     pub end_lr: f64,
     /// Steps from the first to the last lr.
     pub steps: usize,
+    /// Smoothing β of the loss's moving average, in [0, 1) (fastai and Smith use 0.98).
+    pub beta: f64,
     /// Layer widths.
     pub sizes: Vec<usize>,
     /// Mini-batch size.
@@ -49,7 +51,8 @@ pub struct Found {
 
 /// Runs the range test on `data`.
 pub fn range_test(data: Split<'_>, s: &Settings, mut progress: impl FnMut(usize)) -> Result<Found, String> {
-    let mut test = LrRangeTest::<MAX_STEPS>::new(s.start_lr, s.end_lr, s.steps).map_err(|e| e.to_string())?;
+    let mut test = LrRangeTest::<MAX_STEPS>::with_smoothing(s.start_lr, s.end_lr, s.steps, s.beta, 4.0)
+        .map_err(|e| e.to_string())?;
     let mut net = Net::new(data, &s.sizes, Activation::Relu, Loss::CrossEntropy, s.seed, s.batch)?;
     let n = net.params.len();
     let mut opt = registry::build::<f32>(&s.optimizer, &[n], n, NonFinitePolicy::Propagate)
@@ -103,7 +106,7 @@ pub fn write_lr_find(
     )
     .curve_in(
         Series {
-            name: "smoothed (β = 0.98)".into(),
+            name: format!("smoothed (β = {})", s.beta),
             points: found.points.iter().map(|p| (p.0, p.2)).collect(),
         },
         Style::Line,
@@ -145,6 +148,7 @@ mod tests {
             start_lr: 1e-4,
             end_lr: 1e3,
             steps: 200,
+            beta: 0.98,
             sizes: vec![4, 8, 2],
             batch: 32,
             seed: 3,

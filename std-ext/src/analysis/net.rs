@@ -66,7 +66,8 @@ impl<'a> Net<'a> {
         let init = if activation == Activation::Relu { Init::He } else { Init::Xavier };
         let params = model.init_params(init, seed);
         let (inp, out) = (model.inputs(), model.outputs());
-        let rows = batch.max(data.n.min(1000));
+        // A batch larger than the data set is the whole data set.
+        let rows = batch.min(data.n).max(data.n.min(1000));
         Ok(Net {
             grad: vec![0.0; params.len()],
             params,

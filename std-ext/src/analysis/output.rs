@@ -1,23 +1,27 @@
 //! Where an analysis writes: one directory, CSV and JSON for the numbers, SVG for the plots.
-//! Every file goes through a temporary name and a rename, so a failed run leaves no half-written
-//! file behind.
+//! Files are written under temporary names and renamed into place together by
+//! [`Output::commit`]; an output dropped without it (the analysis failed) removes what it wrote,
+//! and the directories it created, so a failed run leaves nothing behind.
 
 use serde::Serialize;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 /// An output directory.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Output {
     dir: PathBuf,
+    /// The directories this output created, outermost first.
+    created: Vec<PathBuf>,
+    /// (temporary, final) names of the files written.
+    staged: Vec<(PathBuf, PathBuf)>,
     written: Vec<PathBuf>,
 }
 
 impl Output {
-    /// Creates `dir` (and its parents) if needed.
+    /// An output into `dir`, created (with its parents) when the first file is written.
     pub fn new(dir: &Path) -> Result<Self, String> {
-        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        Ok(Output { dir: dir.to_path_buf(), written: Vec::new() })
+        Ok(Output { dir: dir.to_path_buf(), created: Vec::new(), staged: Vec::new(), written: Vec::new() })
     }
 
     /// The directory.
@@ -25,18 +29,42 @@ impl Output {
         &self.dir
     }
 
-    /// The files written so far, in order.
+    /// The files written so far, in order (in place once [`Output::commit`]ted).
     pub fn written(&self) -> &[PathBuf] {
         &self.written
     }
 
-    fn put(&mut self, name: &str, bytes: &[u8]) -> Result<(), String> {
-        let path = self.dir.join(name);
-        let tmp = self.dir.join(format!(".{name}.tmp"));
-        std::fs::write(&tmp, bytes).map_err(|e| format!("{}: {e}", tmp.display()))?;
-        std::fs::rename(&tmp, &path).map_err(|e| format!("{}: {e}", path.display()))?;
-        self.written.push(path);
+    /// Renames every file into place.
+    pub fn commit(&mut self) -> Result<(), String> {
+        while let Some((tmp, path)) = self.staged.first().cloned() {
+            std::fs::rename(&tmp, &path).map_err(|e| format!("{}: {e}", path.display()))?;
+            self.staged.remove(0);
+        }
+        self.created.clear();
         Ok(())
+    }
+
+    /// A temporary name for `name` in the directory, which is created if needed.
+    fn stage(&mut self, name: &str, suffix: &str) -> Result<PathBuf, String> {
+        if !self.dir.is_dir() {
+            let missing: Vec<PathBuf> = self
+                .dir
+                .ancestors()
+                .take_while(|a| !a.as_os_str().is_empty() && !a.exists())
+                .map(Path::to_path_buf)
+                .collect();
+            std::fs::create_dir_all(&self.dir).map_err(|e| format!("{}: {e}", self.dir.display()))?;
+            self.created.extend(missing.into_iter().rev());
+        }
+        let (tmp, path) = (self.dir.join(format!(".{name}.tmp{suffix}")), self.dir.join(name));
+        self.staged.push((tmp.clone(), path.clone()));
+        self.written.push(path);
+        Ok(tmp)
+    }
+
+    fn put(&mut self, name: &str, bytes: &[u8]) -> Result<(), String> {
+        let tmp = self.stage(name, "")?;
+        std::fs::write(&tmp, bytes).map_err(|e| format!("{}: {e}", tmp.display()))
     }
 
     /// Writes `rows` under `header` as CSV (numbers in full precision, `{}` formatting).
@@ -56,18 +84,26 @@ impl Output {
         self.put(name, s.as_bytes())
     }
 
-    /// Draws an SVG through `draw(path)` into a temporary file, then renames it into place.
+    /// Draws an SVG through `draw(path)` into its temporary file.
     pub fn svg(
         &mut self,
         name: &str,
         draw: impl FnOnce(&Path) -> Result<(), crate::plot::PlotError>,
     ) -> Result<(), String> {
-        let path = self.dir.join(name);
-        let tmp = self.dir.join(format!(".{name}.tmp.svg"));
-        draw(&tmp).map_err(|e| e.to_string())?;
-        std::fs::rename(&tmp, &path).map_err(|e| format!("{}: {e}", path.display()))?;
-        self.written.push(path);
-        Ok(())
+        let tmp = self.stage(name, ".svg")?;
+        draw(&tmp).map_err(|e| e.to_string())
+    }
+}
+
+impl Drop for Output {
+    /// Without a commit: removes the temporary files and the directories this output created.
+    fn drop(&mut self) {
+        for (tmp, _) in &self.staged {
+            let _ = std::fs::remove_file(tmp);
+        }
+        for d in self.created.iter().rev() {
+            let _ = std::fs::remove_dir(d);
+        }
     }
 }
 

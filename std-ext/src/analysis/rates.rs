@@ -79,6 +79,9 @@ impl Method {
         match self {
             Method::GradientDescent | Method::TooLarge => format!("sgd:lr={lr}"),
             Method::HeavyBall => format!("sgd:lr={lr},momentum={m}"),
+            // At κ = 1 the tuned momentum is 0, and Nesterov's method is gradient descent (PyTorch
+            // refuses nesterov=True without momentum).
+            Method::Nesterov if m == 0.0 => format!("sgd:lr={lr}"),
             Method::Nesterov => format!("sgd:lr={lr},momentum={m},nesterov=true"),
         }
     }

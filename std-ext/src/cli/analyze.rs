@@ -2,8 +2,9 @@
 //! plots (SVG) and the numbers behind them (CSV, JSON) into `--out` (default
 //! `analysis/<topic>`), and prints a short summary.
 
-use super::Failure;
+use super::check::{self, MAX_EPOCHS, MAX_STEPS, MAX_THREADS};
 use super::train::{load_data, set_threads, splits};
+use super::{Failure, check_output_dir};
 use crate::analysis::net::Setup;
 use crate::analysis::{self, Output, Surface};
 use crate::model::{Activation, Loss};
@@ -27,6 +28,7 @@ pub struct Args {
 #[derive(Subcommand)]
 enum Topic {
     /// Every optimizer's path over the 2-D test functions, on contour plots.
+    #[command(allow_negative_numbers = true, allow_hyphen_values = true)]
     Trajectories {
         /// Functions: ravine, ravine3, rosenbrock, multimodal, saddle, himmelblau (default: all).
         #[arg(long, value_delimiter = ',')]
@@ -54,11 +56,12 @@ enum Topic {
         seconds: f64,
     },
     /// Measured linear convergence rates on quadratics against the theory.
+    #[command(allow_negative_numbers = true, allow_hyphen_values = true)]
     Rates {
         /// Condition numbers.
         #[arg(long, value_delimiter = ',', default_value = "10,30,100,300,1000")]
         kappas: Vec<f64>,
-        /// Variables.
+        /// Variables (at most 1000).
         #[arg(long, default_value_t = 10)]
         dim: usize,
         /// Most steps per run.
@@ -66,6 +69,7 @@ enum Topic {
         max_steps: usize,
     },
     /// Gradient descent on x² for learning rates 0.01 … 1.1: where it converges, oscillates, diverges.
+    #[command(allow_negative_numbers = true, allow_hyphen_values = true)]
     LrDemo {
         /// Learning rates.
         #[arg(long, value_delimiter = ',', default_value = "0.01,0.1,0.5,0.9,1.0,1.1")]
@@ -75,6 +79,7 @@ enum Topic {
         steps: usize,
     },
     /// Gradient descent against momentum in the ravine x² + 10y².
+    #[command(allow_negative_numbers = true, allow_hyphen_values = true)]
     Ravine {
         /// Steps.
         #[arg(long, default_value_t = 60)]
@@ -87,12 +92,14 @@ enum Topic {
         steps: usize,
     },
     /// Every learning-rate schedule's curve (and the cycled momentum).
+    #[command(allow_negative_numbers = true, allow_hyphen_values = true)]
     Schedules,
     /// The optimizers' family tree, each edge labelled with the problem the child fixed.
     FamilyTree,
     /// Final loss against learning rate: optimizers on 2-D functions, and Adam on the MNIST MLP.
+    #[command(allow_negative_numbers = true, allow_hyphen_values = true)]
     Sweep {
-        /// Learning rates for the 2-D functions: LO,HI,COUNT (log-spaced).
+        /// Learning rates for the 2-D functions: LO,HI,COUNT (log-spaced, COUNT at most 10000).
         #[arg(long, value_delimiter = ',', default_value = "1e-4,1,25")]
         grid: Vec<f64>,
         /// Steps on the 2-D functions.
@@ -111,6 +118,7 @@ enum Topic {
         data: DataArgs,
     },
     /// The learning-rate range test on the MNIST MLP, the suggestion marked.
+    #[command(allow_negative_numbers = true, allow_hyphen_values = true)]
     LrFind {
         /// Optimizer (its lr is overwritten by the ramp), e.g. 'sgd:momentum=0.9'.
         #[arg(long, default_value = "adam")]
@@ -124,10 +132,14 @@ enum Topic {
         /// Steps from first to last (at most 4096).
         #[arg(long, default_value_t = 300)]
         steps: usize,
+        /// Smoothing β of the loss (its exponential moving average, bias-corrected), in [0, 1).
+        #[arg(long, default_value_t = 0.98)]
+        beta: f64,
         #[command(flatten)]
         data: DataArgs,
     },
     /// Per-layer gradient norms of a deep MLP (784-256-128-64-32-10) during training.
+    #[command(allow_negative_numbers = true, allow_hyphen_values = true)]
     GradientFlow {
         /// Hidden activations to compare.
         #[arg(long, value_delimiter = ',', default_value = "relu,sigmoid")]
@@ -142,6 +154,7 @@ enum Topic {
         data: DataArgs,
     },
     /// The loss landscape around trained parameters: 1-D interpolation and a filter-normalized 2-D slice.
+    #[command(allow_negative_numbers = true, allow_hyphen_values = true)]
     Landscape {
         /// Optimizer.
         #[arg(long, default_value = "adam:lr=0.001")]
@@ -149,7 +162,7 @@ enum Topic {
         /// Training epochs before looking around.
         #[arg(long, default_value_t = 5)]
         epochs: usize,
-        /// Points per side of the 2-D slice.
+        /// Points per side of the 2-D slice (3 to 1000).
         #[arg(long, default_value_t = 25)]
         side: usize,
         /// Half-width of the slice (in units of the normalized directions).
@@ -162,16 +175,18 @@ enum Topic {
         data: DataArgs,
     },
     /// Newton and L-BFGS against gradient descent, momentum and Adam (Rosenbrock, an ill-conditioned quadratic), and Newton on x⁴ − 4x² + x.
+    #[command(allow_negative_numbers = true, allow_hyphen_values = true)]
     SecondOrder(SecondOrderArgs),
     /// Newton against gradient descent on x⁴ − 4x² + x: Newton heads for the nearest stationary point, even a maximum.
     #[command(name = "newton-1d")]
+    #[command(allow_negative_numbers = true, allow_hyphen_values = true)]
     Newton1d {
         /// Steps.
         #[arg(long, default_value_t = 8)]
         steps: usize,
     },
     /// Two moons with a 2-16-8-2 MLP: optimizers compared, and AdamW's weight decay against train and test loss.
-    #[command(allow_negative_numbers = true)]
+    #[command(allow_negative_numbers = true, allow_hyphen_values = true)]
     Moons {
         /// Training points.
         #[arg(long, default_value_t = 200)]
@@ -187,6 +202,7 @@ enum Topic {
         seed: u64,
     },
     /// Linear regression with SGD, momentum, Adam and AdamW against the least-squares optimum.
+    #[command(allow_negative_numbers = true, allow_hyphen_values = true)]
     LinearRegression {
         /// Epochs.
         #[arg(long, default_value_t = 50)]
@@ -196,6 +212,7 @@ enum Topic {
         seed: u64,
     },
     /// y = x₀² + x₁² + noise (20 features), 128-128 MLP, AdamW, warmup then cosine, clipping, early stopping.
+    #[command(allow_negative_numbers = true, allow_hyphen_values = true)]
     Synthetic {
         /// Most epochs (early stopping may end sooner).
         #[arg(long, default_value_t = 100)]
@@ -205,6 +222,7 @@ enum Topic {
         seed: u64,
     },
     /// The top Hessian eigenvalue (sharpness) after every epoch, by power iteration on Hessian-vector products.
+    #[command(allow_negative_numbers = true, allow_hyphen_values = true)]
     Sharpness {
         /// Optimizer specs to compare (repeatable).
         #[arg(long = "run", default_values = ["sgd:lr=0.05", "sgd:lr=0.2", "adam:lr=0.001"])]
@@ -263,8 +281,11 @@ impl DataArgs {
         std::iter::once(784).chain(hidden.iter().copied()).chain(std::iter::once(10)).collect()
     }
     fn check(&self) -> Result<(), Failure> {
-        positive("batch-size", self.batch_size)?;
-        positive("threads", self.threads)?;
+        check::count("--batch-size", self.batch_size, 1, usize::MAX)?;
+        check::count("--threads", self.threads, 1, MAX_THREADS)?;
+        if let Some(d) = &self.data {
+            check::not_empty("--data", d)?;
+        }
         if self.hidden.contains(&0) {
             return Err(Failure("--hidden sizes must be positive".into()));
         }
@@ -296,11 +317,13 @@ fn done(bar: Option<ProgressBar>) {
     }
 }
 
-fn optimizer(spec: &str) -> Result<Map<String, Value>, Failure> {
-    let m = crate::named::parse("--optimizer", spec).map_err(Failure)?;
-    // Build once so a bad name or value fails before any work.
+/// The optimizer spec given to `flag`, checked (finite values, built once so a bad name or value
+/// fails before any work).
+fn optimizer(flag: &str, spec: &str) -> Result<Map<String, Value>, Failure> {
+    let m = crate::named::parse(flag, spec).map_err(Failure)?;
+    check::finite_kwargs(flag, &m)?;
     crate::registry::build::<f32>(&m, &[1], 1, descent_core::NonFinitePolicy::Propagate)
-        .map_err(|e| Failure(format!("--optimizer: {e}")))?;
+        .map_err(|e| Failure(format!("{flag}: {e}")))?;
     Ok(m)
 }
 
@@ -329,14 +352,32 @@ impl Topic {
     }
 }
 
+/// A count of steps or epochs, at least 1: `--steps` up to [`MAX_STEPS`] (the analyses record
+/// every step), `--epochs` up to [`MAX_EPOCHS`], any other up to `usize::MAX`.
 fn positive(name: &str, v: usize) -> Result<usize, Failure> {
-    if v == 0 { Err(Failure(format!("--{name} must be at least 1"))) } else { Ok(v) }
+    let most = match name {
+        "steps" | "max-steps" | "max-iter" => MAX_STEPS,
+        "epochs" => MAX_EPOCHS,
+        _ => usize::MAX,
+    };
+    check::count(&format!("--{name}"), v, 1, most)
 }
+
+/// Most variables of `analyze rates` (its quadratics keep n × n matrices).
+const MAX_DIM: usize = 1000;
+/// Most points of `analyze sweep --grid`.
+const MAX_GRID: f64 = 10_000.0;
+/// Most points per side of `analyze landscape`.
+const MAX_SIDE: usize = 1000;
+/// Most training points of `analyze moons`.
+const MAX_MOONS: usize = 1_000_000;
 
 /// Runs one analysis.
 pub fn run(a: Args) -> Result<(), Failure> {
     let dir = a.out.clone().unwrap_or_else(|| PathBuf::from("analysis").join(a.topic.name()));
-    // Validate everything before creating the directory.
+    // Validate everything, the output directory first, before any work; the directory is created
+    // when the results are written.
+    check_output_dir(&dir, "--out")?;
     match &a.topic {
         Topic::Trajectories { functions, runs, steps } => {
             let surfaces = functions
@@ -347,7 +388,7 @@ pub fn run(a: Args) -> Result<(), Failure> {
             let runs = runs
                 .iter()
                 .map(|s| {
-                    optimizer(s)?;
+                    optimizer("--run", s)?;
                     analysis::trajectories::Run::from_spec(s).map_err(Failure)
                 })
                 .collect::<Result<Vec<_>, _>>()?;
@@ -358,20 +399,28 @@ pub fn run(a: Args) -> Result<(), Failure> {
             let runs = (!runs.is_empty()).then_some(runs.as_slice());
             let outcomes = analysis::trajectories::write_trajectories(&mut out, &surfaces, runs, *steps)
                 .map_err(Failure)?;
-            println!(
+            say!(
                 "{:<12} {:<28} {:>6} {:>24} {:>12} {:>10}",
-                "function", "optimizer", "steps", "end", "f", "distance"
+                "function",
+                "optimizer",
+                "steps",
+                "end",
+                "f",
+                "distance"
             );
             for o in outcomes {
                 let end = format!("({:.4}, {:.4})", o.end[0], o.end[1]);
                 let d = o.distance.map_or("-".into(), |d| format!("{d:.2e}"));
                 let tag = if o.diverged { " diverged" } else { "" };
-                println!(
+                say!(
                     "{:<12} {:<28} {:>6} {end:>24} {:>12.4e} {d:>10}{tag}",
-                    o.function, o.optimizer, o.steps, o.value
+                    o.function,
+                    o.optimizer,
+                    o.steps,
+                    o.value
                 );
             }
-            report(&out);
+            report(&mut out)?;
         }
         Topic::Animation { function, runs, steps, seconds } => {
             let surface = Surface::by_name(function)
@@ -379,7 +428,7 @@ pub fn run(a: Args) -> Result<(), Failure> {
             let runs = runs
                 .iter()
                 .map(|s| {
-                    optimizer(s)?;
+                    optimizer("--run", s)?;
                     analysis::trajectories::Run::from_spec(s).map_err(Failure)
                 })
                 .collect::<Result<Vec<_>, _>>()?;
@@ -393,22 +442,25 @@ pub fn run(a: Args) -> Result<(), Failure> {
             let runs = (!runs.is_empty()).then_some(runs.as_slice());
             analysis::animation::write_animation(&mut out, surface, runs, *steps, *seconds)
                 .map_err(Failure)?;
-            report(&out);
+            report(&mut out)?;
         }
         Topic::Rates { kappas, dim, max_steps } => {
-            if kappas.is_empty() || kappas.iter().any(|k| !(*k >= 1.0)) {
-                return Err(Failure("--kappas must be condition numbers ≥ 1".into()));
-            }
-            positive("dim", *dim)?;
+            check::numbers("--kappas", kappas, "condition numbers ≥ 1", |k| k >= 1.0)?;
+            check::count("--dim", *dim, 1, MAX_DIM)?;
             positive("max-steps", *max_steps)?;
             let mut out = Output::new(&dir).map_err(Failure)?;
             let rates = analysis::rates::write_rates(&mut out, kappas, *dim, *max_steps).map_err(Failure)?;
-            println!(
+            say!(
                 "{:>8} {:>8} {:<30} {:>10} {:>10} {:>10}",
-                "kappa", "rotated", "method", "predicted", "measured", "exp. err"
+                "kappa",
+                "rotated",
+                "method",
+                "predicted",
+                "measured",
+                "exp. err"
             );
             for r in rates {
-                println!(
+                say!(
                     "{:>8} {:>8} {:<30} {:>10.6} {:>10.6} {:>9.2}%",
                     r.kappa,
                     r.rotated,
@@ -418,70 +470,80 @@ pub fn run(a: Args) -> Result<(), Failure> {
                     100.0 * r.exponent_error
                 );
             }
-            report(&out);
+            report(&mut out)?;
         }
         Topic::LrDemo { lrs, steps } => {
-            if lrs.is_empty() || lrs.iter().any(|l| !(*l >= 0.0)) {
-                return Err(Failure("--lrs must be non-negative learning rates".into()));
-            }
+            check::numbers("--lrs", lrs, "non-negative learning rates", |l| l >= 0.0)?;
             positive("steps", *steps)?;
             let mut out = Output::new(&dir).map_err(Failure)?;
             let rows = analysis::trajectories::write_lr_demo(&mut out, lrs, *steps).map_err(Failure)?;
-            println!("{:>6} {:>12} {:>12} {:>12}  behaviour", "lr", "|1 − 2 lr|", "measured", "|x_T|");
+            say!("{:>6} {:>12} {:>12} {:>12}  behaviour", "lr", "|1 − 2 lr|", "measured", "|x_T|");
             for r in rows {
-                println!(
+                say!(
                     "{:>6} {:>12.4} {:>12.4} {:>12.3e}  {}",
-                    r.lr, r.predicted_factor, r.measured_factor, r.final_distance, r.behaviour
+                    r.lr,
+                    r.predicted_factor,
+                    r.measured_factor,
+                    r.final_distance,
+                    r.behaviour
                 );
             }
-            report(&out);
+            report(&mut out)?;
         }
         Topic::Ravine { steps } => {
             positive("steps", *steps)?;
             let mut out = Output::new(&dir).map_err(Failure)?;
             for o in analysis::trajectories::write_ravine(&mut out, *steps).map_err(Failure)? {
-                println!(
+                say!(
                     "{:<40} distance to the minimum after {} steps: {:.3e}",
                     o.optimizer,
                     o.steps,
                     o.distance.unwrap_or(f64::NAN)
                 );
             }
-            report(&out);
+            report(&mut out)?;
         }
         Topic::Momentum { steps } => {
             positive("steps", *steps)?;
             let mut out = Output::new(&dir).map_err(Failure)?;
-            println!("{:>8} {:>6} {:<18} {:>10} {:>10}", "lr·λ", "β", "regime", "predicted", "measured");
+            say!("{:>8} {:>6} {:<18} {:>10} {:>10}", "lr·λ", "β", "regime", "predicted", "measured");
             for c in analysis::momentum::write_momentum(&mut out, *steps).map_err(Failure)? {
                 let regime = format!("{:?}", c.regime);
-                println!("{:>8} {:>6} {regime:<18} {:>10.4} {:>10.4}", c.h, c.beta, c.predicted, c.measured);
+                say!("{:>8} {:>6} {regime:<18} {:>10.4} {:>10.4}", c.h, c.beta, c.predicted, c.measured);
             }
-            report(&out);
+            report(&mut out)?;
         }
         Topic::FamilyTree => {
             let mut out = Output::new(&dir).map_err(Failure)?;
             analysis::family::write_family_tree(&mut out).map_err(Failure)?;
-            report(&out);
+            report(&mut out)?;
         }
         Topic::Schedules => {
             let mut out = Output::new(&dir).map_err(Failure)?;
             let curves = analysis::schedules::write_schedules(&mut out).map_err(Failure)?;
-            println!("{} schedules over {} steps", curves.len(), curves.first().map_or(0, |c| c.lr.len()));
-            report(&out);
+            say!("{} schedules over {} steps", curves.len(), curves.first().map_or(0, |c| c.lr.len()));
+            report(&mut out)?;
         }
         Topic::Sweep { grid, steps, lrs, optimizer: name, epochs, data } => {
             let [lo, hi, count] = grid[..] else {
                 return Err(Failure("--grid must be LO,HI,COUNT".into()));
             };
-            if !(lo > 0.0 && hi > lo && count >= 2.0 && count.fract() == 0.0) {
-                return Err(Failure(
-                    "--grid must be LO,HI,COUNT with 0 < LO < HI and COUNT ≥ 2 a whole number".into(),
-                ));
+            if !(lo > 0.0
+                && hi > lo
+                && hi.is_finite()
+                && count >= 2.0
+                && count <= MAX_GRID
+                && count.fract() == 0.0)
+            {
+                return Err(Failure(format!(
+                    "--grid must be LO,HI,COUNT with 0 < LO < HI finite and COUNT a whole number from 2 to {MAX_GRID}"
+                )));
             }
             positive("steps", *steps)?;
+            check::numbers("--lrs", lrs, "positive learning rates", |l| l > 0.0)?;
+            check::count("--epochs", *epochs, 0, MAX_EPOCHS)?;
             data.check()?;
-            let opt = optimizer(name)?;
+            let opt = optimizer("--optimizer", name)?;
             let mut points = Vec::new();
             for s in [Surface::Ravine, Surface::Rosenbrock, Surface::Himmelblau] {
                 points.extend(
@@ -525,18 +587,22 @@ pub fn run(a: Args) -> Result<(), Failure> {
                         .filter(|p| p.target == t && p.optimizer == n && !p.loss.is_finite())
                         .count();
                     if let Some(b) = best {
-                        println!(
+                        say!(
                             "{t:<11} {n:<9} best lr {:>9.3e}  loss {:>10.3e}  ({diverged} lrs diverged)",
-                            b.lr, b.loss
+                            b.lr,
+                            b.loss
                         );
                     }
                 }
             }
-            report(&out);
+            report(&mut out)?;
         }
-        Topic::LrFind { optimizer: name, start_lr, end_lr, steps, data } => {
+        Topic::LrFind { optimizer: name, start_lr, end_lr, steps, beta, data } => {
             data.check()?;
-            if !(*start_lr > 0.0 && end_lr > start_lr) || *steps < 2 || *steps > analysis::lr_find::MAX_STEPS
+            check::number("--beta", *beta, "in [0, 1)", |b| (0.0..1.0).contains(&b))?;
+            if !(*start_lr > 0.0 && end_lr > start_lr && end_lr.is_finite())
+                || *steps < 2
+                || *steps > analysis::lr_find::MAX_STEPS
             {
                 return Err(Failure(format!(
                     "need 0 < --start-lr < --end-lr and 2 ≤ --steps ≤ {}",
@@ -544,10 +610,11 @@ pub fn run(a: Args) -> Result<(), Failure> {
                 )));
             }
             let settings = analysis::lr_find::Settings {
-                optimizer: optimizer(name)?,
+                optimizer: optimizer("--optimizer", name)?,
                 start_lr: *start_lr,
                 end_lr: *end_lr,
                 steps: *steps,
+                beta: *beta,
                 sizes: data.sizes(&[128]),
                 batch: data.batch_size,
                 seed: data.seed,
@@ -561,12 +628,12 @@ pub fn run(a: Args) -> Result<(), Failure> {
                 analysis::lr_find::write_lr_find(&mut out, train, &settings, tick).map_err(Failure)?;
             done(bar);
             let end = if found.diverged { "the loss diverged" } else { "reached --end-lr" };
-            println!("{} steps, stopped because {end}", found.points.len());
+            say!("{} steps, stopped because {end}", found.points.len());
             match found.suggestion {
-                Some(lr) => println!("suggested learning rate: {lr:.3e}"),
-                None => println!("no suggestion (too few points)"),
+                Some(lr) => say!("suggested learning rate: {lr:.3e}"),
+                None => say!("no suggestion (too few points)"),
             }
-            report(&out);
+            report(&mut out)?;
         }
         Topic::GradientFlow { activations, optimizer: name, steps, data } => {
             data.check()?;
@@ -575,7 +642,7 @@ pub fn run(a: Args) -> Result<(), Failure> {
                 .iter()
                 .map(|a| a.parse::<Activation>().map_err(Failure))
                 .collect::<Result<Vec<_>, _>>()?;
-            let opt = optimizer(name)?;
+            let opt = optimizer("--optimizer", name)?;
             set_threads(data.threads);
             let mnist = load_data(&data.data)?;
             let (train, _) = splits(&mnist);
@@ -587,14 +654,14 @@ pub fn run(a: Args) -> Result<(), Failure> {
                     .map_err(Failure)?;
                 done(bar);
                 let norms: Vec<String> = f.mean_norms.iter().map(|n| format!("{n:.2e}")).collect();
-                println!(
+                say!(
                     "{:<8} mean layer gradient norms [{}]  mean max/min ratio {:.1}",
                     f.activation,
                     norms.join(", "),
                     f.mean_ratio
                 );
                 if f.warning {
-                    println!(
+                    say!(
                         "warning: {}: the layer gradient norms differ by more than {}× (vanishing or exploding gradients)",
                         f.activation,
                         analysis::gradient_flow::WARN_RATIO
@@ -604,16 +671,15 @@ pub fn run(a: Args) -> Result<(), Failure> {
             }
             let mut out = Output::new(&dir).map_err(Failure)?;
             analysis::gradient_flow::write_gradient_flow(&mut out, &flows).map_err(Failure)?;
-            report(&out);
+            report(&mut out)?;
         }
         Topic::Landscape { optimizer: name, epochs, side, span, eval, data } => {
             data.check()?;
             positive("epochs", *epochs)?;
             positive("eval", *eval)?;
-            if *side < 3 || !(*span > 0.0) {
-                return Err(Failure("--side must be at least 3 and --span positive".into()));
-            }
-            let opt = optimizer(name)?;
+            check::count("--side", *side, 3, MAX_SIDE)?;
+            check::number("--span", *span, "a positive number", |s| s > 0.0)?;
+            let opt = optimizer("--optimizer", name)?;
             set_threads(data.threads);
             let mnist = load_data(&data.data)?;
             let (train, test) = splits(&mnist);
@@ -662,30 +728,36 @@ pub fn run(a: Args) -> Result<(), Failure> {
                     .map_or(f64::NAN, |p| p.1)
             };
             let (lo, hi) = l.slice.iter().fold((f64::INFINITY, 0.0f64), |(a, b), &v| (a.min(v), b.max(v)));
-            println!(
+            say!(
                 "train loss at θ₀ {:.4}, at θ* {:.4}; on the slice from {lo:.4} to {hi:.4}",
                 at(0.0),
                 at(1.0)
             );
-            report(&out);
+            report(&mut out)?;
         }
         Topic::SecondOrder(a) => {
-            if !(a.tolerance > 0.0) {
-                return Err(Failure("--tolerance must be positive".into()));
-            }
+            check::number("--tolerance", a.tolerance, "a positive number", |t| t > 0.0)?;
             positive("max-steps", a.max_steps)?;
             positive("max-iter", a.max_iter)?;
             let mut out = Output::new(&dir).map_err(Failure)?;
             let runs =
                 analysis::second_order::write_second_order(&mut out, a.tolerance, a.max_steps, a.max_iter)
                     .map_err(Failure)?;
-            println!(
+            say!(
                 "{:<18} {:<22} {:>6} {:>8} {:>8} {:>6} {:>12} {:>10} {:>10}",
-                "function", "method", "iters", "f evals", "g evals", "H", "g to tol", "f − f*", "µs"
+                "function",
+                "method",
+                "iters",
+                "f evals",
+                "g evals",
+                "H",
+                "g to tol",
+                "f − f*",
+                "µs"
             );
             for r in runs {
                 let to_tol = r.to_tolerance.map_or("-".into(), |n| n.to_string());
-                println!(
+                say!(
                     "{:<18} {:<22} {:>6} {:>8} {:>8} {:>6} {:>12} {:>10.2e} {:>10.0}",
                     r.function,
                     r.method,
@@ -698,7 +770,7 @@ pub fn run(a: Args) -> Result<(), Failure> {
                     r.micros
                 );
             }
-            report(&out);
+            report(&mut out)?;
         }
         Topic::Newton1d { steps } => {
             positive("steps", *steps)?;
@@ -706,16 +778,14 @@ pub fn run(a: Args) -> Result<(), Failure> {
             for (x0, newton, gd) in
                 analysis::second_order::write_newton_1d(&mut out, *steps).map_err(Failure)?
             {
-                println!("from x = {x0}: newton ends at {newton:.4}, gradient descent at {gd:.4}");
+                say!("from x = {x0}: newton ends at {newton:.4}, gradient descent at {gd:.4}");
             }
-            report(&out);
+            report(&mut out)?;
         }
         Topic::Moons { train, noise, epochs, seed } => {
-            positive("train", *train)?;
+            check::count("--train", *train, 1, MAX_MOONS)?;
             positive("epochs", *epochs)?;
-            if !(*noise >= 0.0) {
-                return Err(Failure("--noise must be non-negative".into()));
-            }
+            check::number("--noise", *noise, "a non-negative number", |n| n >= 0.0)?;
             let s = analysis::moons::Settings {
                 train: *train,
                 noise: *noise,
@@ -725,44 +795,46 @@ pub fn run(a: Args) -> Result<(), Failure> {
             };
             let mut out = Output::new(&dir).map_err(Failure)?;
             let (opt, decay) = analysis::moons::write_moons(&mut out, &s).map_err(Failure)?;
-            println!("{:<20} {:>10} {:>10} {:>9}", "run", "train loss", "test loss", "test acc");
+            say!("{:<20} {:>10} {:>10} {:>9}", "run", "train loss", "test loss", "test acc");
             for o in opt.iter().chain(&decay) {
                 let (tr, te, acc) = o.last();
-                println!("{:<20} {tr:>10.4} {te:>10.4} {acc:>8.2}%", o.label);
+                say!("{:<20} {tr:>10.4} {te:>10.4} {acc:>8.2}%", o.label);
             }
-            report(&out);
+            report(&mut out)?;
         }
         Topic::LinearRegression { epochs, seed } => {
             positive("epochs", *epochs)?;
             let mut out = Output::new(&dir).map_err(Failure)?;
             let (runs, ls) = analysis::regression::write_linear(&mut out, *epochs, *seed).map_err(Failure)?;
-            println!("least-squares training loss {ls:.5}");
+            say!("least-squares training loss {ls:.5}");
             for r in runs {
                 let last = r.history.epochs.last().map_or(f64::NAN, |e| e.train_loss);
-                println!("{:<9} final training loss {last:.5}  ‖θ − θ_ls‖ {:.2e}", r.label, r.distance);
+                say!("{:<9} final training loss {last:.5}  ‖θ − θ_ls‖ {:.2e}", r.label, r.distance);
             }
-            report(&out);
+            report(&mut out)?;
         }
         Topic::Synthetic { epochs, seed } => {
             positive("epochs", *epochs)?;
             let mut out = Output::new(&dir).map_err(Failure)?;
             let s = analysis::regression::write_synthetic(&mut out, *epochs, *seed).map_err(Failure)?;
             let stop = if s.stopped_early { "stopped early" } else { "ran every epoch" };
-            println!(
+            say!(
                 "{} epochs ({stop}); best test loss {:.4} at epoch {} (predicting the mean: {:.4})",
                 s.history.epochs.len(),
                 s.best.0,
                 s.best.1,
                 s.baseline
             );
-            report(&out);
+            report(&mut out)?;
         }
         Topic::Sharpness { runs, epochs, eval, data } => {
             data.check()?;
             positive("epochs", *epochs)?;
             positive("eval", *eval)?;
-            let runs =
-                runs.iter().map(|r| optimizer(r).map(|m| (r.clone(), m))).collect::<Result<Vec<_>, _>>()?;
+            let runs = runs
+                .iter()
+                .map(|r| optimizer("--run", r).map(|m| (r.clone(), m)))
+                .collect::<Result<Vec<_>, _>>()?;
             set_threads(data.threads);
             let mnist = load_data(&data.data)?;
             let (train, _) = splits(&mnist);
@@ -773,16 +845,19 @@ pub fn run(a: Args) -> Result<(), Failure> {
             for t in &tracks {
                 let l: Vec<String> = t.points.iter().map(|p| format!("{:.1}", p.1)).collect();
                 let edge = t.edge.map_or(String::new(), |e| format!("  (stability edge {e:.0})"));
-                println!("{:<16} λ_max per epoch: {}{edge}", t.label, l.join(" "));
+                say!("{:<16} λ_max per epoch: {}{edge}", t.label, l.join(" "));
             }
             let mut out = Output::new(&dir).map_err(Failure)?;
             analysis::sharpness::write_sharpness(&mut out, &tracks).map_err(Failure)?;
-            report(&out);
+            report(&mut out)?;
         }
     }
     Ok(())
 }
 
-fn report(out: &Output) {
-    println!("wrote {} files to {}", out.written().len(), out.dir().display());
+/// Puts the files in place and says so.
+fn report(out: &mut Output) -> Result<(), Failure> {
+    out.commit().map_err(Failure)?;
+    say!("wrote {} files to {}", out.written().len(), out.dir().display());
+    Ok(())
 }

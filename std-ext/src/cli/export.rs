@@ -3,7 +3,7 @@
 //! `descent export --from model.safetensors --out FILE`: the same from a PyTorch MLP
 //! (`tools/torch_mlp.py`).
 
-use super::{Failure, write_atomically};
+use super::{Failure, check, check_output, write_atomically};
 use crate::checkpoint::Checkpoint;
 use std::path::PathBuf;
 
@@ -23,13 +23,20 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> Result<(), Failure> {
-    let (source, blob) = match (&a.checkpoint, &a.from) {
-        (_, Some(from)) => {
-            let bytes = std::fs::read(from).map_err(|e| Failure(format!("{}: {e}", from.display())))?;
-            (from, crate::export::safetensors_blob(&bytes))
-        }
-        (Some(path), None) => (path, crate::export::checkpoint_blob(&Checkpoint::load(path)?)),
+    check_output(&a.out, "--out")?;
+    let (flag, source) = match (&a.checkpoint, &a.from) {
+        (_, Some(from)) => ("--from", from),
+        (Some(path), None) => ("CHECKPOINT", path),
         (None, None) => return Err(Failure("give a checkpoint or --from FILE.safetensors".into())),
+    };
+    check::not_empty(flag, source)?;
+    check::distinct(&[("--out", &a.out)], &[(flag, source)])?;
+    let blob = if a.from.is_some() {
+        let bytes = std::fs::read(source).map_err(|e| Failure(format!("{flag} {}: {e}", source.display())))?;
+        crate::export::safetensors_blob(&bytes)
+    } else {
+        let ckpt = Checkpoint::load(source).map_err(|e| Failure(format!("CHECKPOINT {e}")))?;
+        crate::export::checkpoint_blob(&ckpt)
     };
     let blob = blob.map_err(|e| Failure(format!("{}: {e}", source.display())))?;
     // What the device will read: check it as the device does.
@@ -39,7 +46,7 @@ pub fn run(a: Args) -> Result<(), Failure> {
     let sizes: Vec<String> =
         (0..=parsed.layers()).filter_map(|i| parsed.width(i)).map(|w| w.to_string()).collect();
     let params = (blob.len() - 12 - 4 * sizes.len()) / 4;
-    println!(
+    say!(
         "{}: MLP {} {}, {params} parameters, {} bytes",
         a.out.display(),
         sizes.join("-"),

@@ -1,17 +1,31 @@
 //! The `descent` command line: one module per subcommand. The binary only calls [`main`].
 //!
-//! Bad input (missing or malformed files, unknown names, nonsensical values, and command-line
-//! syntax errors) prints one line on standard error and exits with code 2; `--help` and
-//! `--version` print to standard output and exit with 0. Nothing is written half-way: output
-//! paths are checked before any work, and outputs go to temporary files that are renamed into
-//! place once all of them are written ([`Staged`]).
+//! Bad input (missing or malformed files, unknown names, nonsensical values such as NaN, ±∞,
+//! negative or absurdly large numbers, and command-line syntax errors) prints one line on
+//! standard error, naming the flag, and exits with code 2; `--help` and `--version` print to
+//! standard output and exit with 0. Nothing is written half-way: output paths are checked before
+//! any work (that they can be written, and that no two of them, and no output and input, are the
+//! same file), and outputs go to temporary files that are renamed into place once all of them are
+//! written ([`Staged`]). Standard output going away (`descent train | head -1`) stops the printing,
+//! not the run ([`print_line`]).
 
 use clap::error::ErrorKind;
 use clap::{Parser, Subcommand};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// `println!` that never panics: once standard output is closed (its reader gone), printing
+/// stops and the command carries on.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        $crate::cli::print_line(format_args!($($arg)*))
+    };
+}
 
 mod analyze;
+mod check;
 mod compare;
 mod export;
 mod replay;
@@ -44,6 +58,7 @@ enum Command {
 }
 
 /// A failure that ends the command: printed as one line, exit code 2.
+#[derive(Debug)]
 pub struct Failure(pub String);
 
 impl<E: std::fmt::Display> From<E> for Failure {
@@ -68,10 +83,31 @@ pub fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure(msg)) => {
-            eprintln!("descent: {msg}");
+            complain(&msg);
             ExitCode::from(2)
         }
     }
+}
+
+/// Whether standard output was found closed.
+static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
+
+/// Writes one line to standard output, as `println!` would, but never panics: once standard
+/// output is closed (its reader gone), printing stops and the command carries on. The `say!`
+/// macro of the subcommands calls it.
+pub fn print_line(args: std::fmt::Arguments<'_>) {
+    if STDOUT_CLOSED.load(Ordering::Relaxed) {
+        return;
+    }
+    let mut out = std::io::stdout().lock();
+    if writeln!(out, "{args}").and_then(|()| out.flush()).is_err() {
+        STDOUT_CLOSED.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Writes `descent: msg` to standard error (ignoring a closed standard error).
+pub fn complain(msg: &str) {
+    let _ = writeln!(std::io::stderr(), "descent: {msg}");
 }
 
 /// Prints a command-line syntax error as one line (exit code 2), or help and version text as
@@ -87,21 +123,31 @@ fn syntax_error(e: &clap::Error) -> ExitCode {
                 ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand | ErrorKind::MissingSubcommand => {
                     "a subcommand is required (see `descent --help`)".to_string()
                 }
-                _ => {
-                    let text = e.render().to_string();
-                    let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("bad command line");
-                    first.trim_start_matches("error: ").to_string()
-                }
+                _ => first_paragraph(&e.render().to_string()),
             };
-            eprintln!("descent: {line}");
+            complain(&line);
             ExitCode::from(2)
         }
     }
 }
 
+/// clap's message as one line: its first line, and the indented lines under it when it ends with
+/// a colon ("the following required arguments were not provided: <CHECKPOINT>, --out <OUT>").
+fn first_paragraph(text: &str) -> String {
+    let mut lines = text.lines().skip_while(|l| l.trim().is_empty());
+    let first = lines.next().unwrap_or("bad command line").trim_start_matches("error: ").to_string();
+    if !first.ends_with(':') {
+        return first;
+    }
+    let items: Vec<&str> =
+        lines.take_while(|l| l.starts_with(' ') && !l.trim().is_empty()).map(str::trim).collect();
+    format!("{first} {}", items.join(", "))
+}
+
 /// Checks, before any work, that `path` can be written: its directory exists and takes a new
 /// file, and `path` is not a directory. `flag` names the option in the error.
 pub fn check_output(path: &Path, flag: &str) -> Result<(), Failure> {
+    check::not_empty(flag, path)?;
     let fail = |what: String| Failure(format!("{flag} {}: {what}", path.display()));
     if path.is_dir() {
         return Err(fail("is a directory".into()));
@@ -119,7 +165,11 @@ pub fn check_output(path: &Path, flag: &str) -> Result<(), Failure> {
 /// Checks that a directory `dir` exists and takes new files, or can be created (its nearest
 /// existing ancestor does).
 pub fn check_output_dir(dir: &Path, flag: &str) -> Result<(), Failure> {
+    check::not_empty(flag, dir)?;
     let fail = |what: String| Failure(format!("{flag} {}: {what}", dir.display()));
+    if dir.exists() && !dir.is_dir() {
+        return Err(fail("is a file, not a directory".into()));
+    }
     let existing = dir.ancestors().find(|a| a.as_os_str().is_empty() || a.exists()).unwrap_or(Path::new("."));
     let existing = if existing.as_os_str().is_empty() { Path::new(".") } else { existing };
     if !existing.is_dir() {
@@ -172,9 +222,10 @@ impl Drop for Staged {
     }
 }
 
-/// Writes `bytes` to `path` through a temporary file in the same directory and a rename.
+/// Writes `bytes` to `path` through a temporary file in the same directory and a rename: `path`
+/// is either replaced whole or left as it was.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
-    let tmp = path.with_extension("tmp-descent");
-    std::fs::write(&tmp, bytes).map_err(|e| Failure(format!("{}: {e}", tmp.display())))?;
-    std::fs::rename(&tmp, path).map_err(|e| Failure(format!("{}: {e}", path.display())))
+    let mut staged = Staged::default();
+    staged.write(path, bytes)?;
+    staged.commit()
 }

@@ -30,25 +30,27 @@ pub struct Args {
     actual: Option<PathBuf>,
 }
 
-fn read(path: &PathBuf) -> Result<String, Failure> {
-    std::fs::read_to_string(path).map_err(|e| Failure(format!("cannot read {}: {e}", path.display())))
+fn read(what: &str, path: &PathBuf) -> Result<String, Failure> {
+    super::check::not_empty(what, path)?;
+    std::fs::read_to_string(path).map_err(|e| Failure(format!("{what} {}: cannot read: {e}", path.display())))
 }
 
 pub fn run(a: Args) -> Result<(), Failure> {
-    let spec = replay::parse(&read(&a.spec)?).map_err(|e| Failure(format!("{}: {e}", a.spec.display())))?;
+    let spec = replay::parse(&read("SPEC", &a.spec)?)
+        .map_err(|e| Failure(format!("SPEC {}: {e}", a.spec.display())))?;
     let Some(expected_path) = a.expected else {
         let trace = replay::replay(&spec)?;
-        println!("{}", serde_json::to_string(&trace)?);
+        say!("{}", trace.to_json());
         return Ok(());
     };
-    let expected = replay::parse_expected(&read(&expected_path)?)
-        .map_err(|e| Failure(format!("{}: {e}", expected_path.display())))?;
+    let expected = replay::parse_expected(&read("--expected", &expected_path)?)
+        .map_err(|e| Failure(format!("--expected {}: {e}", expected_path.display())))?;
     let tol = Tolerance::for_spec(&spec);
     let verdict = match &a.actual {
         None => replay::check(&spec, &expected),
         Some(path) => {
-            let actual = match replay::parse_expected(&read(path)?)
-                .map_err(|e| Failure(format!("{}: {e}", path.display())))?
+            let actual = match replay::parse_expected(&read("--actual", path)?)
+                .map_err(|e| Failure(format!("--actual {}: {e}", path.display())))?
             {
                 Expected::Trace(t) => Ok(t),
                 Expected::Error(m) => Err(ReplayError::Refused(m)),
@@ -58,14 +60,20 @@ pub fn run(a: Args) -> Result<(), Failure> {
     };
     let who = a.actual.as_ref().map_or_else(|| a.spec.display().to_string(), |p| p.display().to_string());
     match verdict.map_err(|e| Failure(format!("{}: {e}", a.spec.display())))? {
-        Verdict::Agrees(g) => println!(
+        Verdict::Agrees(g) => say!(
             "{who}: agrees with PyTorch: {} steps, {} values and {} learning rates within {} tolerances \
              (rtol {:e}, atol {:e}); worst deviation {:.3} of the tolerance",
-            g.steps, g.values, g.steps, spec.dtype, tol.rtol, tol.atol, g.worst
+            g.steps,
+            g.values,
+            g.steps,
+            spec.dtype,
+            tol.rtol,
+            tol.atol,
+            g.worst
         ),
-        Verdict::RefusedAlike(m) => println!("{who}: refused as PyTorch refuses it: {m}"),
+        Verdict::RefusedAlike(m) => say!("{who}: refused as PyTorch refuses it: {m}"),
         Verdict::Differs(m) => {
-            eprintln!("descent: {who}: differs from PyTorch: {m}");
+            super::complain(&format!("{who}: differs from PyTorch: {m}"));
             std::process::exit(MISMATCH);
         }
     }

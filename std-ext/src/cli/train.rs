@@ -1,20 +1,24 @@
 //! `descent train`: the main job.
 
+use super::check::{self, MAX_EPOCHS, MAX_THREADS};
 use super::{Failure, Staged, check_output};
 use crate::checkpoint::Checkpoint;
 use crate::data::mnist::Mnist;
 use crate::model::{Activation, Init};
+use crate::split::Owned;
 use crate::train::{Data, EpochRecord, Observer, SchedulePer, Split, Start, TrainOptions};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Arguments of `descent train`.
 #[derive(clap::Args, Clone)]
-#[command(allow_negative_numbers = true)]
+#[command(allow_negative_numbers = true, allow_hyphen_values = true)]
 pub struct Args {
     /// Directory with the four MNIST-format files, e.g. /usr/share/datasets/fashion-mnist
     /// (default: $DESCENT_DATA, else ./data/mnist-10k, else the bundled subset where it was built).
@@ -32,7 +36,9 @@ pub struct Args {
     /// Write the per-epoch history as JSON.
     #[arg(long)]
     pub history: Option<PathBuf>,
-    /// Save the best checkpoint (model, optimizer and schedule state, history, these settings).
+    /// Save the best checkpoint (model, optimizer and schedule state, history, these settings),
+    /// replaced atomically after every epoch that improves on it, so an interrupted run (Ctrl-C
+    /// stops after the current batch) continues with --resume. May name the --resume file.
     #[arg(long)]
     pub save: Option<PathBuf>,
     /// Continue the run saved by --save in FILE, with its settings, bit-identically.
@@ -64,7 +70,7 @@ pub struct Recipe {
     /// Any other optimizer keyword arguments as a JSON object, e.g. '{"amsgrad": true}'.
     #[arg(long, conflicts_with = "resume")]
     pub optimizer_args: Option<String>,
-    /// Examples per batch.
+    /// Owned per batch.
     #[arg(long, default_value_t = 128, conflicts_with = "resume")]
     pub batch_size: usize,
     /// Hidden layer widths, comma-separated.
@@ -89,12 +95,13 @@ pub struct Recipe {
     /// more step, averaged over their count.
     #[arg(long, default_value_t = 1, conflicts_with = "resume")]
     pub accumulate: usize,
-    /// Stop after this many epochs without a better selection loss (validation, else test).
+    /// Stop after this many epochs without a better selection loss (validation, else training).
     #[arg(long, conflicts_with = "resume")]
     pub patience: Option<usize>,
-    /// Hold out this fraction of the training files (their last examples, as Keras's
-    /// validation_split) to select the best epoch; 0 selects on the test set.
-    #[arg(long, default_value_t = 0.0, conflicts_with = "resume")]
+    /// Hold out this fraction of the training examples (a random selection fixed by --seed) as a
+    /// validation set, which selects the best epoch (early stopping, --save, reduce_lr_on_plateau);
+    /// 0 holds out nothing and selects on the training loss. The test set never selects.
+    #[arg(long, default_value_t = 0.1, conflicts_with = "resume")]
     pub val_fraction: f64,
     /// Train on only the first N training examples (before the validation hold-out).
     #[arg(long, value_name = "N", conflicts_with = "resume")]
@@ -104,7 +111,7 @@ pub struct Recipe {
     pub seed: u64,
 }
 
-/// The optimizer keyword arguments the flags describe.
+/// The optimizer keyword arguments the flags describe (their values already checked finite).
 pub fn optimizer_kwargs(a: &Recipe) -> Result<Map<String, Value>, Failure> {
     let mut m = match &a.optimizer_args {
         Some(s) => match serde_json::from_str::<Value>(s) {
@@ -113,9 +120,11 @@ pub fn optimizer_kwargs(a: &Recipe) -> Result<Map<String, Value>, Failure> {
         },
         None => Map::new(),
     };
+    check::finite_kwargs("--optimizer-args", &m)?;
     m.insert("name".into(), a.optimizer.clone().into());
-    m.insert("lr".into(), a.lr.into());
+    m.insert("lr".into(), check::hyperparameter("--lr", "lr", a.lr)?.into());
     if let Some(mu) = a.momentum {
+        let mu = check::hyperparameter("--momentum", "momentum", mu)?;
         let betas = ["adam", "adamw", "adamax", "nadam", "radam", "lion"];
         if betas.contains(&a.optimizer.as_str()) {
             let b2 = match a.optimizer.as_str() {
@@ -129,7 +138,7 @@ pub fn optimizer_kwargs(a: &Recipe) -> Result<Map<String, Value>, Failure> {
         }
     }
     if let Some(wd) = a.weight_decay {
-        m.insert("weight_decay".into(), wd.into());
+        m.insert("weight_decay".into(), check::hyperparameter("--weight-decay", "weight_decay", wd)?.into());
     }
     if a.nesterov {
         m.insert("nesterov".into(), true.into());
@@ -137,38 +146,42 @@ pub fn optimizer_kwargs(a: &Recipe) -> Result<Map<String, Value>, Failure> {
     Ok(m)
 }
 
-/// Training options from the flags.
+/// The flags each of the core's hyperparameter names comes from (the rest: --optimizer-args).
+const HYPERPARAMETER_FLAGS: [(&str, &str); 7] = [
+    ("lr", "--lr"),
+    ("adafactor.lr", "--lr"),
+    ("momentum", "--momentum"),
+    ("betas[0]", "--momentum"),
+    ("weight_decay", "--weight-decay"),
+    ("adafactor.weight_decay", "--weight-decay"),
+    ("nesterov", "--nesterov"),
+];
+
+/// Training options from the flags, every value checked.
 pub fn options(a: &Recipe, epochs: usize) -> Result<TrainOptions, Failure> {
-    if epochs == 0 {
-        return Err(Failure("--epochs must be at least 1".into()));
+    check::count("--epochs", epochs, 1, MAX_EPOCHS)?;
+    check::count("--accumulate", a.accumulate, 1, usize::MAX)?;
+    check::number("--val-fraction", a.val_fraction, "in [0, 1)", |f| (0.0..1.0).contains(&f))?;
+    if let Some(l) = a.limit {
+        check::count("--limit", l, 1, usize::MAX)?;
     }
-    if a.accumulate == 0 {
-        return Err(Failure("--accumulate must be at least 1".into()));
+    if let Some(p) = a.patience {
+        check::count("--patience", p, 1, MAX_EPOCHS)?;
     }
-    if !(0.0..1.0).contains(&a.val_fraction) {
-        return Err(Failure(format!("--val-fraction must be in [0, 1), got {}", a.val_fraction)));
-    }
-    if a.limit == Some(0) {
-        return Err(Failure("--limit must be at least 1".into()));
-    }
-    if a.batch_size == 0 {
-        return Err(Failure("--batch-size must be at least 1".into()));
-    }
-    if a.hidden.contains(&0) {
+    check::count("--batch-size", a.batch_size, 1, usize::MAX)?;
+    if a.hidden.is_empty() || a.hidden.contains(&0) {
         return Err(Failure("--hidden sizes must be positive".into()));
     }
-    if let Some(c) = a.clip_norm
-        && !(c > 0.0)
-    {
-        return Err(Failure(format!("--clip-norm must be positive, got {c}")));
+    if let Some(c) = a.clip_norm {
+        check::number("--clip-norm", c, "a positive number", |c| c > 0.0)?;
     }
     Ok(TrainOptions {
         optimizer: optimizer_kwargs(a)?,
         epochs,
         batch_size: a.batch_size,
         hidden: a.hidden.clone(),
-        activation: a.activation.parse::<Activation>()?,
-        init: a.init.parse::<Init>()?,
+        activation: a.activation.parse::<Activation>().map_err(|e| Failure(format!("--activation: {e}")))?,
+        init: a.init.parse::<Init>().map_err(|e| Failure(format!("--init: {e}")))?,
         clip_norm: a.clip_norm,
         accumulate: a.accumulate,
         seed: a.seed,
@@ -190,24 +203,40 @@ pub fn set_threads(threads: usize) {
 /// Loads the data set named by `--data` (or the default one, [`crate::data::mnist::default_dir`]).
 pub fn load_data(dir: &Option<PathBuf>) -> Result<Mnist, Failure> {
     let dir = match dir {
-        Some(d) => d.clone(),
+        Some(d) => {
+            check::not_empty("--data", d)?;
+            d.clone()
+        }
         None => crate::data::mnist::default_dir()?,
     };
-    Ok(Mnist::load(&dir)?)
+    Mnist::load(&dir).map_err(|e| match dir_flag(dir.as_path()) {
+        Some(flag) => Failure(format!("{flag}: {e}")),
+        None => Failure(e.to_string()),
+    })
 }
 
-/// The terminal reporter: a progress bar over batches on a terminal, plain lines otherwise.
+/// `--data` when the user named `dir` (not the default data), for messages.
+fn dir_flag(dir: &Path) -> Option<&'static str> {
+    let default = crate::data::mnist::default_dir().ok();
+    (default.as_deref() != Some(dir)).then_some("--data")
+}
+
+/// The terminal reporter: a progress bar over batches on a terminal, plain lines otherwise. With a
+/// checkpoint file, it writes every new best checkpoint there as training goes; with a stop flag,
+/// it stops training after the batch in which the flag is raised (Ctrl-C).
 pub struct Report {
     bar: Option<ProgressBar>,
     epochs: usize,
     quiet: bool,
     prefix: String,
+    save: Option<(PathBuf, Map<String, Value>)>,
+    stop: Option<Arc<AtomicBool>>,
 }
 
 impl Report {
     /// A reporter for `epochs` epochs; `prefix` starts every line (e.g. the optimizer's name).
     pub fn new(epochs: usize, quiet: bool, prefix: &str) -> Self {
-        Report { bar: None, epochs, quiet, prefix: prefix.to_string() }
+        Report { bar: None, epochs, quiet, prefix: prefix.to_string(), save: None, stop: None }
     }
 }
 
@@ -234,8 +263,20 @@ impl Observer for Report {
             b.finish_and_clear();
         }
         if !self.quiet {
-            println!("{}{}", self.prefix, line(r, self.epochs));
+            say!("{}{}", self.prefix, line(r, self.epochs));
         }
+    }
+    fn improved(&mut self, best: &Checkpoint) -> Result<(), String> {
+        match &self.save {
+            Some((path, settings)) => {
+                let c = Checkpoint { settings: settings.clone(), ..best.clone() };
+                super::write_atomically(path, &c.to_bytes()).map_err(|Failure(e)| format!("--save: {e}"))
+            }
+            None => Ok(()),
+        }
+    }
+    fn stop(&self) -> bool {
+        self.stop.as_ref().is_some_and(|s| s.load(Ordering::Relaxed))
     }
 }
 
@@ -259,59 +300,120 @@ pub fn splits(data: &Mnist) -> (Split<'_>, Split<'_>) {
     )
 }
 
-/// The splits of a run: training (its first `limit` examples, less the validation hold-out),
-/// validation, test.
-pub fn data_splits(data: &Mnist, limit: Option<usize>, val_fraction: f64) -> Result<Data<'_>, Failure> {
-    let (train, test) = splits(data);
-    let train = train.head(limit.unwrap_or(usize::MAX));
+/// The training examples of a run: the first `limit` of the training files, with a random
+/// `val_fraction` of them, chosen by `seed`, moved to the end (see [`data_splits`]).
+pub fn training_examples(
+    data: &Mnist,
+    limit: Option<usize>,
+    val_fraction: f64,
+    seed: u64,
+) -> Result<Owned, Failure> {
+    let (train, _) = splits(data);
+    train
+        .head(limit.unwrap_or(usize::MAX))
+        .validation_last(val_fraction, seed)
+        .map_err(|e| Failure(format!("--val-fraction: {e}")))
+}
+
+/// The splits of a run: `examples` of [`training_examples`] less the validation hold-out at their
+/// end, the hold-out, and the test files.
+pub fn data_splits<'a>(examples: &'a Owned, data: &'a Mnist, val_fraction: f64) -> Result<Data<'a>, Failure> {
     let (train, validation) =
-        train.hold_out(val_fraction).map_err(|e| Failure(format!("--val-fraction: {e}")))?;
-    Ok(Data { train, validation, test })
+        examples.split().hold_out(val_fraction).map_err(|e| Failure(format!("--val-fraction: {e}")))?;
+    Ok(Data { train, validation, test: splits(data).1 })
 }
 
 /// Checks the numeric flags that are not part of the recipe.
 fn check_run_flags(a: &Args) -> Result<(), Failure> {
-    if a.threads == 0 {
-        return Err(Failure("--threads must be at least 1".into()));
-    }
-    if a.epochs == 0 {
-        return Err(Failure("--epochs must be at least 1".into()));
-    }
+    check::count("--threads", a.threads, 1, MAX_THREADS)?;
+    check::count("--epochs", a.epochs, 1, MAX_EPOCHS)?;
     Ok(())
 }
 
+/// Builds the optimizer once up front, so a bad name or value fails before any work, blaming the
+/// flag that set it (or, for a resumed run, the checkpoint).
+fn probe(
+    opts: &TrainOptions,
+    recipe: &Recipe,
+    resume: Option<&Path>,
+) -> Result<crate::registry::DynOptimizer<f32>, Failure> {
+    crate::registry::build::<f32>(&opts.optimizer, &[1], 1, descent_core::NonFinitePolicy::Propagate).map_err(
+        |e| match resume {
+            Some(p) => Failure(format!("--resume {}: {e}", p.display())),
+            None => {
+                let rest = if recipe.optimizer_args.is_some() { "--optimizer-args" } else { "--optimizer" };
+                check::attribute(e, &HYPERPARAMETER_FLAGS, rest)
+            }
+        },
+    )
+}
+
 /// The schedule `--scheduler` describes, built before any work so a bad one fails first.
-fn schedule(r: &Recipe, opts: &TrainOptions) -> Result<Option<Box<dyn crate::train::Schedule>>, Failure> {
-    // Build the optimizer once up front so a bad name or value fails before any work.
-    let probe =
-        crate::registry::build::<f32>(&opts.optimizer, &[1], 1, descent_core::NonFinitePolicy::Propagate)?;
+fn schedule(
+    r: &Recipe,
+    probe: &dyn descent_core::Optimizer<f32>,
+) -> Result<Option<Box<dyn crate::train::Schedule>>, Failure> {
     match &r.scheduler {
-        Some(s) => Ok(Some(
-            crate::schedule_spec::for_training(s, &[r.lr], probe.momentum().is_some())
-                .map_err(|e| Failure(format!("--scheduler: {e}")))?,
-        )),
+        Some(s) => {
+            check::finite_kwargs("--scheduler", &crate::named::parse("--scheduler", s).map_err(Failure)?)?;
+            Ok(Some(
+                crate::schedule_spec::for_training(s, &[r.lr], probe.momentum().is_some())
+                    .map_err(|e| Failure(format!("--scheduler: {e}")))?,
+            ))
+        }
         None => Ok(None),
     }
+}
+
+/// The four data files of the MNIST directory `dir`, raw and gzipped: inputs no output may name.
+fn data_files(dir: &Path) -> Vec<PathBuf> {
+    ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]
+        .iter()
+        .flat_map(|f| [dir.join(f), dir.join(format!("{f}.gz"))])
+        .collect()
+}
+
+/// Raises the returned flag on Ctrl-C (SIGINT), once: training then stops after the current
+/// batch and saves; a second Ctrl-C is left to its default (it ends the process).
+fn on_interrupt() -> Arc<AtomicBool> {
+    let flag = Arc::new(AtomicBool::new(false));
+    let raised = flag.clone();
+    // If a handler cannot be installed (one already is), Ctrl-C keeps its default.
+    let _ = ctrlc::set_handler(move || {
+        if raised.swap(true, Ordering::Relaxed) {
+            std::process::exit(130);
+        }
+    });
+    flag
 }
 
 /// Runs `descent train`.
 pub fn run(a: Args) -> Result<(), Failure> {
     check_run_flags(&a)?;
+    if let Some(p) = &a.resume {
+        check::not_empty("--resume", p)?;
+    }
     let resumed = match &a.resume {
-        Some(path) => Some(Checkpoint::load(path).map_err(Failure)?),
+        Some(path) => Some(Checkpoint::load(path).map_err(|e| Failure(format!("--resume: {e}")))?),
         None => None,
     };
     let recipe = match &resumed {
         Some(c) => serde_json::from_value::<Recipe>(Value::Object(c.settings.clone())).map_err(|e| {
             Failure(format!(
                 "--resume {}: no training settings in this checkpoint ({e})",
-                a.resume.as_deref().unwrap_or(std::path::Path::new("")).display()
+                a.resume.as_deref().unwrap_or(Path::new("")).display()
             ))
         })?,
         None => a.recipe.clone(),
     };
-    let opts = options(&recipe, a.epochs)?;
-    let mut schedule = schedule(&recipe, &opts)?;
+    let opts = match (options(&recipe, a.epochs), &a.resume) {
+        (Err(Failure(e)), Some(p)) if !e.starts_with("--epochs") => {
+            return Err(Failure(format!("--resume {}: {e}", p.display())));
+        }
+        (o, _) => o?,
+    };
+    let probe = probe(&opts, &recipe, a.resume.as_deref())?;
+    let mut schedule = schedule(&recipe, probe.as_ref())?;
     if let Some(c) = &resumed
         && c.epoch >= a.epochs
     {
@@ -326,9 +428,28 @@ pub fn run(a: Args) -> Result<(), Failure> {
     if let Some(p) = &a.save {
         check_output(p, "--save")?;
     }
+    let outputs: Vec<(&str, &Path)> = [("--history", &a.history), ("--save", &a.save)]
+        .into_iter()
+        .filter_map(|(f, p)| Some((f, p.as_deref()?)))
+        .collect();
+    check::distinct(&outputs, &[])?;
+    // --save may replace the checkpoint it resumes from (atomically, by a later one of the run).
+    if let (Some(h), Some(r)) = (&a.history, &a.resume) {
+        check::distinct(&[("--history", h)], &[("--resume", r)])?;
+    }
+    let data_dir = match &a.data {
+        Some(d) => Some(d.clone()),
+        None => crate::data::mnist::default_dir().ok(),
+    };
+    if let Some(dir) = &data_dir {
+        let files = data_files(dir);
+        let inputs: Vec<(&str, &Path)> = files.iter().map(|f| ("--data", f.as_path())).collect();
+        check::distinct(&outputs, &inputs)?;
+    }
     set_threads(a.threads);
     let mnist = load_data(&a.data)?;
-    let data = data_splits(&mnist, recipe.limit, recipe.val_fraction)?;
+    let examples = training_examples(&mnist, recipe.limit, recipe.val_fraction, recipe.seed)?;
+    let data = data_splits(&examples, &mnist, recipe.val_fraction)?;
     let inputs = mnist.train.rows * mnist.train.cols;
     let start = match &resumed {
         Some(c) => {
@@ -339,9 +460,27 @@ pub fn run(a: Args) -> Result<(), Failure> {
                     data.train.n
                 )));
             }
-            Start::from_checkpoint(c).map_err(Failure)?
+            Start::from_checkpoint(c).map_err(|e| Failure(format!("--resume: {e}")))?
         }
-        None => Start::fresh(inputs, 10, &opts).map_err(Failure)?,
+        None => {
+            // Everything the run allocates, checked at once before any of it is (so a model that
+            // does not fit is refused in a moment, not after filling the memory).
+            let mut sizes = vec![inputs];
+            sizes.extend(&opts.hidden);
+            sizes.push(10);
+            let largest = [data.train.n, data.test.n, data.validation.map_or(0, |v| v.n)].into_iter().max();
+            let needed =
+                crate::train::memory_needed(&opts, &sizes, probe.state_len().max(1), largest.unwrap_or(1));
+            crate::memory::check::<f32>(
+                needed,
+                &format!(
+                    "--hidden: a {} model and its buffers",
+                    sizes.iter().map(ToString::to_string).collect::<Vec<_>>().join("-")
+                ),
+            )
+            .map_err(Failure)?;
+            Start::fresh(inputs, 10, &opts).map_err(|e| Failure(format!("--hidden: {e}")))?
+        }
     };
     if start.model.inputs() != inputs {
         return Err(Failure(format!(
@@ -351,7 +490,7 @@ pub fn run(a: Args) -> Result<(), Failure> {
     }
     if !a.quiet {
         let sizes: Vec<String> = start.model.sizes().iter().map(ToString::to_string).collect();
-        println!(
+        say!(
             "descent train: {} train / {}{} test images, MLP {} {}, {} lr {}, batch {}, {} epochs{}, {} thread(s)",
             data.train.n,
             data.validation.map_or(String::new(), |v| format!("{} validation / ", v.n)),
@@ -365,8 +504,24 @@ pub fn run(a: Args) -> Result<(), Failure> {
             if start.epoch > 0 { format!(" (resuming after epoch {})", start.epoch) } else { String::new() },
             a.threads
         );
+        say!(
+            "selecting the best epoch on the {}; the test set is only reported",
+            if data.validation.is_some() {
+                "validation loss (seeded hold-out, --val-fraction)"
+            } else {
+                "training loss (no --val-fraction)"
+            }
+        );
     }
+    let mut settings = match serde_json::to_value(&recipe)? {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    };
+    settings.insert("train_examples".into(), data.train.n.into());
+    let first_epoch = start.epoch;
     let mut report = Report::new(a.epochs, a.quiet, "");
+    report.save = a.save.clone().map(|p| (p, settings.clone()));
+    report.stop = Some(on_interrupt());
     let schedule_ref = schedule.as_mut().map(|s| s.as_mut() as &mut dyn crate::train::Schedule);
     let t = crate::train::run(start, data, &opts, schedule_ref, &mut report).map_err(Failure)?;
     let mut staged = Staged::default();
@@ -374,32 +529,46 @@ pub fn run(a: Args) -> Result<(), Failure> {
         staged.write(path, serde_json::to_string_pretty(&t.history)?.as_bytes())?;
     }
     if let Some(path) = &a.save {
-        let mut best = t.best.clone();
-        best.settings = match serde_json::to_value(&recipe)? {
-            Value::Object(m) => m,
-            _ => Map::new(),
-        };
-        best.settings.insert("train_examples".into(), data.train.n.into());
+        let best = Checkpoint { settings, ..t.best.clone() };
         staged.write(path, &best.to_bytes())?;
     }
     staged.commit()?;
+    if let Some(epoch) = t.interrupted {
+        let resume = match &a.save {
+            Some(p) => format!(
+                "; the best checkpoint (epoch {}) is in {}: continue with --resume {} --epochs {}",
+                t.best.epoch,
+                p.display(),
+                p.display(),
+                a.epochs
+            ),
+            None => String::new(),
+        };
+        super::complain(&format!("interrupted in epoch {epoch}, which is dropped{resume}"));
+        std::process::exit(130);
+    }
     if !a.quiet {
-        summary(&t);
+        summary(&t, first_epoch);
     }
     Ok(())
 }
 
-fn summary(t: &crate::train::Trained) {
+/// The last line: the final test accuracy, the selected epoch and its test accuracy, and the mean
+/// training seconds of the epochs this invocation ran (not those of a resumed checkpoint).
+fn summary(t: &crate::train::Trained, first_epoch: usize) {
     let last = t.history.epochs.last();
-    let best = t.history.epochs.iter().max_by(|x, y| x.test_accuracy.total_cmp(&y.test_accuracy));
-    let timed: Vec<f64> = t.history.epochs.iter().map(|r| r.seconds).collect();
-    let secs = timed.iter().sum::<f64>() / timed.len().max(1) as f64;
-    if let (Some(l), Some(b)) = (last, best) {
-        println!(
-            "final test accuracy {:.2}% (best {:.2}% at epoch {}), {:.3} s per epoch{}",
+    let best = t.history.epochs.iter().find(|r| r.epoch == t.best.epoch);
+    let ran: Vec<f64> =
+        t.history.epochs.iter().filter(|r| r.epoch > first_epoch).map(|r| r.seconds).collect();
+    let secs = ran.iter().sum::<f64>() / ran.len().max(1) as f64;
+    if let Some(l) = last {
+        let selected = match best {
+            Some(b) => format!("selected epoch {} (test accuracy {:.2}%)", b.epoch, b.test_accuracy),
+            None => format!("no epoch improved on epoch {}", t.best.epoch),
+        };
+        say!(
+            "final test accuracy {:.2}%, {selected}, {:.3} s per epoch{}",
             l.test_accuracy,
-            b.test_accuracy,
-            b.epoch,
             secs,
             if t.stopped_early { ", stopped early" } else { "" }
         );

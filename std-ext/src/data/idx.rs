@@ -1,13 +1,15 @@
 //! The IDX format of MNIST (LeCun et al.): a big-endian header — two zero bytes, a type code
 //! (0x08 = unsigned byte), the number of dimensions, one u32 per dimension — then the data.
-//! Files may be gzip-compressed (detected by the gzip magic bytes 1f 8b, not by the name).
+//! Files may be gzip-compressed, in one member or several (detected by the gzip magic bytes 1f 8b,
+//! not by the name).
 //!
 //! Every check names the file and the problem: magic numbers, dimensions, counts, truncation
 //! and trailing bytes.
 
-use flate2::read::GzDecoder;
+use flate2::read::MultiGzDecoder;
 use std::fmt;
-use std::io::Read;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 /// A problem with a data file.
@@ -21,7 +23,11 @@ pub struct DataError {
 
 impl fmt::Display for DataError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.path.display(), self.problem)
+        if self.path.as_os_str().is_empty() {
+            f.write_str(&self.problem)
+        } else {
+            write!(f, "{}: {}", self.path.display(), self.problem)
+        }
     }
 }
 
@@ -39,40 +45,58 @@ pub struct IdxArray {
     pub data: Vec<u8>,
 }
 
-/// Reads a whole file, gunzipping it if it starts with the gzip magic bytes.
-pub fn read_bytes(path: &Path) -> Result<Vec<u8>, DataError> {
-    let err = |problem: String| DataError { path: path.to_path_buf(), problem };
-    let raw = std::fs::read(path).map_err(|e| err(format!("cannot read: {e}")))?;
-    if raw.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::new();
-        GzDecoder::new(&raw[..]).read_to_end(&mut out).map_err(|e| err(format!("bad gzip data: {e}")))?;
-        Ok(out)
-    } else {
-        Ok(raw)
-    }
-}
-
 /// Parses IDX bytes with `expected_dims` dimensions (3 for images, 1 for labels); `path` names
 /// the source in errors.
 pub fn parse(bytes: &[u8], expected_dims: usize, path: &Path) -> Result<IdxArray, DataError> {
+    from_reader(bytes, expected_dims, path, false)
+}
+
+/// Reads an IDX file (raw or gzip: one or more gzip members, as `gzip` and `cat a.gz b.gz` make)
+/// with `expected_dims` dimensions. The header is read first and the data only up to the size it
+/// announces, so a small compressed file that expands to gigabytes is refused after reading at
+/// most 1 GiB of data (and 1 MiB past it), not decompressed whole.
+pub fn read(path: &Path, expected_dims: usize) -> Result<IdxArray, DataError> {
     let err = |problem: String| DataError { path: path.to_path_buf(), problem };
-    if bytes.len() < 4 {
-        return Err(err(format!("truncated header: {} bytes", bytes.len())));
+    let mut file = BufReader::new(File::open(path).map_err(|e| err(format!("cannot read: {e}")))?);
+    let gzip = file.fill_buf().map_err(|e| err(format!("cannot read: {e}")))?.starts_with(&[0x1f, 0x8b]);
+    if gzip {
+        from_reader(MultiGzDecoder::new(file), expected_dims, path, true)
+    } else {
+        from_reader(file, expected_dims, path, false)
     }
-    let magic = u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
+}
+
+/// How far past the announced data trailing bytes are counted.
+const TRAILING_LIMIT: u64 = 1 << 20;
+
+/// The header, then exactly the data it announces, then nothing (`gzip`: `r` inflates).
+fn from_reader(
+    mut r: impl Read,
+    expected_dims: usize,
+    path: &Path,
+    gzip: bool,
+) -> Result<IdxArray, DataError> {
+    let err = |problem: String| DataError { path: path.to_path_buf(), problem };
+    let io = |e: std::io::Error| err(format!("{}: {e}", if gzip { "bad gzip data" } else { "cannot read" }));
+    let mut header = Vec::new();
+    (&mut r).take(4).read_to_end(&mut header).map_err(io)?;
+    if header.len() < 4 {
+        return Err(err(format!("truncated header: {} bytes", header.len())));
+    }
+    let magic = u32::from_be_bytes([header[0], header[1], header[2], header[3]]);
     let expected_magic = 0x0000_0800 | expected_dims as u32;
     if magic != expected_magic {
         return Err(err(format!(
             "bad magic number 0x{magic:08x}, expected 0x{expected_magic:08x} (unsigned bytes, {expected_dims} dimensions)"
         )));
     }
-    let header = 4 + 4 * expected_dims;
-    if bytes.len() < header {
-        return Err(err(format!("truncated header: {} bytes, need {header}", bytes.len())));
+    let header_len = 4 + 4 * expected_dims;
+    (&mut r).take(4 * expected_dims as u64).read_to_end(&mut header).map_err(io)?;
+    if header.len() < header_len {
+        return Err(err(format!("truncated header: {} bytes, need {header_len}", header.len())));
     }
-    let dims: Vec<usize> = (0..expected_dims)
-        .map(|i| u32::from_be_bytes(bytes[4 + 4 * i..8 + 4 * i].try_into().unwrap_or([0; 4])) as usize)
-        .collect();
+    let dims: Vec<usize> =
+        header[4..].chunks_exact(4).map(|d| u32::from_be_bytes([d[0], d[1], d[2], d[3]]) as usize).collect();
     if expected_dims > 1 && dims[1..].contains(&0) {
         return Err(err(format!("zero-sized dimension in {dims:?}")));
     }
@@ -81,22 +105,20 @@ pub fn parse(bytes: &[u8], expected_dims: usize, path: &Path) -> Result<IdxArray
         .try_fold(1usize, |a, &d| a.checked_mul(d))
         .filter(|&c| c <= MAX_ELEMENTS)
         .ok_or_else(|| err(format!("dimensions {dims:?} are too large")))?;
-    let body = &bytes[header..];
-    if body.len() < count {
-        return Err(err(format!("truncated data: {} bytes, the header announces {count}", body.len())));
+    let mut data = Vec::new();
+    data.try_reserve_exact(count)
+        .map_err(|_| err(format!("cannot allocate the {count} bytes the header announces")))?;
+    (&mut r).take(count as u64).read_to_end(&mut data).map_err(io)?;
+    if data.len() < count {
+        return Err(err(format!("truncated data: {} bytes, the header announces {count}", data.len())));
     }
-    if body.len() > count {
-        return Err(err(format!(
-            "{} trailing bytes after the {count} the header announces",
-            body.len() - count
-        )));
+    // Count what follows, up to a limit (a crafted file may go on for gigabytes).
+    let extra = std::io::copy(&mut r.take(TRAILING_LIMIT), &mut std::io::sink()).map_err(io)?;
+    if extra > 0 {
+        let more = if extra == TRAILING_LIMIT { "at least " } else { "" };
+        return Err(err(format!("{more}{extra} trailing bytes after the {count} the header announces")));
     }
-    Ok(IdxArray { dims, data: body.to_vec() })
-}
-
-/// Reads an IDX file (raw or gzip) with `expected_dims` dimensions.
-pub fn read(path: &Path, expected_dims: usize) -> Result<IdxArray, DataError> {
-    parse(&read_bytes(path)?, expected_dims, path)
+    Ok(IdxArray { dims, data })
 }
 
 #[cfg(test)]
@@ -135,6 +157,36 @@ mod tests {
         assert!(read(&dir.join("missing"), 3).unwrap_err().problem.contains("cannot read"));
         let lab = idx(0x801, &[3], &[7, 0, 9]);
         assert_eq!(parse(&lab, 1, Path::new("l")).unwrap().data, vec![7, 0, 9]);
+    }
+
+    fn gz(bytes: &[u8]) -> Vec<u8> {
+        let mut e = GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(bytes).unwrap();
+        e.finish().unwrap()
+    }
+
+    #[test]
+    fn multi_member_gzip_is_read_whole_and_a_bomb_is_not_inflated() {
+        let dir = std::env::temp_dir().join(format!("descent-idx-gz-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("two-members.gz");
+        // `cat a.gz b.gz`: one file, two gzip members (valid; `gzip -t` passes).
+        let img = idx(0x803, &[2, 2, 3], &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+        let mut two = gz(&img[..10]);
+        two.extend(gz(&img[10..]));
+        std::fs::write(&p, &two).unwrap();
+        assert_eq!(read(&p, 3).unwrap().data, img[16..]);
+        // 4 announced bytes, then 64 MiB of zeros compressed to ~64 KiB: refused after reading
+        // 1 MiB past the data, not after inflating all of it.
+        let mut bomb = idx(0x803, &[1, 2, 2], &[0; 4]);
+        bomb.resize(bomb.len() + (64 << 20), 0);
+        std::fs::write(&p, gz(&bomb)).unwrap();
+        let e = read(&p, 3).unwrap_err().problem;
+        assert_eq!(e, "at least 1048576 trailing bytes after the 4 the header announces");
+        // A header announcing more than the file holds.
+        std::fs::write(&p, gz(&idx(0x803, &[1000, 28, 28], &[0; 10]))).unwrap();
+        assert!(read(&p, 3).unwrap_err().problem.starts_with("truncated data: 10 bytes"));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -48,6 +48,12 @@ pub fn default_dir() -> Result<PathBuf, DataError> {
 
 /// [`default_dir`]'s search, given the variable, the current directory and the build-time path.
 pub fn find_default(env: Option<PathBuf>, cwd: &Path, built: &Path) -> Result<PathBuf, DataError> {
+    if env.as_ref().is_some_and(|d| d.as_os_str().is_empty()) {
+        return Err(DataError {
+            path: PathBuf::new(),
+            problem: "DESCENT_DATA is set but empty: set it to an MNIST directory, or unset it".into(),
+        });
+    }
     let tried = match env {
         Some(d) => vec![d],
         None => vec![cwd.join("data/mnist-10k"), built.to_path_buf()],
@@ -171,6 +177,8 @@ mod tests {
         let e = find_default(Some(nowhere.into()), &repo, &built).unwrap_err().to_string();
         assert!(e.contains("tried /nonexistent-descent)"), "{e}");
         assert_eq!(find_default(Some(built.clone()), nowhere, nowhere).unwrap(), built);
+        let e = find_default(Some(PathBuf::new()), &repo, &built).unwrap_err().to_string();
+        assert!(e.contains("DESCENT_DATA is set but empty"), "{e}");
     }
 
     #[test]

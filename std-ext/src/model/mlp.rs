@@ -162,13 +162,16 @@ impl Mlp {
             return Err(format!("layer sizes must be at least two positive numbers, got {sizes:?}"));
         }
         let mut layers = Vec::new();
-        let mut at = 0;
+        let mut at = 0usize;
         for w in sizes.windows(2) {
             let (i, o) = (w[0], w[1]);
-            let wr = at..at + i * o;
-            let br = wr.end..wr.end + o;
-            at = br.end;
-            layers.push(Layer { inputs: i, outputs: o, w: wr, b: br });
+            let ends =
+                i.checked_mul(o).and_then(|n| at.checked_add(n)).and_then(|w| Some((w, w.checked_add(o)?)));
+            let Some((w_end, b_end)) = ends else {
+                return Err(format!("layer sizes {sizes:?} have more parameters than a machine can address"));
+            };
+            layers.push(Layer { inputs: i, outputs: o, w: at..w_end, b: w_end..b_end });
+            at = b_end;
         }
         Ok(Mlp { sizes: sizes.to_vec(), activation, layers })
     }
@@ -388,6 +391,12 @@ impl Mlp {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn layer_sizes_whose_parameter_count_overflows_are_refused() {
+        let e = Mlp::new(&[784, 1 << 40, 1 << 40, 10], Activation::Relu).unwrap_err();
+        assert!(e.contains("more parameters than a machine can address"), "{e}");
+    }
 
     fn mean_loss(m: &Mlp, p: &[f32], x: &[f32], t: Targets<'_>, batch: usize, loss: Loss) -> f64 {
         let mut ws = m.workspace(batch);
