@@ -32,7 +32,8 @@ pub fn run(a: Args) -> Result<(), Failure> {
     check::not_empty(flag, source)?;
     check::distinct(&[("--out", &a.out)], &[(flag, source)])?;
     let blob = if a.from.is_some() {
-        let bytes = std::fs::read(source).map_err(|e| Failure(format!("{flag} {}: {e}", source.display())))?;
+        let bytes =
+            std::fs::read(source).map_err(|e| Failure(format!("{flag} {}: {e}", source.display())))?;
         crate::export::safetensors_blob(&bytes)
     } else {
         let ckpt = Checkpoint::load(source).map_err(|e| Failure(format!("CHECKPOINT {e}")))?;
