@@ -2,27 +2,33 @@
 //! versioned serialization), the schedule's state and the history so far in one file, so a run
 //! resumes from it bit-identically.
 //!
-//! Format: `b"DSCKPT02"`, a little-endian `u32` header length, a JSON header (`sizes`,
-//! `activation`, `optimizer` keyword arguments, `epoch`, `params`, `state_bytes`, `schedule_bytes`,
-//! `best_metric`, `history`, `settings`), the parameters as little-endian f32, the optimizer's
-//! saved state, the schedule's saved state, and a CRC-32 of everything before it. Files are
-//! written to a temporary name and renamed, so a crash never leaves half a checkpoint.
+//! Format: `b"DSCKPT03"`, a little-endian `u32` header length, a JSON header (`sizes`,
+//! `activation`, `optimizer` keyword arguments, `groups` (the parameter groups,
+//! [`crate::param_groups::GroupsPlan`]), `epoch`, `params`, `state_bytes`, `schedule_bytes`,
+//! `best_metric`, `history`, `settings`), the parameters as little-endian f32 (each layer's W
+//! `[outputs][inputs]`, then b), the optimizer's saved state, the schedule's saved state, and a
+//! CRC-32 of everything before it. Files are written to a temporary name and renamed, so a crash
+//! never leaves half a checkpoint. Version 02 (weights `[inputs][outputs]`, one flat optimizer)
+//! is refused with a message that says so.
 
 use crate::history::History;
 use crate::model::{Activation, Mlp};
-use crate::registry::{self, DynOptimizer};
+use crate::param_groups::{GroupsPlan, build_for_mlp};
+use crate::registry::DynOptimizer;
 use descent_core::{NonFinitePolicy, Optimizer};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::path::Path;
 
-const MAGIC: &[u8; 8] = b"DSCKPT02";
+const MAGIC: &[u8; 8] = b"DSCKPT03";
 
 #[derive(Serialize, Deserialize)]
 struct Header {
     sizes: Vec<usize>,
     activation: String,
     optimizer: Map<String, Value>,
+    #[serde(default)]
+    groups: GroupsPlan,
     epoch: usize,
     params: usize,
     state_bytes: usize,
@@ -42,6 +48,8 @@ pub struct Checkpoint {
     pub activation: Activation,
     /// The optimizer's keyword arguments (to rebuild it).
     pub optimizer: Map<String, Value>,
+    /// Its parameter groups.
+    pub groups: GroupsPlan,
     /// Epochs completed.
     pub epoch: usize,
     /// Parameters.
@@ -73,6 +81,7 @@ impl Checkpoint {
             sizes: model.sizes().to_vec(),
             activation: model.activation(),
             optimizer: optimizer.clone(),
+            groups: GroupsPlan::default(),
             epoch,
             params: params.to_vec(),
             state,
@@ -89,6 +98,7 @@ impl Checkpoint {
             sizes: self.sizes.clone(),
             activation: self.activation.name().into(),
             optimizer: self.optimizer.clone(),
+            groups: self.groups.clone(),
             epoch: self.epoch,
             params: self.params.len(),
             state_bytes: self.state.len(),
@@ -117,6 +127,11 @@ impl Checkpoint {
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, String> {
         let body_len = bytes.len().checked_sub(4).ok_or("truncated checkpoint")?;
         let (body, crc) = bytes.split_at(body_len);
+        if body.get(..8) == Some(&b"DSCKPT02"[..]) {
+            return Err("a checkpoint of an older descent (format 02: weights stored [inputs][outputs], \
+                        one flat optimizer); this version reads format 03: train again"
+                .into());
+        }
         if body.get(..8) != Some(&MAGIC[..]) {
             return Err("not a descent checkpoint (bad magic)".into());
         }
@@ -148,6 +163,7 @@ impl Checkpoint {
             sizes: h.sizes,
             activation,
             optimizer: h.optimizer,
+            groups: h.groups,
             epoch: h.epoch,
             params,
             state,
@@ -187,8 +203,7 @@ impl Checkpoint {
                 model.num_params()
             ));
         }
-        let n = self.params.len();
-        let mut opt = registry::build::<f32>(&self.optimizer, &[n], n, NonFinitePolicy::Error)
+        let mut opt = build_for_mlp(&model, &self.optimizer, &self.groups, NonFinitePolicy::Error)
             .map_err(|e| e.to_string())?;
         opt.restore(&self.state).map_err(|e| format!("optimizer state: {e}"))?;
         Ok((model, self.params.clone(), opt))
@@ -205,7 +220,7 @@ mod tests {
         std::fs::create_dir_all(dir.join("taken")).unwrap();
         let model = Mlp::new(&[2, 2], Activation::Relu).unwrap();
         let kwargs: Map<String, Value> = serde_json::from_str(r#"{"name": "sgd", "lr": 0.1}"#).unwrap();
-        let opt = registry::build::<f32>(&kwargs, &[6], 6, NonFinitePolicy::Error).unwrap();
+        let opt = crate::registry::build::<f32>(&kwargs, &[6], 6, NonFinitePolicy::Error).unwrap();
         let c = Checkpoint::new(&model, &[0.0; 6], opt.as_ref(), &kwargs, 0).unwrap();
         // A directory where the file should go: the rename fails.
         assert!(c.save(&dir.join("taken")).is_err());

@@ -4,26 +4,13 @@
 //! Two sources: a checkpoint of `descent train --save` ([`checkpoint_blob`]) and a PyTorch MLP saved
 //! as safetensors ([`safetensors_blob`], what `tools/torch_mlp.py` writes).
 //!
-//! The layout changes on the way from a checkpoint: [`Mlp`] stores each W row-major as
-//! `[inputs][outputs]` (so a batch is X·W), descent-core's [`descent_core::nn::Dense`] as
-//! `[outputs][inputs]` (PyTorch's `nn.Linear`, y = W·x). The export transposes every W; the
-//! function computed stays the same. PyTorch's weights are already `[outputs][inputs]`.
+//! [`Mlp`], descent-core's [`descent_core::nn::Dense`] and PyTorch's `nn.Linear` all store W
+//! row-major as `[outputs][inputs]` (y = W·x), so the weights go into the blob as they are.
 
 use crate::checkpoint::Checkpoint;
 use crate::model::{Activation, Mlp};
 use descent_core::nn::{Activation as BlobActivation, BLOB_MAGIC, BLOB_VERSION};
 use safetensors::{Dtype, SafeTensors};
-
-/// Transposes a row-major `rows × cols` matrix into a row-major `cols × rows` one.
-pub fn transpose(m: &[f32], rows: usize, cols: usize) -> Vec<f32> {
-    let mut t = vec![0.0f32; m.len()];
-    for r in 0..rows {
-        for c in 0..cols {
-            t[c * rows + r] = m[r * cols + c];
-        }
-    }
-    t
-}
 
 fn blob_activation(a: Activation) -> BlobActivation {
     match a {
@@ -33,18 +20,14 @@ fn blob_activation(a: Activation) -> BlobActivation {
     }
 }
 
-/// The model blob of `model` with parameters `params`: header, every layer's W transposed to
-/// `[outputs][inputs]` and its b, CRC-32.
+/// The model blob of `model` with parameters `params`: header, every layer's W (`[outputs][inputs]`,
+/// as the MLP keeps it) and its b, CRC-32.
 pub fn model_blob(model: &Mlp, params: &[f32]) -> Result<Vec<u8>, String> {
     if params.len() != model.num_params() {
         return Err(format!("{} parameters given, the model has {}", params.len(), model.num_params()));
     }
-    let layers: Vec<(Vec<f32>, &[f32])> = model
-        .layers()
-        .iter()
-        .map(|l| (transpose(&params[l.w.clone()], l.inputs, l.outputs), &params[l.b.clone()]))
-        .collect();
-    let layers: Vec<(&[f32], &[f32])> = layers.iter().map(|(w, b)| (&w[..], *b)).collect();
+    let layers: Vec<(&[f32], &[f32])> =
+        model.layers().iter().map(|l| (&params[l.w.clone()], &params[l.b.clone()])).collect();
     blob_bytes(blob_activation(model.activation()), model.sizes(), &layers)
 }
 
@@ -166,14 +149,8 @@ mod tests {
     use crate::model::Init;
     use descent_core::nn::{Dense, ModelBlob, relu};
 
-    #[test]
-    fn transpose_moves_every_element_once() {
-        // [[1, 2, 3], [4, 5, 6]] → [[1, 4], [2, 5], [3, 6]].
-        assert_eq!(transpose(&[1., 2., 3., 4., 5., 6.], 2, 3), [1., 4., 2., 5., 3., 6.]);
-    }
-
     /// The blob read by the core computes what the host model computes: W[o][i] in the core is
-    /// W[i][o] in the MLP, bit for bit, and the two forward passes agree.
+    /// W[o][i] in the MLP, bit for bit, and the two forward passes agree.
     #[test]
     fn exported_blob_computes_the_host_models_function() {
         let model = Mlp::new(&[5, 4, 3], Activation::Relu).unwrap();
@@ -190,7 +167,7 @@ mod tests {
         let w = &params[model.layers()[0].w.clone()];
         for o in 0..4 {
             for i in 0..5 {
-                assert_eq!(l1.w[o][i].to_bits(), w[i * 4 + o].to_bits());
+                assert_eq!(l1.w[o][i].to_bits(), w[o * 5 + i].to_bits());
             }
         }
         let x = [0.3f32, -1.2, 0.8, 2.0, -0.4];

@@ -15,6 +15,7 @@ pub mod history;
 pub mod memory;
 pub mod model;
 pub mod named;
+pub mod param_groups;
 pub mod plot;
 pub mod registry;
 pub mod replay;

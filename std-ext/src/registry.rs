@@ -209,7 +209,8 @@ fn sgd(k: &mut Kwargs<'_>) -> Result<SgdConfig, BuildError> {
     })
 }
 
-fn adam_from(k: &mut Kwargs<'_>, d: AdamConfig) -> Result<AdamConfig, BuildError> {
+/// Adam's (or AdamW's) keyword arguments over defaults `d`.
+pub(crate) fn adam_config(k: &mut Kwargs<'_>, d: AdamConfig) -> Result<AdamConfig, BuildError> {
     Ok(AdamConfig {
         lr: k.f64("lr", d.lr)?,
         betas: k.pair_f64("betas", d.betas)?,
@@ -222,11 +223,11 @@ fn adam_from(k: &mut Kwargs<'_>, d: AdamConfig) -> Result<AdamConfig, BuildError
 }
 
 fn adam(k: &mut Kwargs<'_>) -> Result<AdamConfig, BuildError> {
-    adam_from(k, AdamConfig::default())
+    adam_config(k, AdamConfig::default())
 }
 
 fn adamw(k: &mut Kwargs<'_>) -> Result<AdamConfig, BuildError> {
-    adam_from(k, AdamConfig::adamw())
+    adam_config(k, AdamConfig::adamw())
 }
 
 fn adagrad(k: &mut Kwargs<'_>) -> Result<AdagradConfig, BuildError> {
@@ -348,8 +349,8 @@ fn lion(k: &mut Kwargs<'_>) -> Result<LionConfig, BuildError> {
     })
 }
 
-/// Muon unshaped: a flat build or a layout gives it its matrix shape.
-fn muon(k: &mut Kwargs<'_>) -> Result<MuonConfig, BuildError> {
+/// Muon's keyword arguments, unshaped: a flat build or a layout gives it its matrix shape.
+pub(crate) fn muon_config(k: &mut Kwargs<'_>) -> Result<MuonConfig, BuildError> {
     let d = MuonConfig::default();
     let coefficients = match k.raw("ns_coefficients") {
         None => d.ns_coefficients,
@@ -452,7 +453,7 @@ pub(crate) fn with_rule<V: WithRule>(
         "rprop" => v.with(all(name, maps, rprop)?),
         "adafactor" => v.with(all(name, maps, adafactor)?),
         "lion" => v.with(all(name, maps, lion)?),
-        "muon" => v.with(all(name, maps, muon)?),
+        "muon" => v.with(all(name, maps, muon_config)?),
         "lamb" => v.with(all(name, maps, lamb)?),
         "lars" => v.with(all(name, maps, lars)?),
         other => {

@@ -15,7 +15,8 @@ use crate::batches::Batches;
 use crate::checkpoint::Checkpoint;
 pub use crate::history::{EpochRecord, History};
 use crate::model::{Activation, BatchStats, Init, Loss, Mlp, Targets};
-use crate::registry::{self, DynOptimizer, HeapState};
+use crate::param_groups::{GroupsPlan, build_for_mlp};
+use crate::registry::{DynOptimizer, HeapState};
 pub use crate::split::{Data, Split};
 use descent_core::accumulate::{AccumulateMode, Accumulated, Accumulator};
 use descent_core::clip::{self, NormType};
@@ -56,6 +57,8 @@ pub trait Schedule {
 pub struct TrainOptions {
     /// The optimizer: `{"name": "adam", "lr": 0.001, ...}` with PyTorch's keyword names.
     pub optimizer: Map<String, Value>,
+    /// The parameter groups of the MLP's tensors ([`crate::param_groups`]; empty: one group).
+    pub groups: GroupsPlan,
     /// Epochs in total (a resumed run continues up to this epoch).
     pub epochs: usize,
     /// Examples per micro-batch.
@@ -90,6 +93,7 @@ impl Default for TrainOptions {
         optimizer.insert("lr".into(), 1e-3.into());
         TrainOptions {
             optimizer,
+            groups: GroupsPlan::default(),
             epochs: 5,
             batch_size: 128,
             hidden: vec![128],
@@ -174,7 +178,7 @@ impl Start {
         sizes.push(outputs);
         let model = Mlp::new(&sizes, opts.activation)?;
         let n = model.num_params();
-        let opt = registry::build::<f32>(&opts.optimizer, &[n], n, NonFinitePolicy::Error)
+        let opt = build_for_mlp(&model, &opts.optimizer, &opts.groups, NonFinitePolicy::Error)
             .map_err(|e| e.to_string())?;
         // Parameters and their gradient, before the model allocates them.
         crate::memory::check::<f32>(n.saturating_mul(2), &format!("a model of {n} parameters"))?;
@@ -391,7 +395,13 @@ pub fn run(
     let mut batcher = Batches::new(train.n, inp, out, opts.loss, b);
     let checkpoint = |params: &[f32], opt: &DynOptimizer<f32>, epoch, history: &History, metric, sched| {
         Checkpoint::new(&model, params, opt.as_ref(), &opts.optimizer, epoch)
-            .map(|c| Checkpoint { history: history.clone(), best_metric: metric, schedule: sched, ..c })
+            .map(|c| Checkpoint {
+                groups: opts.groups.clone(),
+                history: history.clone(),
+                best_metric: metric,
+                schedule: sched,
+                ..c
+            })
             .map_err(|e| e.to_string())
     };
     let saved = |s: &Option<&mut dyn Schedule>| s.as_deref().map(Schedule::save).unwrap_or_default();

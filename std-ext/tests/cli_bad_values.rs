@@ -103,6 +103,27 @@ fn cases() -> Vec<Case> {
     with(&mut c, &["train", "--optimizer", "sgd", "--nesterov"], "--momentum", &["nan", "inf"]);
     with(&mut c, &train, "--clip-norm", POSITIVE);
     with(&mut c, &train, "--val-fraction", FRACTION);
+    // Parameter groups.
+    with(&mut c, &train, "--layer-lr-decay", POSITIVE);
+    with(&mut c, &train, "--freeze", &["nan", "-1", "5", "", "x", "0,,1", "99999999999999999999999"]);
+    with(
+        &mut c,
+        &train,
+        "--param-groups",
+        &[
+            "",
+            "x",
+            "{}",
+            "[1]",
+            r#"[{"lr": 0.1}]"#,
+            r#"[{"params": ["layers.9.weight"]}]"#,
+            r#"[{"params": [7]}]"#,
+            r#"[{"params": [0], "lr": "NaN"}]"#,
+            r#"[{"params": [0], "lr": -1}]"#,
+            r#"[{"params": [0], "weight_decy": 0}]"#,
+            r#"[{"params": [0], "frozen": 1}]"#,
+        ],
+    );
     with(&mut c, &train, "--optimizer-args", &["", "x", "[1]", r#"{"eps": "Infinity"}"#, r#"{"lr": "NaN"}"#]);
     with(&mut c, &train, "--scheduler", &["", "step_lr:step_size=0", "exponential_lr:gamma=inf", "x"]);
     with(&mut c, &train, "--data", IN_DIR);

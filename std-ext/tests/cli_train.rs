@@ -207,28 +207,62 @@ fn schedules_run_through_the_training_loop() {
 
 #[test]
 fn resume_continues_bit_identically() {
-    let d = scratch("resume");
     // 256 examples in batches of 48: 6 micro-batches per epoch, groups of 4 and a leftover of 2;
     // a per-batch schedule and clipping, all of which the checkpoint must carry.
-    let recipe = [
-        "--batch-size",
-        "48",
-        "--accumulate",
-        "4",
-        "--clip-norm",
-        "1",
-        "--scheduler",
-        "cosine_annealing_lr:T_max=7",
-        "--schedule-per",
-        "batch",
-        "--seed",
-        "3",
-    ];
+    resumes_bit_identically(
+        "resume",
+        &[
+            "--batch-size",
+            "48",
+            "--accumulate",
+            "4",
+            "--clip-norm",
+            "1",
+            "--scheduler",
+            "cosine_annealing_lr:T_max=7",
+            "--schedule-per",
+            "batch",
+            "--seed",
+            "3",
+        ],
+    );
+}
+
+/// The same with parameter groups: no decay on biases, a frozen layer, layer-wise lr decay, an
+/// explicit group, and a schedule that drives every group from its own lr.
+#[test]
+fn resume_with_parameter_groups_continues_bit_identically() {
+    resumes_bit_identically(
+        "resume-groups",
+        &[
+            "--optimizer",
+            "adamw",
+            "--weight-decay",
+            "0.1",
+            "--hidden",
+            "16,8",
+            "--no-decay-bias",
+            "--freeze",
+            "0",
+            "--layer-lr-decay",
+            "0.5",
+            "--param-groups",
+            r#"[{"params": ["layers.2.weight"], "lr": 0.01}]"#,
+            "--scheduler",
+            "step_lr:step_size=1,gamma=0.5",
+            "--seed",
+            "5",
+        ],
+    );
+}
+
+fn resumes_bit_identically(name: &str, recipe: &[&str]) {
+    let d = scratch(name);
     let (h_all, c_all, c_two, h_res, c_res) =
         (d.join("all.json"), d.join("all.ckpt"), d.join("two.ckpt"), d.join("res.json"), d.join("res.ckpt"));
-    let straight = [&recipe[..], &["--epochs", "3", "--history", s(&h_all), "--save", s(&c_all)]].concat();
+    let straight = [recipe, &["--epochs", "3", "--history", s(&h_all), "--save", s(&c_all)]].concat();
     assert!(run_small(&straight).status.success());
-    let first = [&recipe[..], &["--epochs", "2", "--save", s(&c_two)]].concat();
+    let first = [recipe, &["--epochs", "2", "--save", s(&c_two)]].concat();
     assert!(run_small(&first).status.success());
     let out = descent(&[
         "train",
@@ -246,6 +280,7 @@ fn resume_continues_bit_identically() {
     assert_eq!(untimed(&h_res), untimed(&h_all));
     let (a, b) = (Checkpoint::load(&c_all).unwrap(), Checkpoint::load(&c_res).unwrap());
     assert_eq!((a.epoch, &a.params, &a.state, &a.schedule), (b.epoch, &b.params, &b.state, &b.schedule));
+    assert_eq!(a.groups, b.groups);
     assert!(!a.schedule.is_empty());
     // Nothing left to do is an error, not a silent no-op.
     fails_with(&descent(&["train", "--resume", s(&c_res), "--epochs", "3"]), "pass a larger --epochs");

@@ -25,9 +25,9 @@ pub fn filter_normalized_direction(model: &Mlp, params: &[f32], seed: u64) -> Ve
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut d: Vec<f32> = (0..params.len()).map(|_| StandardNormal.sample(&mut rng)).collect();
     for l in model.layers() {
-        // W is `inputs × outputs` row-major: neuron j's weights are W[i][j] for every i.
+        // W is `outputs × inputs` row-major: neuron j's weights are W[j][i] for every i.
         for j in 0..l.outputs {
-            let idx = |i: usize| l.w.start + i * l.outputs + j;
+            let idx = |i: usize| l.w.start + j * l.inputs + i;
             let norm = |v: &[f32]| (0..l.inputs).map(|i| f64::from(v[idx(i)]).powi(2)).sum::<f64>().sqrt();
             let (pn, dn) = (norm(params), norm(&d));
             let scale = if dn > 0.0 { (pn / dn) as f32 } else { 0.0 };
@@ -143,7 +143,7 @@ mod tests {
             for j in 0..l.outputs {
                 let n = |v: &[f32]| {
                     (0..l.inputs)
-                        .map(|i| f64::from(v[l.w.start + i * l.outputs + j]).powi(2))
+                        .map(|i| f64::from(v[l.w.start + j * l.inputs + i]).powi(2))
                         .sum::<f64>()
                         .sqrt()
                 };

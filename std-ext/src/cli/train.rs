@@ -4,7 +4,9 @@ use super::check::{self, MAX_EPOCHS, MAX_THREADS};
 use super::{Failure, Staged, check_output};
 use crate::checkpoint::Checkpoint;
 use crate::data::mnist::Mnist;
-use crate::model::{Activation, Init};
+use crate::model::{Activation, Init, Mlp};
+use crate::param_groups::{GroupsPlan, build_for_mlp};
+use crate::registry::BuildError;
 use crate::split::Owned;
 use crate::train::{Data, EpochRecord, Observer, SchedulePer, Split, Start, TrainOptions};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -52,7 +54,7 @@ pub struct Args {
 /// The flags that define a run: saved in its checkpoints, so `--resume` repeats them exactly.
 #[derive(clap::Args, Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Recipe {
-    /// Optimizer, as in `descent replay`: sgd, adam, adamw, adagrad, rmsprop, adamax, nadam, radam, adadelta, asgd, rprop, adafactor, lion.
+    /// Optimizer, as in `descent replay`: sgd, adam, adamw, adagrad, rmsprop, adamax, nadam, radam, adadelta, asgd, rprop, adafactor (factors each weight matrix), lion, lamb, lars (trust ratio per tensor), or muon (Muon for the hidden weight matrices, AdamW for biases and the output layer; AdamW settings under "adamw" in --optimizer-args).
     #[arg(long, default_value = "adam", conflicts_with = "resume")]
     pub optimizer: String,
     /// Learning rate.
@@ -109,6 +111,52 @@ pub struct Recipe {
     /// Seed for initialization and shuffling.
     #[arg(long, default_value_t = 0, conflicts_with = "resume")]
     pub seed: u64,
+    /// No weight decay on the biases (a second parameter group with weight_decay 0, as PyTorch
+    /// users write it).
+    #[arg(long, conflicts_with = "resume")]
+    pub no_decay_bias: bool,
+    /// Freeze these layers (from 0, comma-separated): their weights, biases and optimizer state
+    /// stay as they are (and take no optimizer memory).
+    #[arg(long, value_name = "LAYERS", value_delimiter = ',', conflicts_with = "resume")]
+    pub freeze: Vec<usize>,
+    /// Layer-wise lr decay: layer L of N trains at lr·X^(N − 1 − L) (the output layer at lr).
+    #[arg(long, value_name = "X", conflicts_with = "resume", allow_negative_numbers = true)]
+    pub layer_lr_decay: Option<f64>,
+    /// Parameter groups as PyTorch writes them, a JSON list of objects: "params" names tensors
+    /// (layers.L.weight, layers.L.bias, or their indices), the other keys override the
+    /// optimizer's for them, "frozen": true freezes them; e.g.
+    /// '[{"params": ["layers.1.weight", "layers.1.bias"], "lr": 0.01}]'.
+    #[arg(long, value_name = "JSON", conflicts_with = "resume")]
+    pub param_groups: Option<String>,
+}
+
+/// The parameter groups the flags describe (values checked finite).
+pub fn groups_plan(a: &Recipe) -> Result<GroupsPlan, Failure> {
+    if let Some(x) = a.layer_lr_decay {
+        check::number("--layer-lr-decay", x, "a positive number", |x| x > 0.0)?;
+    }
+    let param_groups = match &a.param_groups {
+        None => Vec::new(),
+        Some(s) => match serde_json::from_str::<Value>(s) {
+            Ok(Value::Array(groups)) => groups
+                .into_iter()
+                .map(|g| match g {
+                    Value::Object(m) => {
+                        check::finite_kwargs("--param-groups", &m)?;
+                        Ok(m)
+                    }
+                    _ => Err(Failure("--param-groups: every group must be a JSON object".into())),
+                })
+                .collect::<Result<_, _>>()?,
+            _ => return Err(Failure(format!("--param-groups must be a JSON list of groups, got {s}"))),
+        },
+    };
+    Ok(GroupsPlan {
+        no_decay_bias: a.no_decay_bias,
+        freeze: a.freeze.clone(),
+        layer_lr_decay: a.layer_lr_decay,
+        param_groups,
+    })
 }
 
 /// The optimizer keyword arguments the flags describe (their values already checked finite).
@@ -177,6 +225,7 @@ pub fn options(a: &Recipe, epochs: usize) -> Result<TrainOptions, Failure> {
     }
     Ok(TrainOptions {
         optimizer: optimizer_kwargs(a)?,
+        groups: groups_plan(a)?,
         epochs,
         batch_size: a.batch_size,
         hidden: a.hidden.clone(),
@@ -337,15 +386,29 @@ fn probe(
     recipe: &Recipe,
     resume: Option<&Path>,
 ) -> Result<crate::registry::DynOptimizer<f32>, Failure> {
-    crate::registry::build::<f32>(&opts.optimizer, &[1], 1, descent_core::NonFinitePolicy::Propagate).map_err(
-        |e| match resume {
-            Some(p) => Failure(format!("--resume {}: {e}", p.display())),
-            None => {
-                let rest = if recipe.optimizer_args.is_some() { "--optimizer-args" } else { "--optimizer" };
-                check::attribute(e, &HYPERPARAMETER_FLAGS, rest)
-            }
-        },
-    )
+    // A model of the same depth, every width 2: the groups depend on the layers, not the widths.
+    let tiny = Mlp::new(&vec![2; opts.hidden.len() + 2], opts.activation).map_err(Failure)?;
+    let policy = descent_core::NonFinitePolicy::Propagate;
+    // First without --param-groups, so that a refusal names the flag that set the value; then
+    // with them, so that theirs names --param-groups.
+    let conventions = GroupsPlan { param_groups: Vec::new(), ..opts.groups.clone() };
+    let opt = build_for_mlp(&tiny, &opts.optimizer, &conventions, policy).map_err(|e| match (resume, e) {
+        (Some(p), e) => Failure(format!("--resume {}: {e}", p.display())),
+        // The group conventions name their flag themselves.
+        (None, BuildError::Spec(m)) if m.starts_with("--") => Failure(m),
+        (None, e) => {
+            let rest = if recipe.optimizer_args.is_some() { "--optimizer-args" } else { "--optimizer" };
+            check::attribute(e, &HYPERPARAMETER_FLAGS, rest)
+        }
+    })?;
+    if opts.groups.param_groups.is_empty() {
+        return Ok(opt);
+    }
+    build_for_mlp(&tiny, &opts.optimizer, &opts.groups, policy).map_err(|e| match (resume, e) {
+        (Some(p), e) => Failure(format!("--resume {}: {e}", p.display())),
+        (None, BuildError::Spec(m)) if m.starts_with("--") => Failure(m),
+        (None, e) => Failure(format!("--param-groups: {e}")),
+    })
 }
 
 /// The schedule `--scheduler` describes, built before any work so a bad one fails first.
@@ -357,12 +420,17 @@ fn schedule(
         Some(s) => {
             check::finite_kwargs("--scheduler", &crate::named::parse("--scheduler", s).map_err(Failure)?)?;
             Ok(Some(
-                crate::schedule_spec::for_training(s, &[r.lr], probe.momentum().is_some())
+                crate::schedule_spec::for_training(s, &base_lrs(probe), probe.momentum().is_some())
                     .map_err(|e| Failure(format!("--scheduler: {e}")))?,
             ))
         }
         None => Ok(None),
     }
+}
+
+/// Every parameter group's learning rate (PyTorch's `base_lrs`).
+fn base_lrs(opt: &dyn descent_core::Optimizer<f32>) -> Vec<f64> {
+    (0..opt.groups()).filter_map(|g| opt.group_lr(g).ok()).collect()
 }
 
 /// The four data files of the MNIST directory `dir`, raw and gzipped: inputs no output may name.
@@ -469,8 +537,12 @@ pub fn run(a: Args) -> Result<(), Failure> {
             sizes.extend(&opts.hidden);
             sizes.push(10);
             let largest = [data.train.n, data.test.n, data.validation.map_or(0, |v| v.n)].into_iter().max();
-            let needed =
-                crate::train::memory_needed(&opts, &sizes, probe.state_len().max(1), largest.unwrap_or(1));
+            let needed = crate::train::memory_needed(
+                &opts,
+                &sizes,
+                probe.state_len().div_ceil(probe.len().max(1)).max(1),
+                largest.unwrap_or(1),
+            );
             crate::memory::check::<f32>(
                 needed,
                 &format!(

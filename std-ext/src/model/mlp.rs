@@ -121,7 +121,8 @@ pub struct Layer {
     pub inputs: usize,
     /// Output width.
     pub outputs: usize,
-    /// Range of W (`inputs × outputs`, row-major).
+    /// Range of W (`outputs × inputs`, row-major: PyTorch's `nn.Linear.weight` layout, so `W[o][i]`
+    /// is the weight from input i to output o).
     pub w: Range<usize>,
     /// Range of b (`outputs`).
     pub b: Range<usize>,
@@ -206,21 +207,31 @@ impl Mlp {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let mut p = vec![0.0f32; self.num_params()];
         for l in &self.layers {
+            // Drawn input by input (the order of the values does not depend on the layout), stored
+            // at W[o][i].
+            let (inputs, outputs) = (l.inputs, l.outputs);
+            let fill = |p: &mut [f32], mut draw: Box<dyn FnMut() -> f32 + '_>| {
+                for i in 0..inputs {
+                    for o in 0..outputs {
+                        p[o * inputs + i] = draw();
+                    }
+                }
+            };
             let w = &mut p[l.w.clone()];
             match init {
                 Init::He => {
                     let d = Normal::new(0.0f64, (2.0 / l.inputs as f64).sqrt()).expect("positive std");
-                    w.iter_mut().for_each(|x| *x = d.sample(&mut rng) as f32);
+                    fill(w, Box::new(|| d.sample(&mut rng) as f32));
                 }
                 Init::Xavier => {
                     let a = (6.0 / (l.inputs + l.outputs) as f64).sqrt();
                     let d = Uniform::new_inclusive(-a, a);
-                    w.iter_mut().for_each(|x| *x = d.sample(&mut rng) as f32);
+                    fill(w, Box::new(|| d.sample(&mut rng) as f32));
                 }
                 Init::Torch => {
                     let a = 1.0 / (l.inputs as f64).sqrt();
                     let d = Uniform::new(-a, a);
-                    w.iter_mut().for_each(|x| *x = d.sample(&mut rng) as f32);
+                    fill(w, Box::new(|| d.sample(&mut rng) as f32));
                     p[l.b.clone()].iter_mut().for_each(|x| *x = d.sample(&mut rng) as f32);
                 }
             }
@@ -259,7 +270,7 @@ impl Mlp {
             }
             matmul(
                 Mat::new(input, batch, l.inputs),
-                Mat::new(&params[l.w.clone()], l.inputs, l.outputs),
+                Mat::transposed(&params[l.w.clone()], l.inputs, l.outputs),
                 1.0,
                 out,
             );
@@ -325,10 +336,10 @@ impl Mlp {
             let l = &self.layers[li];
             let input: &[f32] = if li == 0 { x } else { &ws.acts[li - 1][..batch * l.inputs] };
             let delta = &ws.delta[..batch * l.outputs];
-            // dW = inputᵀ · δ ; db = column sums of δ.
+            // dW = δᵀ · input (outputs × inputs) ; db = column sums of δ.
             matmul(
-                Mat::transposed(input, l.inputs, batch),
-                Mat::new(delta, batch, l.outputs),
+                Mat::transposed(delta, l.outputs, batch),
+                Mat::new(input, batch, l.inputs),
                 0.0,
                 &mut grad[l.w.clone()],
             );
@@ -341,7 +352,7 @@ impl Mlp {
                 let prev = &mut ws.delta_prev[..batch * l.inputs];
                 matmul(
                     Mat::new(delta, batch, l.outputs),
-                    Mat::transposed(&params[l.w.clone()], l.outputs, l.inputs),
+                    Mat::new(&params[l.w.clone()], l.outputs, l.inputs),
                     0.0,
                     prev,
                 );
