@@ -277,3 +277,111 @@ fn range_test_keeps_the_last_finite_point_when_the_loss_turns_non_finite() {
         assert_eq!(diverged.points()[..losses.len()], finished.points()[..]);
     }
 }
+
+// Per tensor and per parameter group, over a layout.
+
+mod per_tensor {
+    use super::*;
+    use descent::layout::{Layout, Tensor};
+
+    /// Three tensors in two groups, 20 values.
+    fn layout() -> Layout<[Tensor; 3]> {
+        Layout::new(
+            [Tensor::new(0, &[3, 4], 0), Tensor::new(12, &[4], 1), Tensor::new(16, &[2, 2], 0)],
+            20,
+            2,
+        )
+        .unwrap()
+    }
+
+    fn rms(x: &[f64]) -> f64 {
+        (x.iter().map(|v| v * v).sum::<f64>() / x.len() as f64).sqrt()
+    }
+
+    proptest! {
+        #![proptest_config(common::config(64))]
+
+        /// optax's clip_by_block_rms: every tensor ends with RMS ≤ threshold (to rounding), and a
+        /// tensor already under it is left bit for bit.
+        #[test]
+        fn block_rms_caps_every_tensor(seed in any::<u64>(), scale in 1e-3..10.0f64, threshold in 1e-3..2.0f64) {
+            let l = layout();
+            let g0: Vec<f32> = values(seed, 20, scale).into_iter().map(|x| x as f32).collect();
+            let mut g = g0.clone();
+            clip::clip_by_block_rms(&l, &mut g, threshold).unwrap();
+            for t in l.tensors() {
+                let before: Vec<f64> = g0[t.range()].iter().map(|&x| f64::from(x)).collect();
+                let after: Vec<f64> = g[t.range()].iter().map(|&x| f64::from(x)).collect();
+                prop_assert!(rms(&after) <= threshold * (1.0 + 1e-5));
+                if rms(&before) <= threshold * (1.0 - 1e-5) {
+                    prop_assert_eq!(&g[t.range()], &g0[t.range()]);
+                } else {
+                    // Scaled by threshold / RMS (the direction kept).
+                    let k = threshold / rms(&before);
+                    for (a, b) in after.iter().zip(&before) {
+                        prop_assert!((a - k * b).abs() <= 1e-5 * b.abs().max(1e-30) + 1e-7 * k);
+                    }
+                }
+            }
+        }
+
+        /// Keras's per-variable clipnorm: every tensor's 2-norm ≤ c.
+        #[test]
+        fn clipnorm_caps_every_tensor(seed in any::<u64>(), scale in 1e-3..10.0f64, c in 1e-3..3.0f64) {
+            let l = layout();
+            let mut g: Vec<f64> = values(seed, 20, scale);
+            let g0 = g.clone();
+            clip::clip_norm_per_tensor(&l, &mut g, c).unwrap();
+            for t in l.tensors() {
+                let n = g[t.range()].iter().map(|v| v * v).sum::<f64>().sqrt();
+                let n0 = g0[t.range()].iter().map(|v| v * v).sum::<f64>().sqrt();
+                prop_assert!(n <= c * (1.0 + 1e-12));
+                if n0 <= c {
+                    prop_assert!((n - n0).abs() <= 1e-12 * n0.max(1e-300));
+                }
+            }
+        }
+
+        /// Per group is PyTorch's clip_grad_norm_ over that group's tensors, bit for bit.
+        #[test]
+        fn per_group_is_clip_grad_norm_on_each_group(seed in any::<u64>(), scale in 1e-3..10.0f64, m in 1e-3..3.0f64) {
+            let l = layout();
+            let g0 = values(seed, 20, scale);
+            let mut g = g0.clone();
+            clip::clip_grad_norm_per_group(&l, &mut g, m, NormType::L2, false).unwrap();
+            let mut want = g0.clone();
+            let (a, rest) = want.split_at_mut(12);
+            let (b, c) = rest.split_at_mut(4);
+            clip::clip_grad_norm(&mut [a, c], m, NormType::L2, false).unwrap();
+            clip::clip_grad_norm(&mut [b], m, NormType::L2, false).unwrap();
+            prop_assert_eq!(g, want);
+            let mut norms = [0.0f64; 2];
+            clip::group_norms(&l, &g0, NormType::L2, &mut norms).unwrap();
+            prop_assert_eq!(norms[1], clip::total_norm(&[&g0[12..16]], NormType::L2));
+        }
+    }
+
+    #[test]
+    fn bad_input_is_refused_and_changes_nothing() {
+        let l = layout();
+        let g0: Vec<f32> = values(1, 20, 1.0).into_iter().map(|x| x as f32).collect();
+        let mut g = g0.clone();
+        assert!(matches!(
+            clip::clip_by_block_rms(&l, &mut g[..19], 1.0),
+            Err(Error::LengthMismatch { what: "grads", .. })
+        ));
+        assert!(clip::clip_by_block_rms(&l, &mut g, -1.0).is_err());
+        assert!(clip::clip_norm_per_tensor(&l, &mut g, f64::NAN).is_err());
+        assert!(clip::clip_grad_norm_per_group(&l, &mut g, -1.0, NormType::L2, false).is_err());
+        g[13] = f32::INFINITY;
+        let with_inf = g.clone();
+        let e = clip::clip_grad_norm_per_group(&l, &mut g, 1.0, NormType::L2, true).unwrap_err();
+        assert_eq!(e, Error::NonFinite { what: "group norm", index: 1 });
+        assert_eq!(g, with_inf);
+        let mut short = [0.0f32; 1];
+        assert!(matches!(
+            clip::group_norms(&l, &g0, NormType::L2, &mut short),
+            Err(Error::BufferTooSmall { .. })
+        ));
+    }
+}

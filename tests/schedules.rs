@@ -475,3 +475,148 @@ fn driver_step_changes_nothing_when_the_optimizer_refuses() {
     assert!(d.step(&mut opt).is_err());
     assert_eq!((d.t(), opt.lr(), opt.momentum()), (0, lr, m));
 }
+
+// Schedules over parameter groups.
+
+mod groups {
+    use super::*;
+    use descent::group::{Group, GroupedArrays};
+    use descent::layout::{Layout, Tensor};
+    use descent::schedule::{Chained, LambdaLr, MultiplicativeLr};
+
+    /// An SGD optimizer with two groups of one tensor each, at lrs `a` and `b`.
+    fn two_groups(a: f64, b: f64) -> GroupedArrays<SgdConfig, f64, 2, 2, 6> {
+        let layout = Layout::new([Tensor::new(0, &[2], 0), Tensor::new(2, &[1], 1)], 3, 2).unwrap();
+        let sgd = |lr| Group::new(SgdConfig { lr, momentum: 0.9, ..SgdConfig::default() });
+        GroupedArrays::owned(layout, [sgd(a), sgd(b)]).unwrap()
+    }
+
+    /// Each group follows its own schedule from its own base lr (PyTorch's base_lrs); cycled
+    /// momentum too.
+    #[test]
+    fn every_group_follows_its_schedule() {
+        let mut opt = two_groups(0.1, 0.01);
+        let per_group = [
+            AnySchedule::Step(StepLr::new(0.1, 2, 0.5).unwrap()),
+            AnySchedule::OneCycle(
+                OneCycleLr::new(0.05, 10, 0.3, AnnealStrategy::Cos, Some((0.85, 0.95)), 25.0, 1e4, false)
+                    .unwrap(),
+            ),
+        ];
+        let mut d = Driver::per_group(per_group.clone());
+        d.start(&mut opt).unwrap();
+        for t in 0..6 {
+            assert_eq!(opt.group_lr(0).unwrap(), per_group[0].lr_at(t));
+            assert_eq!(opt.group_lr(1).unwrap(), per_group[1].lr_at(t));
+            assert_eq!(opt.group_momentum(1).unwrap(), per_group[1].momentum_at(t));
+            assert_eq!(opt.group_momentum(0).unwrap(), Some(0.9));
+            d.step(&mut opt).unwrap();
+        }
+        // One schedule for two groups is refused, changing nothing.
+        let mut one = Driver::new(AnySchedule::Step(StepLr::new(0.1, 2, 0.5).unwrap()));
+        let before = opt.group_lr(1).unwrap();
+        assert!(matches!(one.step(&mut opt), Err(Error::LengthMismatch { .. })));
+        assert_eq!(opt.group_lr(1).unwrap(), before);
+        // Saved and restored with both schedules.
+        let bytes = saved(|o| d.save(o), d.saved_len());
+        let mut back = Driver::per_group(per_group.clone());
+        back.restore(&bytes).unwrap();
+        assert_eq!(back, d);
+        assert!(Driver::new(per_group[0].clone()).restore(&bytes).is_err());
+    }
+
+    /// A group refusing its value (a cycled β1 of 1.0) leaves every group as it was.
+    #[test]
+    fn a_refusal_in_one_group_changes_no_group() {
+        let layout = Layout::new([Tensor::new(0, &[2], 0), Tensor::new(2, &[1], 1)], 3, 2).unwrap();
+        let adam = |lr| Group::new(AdamConfig { lr, ..AdamConfig::default() });
+        let mut opt = GroupedArrays::<_, f64, 2, 2, 6>::owned(layout, [adam(0.1), adam(0.2)]).unwrap();
+        let fine = AnySchedule::Constant(ConstantLr::new(0.1, 0.5, 3).unwrap());
+        // Momentum cycled from 0.9 at step 0 to 1.0 at step 1, which is not a valid β1.
+        let bad = AnySchedule::Cyclic(
+            CyclicLr::new(0.2, 0.3, 1, None, CyclicMode::Triangular, Some((1.0, 0.9))).unwrap(),
+        );
+        let mut d = Driver::per_group([fine, bad]);
+        d.start(&mut opt).unwrap();
+        let lrs = (opt.group_lr(0).unwrap(), opt.group_lr(1).unwrap());
+        assert!(d.step(&mut opt).is_err());
+        assert_eq!((opt.group_lr(0).unwrap(), opt.group_lr(1).unwrap()), lrs);
+        assert_eq!(d.t(), 0);
+    }
+
+    /// ReduceLROnPlateau cuts every group from its own lr, min_lr and eps as PyTorch's
+    /// `_reduce_lr`.
+    #[test]
+    fn plateau_cuts_every_group() {
+        let mut opt = two_groups(0.1, 0.01);
+        let mut p =
+            ReduceLrOnPlateau::new(0.1, PlateauMode::Min, 0.5, 0, 1e-4, ThresholdMode::Rel, 0, 0.004, 1e-8)
+                .unwrap();
+        p.step_groups(1.0, &mut opt).unwrap();
+        assert_eq!((opt.group_lr(0).unwrap(), opt.group_lr(1).unwrap()), (0.1, 0.01));
+        p.step_groups(2.0, &mut opt).unwrap(); // worse: cut
+        assert_eq!((opt.group_lr(0).unwrap(), opt.group_lr(1).unwrap()), (0.05, 0.005));
+        p.step_groups(2.0, &mut opt).unwrap(); // again: the second group stops at min_lr
+        assert_eq!((opt.group_lr(0).unwrap(), opt.group_lr(1).unwrap()), (0.025, 0.004));
+        assert_eq!(p.lr(), 0.025);
+    }
+
+    /// ChainedScheduler multiplies its children's factors: PyTorch's recursion, step by step.
+    #[test]
+    fn chained_factors_compose_as_pytorch_steps_them() {
+        let base = 0.3;
+        let exp = AnySchedule::Exponential(ExponentialLr::new(base, 0.9).unwrap());
+        let step = AnySchedule::Step(StepLr::new(base, 3, 0.5).unwrap());
+        let c = Chained::new(base, &[exp, step]).unwrap();
+        // PyTorch: lr ← lr·0.9 every step, ·0.5 at multiples of 3.
+        let mut lr = base;
+        for t in 0..20u64 {
+            assert!((c.lr_at(t) - lr).abs() <= 1e-14 * lr, "t={t}: {} vs {lr}", c.lr_at(t));
+            lr *= 0.9;
+            if (t + 1) % 3 == 0 {
+                lr *= 0.5;
+            }
+        }
+        let cyclic = AnySchedule::OneCycle(
+            OneCycleLr::new(0.3, 10, 0.3, AnnealStrategy::Cos, None, 25.0, 1e4, false).unwrap(),
+        );
+        assert!(Chained::new(base, &[cyclic]).is_err());
+        assert!(Chained::new(base, &[]).is_err());
+        let cos = |eta_min| AnySchedule::Cosine(CosineAnnealingLr::new(base, 10, eta_min).unwrap());
+        assert!(Chained::new(base, &[cos(0.0)]).is_ok() && Chained::new(base, &[cos(0.01)]).is_err());
+        // Saved in a driver and restored.
+        let d = Driver::at(c.clone(), 7);
+        let bytes = saved(|o| d.save(o), d.saved_len());
+        let mut back = Driver::new(Chained::new(base, &[cos(0.0)]).unwrap());
+        back.restore(&bytes).unwrap();
+        assert_eq!((back.schedule(), back.t()), (&c, 7));
+    }
+
+    /// LambdaLR and MultiplicativeLR take any function of the step; MultiplicativeLR's running
+    /// product gives the same bits however the steps are asked for.
+    #[test]
+    fn lambda_and_multiplicative_follow_their_function() {
+        let l = LambdaLr::new(0.2, |t| 1.0 / (1.0 + t as f64)).unwrap();
+        assert_eq!((l.lr_at(0), l.lr_at(3)), (0.2, 0.05));
+        let factor = |t: u64| 0.9 + 0.01 * (t % 5) as f64;
+        let m = MultiplicativeLr::new(0.1, factor).unwrap();
+        let mut want = vec![0.1];
+        for t in 1..30u64 {
+            want.push(want[t as usize - 1] * factor(t));
+        }
+        let forward: Vec<f64> = (0..30).map(|t| m.lr_at(t)).collect();
+        assert_eq!(forward, want);
+        let fresh = MultiplicativeLr::new(0.1, factor).unwrap();
+        assert_eq!((fresh.lr_at(29), fresh.lr_at(3), fresh.lr_at(29)), (want[29], want[3], want[29]));
+        assert!(LambdaLr::new(f64::NAN, |_| 1.0).is_err() && MultiplicativeLr::new(-1.0, factor).is_err());
+        // Driven like any schedule.
+        let mut opt =
+            SgdMomentum::<f64, 3>::new(SgdConfig { lr: 0.1, momentum: 0.9, ..SgdConfig::default() }).unwrap();
+        let mut d = Driver::new(MultiplicativeLr::new(0.1, factor).unwrap());
+        d.start(&mut opt).unwrap();
+        for t in 1..10 {
+            d.step(&mut opt).unwrap();
+            assert_eq!(opt.lr(), want[t]);
+        }
+    }
+}

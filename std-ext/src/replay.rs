@@ -777,4 +777,39 @@ mod tests {
         );
         assert!(parse_expected(r#"{"lr": [0.1]}"#).is_err());
     }
+
+    /// Bad parameter groups are refused, naming what is wrong.
+    #[test]
+    fn bad_parameter_groups_are_refused_by_name() {
+        let run = |optimizer: &str, shapes: &str, groups: &str| {
+            let params: Vec<String> = serde_json::from_str::<Vec<Vec<usize>>>(shapes)
+                .unwrap()
+                .iter()
+                .map(|s| {
+                    let n: usize = s.iter().product();
+                    format!(r#"{{"shape": {s:?}, "data": {:?}}}"#, vec![0.5; n])
+                })
+                .collect();
+            let text = format!(
+                r#"{{"dtype": "f32", "optimizer": {optimizer}, "params": [{}], "grads": [], "param_groups": {groups}}}"#,
+                params.join(",")
+            );
+            replay(&parse(&text).unwrap()).unwrap_err().to_string()
+        };
+        let adam = r#"{"name": "adam"}"#;
+        let e = run(adam, "[[2], [3]]", r#"[{"params": [0], "lrr": 0.1}, {"params": [1]}]"#);
+        assert!(e.contains("unknown hyperparameter 'lrr'"), "{e}");
+        let e = run(adam, "[[2], [3]]", r#"[{"params": [0]}]"#);
+        assert!(e.contains("tensor 1 is in no parameter group"), "{e}");
+        let e = run(adam, "[[2], [3]]", r#"[{"params": [0, 1]}, {"params": [1]}]"#);
+        assert_eq!(e, "some parameters appear in more than one parameter group");
+        let e = run(adam, "[[2]]", r#"[{"params": [0, 4]}]"#);
+        assert!(e.contains("names tensor 4, but there are 1 tensors"), "{e}");
+        let e = run(adam, "[[2]]", r#"[{"params": "all"}]"#);
+        assert!(e.contains("'params' must be a list"), "{e}");
+        let e = run(r#"{"name": "muon"}"#, "[[2, 2], [3]]", r#"[{"params": [0, 1]}]"#);
+        assert_eq!(e, "tensor 1: Muon only supports 2D parameters");
+        let e = run(adam, "[[2]]", r#"[{"params": [0], "betas": [0.9, 1.5]}]"#);
+        assert_eq!(e, "Invalid beta parameter at index 1: 1.5");
+    }
 }
