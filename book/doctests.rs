@@ -60,6 +60,10 @@ pub mod constraints {}
 pub mod distributed {}
 
 #[cfg(doctest)]
+#[doc = include_str!("src/param-groups.md")]
+pub mod param_groups {}
+
+#[cfg(doctest)]
 #[doc = include_str!("src/mnist.md")]
 pub mod mnist {}
 
