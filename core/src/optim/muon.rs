@@ -281,7 +281,7 @@ impl MuonConfig {
             gemm(gb, ga, ga, (k, k, k), Some((&*ga, b, c)));
             // X = a·X + B·X, into y, then back.
             gemm(y, gb, x, (k, k, m), Some((&*x, a, 1.0)));
-            x.copy_from_slice(&y[..x.len()]);
+            x.iter_mut().zip(y.iter()).for_each(|(x, &y)| *x = y);
         }
     }
 
@@ -302,25 +302,26 @@ impl MuonConfig {
         if p.len() != n || g.len() != n || state.len() < n || scratch.len() < scratch_len(rows, cols) {
             return;
         }
-        let buf = &mut state[..n];
+        let Some(buf) = state.get_mut(..n) else { return };
         momentum(buf, g, FusedLerp::new(1.0 - self.momentum));
         let (k, m, transposed) = if rows > cols { (cols, rows, true) } else { (rows, cols, false) };
-        let (x, work) = scratch.split_at_mut(k * m);
+        let (x, work) = scratch.split_at_mut((k * m).min(scratch.len()));
         let nest = FusedLerp::<F>::new(self.momentum);
-        for i in 0..rows {
-            for j in 0..cols {
-                let e = i * cols + j;
-                let u = if self.nesterov { nest.apply(g[e], buf[e]) } else { buf[e] };
-                let at = if transposed { j * m + i } else { e };
+        for (e, (&gi, &bi)) in g.iter().zip(buf.iter()).enumerate() {
+            let u = if self.nesterov { nest.apply(gi, bi) } else { bi };
+            let (Some(i), Some(j)) = (e.checked_div(cols), e.checked_rem(cols)) else { continue };
+            let at = if transposed { j * m + i } else { e };
+            if let Some(xa) = x.get_mut(at) {
                 // Through f32, as PyTorch's BFloat16 conversion (c10 converts a double to float first).
-                x[at] = of_f32(bf(f32_of(u)));
+                *xa = of_f32(bf(f32_of(u)));
             }
         }
         self.newton_schulz(x, work, k, m);
         // Back to the parameter's layout.
         let o: &[F] = if transposed {
-            transpose(&mut work[..n], x, k, m);
-            &work[..n]
+            let Some(back) = work.get_mut(..n) else { return };
+            transpose(back, x, k, m);
+            back
         } else {
             x
         };

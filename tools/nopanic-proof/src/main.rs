@@ -24,19 +24,23 @@ use core::hint::black_box as bb;
 use descent_core::accumulate::{AccumulateMode, AccumulateView};
 use descent_core::clip::{self, NormType, PercentileClipper};
 use descent_core::grad_scaler::{GradScaler, GradScalerConfig};
+use descent_core::group::{Group, Grouped, Reserve, Slot};
 use descent_core::half_state::{HalfFloat, HalfView, Rounding};
+use descent_core::layout::{Layout, Tensor};
 use descent_core::lbfgs::{Lbfgs, LbfgsConfig, LineSearch};
 use descent_core::lr_finder::LrRangeTest;
 use descent_core::nn::{self, Dense, DenseGrad, ModelBlob};
+use descent_core::pair::Pair;
 use descent_core::quant_state::{QuantRule, QuantView};
 use descent_core::schedule::{
-    AnnealStrategy, AnySchedule, ConstantLr, CosineAnnealingLr, CosineAnnealingWarmRestarts, CyclicLr,
-    CyclicMode, Driver, ExponentialLr, LinearLr, MultiStepLr, OneCycleLr, PlateauMode, PolynomialLr,
-    ReduceLrOnPlateau, Schedule, Segment, Sequential, StepLr, ThresholdMode, WarmupCosine,
+    AnnealStrategy, AnySchedule, Chained, ConstantLr, CosineAnnealingLr, CosineAnnealingWarmRestarts,
+    CyclicLr, CyclicMode, Driver, ExponentialLr, LambdaLr, LinearLr, MultiStepLr, MultiplicativeLr,
+    OneCycleLr, PlateauMode, PolynomialLr, ReduceLrOnPlateau, Schedule, Segment, Sequential, StepLr,
+    ThresholdMode, WarmupCosine,
 };
 use descent_core::{
     NonFinitePolicy, Optim, Optimizer, Real, UpdateRule, adadelta, adafactor, adagrad, adam, adamax, asgd,
-    lion, nadam, radam, rmsprop, rprop, sgd,
+    lamb, lars, lion, muon, nadam, radam, rmsprop, rprop, sgd,
 };
 use half::{bf16, f16};
 
@@ -91,7 +95,14 @@ extern "C" fn rust_eh_personality() {}
 
 /// Runs everything; returns the number of calls that failed but should not have.
 fn run() -> u32 {
-    optimizers::<f32>() + optimizers::<f64>() + reduced_state() + schedules() + clipping() + the_rest()
+    optimizers::<f32>()
+        + optimizers::<f64>()
+        + reduced_state()
+        + schedules()
+        + clipping()
+        + the_rest()
+        + groups::<f32>()
+        + groups::<f64>()
 }
 
 /// The first `k` bytes (all of them if there are fewer).
@@ -145,7 +156,7 @@ fn rule<R: UpdateRule, F: Real>(config: R) -> u32 {
     let (n, policy) = (bb(N), bb(NonFinitePolicy::SkipStep));
     let mut params = bb([F::ONE; N]);
     let grads = bb([F::from_f64(0.25); N]);
-    let mut state = [F::ZERO; 3 * N];
+    let mut state = [F::ZERO; 3 * N + 80];
     let mut fails = match Optim::with_buffer_and_policy(config.clone(), n, &mut state[..], policy) {
         Ok(mut opt) => {
             let f = exercise(&mut opt, bb(&mut params[..]), bb(&grads[..]));
@@ -157,7 +168,7 @@ fn rule<R: UpdateRule, F: Real>(config: R) -> u32 {
         }
         Err(_) => 1,
     };
-    match Optim::from_storage(config, [[F::ZERO; N]; 3], N, bb(NonFinitePolicy::Error)) {
+    match Optim::from_storage(config, [[F::ZERO; N]; 5], N, bb(NonFinitePolicy::Error)) {
         Ok(mut opt) => fails += exercise(&mut opt, &mut params, &grads),
         Err(_) => fails += 1,
     }
@@ -185,6 +196,9 @@ fn optimizers<F: Real>() -> u32 {
         + rule::<_, F>(bb(asgd::AsgdConfig::default()))
         + rule::<_, F>(bb(rprop::RpropConfig::default()))
         + rule::<_, F>(bb(lion::LionConfig::default()))
+        + rule::<_, F>(bb(lamb::LambConfig::default()))
+        + rule::<_, F>(bb(lars::LarsConfig::default()))
+        + rule::<_, F>(bb(muon::MuonConfig::default().with_shape(4, 6)))
         + adafactor
 }
 
@@ -493,4 +507,101 @@ fn model_blob() -> u32 {
     bb((nn::argmax(&z), grad.w_flat()));
     grad.clear();
     fails
+}
+
+/// A matrix [4, 6] and a vector [6] in two groups: 30 parameters.
+const GROUPED: usize = 30;
+
+/// A grouped optimizer of rule `R` over the two tensors, through the trait object, its group
+/// methods, freezing and reconfiguring, the reference step, save and restore.
+fn grouped<R: UpdateRule, F: Real>(configs: [R; 2]) -> u32 {
+    let tensors = bb([Tensor::new(0, &[4, 6], 0), Tensor::new(24, &[6], 1)]);
+    let Ok(layout) = Layout::new(tensors, bb(GROUPED), bb(2)) else { return 1 };
+    let groups = [Group::new(configs[0].clone()), Group::new(configs[1].clone())];
+    let mut slots = [Slot::default(), Slot::default()];
+    let mut state = [F::ZERO; 4 * GROUPED + 100];
+    let policy = bb(NonFinitePolicy::SkipStep);
+    let built =
+        Grouped::with_options(layout, groups, &mut slots[..], &mut state[..], policy, bb(Reserve::Momentum));
+    let Ok(mut opt) = built else { return 1 };
+    let mut params = bb([F::ONE; GROUPED]);
+    let grads = bb([F::from_f64(0.25); GROUPED]);
+    let mut fails = exercise(&mut opt, bb(&mut params[..]), bb(&grads[..]));
+    let g = bb(1usize);
+    let _ = opt.set_group_lr(g, bb(0.01));
+    let _ = opt.set_group_momentum(g, bb(0.5));
+    let _ = bb((opt.groups(), opt.group_lr(g), opt.group_momentum(g), opt.tensor_state(bb(1)), opt.slots()));
+    let _ = opt.set_group_config(g, configs[1].clone());
+    let _ = opt.set_frozen(g, bb(true));
+    fails += fail(opt.step(bb(&mut params[..]), bb(&grads[..])).is_err());
+    let _ = opt.set_frozen(g, bb(false));
+    fails + fail(opt.step_with_lanes::<4>(bb(&mut params[..]), bb(&grads[..])).is_err())
+}
+
+/// Every per-tensor rule in groups (Muon and AdamW paired, LAMB, LARS, a factored Adafactor, Adam),
+/// schedules over groups, and clipping per tensor and per group, in `F`.
+fn groups<F: Real>() -> u32 {
+    let muon = bb(muon::MuonConfig::default());
+    let adamw = bb(adam::AdamConfig::adamw());
+    let lamb = bb(lamb::LambConfig::default());
+    let lars = bb(lars::LarsConfig::default());
+    let factored = bb(adafactor::AdafactorConfig::default());
+    let mut fails = grouped::<_, F>([Pair::A(muon), Pair::B(adamw)])
+        + grouped::<_, F>([lamb, lamb])
+        + grouped::<_, F>([lars, lars])
+        + grouped::<_, F>([factored, factored])
+        + grouped::<_, F>([adamw, adam::AdamConfig { weight_decay: 0.0, ..adamw }]);
+    // Schedules over two groups.
+    let tensors = bb([Tensor::new(0, &[4, 6], 0), Tensor::new(24, &[6], 1)]);
+    let Ok(layout) = Layout::new(tensors, bb(GROUPED), bb(2)) else { return fails + 1 };
+    let sgd = bb(sgd::SgdConfig { momentum: 0.9, ..Default::default() });
+    let mut state = [F::ZERO; GROUPED];
+    let mut slots = [Slot::default(), Slot::default()];
+    let Ok(mut opt) =
+        Grouped::new(layout.clone(), [Group::new(sgd), Group::new(sgd)], &mut slots[..], &mut state[..])
+    else {
+        return fails + 1;
+    };
+    let lr = bb(0.1);
+    if let (Ok(a), Ok(b)) = (ExponentialLr::new(lr, bb(0.9)), StepLr::new(lr, bb(3), bb(0.5))) {
+        let (a, b) = (AnySchedule::Exponential(a), AnySchedule::Step(b));
+        match Chained::new(lr, &[a.clone(), b]) {
+            Ok(c) => {
+                let mut d = Driver::per_group([c.clone(), c]);
+                fails += fail(d.start(&mut opt).is_err() || d.step(&mut opt).is_err());
+                fails += round_trip!(d);
+            }
+            Err(_) => fails += 1,
+        }
+        let mut one = Driver::new(a);
+        fails += fail(one.step(&mut opt).is_ok());
+    }
+    let lambda = LambdaLr::new(lr, |t| 1.0 / (1.0 + t as f64));
+    let multiplicative = MultiplicativeLr::new(lr, |_| 0.95);
+    if let (Ok(l), Ok(m)) = (lambda, multiplicative) {
+        bb((l.lr_at(bb(3)), m.lr_at(bb(5)), m.lr_at(bb(2))));
+    }
+    let plateau = ReduceLrOnPlateau::new(
+        lr,
+        bb(PlateauMode::Min),
+        bb(0.5),
+        bb(0),
+        bb(1e-4),
+        bb(ThresholdMode::Rel),
+        bb(0),
+        bb(0.0),
+        bb(1e-8),
+    );
+    if let Ok(mut p) = plateau {
+        for m in bb([1.0, 2.0, 3.0]) {
+            fails += fail(p.step_groups(m, &mut opt).is_err());
+        }
+    }
+    // Clipping per tensor and per group.
+    let mut g = bb([F::from_f64(3.0); GROUPED]);
+    fails += fail(clip::clip_by_block_rms(&layout, &mut g, bb(0.5)).is_err());
+    fails += fail(clip::clip_norm_per_tensor(&layout, &mut g, bb(0.5)).is_err());
+    fails += fail(clip::clip_grad_norm_per_group(&layout, &mut g, bb(0.5), NormType::L2, bb(true)).is_err());
+    let mut norms = [F::ZERO; 2];
+    fails + fail(clip::group_norms(&layout, &g, NormType::L2, &mut norms).is_err())
 }
