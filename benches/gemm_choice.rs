@@ -3,11 +3,11 @@
 //! training step of 784-128-10 with batch 128 (f32): X·W₁, Xᵀ·δ₁ (the big two), H·W₂, δ₂·W₂ᵀ.
 //!
 //! Run: `cargo bench --bench gemm_choice --features bench-gemm` (one thread);
-//! `MATMUL_NUM_THREADS=2` runs both on two threads. After the criterion groups it prints the
+//! `DESCENT_BENCH_THREADS=2` runs both on two threads. After the criterion groups it prints the
 //! GFLOP/s of each, best of several timed runs measured side by side in this process.
 
 use criterion::{BenchmarkId, Criterion, Throughput, black_box};
-use descent::std_ext::model::gemm::{Mat, matmul};
+use descent::std_ext::model::gemm::{Mat, matmul_on};
 use gemm::Parallelism;
 use std::time::{Duration, Instant};
 
@@ -23,11 +23,11 @@ fn data(len: usize, seed: f32) -> Vec<f32> {
     (0..len).map(|i| (i as f32 * 0.37 + seed).sin()).collect()
 }
 
-fn with_mm(a: &[f32], b: &[f32], c: &mut [f32], s: (&str, usize, usize, usize, bool, bool)) {
+fn with_mm(threads: usize, a: &[f32], b: &[f32], c: &mut [f32], s: (&str, usize, usize, usize, bool, bool)) {
     let (_, m, k, n, at, bt) = s;
     let ma = if at { Mat::transposed(a, m, k) } else { Mat::new(a, m, k) };
     let mb = if bt { Mat::transposed(b, k, n) } else { Mat::new(b, k, n) };
-    matmul(ma, mb, 0.0, c);
+    matmul_on(threads, ma, mb, 0.0, c);
 }
 
 fn with_gemm(
@@ -83,12 +83,8 @@ fn best_of(mut f: impl FnMut(), budget: Duration) -> Duration {
 }
 
 fn main() {
-    let threads: usize = std::env::var("MATMUL_NUM_THREADS").ok().and_then(|t| t.parse().ok()).unwrap_or(1);
-    #[allow(unsafe_code)]
-    // SAFETY: set before any other thread exists.
-    unsafe {
-        std::env::set_var("MATMUL_NUM_THREADS", threads.to_string())
-    };
+    let threads: usize =
+        std::env::var("DESCENT_BENCH_THREADS").ok().and_then(|t| t.parse().ok()).unwrap_or(1);
     let par = if threads > 1 { Parallelism::Rayon(threads) } else { Parallelism::None };
     let mut c = Criterion::default().sample_size(20).configure_from_args();
     let mut rows = Vec::new();
@@ -99,7 +95,7 @@ fn main() {
         let mut g = c.benchmark_group(format!("gemm_choice/threads={threads}"));
         g.throughput(Throughput::Elements(flops as u64));
         g.bench_with_input(BenchmarkId::new("matrixmultiply", name), &s, |bch, &s| {
-            bch.iter(|| with_mm(black_box(&a), black_box(&b), &mut out, s))
+            bch.iter(|| with_mm(threads, black_box(&a), black_box(&b), &mut out, s))
         });
         g.bench_with_input(BenchmarkId::new("gemm", name), &s, |bch, &s| {
             bch.iter(|| with_gemm(black_box(&a), black_box(&b), &mut out, s, par))
@@ -107,12 +103,12 @@ fn main() {
         g.finish();
         // Both give the same product (up to summation order).
         let mut other = vec![0.0f32; m * n];
-        with_mm(&a, &b, &mut out, s);
+        with_mm(threads, &a, &b, &mut out, s);
         with_gemm(&a, &b, &mut other, s, par);
         let worst = out.iter().zip(&other).map(|(x, y)| (x - y).abs() / (1.0 + y.abs())).fold(0.0, f32::max);
         assert!(worst < 1e-4, "{name}: the two products differ by {worst}");
         let budget = Duration::from_millis(500);
-        let mm = best_of(|| with_mm(&a, &b, &mut out, s), budget);
+        let mm = best_of(|| with_mm(threads, &a, &b, &mut out, s), budget);
         let ge = best_of(|| with_gemm(&a, &b, &mut out, s, par), budget);
         rows.push((name, flops, mm, ge));
     }

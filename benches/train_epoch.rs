@@ -1,8 +1,8 @@
 //! One training epoch of the main job (784-128-10 ReLU, Adam lr 1e-3, batch 128) on the default
 //! data set: what `descent train` reports as seconds per epoch (the batches; evaluation excluded).
 //!
-//! Run: `cargo bench --bench train_epoch` (one thread), `MATMUL_NUM_THREADS=2 cargo bench --bench
-//! train_epoch` (two: matrixmultiply reads the variable once per process), and
+//! Run: `cargo bench --bench train_epoch` (one thread), `DESCENT_BENCH_THREADS=2 cargo bench
+//! --bench train_epoch` (two threads for the matrix products), and
 //! `DESCENT_DATA=/usr/share/datasets/fashion-mnist cargo bench --bench train_epoch` for
 //! Fashion-MNIST's 60,000 images. `benches/torch_mnist.py` times PyTorch's version of the same
 //! epoch (and, given `--descent target/release/descent`, both side by side).
@@ -13,24 +13,15 @@ use descent::std_ext::train::{Data, Silent, Split, Start, TrainOptions, run};
 use std::time::Duration;
 
 fn main() {
-    let threads = match std::env::var("MATMUL_NUM_THREADS") {
-        Ok(t) => t,
-        Err(_) => {
-            #[allow(unsafe_code)]
-            // SAFETY: set before any other thread exists (criterion starts none before this).
-            unsafe {
-                std::env::set_var("MATMUL_NUM_THREADS", "1")
-            };
-            "1".into()
-        }
-    };
+    let threads: usize =
+        std::env::var("DESCENT_BENCH_THREADS").ok().and_then(|t| t.parse().ok()).unwrap_or(1);
     let dir = default_dir().expect("the default data set");
     let mnist = Mnist::load(&dir).expect("MNIST-format data");
     let train = Split { x: &mnist.train.images, y: &mnist.train.labels, values: &[], n: mnist.train.n };
     let test = Split { x: &mnist.test.images, y: &mnist.test.labels, values: &[], n: mnist.test.n };
     // Evaluation is not part of an epoch's time: test on a single image.
     let data = Data { train, validation: None, test: test.head(1) };
-    let opts = TrainOptions { epochs: 1, ..TrainOptions::default() };
+    let opts = TrainOptions { epochs: 1, threads, ..TrainOptions::default() };
     let inputs = mnist.train.rows * mnist.train.cols;
     let mut c = Criterion::default()
         .sample_size(10)

@@ -14,11 +14,25 @@ use descent_core::Optimizer;
 
 const N: usize = 8;
 
-/// The static library cargo built beside this test (target/<profile>/libdescent_capi.a).
+/// The static library cargo built with this test: `cargo test` leaves it in target/<profile>/deps
+/// as libdescent_capi-<hash>.a (the newest one is this build's); `cargo build` also copies it to
+/// target/<profile>/libdescent_capi.a.
 fn staticlib() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().and_then(Path::parent).unwrap();
-    profile_dir.join("libdescent_capi.a")
+    let deps = exe.parent().unwrap();
+    let newest = std::fs::read_dir(deps)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            name.starts_with("libdescent_capi-") && name.ends_with(".a")
+        })
+        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+        .max();
+    match newest {
+        Some((_, path)) => path,
+        None => deps.parent().unwrap().join("libdescent_capi.a"),
+    }
 }
 
 /// What the example computes, through the Rust API: Adam (AMSGrad, lr 0.1) on Σ(x − target)²,

@@ -83,6 +83,8 @@ pub struct TrainOptions {
     pub patience: Option<usize>,
     /// When the schedule advances.
     pub schedule_per: SchedulePer,
+    /// Threads for the matrix products (the results are the same bits at every count).
+    pub threads: usize,
 }
 
 impl Default for TrainOptions {
@@ -105,6 +107,7 @@ impl Default for TrainOptions {
             seed: 0,
             patience: None,
             schedule_per: SchedulePer::Batch,
+            threads: 1,
         }
     }
 }
@@ -388,7 +391,7 @@ pub fn run(
     // need no more.
     let largest = [train.n, test.n, data.validation.map_or(0, |v| v.n)].into_iter().max().unwrap_or(1);
     let b = opts.batch_size.min(largest.max(1));
-    let mut ws = model.workspace(b);
+    let mut ws = model.workspace(b).with_threads(opts.threads);
     let mut grad = vec![0.0f32; np];
     let batches = train.n.div_ceil(b);
     let mut groups = Groups::new(np, opts.accumulate, batches)?;
@@ -554,6 +557,22 @@ mod tests {
 
     fn on<'a>(train: Split<'a>, test: Split<'a>) -> Data<'a> {
         Data { train, validation: None, test }
+    }
+
+    /// The thread count is an argument, and any count gives the same bits.
+    #[test]
+    fn every_thread_count_gives_the_same_history() {
+        let (x, y) = blobs(600, 1);
+        let (tx, ty) = blobs(300, 2);
+        let d = on(split(&x, &y), split(&tx, &ty));
+        let run =
+            |threads| train_on(d, 4, 3, &TrainOptions { threads, ..opts() }, None, &mut Silent).unwrap();
+        let one = run(1);
+        for threads in [2, 3] {
+            let many = run(threads);
+            assert_eq!(no_time(&many.history), no_time(&one.history), "{threads} threads");
+            assert_eq!(many.params, one.params);
+        }
     }
 
     #[test]

@@ -166,7 +166,7 @@ mod tests {
         let x: Vec<f32> = (0..n * 16).map(|i| ((i * 29 % 97) as f32 / 48.0) - 1.0).collect();
         let y: Vec<u8> = (0..n).map(|i| (i % 4) as u8).collect();
         let data = Split { x: &x, y: &y, values: &[], n };
-        let setup = Setup { sizes: vec![16, 32, 32, 32, 32, 4], batch: 64, seed: 1 };
+        let setup = Setup { sizes: vec![16, 32, 32, 32, 32, 4], batch: 64, seed: 1, threads: 2 };
         let opt = crate::named::parse("optimizer", "sgd:lr=0.01").unwrap();
         let relu = measure(data, &setup, Activation::Relu, &opt, 8, |_| {}).unwrap();
         let sigmoid = measure(data, &setup, Activation::Sigmoid, &opt, 8, |_| {}).unwrap();

@@ -36,6 +36,8 @@ pub struct Settings {
     pub batch: usize,
     /// Seed for initialization and shuffling.
     pub seed: u64,
+    /// Threads for the matrix products (the same bits at every count).
+    pub threads: usize,
 }
 
 /// What the test found.
@@ -53,7 +55,8 @@ pub struct Found {
 pub fn range_test(data: Split<'_>, s: &Settings, mut progress: impl FnMut(usize)) -> Result<Found, String> {
     let mut test = LrRangeTest::<MAX_STEPS>::with_smoothing(s.start_lr, s.end_lr, s.steps, s.beta, 4.0)
         .map_err(|e| e.to_string())?;
-    let mut net = Net::new(data, &s.sizes, Activation::Relu, Loss::CrossEntropy, s.seed, s.batch)?;
+    let mut net = Net::new(data, &s.sizes, Activation::Relu, Loss::CrossEntropy, s.seed, s.batch)?
+        .with_threads(s.threads);
     let n = net.params.len();
     let mut opt = registry::build::<f32>(&s.optimizer, &[n], n, NonFinitePolicy::Propagate)
         .map_err(|e| e.to_string())?;
@@ -152,6 +155,7 @@ mod tests {
             sizes: vec![4, 8, 2],
             batch: 32,
             seed: 3,
+            threads: 1,
         };
         let f = range_test(data, &s, |_| {}).unwrap();
         let tail: Vec<_> = f.points.iter().rev().take(8).collect();

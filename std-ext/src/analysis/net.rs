@@ -14,6 +14,8 @@ pub struct Setup {
     pub batch: usize,
     /// Seed for initialization and shuffling.
     pub seed: u64,
+    /// Threads for the matrix products (the same bits at every count).
+    pub threads: usize,
 }
 
 /// An MLP, its parameters and the training data it sees.
@@ -33,6 +35,12 @@ pub struct Net<'a> {
 }
 
 impl<'a> Net<'a> {
+    /// This net, its matrix products on `threads` threads.
+    pub fn with_threads(mut self, threads: usize) -> Self {
+        self.ws = std::mem::take(&mut self.ws).with_threads(threads);
+        self
+    }
+
     /// The model of `setup` with `activation`, over `data`.
     pub fn from_setup(
         data: Split<'a>,
@@ -40,7 +48,8 @@ impl<'a> Net<'a> {
         activation: Activation,
         loss: Loss,
     ) -> Result<Self, String> {
-        Net::new(data, &setup.sizes, activation, loss, setup.seed, setup.batch)
+        Ok(Net::new(data, &setup.sizes, activation, loss, setup.seed, setup.batch)?
+            .with_threads(setup.threads))
     }
 
     /// A model of layer widths `sizes`, initialized from `seed`, over `data` in batches of `batch`.

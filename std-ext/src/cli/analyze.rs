@@ -3,7 +3,7 @@
 //! `analysis/<topic>`), and prints a short summary.
 
 use super::check::{self, MAX_EPOCHS, MAX_STEPS, MAX_THREADS};
-use super::train::{load_data, set_threads, splits};
+use super::train::{load_data, splits};
 use super::{Failure, check_output_dir};
 use crate::analysis::net::Setup;
 use crate::analysis::{self, Output, Surface};
@@ -274,7 +274,12 @@ struct DataArgs {
 
 impl DataArgs {
     fn setup(&self, default_hidden: &[usize]) -> Setup {
-        Setup { sizes: self.sizes(default_hidden), batch: self.batch_size, seed: self.seed }
+        Setup {
+            sizes: self.sizes(default_hidden),
+            batch: self.batch_size,
+            seed: self.seed,
+            threads: self.threads,
+        }
     }
     fn sizes(&self, default_hidden: &[usize]) -> Vec<usize> {
         let hidden = if self.hidden.is_empty() { default_hidden } else { &self.hidden };
@@ -556,7 +561,6 @@ pub fn run(a: Args) -> Result<(), Failure> {
                 );
             }
             if *epochs > 0 {
-                set_threads(data.threads);
                 let mnist = load_data(&data.data)?;
                 let (train, test) = splits(&mnist);
                 let opts = TrainOptions {
@@ -565,6 +569,7 @@ pub fn run(a: Args) -> Result<(), Failure> {
                     batch_size: data.batch_size,
                     hidden: if data.hidden.is_empty() { vec![128] } else { data.hidden.clone() },
                     seed: data.seed,
+                    threads: data.threads,
                     ..TrainOptions::default()
                 };
                 let (bar, tick) = progress(lrs.len(), "learning rates");
@@ -618,8 +623,8 @@ pub fn run(a: Args) -> Result<(), Failure> {
                 sizes: data.sizes(&[128]),
                 batch: data.batch_size,
                 seed: data.seed,
+                threads: data.threads,
             };
-            set_threads(data.threads);
             let mnist = load_data(&data.data)?;
             let (train, _) = splits(&mnist);
             let mut out = Output::new(&dir).map_err(Failure)?;
@@ -643,7 +648,6 @@ pub fn run(a: Args) -> Result<(), Failure> {
                 .map(|a| a.parse::<Activation>().map_err(Failure))
                 .collect::<Result<Vec<_>, _>>()?;
             let opt = optimizer("--optimizer", name)?;
-            set_threads(data.threads);
             let mnist = load_data(&data.data)?;
             let (train, _) = splits(&mnist);
             let setup = data.setup(&analysis::gradient_flow::DEEP[1..5]);
@@ -680,7 +684,6 @@ pub fn run(a: Args) -> Result<(), Failure> {
             check::count("--side", *side, 3, MAX_SIDE)?;
             check::number("--span", *span, "a positive number", |s| s > 0.0)?;
             let opt = optimizer("--optimizer", name)?;
-            set_threads(data.threads);
             let mnist = load_data(&data.data)?;
             let (train, test) = splits(&mnist);
             let sizes = data.sizes(&[128]);
@@ -690,6 +693,7 @@ pub fn run(a: Args) -> Result<(), Failure> {
                 batch_size: data.batch_size,
                 hidden: sizes[1..sizes.len() - 1].to_vec(),
                 seed: data.seed,
+                threads: data.threads,
                 ..TrainOptions::default()
             };
             let trained =
@@ -702,7 +706,8 @@ pub fn run(a: Args) -> Result<(), Failure> {
                 data.seed,
                 data.batch_size,
             )
-            .map_err(Failure)?;
+            .map_err(Failure)?
+            .with_threads(data.threads);
             let initial = std::mem::replace(&mut net.params, trained.params);
             let (bar, tick) = progress(61 + side * side, "landscape");
             let l = analysis::landscape::explore(
@@ -835,7 +840,6 @@ pub fn run(a: Args) -> Result<(), Failure> {
                 .iter()
                 .map(|r| optimizer("--run", r).map(|m| (r.clone(), m)))
                 .collect::<Result<Vec<_>, _>>()?;
-            set_threads(data.threads);
             let mnist = load_data(&data.data)?;
             let (train, _) = splits(&mnist);
             let (bar, tick) = progress(runs.len() * epochs, "epochs");

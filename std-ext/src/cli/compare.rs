@@ -1,7 +1,7 @@
 //! `descent compare`: a comparison of optimizers on the same MLP.
 
 use super::check::{self, MAX_EPOCHS, MAX_THREADS};
-use super::train::{Report, load_data, set_threads, splits};
+use super::train::{Report, load_data, splits};
 use super::{Failure, Staged, check_output_dir};
 use crate::plot::{Series, bar_chart, line_chart};
 use crate::train::{History, TrainOptions};
@@ -134,7 +134,6 @@ pub fn run(a: Args) -> Result<(), Failure> {
         build(m).map_err(|e| Failure(format!("--optimizers: {label}: {e}")))?;
     }
     check_output_dir(&a.out, "--out")?;
-    set_threads(a.threads);
     let mnist = load_data(&a.data)?;
     let (train, test) = splits(&mnist);
     let inputs = mnist.train.rows * mnist.train.cols;
@@ -147,6 +146,7 @@ pub fn run(a: Args) -> Result<(), Failure> {
             batch_size: a.batch_size,
             hidden: a.hidden.clone(),
             seed: a.seed,
+            threads: a.threads,
             ..TrainOptions::default()
         };
         let mut report = Report::new(a.epochs, a.quiet, &format!("{label:>width$} "));

@@ -237,16 +237,9 @@ pub fn options(a: &Recipe, epochs: usize) -> Result<TrainOptions, Failure> {
         patience: a.patience,
         schedule_per: if a.schedule_per == "batch" { SchedulePer::Batch } else { SchedulePer::Epoch },
         loss: crate::model::Loss::CrossEntropy,
+        // Not part of the recipe: any thread count gives the same bits (set by the run).
+        threads: 1,
     })
-}
-
-/// Sets the matrix-product thread count (matrixmultiply reads it once, at its first use).
-pub fn set_threads(threads: usize) {
-    #[allow(unsafe_code)]
-    // SAFETY: called at start-up from the main thread, before any other thread exists.
-    unsafe {
-        std::env::set_var("MATMUL_NUM_THREADS", threads.to_string());
-    }
 }
 
 /// Loads the data set named by `--data` (or the default one, [`crate::data::mnist::default_dir`]).
@@ -478,7 +471,7 @@ pub fn run(a: Args) -> Result<(), Failure> {
         (Err(Failure(e)), Some(p)) if !e.starts_with("--epochs") => {
             return Err(Failure(format!("--resume {}: {e}", p.display())));
         }
-        (o, _) => o?,
+        (o, _) => TrainOptions { threads: a.threads, ..o? },
     };
     let probe = probe(&opts, &recipe, a.resume.as_deref())?;
     let mut schedule = schedule(&recipe, probe.as_ref())?;
@@ -514,7 +507,6 @@ pub fn run(a: Args) -> Result<(), Failure> {
         let inputs: Vec<(&str, &Path)> = files.iter().map(|f| ("--data", f.as_path())).collect();
         check::distinct(&outputs, &inputs)?;
     }
-    set_threads(a.threads);
     let mnist = load_data(&a.data)?;
     let examples = training_examples(&mnist, recipe.limit, recipe.val_fraction, recipe.seed)?;
     let data = data_splits(&examples, &mnist, recipe.val_fraction)?;

@@ -7,7 +7,7 @@
 //! batch X `[batch, inputs]` gives Z = X·W + b without transposes) and b `[outputs]`. PyTorch's
 //! `nn.Linear` stores Wᵀ (`[out, in]`); the function computed is the same.
 
-use super::gemm::{Mat, matmul};
+use super::gemm::{Mat, matmul_on};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal, Uniform};
@@ -147,13 +147,24 @@ pub struct Mlp {
     layers: Vec<Layer>,
 }
 
-/// Buffers reused across batches: activations per layer and two gradient scratch buffers.
+/// Buffers reused across batches: activations per layer and two gradient scratch buffers; and
+/// the threads the matrix products run on (1 unless [`Workspace::with_threads`]; the results are
+/// the same bits at every count).
 #[derive(Debug, Default)]
 pub struct Workspace {
     batch: usize,
+    threads: usize,
     acts: Vec<Vec<f32>>,
     delta: Vec<f32>,
     delta_prev: Vec<f32>,
+}
+
+impl Workspace {
+    /// This workspace, its matrix products on `threads` threads (at least 1).
+    pub fn with_threads(mut self, threads: usize) -> Self {
+        self.threads = threads.max(1);
+        self
+    }
 }
 
 impl Mlp {
@@ -244,6 +255,7 @@ impl Mlp {
         let widest = self.sizes.iter().copied().max().unwrap_or(0);
         Workspace {
             batch,
+            threads: 1,
             acts: self.layers.iter().map(|l| vec![0.0; batch * l.outputs]).collect(),
             delta: vec![0.0; batch * widest],
             delta_prev: vec![0.0; batch * widest],
@@ -251,6 +263,7 @@ impl Mlp {
     }
 
     fn check(&self, params: &[f32], x: &[f32], batch: usize, ws: &Workspace) {
+        debug_assert!(ws.threads >= 1);
         assert_eq!(params.len(), self.num_params(), "parameter buffer has the wrong length");
         assert_eq!(x.len(), batch * self.inputs(), "input batch has the wrong length");
         assert!(batch <= ws.batch, "batch larger than the workspace");
@@ -268,7 +281,8 @@ impl Mlp {
             for row in out.chunks_exact_mut(l.outputs) {
                 row.copy_from_slice(b);
             }
-            matmul(
+            matmul_on(
+                ws.threads,
                 Mat::new(input, batch, l.inputs),
                 Mat::transposed(&params[l.w.clone()], l.inputs, l.outputs),
                 1.0,
@@ -337,7 +351,8 @@ impl Mlp {
             let input: &[f32] = if li == 0 { x } else { &ws.acts[li - 1][..batch * l.inputs] };
             let delta = &ws.delta[..batch * l.outputs];
             // dW = δᵀ · input (outputs × inputs) ; db = column sums of δ.
-            matmul(
+            matmul_on(
+                ws.threads,
                 Mat::transposed(delta, l.outputs, batch),
                 Mat::new(input, batch, l.inputs),
                 0.0,
@@ -350,7 +365,8 @@ impl Mlp {
             }
             if li > 0 {
                 let prev = &mut ws.delta_prev[..batch * l.inputs];
-                matmul(
+                matmul_on(
+                    ws.threads,
                     Mat::new(delta, batch, l.outputs),
                     Mat::new(&params[l.w.clone()], l.outputs, l.inputs),
                     0.0,
