@@ -52,7 +52,7 @@ pub struct GradScaler {
 }
 
 /// Persistence id of the scaler.
-const KIND: u8 = 0x40;
+const KIND: u8 = persist::Kind::GradScaler.byte();
 
 impl GradScaler {
     /// A scaler; refuses growth_factor ≤ 1, backoff_factor ≥ 1 (PyTorch's asserts), a

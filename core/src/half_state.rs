@@ -27,7 +27,7 @@ use crate::optim::{
     NonFinitePolicy, Optimizer, StateBuffer, StepOutcome, UpdateRule, check_inputs, open_saved, read_config,
     rule_optimizer_methods, state_fits,
 };
-use crate::persist::{Header, Persist, Reader, Writer};
+use crate::persist::{Header, Kind, Persist, Reader, Writer};
 
 pub use half::{bf16, f16};
 
@@ -180,8 +180,6 @@ pub fn round_stochastic<H: HalfFloat>(x: f32, rng: &mut SplitMix64) -> H {
 const BLOCK: usize = 64;
 /// Most state streams an elementwise rule uses (AMSGrad, centered RMSprop with momentum).
 const MAX_STREAMS: usize = 3;
-/// Id of half state in saved bytes: the rule's id with this bit set.
-const KIND_BIT: u8 = 0x20;
 
 /// An optimizer whose state is stored as `H` (bf16 or f16): configuration `R`, storage `B`.
 #[derive(Debug, Clone)]
@@ -286,7 +284,12 @@ impl<R: UpdateRule, H: HalfFloat, B: StateBuffer<H>> HalfOptim<R, H, B> {
     }
 
     fn write_all(&self, w: &mut Writer<'_>) -> Result<(), Error> {
-        w.header(&Header { kind: R::ID | KIND_BIT, float_bytes: 2, n: self.len as u64, steps: self.steps })?;
+        w.header(&Header {
+            kind: Kind::HalfState(R::ID).byte(),
+            float_bytes: 2,
+            n: self.len as u64,
+            steps: self.steps,
+        })?;
         w.u8(H::ID)?;
         w.u8(self.policy.to_u8())?;
         write_rounding(w, self.rounding, self.rng)?;
@@ -361,7 +364,7 @@ impl<R: UpdateRule, H: HalfFloat, B: StateBuffer<H>> Optimizer<f32> for HalfOpti
 
     fn restore(&mut self, bytes: &[u8]) -> Result<(), Error> {
         // The float width is checked with the format id.
-        let (h, mut r) = open_saved(bytes, R::ID | KIND_BIT, None, self.len)?;
+        let (h, mut r) = open_saved(bytes, Kind::HalfState(R::ID).byte(), None, self.len)?;
         let hid = r.u8()?;
         if hid != H::ID || h.float_bytes != 2 {
             return Err(Error::StateMismatch {

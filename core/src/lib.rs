@@ -49,7 +49,7 @@ pub mod persist;
 pub mod quant_state;
 pub mod real;
 pub mod schedule;
-pub mod simd;
+pub mod sqrt;
 
 pub use error::Error;
 pub use optim::registry::{OPTIMIZERS, OptimizerInfo};

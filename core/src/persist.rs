@@ -7,7 +7,7 @@
 //! |---|---|---|
 //! | 0 | 4 | magic `b"DSNT"` |
 //! | 4 | 2 | format version, `u16` (1) |
-//! | 6 | 1 | kind: optimizer id (see [`crate::OPTIMIZERS`]); 0x81 plateau, 0x82 sequential, 0x83 schedule driver |
+//! | 6 | 1 | kind: what was saved, one byte from the table of [`Kind`] |
 //! | 7 | 1 | float width in bytes (4 = f32, 8 = f64; 0 where no floats are stored) |
 //! | 8 | 8 | number of parameters `n`, `u64` (sequential: number of segments; other schedules: 0) |
 //! | 16 | 8 | step count, `u64` (schedules: their t, or the plateau's `last_epoch`) |
@@ -28,6 +28,83 @@ pub const VERSION: u16 = 1;
 pub const HEADER_LEN: usize = 24;
 /// Size of the checksum trailer.
 pub const TRAILER_LEN: usize = 4;
+
+/// Every kind of saved state, and the byte that names it at offset 6 of the header: the one
+/// table of kinds. Optimizer rules take ids in [`Kind::RULE_IDS`]; the half- and 8-bit-state
+/// wrappers set one bit above them, so no two kinds can share a byte (`Kind::all` and a test
+/// check it for every rule).
+///
+/// | byte | kind |
+/// |---|---|
+/// | `id` (0x01–0x1F) | an optimizer over one flat slice, f32/f64 state ([`crate::optim::Optim`]) |
+/// | `0x20 \| id` | the same, half-precision state ([`crate::half_state`]) |
+/// | `0x40` | the dynamic loss scaler ([`crate::grad_scaler`]) |
+/// | `0x40 \| id` | the same optimizer, 8-bit state ([`crate::quant_state`]) |
+/// | `0x60` | an optimizer over parameter groups ([`crate::optim::group`]; its rule id follows in the body) |
+/// | `0x81` | `ReduceLROnPlateau` ([`crate::schedule::Plateau`]) |
+/// | `0x82` | `SequentialLR` ([`crate::schedule::Sequential`]) |
+/// | `0x83` | a schedule driver over one group ([`crate::schedule::Driver`]) |
+/// | `0x84` | a schedule driver over several groups |
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// An optimizer over one flat slice; its rule's id.
+    Rule(u8),
+    /// An optimizer with half-precision state; its rule's id.
+    HalfState(u8),
+    /// An optimizer with 8-bit state; its rule's id.
+    QuantState(u8),
+    /// The dynamic loss scaler.
+    GradScaler,
+    /// An optimizer over parameter groups.
+    Grouped,
+    /// `ReduceLROnPlateau`.
+    Plateau,
+    /// `SequentialLR`.
+    Sequential,
+    /// A schedule driver over one group.
+    Driver,
+    /// A schedule driver over several groups.
+    DriverGroups,
+}
+
+impl Kind {
+    /// The ids a rule may take ([`crate::optim::UpdateRule::ID`]).
+    pub const RULE_IDS: core::ops::RangeInclusive<u8> = 1..=0x1F;
+    /// The kinds that are not tied to a rule.
+    pub const FIXED: [Kind; 6] =
+        [Kind::GradScaler, Kind::Grouped, Kind::Plateau, Kind::Sequential, Kind::Driver, Kind::DriverGroups];
+
+    /// The byte in the header.
+    pub const fn byte(self) -> u8 {
+        match self {
+            Kind::Rule(id) => id,
+            Kind::HalfState(id) => 0x20 | id,
+            Kind::GradScaler => 0x40,
+            Kind::QuantState(id) => 0x40 | id,
+            Kind::Grouped => 0x60,
+            Kind::Plateau => 0x81,
+            Kind::Sequential => 0x82,
+            Kind::Driver => 0x83,
+            Kind::DriverGroups => 0x84,
+        }
+    }
+
+    /// The kind a header byte names, if any (rule ids are not checked against the rules).
+    pub const fn from_byte(b: u8) -> Option<Kind> {
+        Some(match b {
+            0x01..=0x1F => Kind::Rule(b),
+            0x21..=0x3F => Kind::HalfState(b & 0x1F),
+            0x40 => Kind::GradScaler,
+            0x41..=0x5F => Kind::QuantState(b & 0x1F),
+            0x60 => Kind::Grouped,
+            0x81 => Kind::Plateau,
+            0x82 => Kind::Sequential,
+            0x83 => Kind::Driver,
+            0x84 => Kind::DriverGroups,
+            _ => return None,
+        })
+    }
+}
 
 /// The fixed header of a saved state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -307,4 +384,24 @@ macro_rules! persist_fields {
             }
         }
     };
+}
+
+#[cfg(test)]
+mod kind_tests {
+    use super::Kind;
+
+    /// Every kind any rule id can make, and the fixed ones, have distinct bytes, and each byte
+    /// reads back as its kind.
+    #[test]
+    fn kinds_never_share_a_byte() {
+        let mut seen = [None::<Kind>; 256];
+        let rules = Kind::RULE_IDS.flat_map(|id| [Kind::Rule(id), Kind::HalfState(id), Kind::QuantState(id)]);
+        for kind in rules.chain(Kind::FIXED) {
+            let b = kind.byte();
+            assert!(seen[b as usize].is_none(), "{kind:?} and {:?} share byte {b:#04x}", seen[b as usize]);
+            seen[b as usize] = Some(kind);
+            assert_eq!(Kind::from_byte(b), Some(kind));
+        }
+        assert_eq!(Kind::from_byte(0), None);
+    }
 }

@@ -89,7 +89,7 @@ use crate::optim::{
     NonFinitePolicy, Optimizer, StateBuffer, StepOutcome, UpdateRule, check_inputs, open_saved, read_config,
     rule_optimizer_methods,
 };
-use crate::persist::{Header, Persist, Writer};
+use crate::persist::{Header, Kind, Persist, Writer};
 use crate::radam::RadamConfig;
 use crate::sgd::SgdConfig;
 
@@ -100,8 +100,6 @@ pub use crate::half_state::{Rounding, SplitMix64};
 pub const BLOCK: usize = 64;
 /// Most state streams a supported rule uses (AMSGrad).
 const MAX_STREAMS: usize = 3;
-/// Id of quantized state in saved bytes: the rule's id with this bit set.
-const KIND_BIT: u8 = 0x40;
 
 /// Number of blocks (and so of scales per stream) for `n` parameters in blocks of `block`: the
 /// second size of the owned aliases, e.g. `Adam8<1000, { blocks(1000, BLOCK) }>`.
@@ -473,7 +471,12 @@ impl<R: QuantRule, C: StateBuffer<u8>, S: StateBuffer<f32>, const BLOCK: usize> 
     }
 
     fn write_all(&self, w: &mut Writer<'_>) -> Result<(), Error> {
-        w.header(&Header { kind: R::ID | KIND_BIT, float_bytes: 1, n: self.len as u64, steps: self.steps })?;
+        w.header(&Header {
+            kind: Kind::QuantState(R::ID).byte(),
+            float_bytes: 1,
+            n: self.len as u64,
+            steps: self.steps,
+        })?;
         w.u64(BLOCK as u64)?;
         w.u8(self.policy.to_u8())?;
         write_rounding(w, self.rounding, self.rng)?;
@@ -516,7 +519,7 @@ impl<R: QuantRule, C: StateBuffer<u8>, S: StateBuffer<f32>, const BLOCK: usize> 
     }
 
     fn restore(&mut self, bytes: &[u8]) -> Result<(), Error> {
-        let (h, mut r) = open_saved(bytes, R::ID | KIND_BIT, Some(1), self.len)?;
+        let (h, mut r) = open_saved(bytes, Kind::QuantState(R::ID).byte(), Some(1), self.len)?;
         let mismatch = |field, expected: u64, found: u64| Error::StateMismatch { field, expected, found };
         let block = r.u64()?;
         if block != BLOCK as u64 {

@@ -2,7 +2,7 @@
 //!
 //! Why our own trait rather than num-traits' `Float`: associated constants (no
 //! `T::from(0.9).unwrap()` panic paths), a square root that we choose (one that the compiler can
-//! vectorize where the target has a vector square root, see [`crate::simd`]), a NaN-propagating
+//! vectorize where the target has a vector square root, see [`crate::sqrt`]), a NaN-propagating
 //! maximum (PyTorch's `torch.maximum` propagates NaN; `f32::max` does not), and no silent switch of
 //! backend when another crate turns on `num-traits/std`. num-traits' `FloatCore` is the supertrait,
 //! so generic code still interoperates.
@@ -178,8 +178,8 @@ const LANES_F32: usize = 8;
 #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
 const LANES_F64: usize = 4;
 
-impl_real!(f32, 4, LANES_F32, "f32", crate::simd::sqrt_f32, libm::fmaf, libm::expf, libm::logf);
-impl_real!(f64, 8, LANES_F64, "f64", crate::simd::sqrt_f64, libm::fma, libm::exp, libm::log);
+impl_real!(f32, 4, LANES_F32, "f32", crate::sqrt::sqrt_f32, libm::fmaf, libm::expf, libm::logf);
+impl_real!(f64, 8, LANES_F64, "f64", crate::sqrt::sqrt_f64, libm::fma, libm::exp, libm::log);
 
 /// `base^exp` for the bias corrections `β^t` and every other power of a hyperparameter, computed
 /// in `f64` with libm's correctly rounded-ish `pow` (≤ 1 ulp), the same in every build. Python's

@@ -15,7 +15,7 @@ use descent_core::Optimizer;
 use descent_core::adam::{Adam, AdamConfig};
 use descent_core::optim::ops::Lerp;
 use descent_core::real::pow_step;
-use descent_core::simd::sqrt_f32;
+use descent_core::sqrt::sqrt_f32;
 
 /// Relative error of descent's `f32` square root against the correctly rounded one, over every
 /// `f32` in [1, 4). micromath's square root halves the exponent with a bit shift, so its relative

@@ -8,7 +8,7 @@
 //!
 //! Both paths run elementwise rules at [`LANES_F32`] / [`LANES_F64`] lanes per chunk, the widths
 //! that vectorize best (`benches/step_throughput.rs`), which are also descent-core's production
-//! widths on x86-64 (`Real::LANES`). ASGD runs at 8 lanes ([`ASGD_LANES`], measured faster), and
+//! widths on x86-64 (`Real::LANES`). rules that ask for narrow lanes run at 8 ([`NARROW_LANES`]; ASGD, measured faster), and
 //! rules with reductions (Adafactor, whose sums follow the lane blocking) take descent-core's own
 //! step.
 //!
@@ -60,17 +60,18 @@ pub enum Kernels {
     Portable,
 }
 
-/// ASGD's lane width: it runs faster at 8 lanes than at [`LANES_F32`] (`step_throughput`: 0.36–0.49
-/// ns per element against 0.55–0.68 at 16 lanes).
-pub const ASGD_LANES: usize = 8;
+/// The lane width of rules that ask for narrow lanes ([`UpdateRule::NARROW_LANES`]): ASGD runs
+/// faster at 8 lanes than at [`LANES_F32`] (`step_throughput`: 0.36–0.49 ns per element against
+/// 0.55–0.68 at 16 lanes).
+pub const NARROW_LANES: usize = 8;
 
 /// An optimizer of descent-core whose step can run at a chosen lane width: the flat [`Optim`] and
 /// the grouped [`Grouped`].
 pub trait LaneStep<F: Real>: Optimizer<F> {
     /// Whether its rule is elementwise (rules with reductions take descent-core's own step).
     const ELEMENTWISE: bool;
-    /// Its rule's name (for per-rule lane widths).
-    const RULE: &'static str;
+    /// Whether its rule runs at [`NARROW_LANES`] ([`UpdateRule::NARROW_LANES`]).
+    const NARROW_LANES: bool;
     /// One step at `L` lanes (`#[inline(always)]` in descent-core, so that it is compiled for the
     /// caller's target features).
     fn step_at<const L: usize>(&mut self, params: &mut [F], grads: &[F]) -> Result<StepOutcome, Error>;
@@ -78,7 +79,7 @@ pub trait LaneStep<F: Real>: Optimizer<F> {
 
 impl<R: UpdateRule, F: Real, B: StateBuffer<F>> LaneStep<F> for Optim<R, F, B> {
     const ELEMENTWISE: bool = R::ELEMENTWISE;
-    const RULE: &'static str = R::NAME;
+    const NARROW_LANES: bool = R::NARROW_LANES;
     #[inline(always)]
     fn step_at<const L: usize>(&mut self, params: &mut [F], grads: &[F]) -> Result<StepOutcome, Error> {
         self.step_with_lanes::<L>(params, grads)
@@ -95,15 +96,15 @@ where
     B: StateBuffer<F>,
 {
     const ELEMENTWISE: bool = R::ELEMENTWISE;
-    const RULE: &'static str = R::NAME;
+    const NARROW_LANES: bool = R::NARROW_LANES;
     #[inline(always)]
     fn step_at<const L: usize>(&mut self, params: &mut [F], grads: &[F]) -> Result<StepOutcome, Error> {
         self.step_with_lanes::<L>(params, grads)
     }
 }
 
-/// The step both paths run: elementwise rules at [`LANES_F32`] / [`LANES_F64`] lanes (ASGD at
-/// [`ASGD_LANES`]); rules with reductions take descent-core's own step.
+/// The step both paths run: elementwise rules at [`LANES_F32`] / [`LANES_F64`] lanes (rules asking for
+/// narrow lanes at [`NARROW_LANES`]); rules with reductions take descent-core's own step.
 #[inline(always)]
 fn step_lanes<F: Real, O: LaneStep<F>>(
     opt: &mut O,
@@ -113,8 +114,8 @@ fn step_lanes<F: Real, O: LaneStep<F>>(
     if !O::ELEMENTWISE {
         return opt.step(params, grads);
     }
-    if O::RULE == "asgd" {
-        return opt.step_at::<ASGD_LANES>(params, grads);
+    if O::NARROW_LANES {
+        return opt.step_at::<NARROW_LANES>(params, grads);
     }
     match F::BYTES {
         4 => opt.step_at::<LANES_F32>(params, grads),

@@ -1,7 +1,10 @@
 //! # descent-std
 //!
-//! The `std` side of descent: building optimizers by name, replaying PyTorch conformance specs
-//! (`descent replay`), and (as later chapters land) MNIST training and convergence analysis.
+//! The `std` side of descent: optimizers built by name from keyword arguments ([`registry`]) and
+//! run through the CPU's fastest kernels ([`dispatch`]), PyTorch conformance replay
+//! ([`replay`]), MLP training on MNIST over parameter groups ([`train`], [`param_groups`],
+//! [`checkpoint`]), the convergence-analysis toolkit ([`analysis`]), plots ([`plot`]) and the
+//! `descent` command-line tool ([`cli`]).
 #![deny(missing_docs)]
 
 pub mod analysis;

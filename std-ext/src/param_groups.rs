@@ -194,9 +194,9 @@ fn muon_adamw(
         map.remove("name");
         let mut k = Kwargs::new(if *is_muon { "muon" } else { "adamw" }, &map);
         let config = if *is_muon {
-            Pair::A(registry::muon_config(&mut k)?)
+            Pair::A(registry::parse(&mut k, MuonConfig::default())?)
         } else {
-            Pair::B(registry::adam_config(&mut k, AdamConfig::adamw())?)
+            Pair::B(registry::parse(&mut k, AdamConfig::adamw())?)
         };
         k.finish()?;
         groups.push(Group { config, frozen: spec.frozen });

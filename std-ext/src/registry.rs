@@ -2,23 +2,9 @@
 //! replay` and `descent train` need them. Unknown names and unknown or mistyped keys are refused;
 //! values are validated by the core with PyTorch's messages.
 
-use descent_core::adadelta::AdadeltaConfig;
-use descent_core::adafactor::AdafactorConfig;
-use descent_core::adagrad::AdagradConfig;
-use descent_core::adam::AdamConfig;
-use descent_core::adamax::AdamaxConfig;
-use descent_core::asgd::AsgdConfig;
 use descent_core::group::{Group, Grouped, Reserve, Slot};
-use descent_core::lamb::LambConfig;
-use descent_core::lars::LarsConfig;
 use descent_core::layout::{Layout, Shape, Tensor};
-use descent_core::lion::LionConfig;
-use descent_core::muon::{AdjustLr, MuonConfig};
-use descent_core::nadam::NadamConfig;
-use descent_core::radam::RadamConfig;
-use descent_core::rmsprop::RmspropConfig;
-use descent_core::rprop::RpropConfig;
-use descent_core::sgd::SgdConfig;
+use descent_core::optim::fields::{Field, Fields};
 use descent_core::{NonFinitePolicy, Optim, Optimizer, Real, StateBuffer, UpdateRule};
 use serde_json::{Map, Value};
 use std::fmt;
@@ -194,220 +180,80 @@ pub fn number(v: &Value) -> Option<f64> {
     }
 }
 
-/// Reads one configuration of a rule from keyword arguments (the caller refuses unknown keys).
-type Parse<R> = fn(&mut Kwargs<'_>) -> Result<R, BuildError>;
-
-fn sgd(k: &mut Kwargs<'_>) -> Result<SgdConfig, BuildError> {
-    let d = SgdConfig::default();
-    Ok(SgdConfig {
-        lr: k.f64("lr", d.lr)?,
-        momentum: k.f64("momentum", d.momentum)?,
-        dampening: k.f64("dampening", d.dampening)?,
-        weight_decay: k.f64("weight_decay", d.weight_decay)?,
-        nesterov: k.bool("nesterov", d.nesterov)?,
-        maximize: k.bool("maximize", d.maximize)?,
-    })
-}
-
-/// Adam's (or AdamW's) keyword arguments over defaults `d`.
-pub(crate) fn adam_config(k: &mut Kwargs<'_>, d: AdamConfig) -> Result<AdamConfig, BuildError> {
-    Ok(AdamConfig {
-        lr: k.f64("lr", d.lr)?,
-        betas: k.pair_f64("betas", d.betas)?,
-        eps: k.f64("eps", d.eps)?,
-        weight_decay: k.f64("weight_decay", d.weight_decay)?,
-        amsgrad: k.bool("amsgrad", d.amsgrad)?,
-        maximize: k.bool("maximize", d.maximize)?,
-        decoupled_weight_decay: k.bool("decoupled_weight_decay", d.decoupled_weight_decay)?,
-    })
-}
-
-fn adam(k: &mut Kwargs<'_>) -> Result<AdamConfig, BuildError> {
-    adam_config(k, AdamConfig::default())
-}
-
-fn adamw(k: &mut Kwargs<'_>) -> Result<AdamConfig, BuildError> {
-    adam_config(k, AdamConfig::adamw())
-}
-
-fn adagrad(k: &mut Kwargs<'_>) -> Result<AdagradConfig, BuildError> {
-    let d = AdagradConfig::default();
-    Ok(AdagradConfig {
-        lr: k.f64("lr", d.lr)?,
-        lr_decay: k.f64("lr_decay", d.lr_decay)?,
-        weight_decay: k.f64("weight_decay", d.weight_decay)?,
-        initial_accumulator_value: k.f64("initial_accumulator_value", d.initial_accumulator_value)?,
-        eps: k.f64("eps", d.eps)?,
-        maximize: k.bool("maximize", d.maximize)?,
-    })
-}
-
-fn rmsprop(k: &mut Kwargs<'_>) -> Result<RmspropConfig, BuildError> {
-    let d = RmspropConfig::default();
-    Ok(RmspropConfig {
-        lr: k.f64("lr", d.lr)?,
-        alpha: k.f64("alpha", d.alpha)?,
-        eps: k.f64("eps", d.eps)?,
-        weight_decay: k.f64("weight_decay", d.weight_decay)?,
-        momentum: k.f64("momentum", d.momentum)?,
-        centered: k.bool("centered", d.centered)?,
-        maximize: k.bool("maximize", d.maximize)?,
-    })
-}
-
-fn adamax(k: &mut Kwargs<'_>) -> Result<AdamaxConfig, BuildError> {
-    let d = AdamaxConfig::default();
-    Ok(AdamaxConfig {
-        lr: k.f64("lr", d.lr)?,
-        betas: k.pair_f64("betas", d.betas)?,
-        eps: k.f64("eps", d.eps)?,
-        weight_decay: k.f64("weight_decay", d.weight_decay)?,
-        maximize: k.bool("maximize", d.maximize)?,
-    })
-}
-
-fn nadam(k: &mut Kwargs<'_>) -> Result<NadamConfig, BuildError> {
-    let d = NadamConfig::default();
-    Ok(NadamConfig {
-        lr: k.f64("lr", d.lr)?,
-        betas: k.pair_f64("betas", d.betas)?,
-        eps: k.f64("eps", d.eps)?,
-        weight_decay: k.f64("weight_decay", d.weight_decay)?,
-        momentum_decay: k.f64("momentum_decay", d.momentum_decay)?,
-        decoupled_weight_decay: k.bool("decoupled_weight_decay", d.decoupled_weight_decay)?,
-        maximize: k.bool("maximize", d.maximize)?,
-    })
-}
-
-fn radam(k: &mut Kwargs<'_>) -> Result<RadamConfig, BuildError> {
-    let d = RadamConfig::default();
-    Ok(RadamConfig {
-        lr: k.f64("lr", d.lr)?,
-        betas: k.pair_f64("betas", d.betas)?,
-        eps: k.f64("eps", d.eps)?,
-        weight_decay: k.f64("weight_decay", d.weight_decay)?,
-        decoupled_weight_decay: k.bool("decoupled_weight_decay", d.decoupled_weight_decay)?,
-        maximize: k.bool("maximize", d.maximize)?,
-    })
-}
-
-fn adadelta(k: &mut Kwargs<'_>) -> Result<AdadeltaConfig, BuildError> {
-    let d = AdadeltaConfig::default();
-    Ok(AdadeltaConfig {
-        lr: k.f64("lr", d.lr)?,
-        rho: k.f64("rho", d.rho)?,
-        eps: k.f64("eps", d.eps)?,
-        weight_decay: k.f64("weight_decay", d.weight_decay)?,
-        maximize: k.bool("maximize", d.maximize)?,
-    })
-}
-
-fn asgd(k: &mut Kwargs<'_>) -> Result<AsgdConfig, BuildError> {
-    let d = AsgdConfig::default();
-    Ok(AsgdConfig {
-        lr: k.f64("lr", d.lr)?,
-        lambd: k.f64("lambd", d.lambd)?,
-        alpha: k.f64("alpha", d.alpha)?,
-        t0: k.f64("t0", d.t0)?,
-        weight_decay: k.f64("weight_decay", d.weight_decay)?,
-        maximize: k.bool("maximize", d.maximize)?,
-    })
-}
-
-fn rprop(k: &mut Kwargs<'_>) -> Result<RpropConfig, BuildError> {
-    let d = RpropConfig::default();
-    Ok(RpropConfig {
-        lr: k.f64("lr", d.lr)?,
-        etas: k.pair_f64("etas", d.etas)?,
-        step_sizes: k.pair_f64("step_sizes", d.step_sizes)?,
-        maximize: k.bool("maximize", d.maximize)?,
-    })
-}
-
-/// Adafactor unshaped: a flat build or a layout gives it its shape.
-fn adafactor(k: &mut Kwargs<'_>) -> Result<AdafactorConfig, BuildError> {
-    let d = AdafactorConfig::default();
-    let (e1, e2) = k.pair("eps", (d.eps.0, Some(d.eps.1)))?;
-    Ok(AdafactorConfig {
-        lr: k.f64("lr", d.lr)?,
-        beta2_decay: k.f64("beta2_decay", d.beta2_decay)?,
-        eps: (e1, e2.unwrap_or(d.eps.1)),
-        d: k.f64("d", d.d)?,
-        weight_decay: k.f64("weight_decay", d.weight_decay)?,
-        maximize: k.bool("maximize", d.maximize)?,
-        ..d
-    })
-}
-
-fn lion(k: &mut Kwargs<'_>) -> Result<LionConfig, BuildError> {
-    let d = LionConfig::default();
-    Ok(LionConfig {
-        lr: k.f64("lr", d.lr)?,
-        betas: k.pair_f64("betas", d.betas)?,
-        weight_decay: k.f64("weight_decay", d.weight_decay)?,
-        maximize: k.bool("maximize", d.maximize)?,
-    })
-}
-
-/// Muon's keyword arguments, unshaped: a flat build or a layout gives it its matrix shape.
-pub(crate) fn muon_config(k: &mut Kwargs<'_>) -> Result<MuonConfig, BuildError> {
-    let d = MuonConfig::default();
-    let coefficients = match k.raw("ns_coefficients") {
-        None => d.ns_coefficients,
-        Some(v) => match v.as_array().map(|a| a.iter().map(number).collect::<Vec<_>>()).as_deref() {
-            Some([Some(a), Some(b), Some(c)]) => (*a, *b, *c),
-            _ => return Err(k.spec_err("ns_coefficients", "a list of three numbers")),
-        },
-    };
-    let adjust = match k.raw("adjust_lr_fn").map(Value::as_str) {
-        None | Some(Some("original")) => AdjustLr::Original,
-        Some(Some("match_rms_adamw")) => AdjustLr::MatchRmsAdamw,
-        Some(Some("spectral_unclamped")) => AdjustLr::SpectralUnclamped,
-        Some(Some(other)) => {
-            return Err(BuildError::Refused(format!(
-                "Adjust learning rate function {other} is not supported"
-            )));
+/// Reads the keyword arguments of configuration `config` (whose values are the defaults) through
+/// its field list ([`Fields`]); the caller refuses unknown keys.
+pub(crate) fn parse<R: Fields>(k: &mut Kwargs<'_>, mut config: R) -> Result<R, BuildError> {
+    config.fields(&mut |key, field| {
+        match field {
+            Field::Real(v) => *v = k.f64(key, *v)?,
+            Field::Flag(v) => *v = k.bool(key, *v)?,
+            Field::Pair(v) => *v = k.pair_f64(key, *v)?,
+            Field::OptionalFirst(v) => {
+                let (first, second) = k.pair(key, (v.0, Some(v.1)))?;
+                *v = (first, second.unwrap_or(v.1));
+            }
+            Field::Triple(v) => {
+                if let Some(raw) = k.raw(key) {
+                    match raw.as_array().map(|a| a.iter().map(number).collect::<Vec<_>>()).as_deref() {
+                        Some([Some(a), Some(b), Some(c)]) => *v = (*a, *b, *c),
+                        _ => return Err(k.spec_err(key, "a list of three numbers")),
+                    }
+                }
+            }
+            Field::Count(v) => {
+                let n = k.uint(key, Some(u64::from(*v)))?;
+                *v = u32::try_from(n).unwrap_or(u32::MAX);
+            }
+            Field::Choice(c) => match k.raw(key) {
+                None | Some(Value::Null) => {}
+                Some(Value::String(name)) => match c.names().iter().position(|n| n == name) {
+                    Some(i) => c.set_index(i),
+                    None => {
+                        return Err(BuildError::Refused(format!("{} {name} is not supported", c.what())));
+                    }
+                },
+                Some(_) => return Err(k.spec_err(key, "a string or null")),
+            },
         }
-        Some(None) => return Err(k.spec_err("adjust_lr_fn", "a string or null")),
-    };
-    let steps = k.uint("ns_steps", Some(u64::from(d.ns_steps)))?;
-    Ok(MuonConfig {
-        lr: k.f64("lr", d.lr)?,
-        weight_decay: k.f64("weight_decay", d.weight_decay)?,
-        momentum: k.f64("momentum", d.momentum)?,
-        nesterov: k.bool("nesterov", d.nesterov)?,
-        ns_coefficients: coefficients,
-        eps: k.f64("eps", d.eps)?,
-        ns_steps: u32::try_from(steps).unwrap_or(u32::MAX),
-        adjust_lr_fn: adjust,
-        shape: d.shape,
-    })
+        Ok(())
+    })?;
+    Ok(config)
 }
 
-fn lamb(k: &mut Kwargs<'_>) -> Result<LambConfig, BuildError> {
-    let d = LambConfig::default();
-    Ok(LambConfig {
-        lr: k.f64("lr", d.lr)?,
-        betas: k.pair_f64("betas", d.betas)?,
-        eps: k.f64("eps", d.eps)?,
-        eps_root: k.f64("eps_root", d.eps_root)?,
-        weight_decay: k.f64("weight_decay", d.weight_decay)?,
-        mask: k.bool("mask", d.mask)?,
-    })
+/// A configuration's keyword arguments and their values, as JSON (its field list, [`Fields`]).
+pub fn kwargs_of<R: Fields>(mut config: R) -> Map<String, Value> {
+    let mut m = Map::new();
+    let _ = config.fields(&mut |key, field| {
+        let v = match field {
+            Field::Real(v) => serde_json::json!(*v),
+            Field::Flag(v) => Value::Bool(*v),
+            Field::Pair(v) => serde_json::json!([v.0, v.1]),
+            Field::OptionalFirst(v) => serde_json::json!([v.0, v.1]),
+            Field::Triple(v) => serde_json::json!([v.0, v.1, v.2]),
+            Field::Count(v) => serde_json::json!(*v),
+            Field::Choice(c) => Value::String(c.names()[c.index()].to_string()),
+        };
+        m.insert(key.to_string(), v);
+        Ok::<(), ()>(())
+    });
+    m
 }
 
-fn lars(k: &mut Kwargs<'_>) -> Result<LarsConfig, BuildError> {
-    let d = LarsConfig::default();
-    Ok(LarsConfig {
-        lr: k.f64("lr", d.lr)?,
-        weight_decay: k.f64("weight_decay", d.weight_decay)?,
-        weight_decay_mask: k.bool("weight_decay_mask", d.weight_decay_mask)?,
-        trust_coefficient: k.f64("trust_coefficient", d.trust_coefficient)?,
-        eps: k.f64("eps", d.eps)?,
-        trust_ratio_mask: k.bool("trust_ratio_mask", d.trust_ratio_mask)?,
-        momentum: k.f64("momentum", d.momentum)?,
-        nesterov: k.bool("nesterov", d.nesterov)?,
-    })
+/// The default keyword arguments of the optimizer `name` (PyTorch's defaults), or an error naming
+/// the known optimizers.
+pub fn default_kwargs(name: &str) -> Result<Map<String, Value>, BuildError> {
+    struct Defaults;
+    impl WithRule for Defaults {
+        type Out = Map<String, Value>;
+        fn with<R>(self, mut configs: Vec<R>) -> Result<Self::Out, BuildError>
+        where
+            R: UpdateRule + Fields + Send + 'static,
+            R::Scalars: Send,
+        {
+            configs.pop().map(kwargs_of).ok_or_else(|| BuildError::Spec("no configuration".into()))
+        }
+    }
+    with_rule(name, &[Map::new()], Defaults)
 }
 
 /// What to do with the configurations of a rule once the rule is known by name: one
@@ -418,7 +264,7 @@ pub(crate) trait WithRule {
     /// Makes it from the configurations, all of rule `R`.
     fn with<R>(self, configs: Vec<R>) -> Result<Self::Out, BuildError>
     where
-        R: UpdateRule + Send + 'static,
+        R: UpdateRule + Fields + Send + 'static,
         R::Scalars: Send;
 }
 
@@ -429,38 +275,32 @@ pub(crate) fn with_rule<V: WithRule>(
     maps: &[Map<String, Value>],
     v: V,
 ) -> Result<V::Out, BuildError> {
-    fn all<R>(name: &str, maps: &[Map<String, Value>], parse: Parse<R>) -> Result<Vec<R>, BuildError> {
+    fn all<R: Fields + Clone>(
+        name: &str,
+        maps: &[Map<String, Value>],
+        defaults: R,
+    ) -> Result<Vec<R>, BuildError> {
         maps.iter()
             .map(|m| {
                 let mut k = Kwargs::new(name, m);
-                let c = parse(&mut k)?;
+                let c = parse(&mut k, defaults.clone())?;
                 k.finish()?;
                 Ok(c)
             })
             .collect()
     }
-    match name {
-        "sgd" => v.with(all(name, maps, sgd)?),
-        "adam" => v.with(all(name, maps, adam)?),
-        "adamw" => v.with(all(name, maps, adamw)?),
-        "adagrad" => v.with(all(name, maps, adagrad)?),
-        "rmsprop" => v.with(all(name, maps, rmsprop)?),
-        "adamax" => v.with(all(name, maps, adamax)?),
-        "nadam" => v.with(all(name, maps, nadam)?),
-        "radam" => v.with(all(name, maps, radam)?),
-        "adadelta" => v.with(all(name, maps, adadelta)?),
-        "asgd" => v.with(all(name, maps, asgd)?),
-        "rprop" => v.with(all(name, maps, rprop)?),
-        "adafactor" => v.with(all(name, maps, adafactor)?),
-        "lion" => v.with(all(name, maps, lion)?),
-        "muon" => v.with(all(name, maps, muon_config)?),
-        "lamb" => v.with(all(name, maps, lamb)?),
-        "lars" => v.with(all(name, maps, lars)?),
-        other => {
-            let known: Vec<&str> = descent_core::OPTIMIZERS.iter().map(|o| o.name).collect();
-            Err(BuildError::Spec(format!("unknown optimizer '{other}' (known: {})", known.join(", "))))
-        }
+    macro_rules! by_name {
+        ($($row:ident: $ty:ty = $ctor:ident, $($rest:literal),*;)*) => {
+            match name {
+                $(stringify!($row) => v.with(all(name, maps, <$ty>::$ctor())?),)*
+                other => {
+                    let known: Vec<&str> = descent_core::OPTIMIZERS.iter().map(|o| o.name).collect();
+                    Err(BuildError::Spec(format!("unknown optimizer '{other}' (known: {})", known.join(", "))))
+                }
+            }
+        };
     }
+    descent_core::for_each_rule!(by_name)
 }
 
 /// The optimizer's name in `kwargs`.
@@ -484,7 +324,7 @@ impl<F: Real> WithRule for Flat<'_, F> {
     type Out = DynOptimizer<F>;
     fn with<R>(self, configs: Vec<R>) -> Result<DynOptimizer<F>, BuildError>
     where
-        R: UpdateRule + Send + 'static,
+        R: UpdateRule + Fields + Send + 'static,
         R::Scalars: Send,
     {
         let config = configs.into_iter().next().ok_or_else(|| BuildError::Spec("no configuration".into()))?;
@@ -624,7 +464,7 @@ impl<F: Real> WithRule for GroupedBuild<F> {
     type Out = DynOptimizer<F>;
     fn with<R>(self, configs: Vec<R>) -> Result<DynOptimizer<F>, BuildError>
     where
-        R: UpdateRule + Send + 'static,
+        R: UpdateRule + Fields + Send + 'static,
         R::Scalars: Send,
     {
         let groups =

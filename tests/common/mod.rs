@@ -30,25 +30,15 @@ pub fn config(cases: u32) -> Config {
     Config { cases, rng_seed: RngSeed::Fixed(0x5eed_de5c), failure_persistence: None, ..Config::default() }
 }
 
-/// Every optimizer's name, as in `descent::OPTIMIZERS`.
-pub const ALL: [&str; 16] = [
-    "sgd",
-    "adam",
-    "adamw",
-    "adagrad",
-    "rmsprop",
-    "adamax",
-    "nadam",
-    "radam",
-    "adadelta",
-    "asgd",
-    "rprop",
-    "adafactor",
-    "lion",
-    "muon",
-    "lamb",
-    "lars",
-];
+macro_rules! names {
+    ($($name:ident: $ty:ty = $ctor:ident, $($rest:literal),*;)*) => {
+        [$(stringify!($name)),*]
+    };
+}
+
+/// Every optimizer's name, from descent's one list of rules (`for_each_rule!`): every test that
+/// loops over `ALL` fails for a rule that `AnyConfig::default_for` or `any_config` lacks.
+pub const ALL: [&str; descent::OPTIMIZERS.len()] = descent::for_each_rule!(names);
 
 /// A configuration of any optimizer.
 #[derive(Debug, Clone, Copy, PartialEq)]

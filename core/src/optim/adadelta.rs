@@ -31,6 +31,8 @@ pub struct AdadeltaConfig {
     pub maximize: bool,
 }
 
+crate::fields!(AdadeltaConfig { lr, rho, eps, weight_decay, maximize });
+
 impl Default for AdadeltaConfig {
     fn default() -> Self {
         AdadeltaConfig { lr: 1.0, rho: 0.9, eps: 1e-6, weight_decay: 0.0, maximize: false }

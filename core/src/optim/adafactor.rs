@@ -52,6 +52,8 @@ pub struct AdafactorConfig {
     pub shape: Shape,
 }
 
+crate::fields!(AdafactorConfig { lr, beta2_decay, eps, d, weight_decay, maximize });
+
 impl Default for AdafactorConfig {
     fn default() -> Self {
         AdafactorConfig {

@@ -35,6 +35,8 @@ pub struct AdagradConfig {
     pub maximize: bool,
 }
 
+crate::fields!(AdagradConfig { lr, lr_decay, weight_decay, initial_accumulator_value, eps, maximize });
+
 impl Default for AdagradConfig {
     fn default() -> Self {
         AdagradConfig {

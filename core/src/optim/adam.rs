@@ -38,6 +38,8 @@ pub struct AdamConfig {
     pub decoupled_weight_decay: bool,
 }
 
+crate::fields!(AdamConfig { lr, betas, eps, weight_decay, amsgrad, maximize, decoupled_weight_decay });
+
 impl Default for AdamConfig {
     fn default() -> Self {
         AdamConfig {

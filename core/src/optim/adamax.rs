@@ -32,6 +32,8 @@ pub struct AdamaxConfig {
     pub maximize: bool,
 }
 
+crate::fields!(AdamaxConfig { lr, betas, eps, weight_decay, maximize });
+
 impl Default for AdamaxConfig {
     fn default() -> Self {
         AdamaxConfig { lr: 2e-3, betas: (0.9, 0.999), eps: 1e-8, weight_decay: 0.0, maximize: false }

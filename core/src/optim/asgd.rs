@@ -33,6 +33,8 @@ pub struct AsgdConfig {
     pub maximize: bool,
 }
 
+crate::fields!(AsgdConfig { lr, lambd, alpha, t0, weight_decay, maximize });
+
 impl Default for AsgdConfig {
     fn default() -> Self {
         AsgdConfig { lr: 1e-2, lambd: 1e-4, alpha: 0.75, t0: 1e6, weight_decay: 0.0, maximize: false }
@@ -98,6 +100,7 @@ impl UpdateRule for AsgdConfig {
     type Scalars = AsgdScalars;
     const NAME: &'static str = "asgd";
     const ID: u8 = 10;
+    const NARROW_LANES: bool = true;
 
     fn validate(&self) -> Result<(), Error> {
         check_ge("lr", self.lr, 0.0)?;

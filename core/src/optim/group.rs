@@ -47,7 +47,7 @@ use crate::persist::{self, Header, Persist, Writer};
 use crate::real::Real;
 
 /// Persistence kind of a grouped optimizer (the rule's id follows in the body).
-pub const KIND: u8 = 0x60;
+pub const KIND: u8 = crate::persist::Kind::Grouped.byte();
 
 /// One parameter group: the rule's configuration for its tensors (every hyperparameter may
 /// differ from the other groups'), and whether it is frozen (its parameters and state are left

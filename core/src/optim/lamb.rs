@@ -44,6 +44,8 @@ pub struct LambConfig {
     pub mask: bool,
 }
 
+crate::fields!(LambConfig { lr, betas, eps, eps_root, weight_decay, mask });
+
 impl Default for LambConfig {
     fn default() -> Self {
         LambConfig { lr: 1e-3, betas: (0.9, 0.999), eps: 1e-6, eps_root: 0.0, weight_decay: 0.0, mask: true }

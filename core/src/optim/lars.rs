@@ -43,6 +43,17 @@ pub struct LarsConfig {
     pub nesterov: bool,
 }
 
+crate::fields!(LarsConfig {
+    lr,
+    weight_decay,
+    weight_decay_mask,
+    trust_coefficient,
+    eps,
+    trust_ratio_mask,
+    momentum,
+    nesterov
+});
+
 impl Default for LarsConfig {
     fn default() -> Self {
         LarsConfig {

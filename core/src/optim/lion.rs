@@ -33,6 +33,8 @@ pub struct LionConfig {
     pub maximize: bool,
 }
 
+crate::fields!(LionConfig { lr, betas, weight_decay, maximize });
+
 impl Default for LionConfig {
     fn default() -> Self {
         LionConfig { lr: 1e-4, betas: (0.9, 0.99), weight_decay: 1e-3, maximize: false }

@@ -10,7 +10,7 @@ use core::marker::PhantomData;
 
 use crate::error::Error;
 use crate::layout::Shape;
-use crate::persist::{self, Header, Persist, Reader, Writer};
+use crate::persist::{self, Header, Kind, Persist, Reader, Writer};
 use crate::real::{LaneKernel, Real};
 
 /// Splits `state` into `K` streams of `n` values, or returns from the calling rule (the generic
@@ -30,6 +30,7 @@ pub mod adagrad;
 pub mod adam;
 pub mod adamax;
 pub mod asgd;
+pub mod fields;
 pub mod group;
 pub mod lamb;
 pub mod lars;
@@ -297,14 +298,18 @@ fn only_group(g: usize) -> Result<(), Error> {
 pub trait UpdateRule: Clone + core::fmt::Debug + Persist {
     /// Scalar state besides the buffers (NAdam's `mu_product`, ASGD's `eta` and `mu`, …).
     type Scalars: Clone + Copy + core::fmt::Debug + Default + PartialEq + Persist;
-    /// Name (as in `torch.optim`, snake_case) and persistence id.
+    /// Name (as in `torch.optim`, snake_case).
     const NAME: &'static str;
-    /// Id in saved state (unique per rule).
+    /// Id in saved state, unique per rule, in [`Kind::RULE_IDS`] (the table of saved kinds:
+    /// [`Kind`]).
     const ID: u8;
     /// Whether the rule is purely elementwise (each parameter's update reads only its own state),
     /// so the state can be processed in blocks, e.g. stored in half precision
     /// ([`crate::half_state`]). Adafactor's reductions make it the exception.
     const ELEMENTWISE: bool = true;
+    /// Whether run-time-dispatched kernels (descent-std) run this rule at half their usual lane
+    /// width, measured faster for it (ASGD). Tuning only: every width gives the same bits.
+    const NARROW_LANES: bool = false;
 
     /// The name of this configuration (AdamW for Adam with decoupled decay, …).
     fn name(&self) -> &'static str {
@@ -557,7 +562,7 @@ impl<R: UpdateRule, F: Real, B: StateBuffer<F>> Optim<R, F, B> {
 
     fn write_all(&self, w: &mut Writer<'_>) -> Result<(), Error> {
         w.header(&Header {
-            kind: R::ID,
+            kind: Kind::Rule(R::ID).byte(),
             float_bytes: F::BYTES as u8,
             n: self.len as u64,
             steps: self.steps,
@@ -679,7 +684,7 @@ impl<R: UpdateRule, F: Real, B: StateBuffer<F>> Optimizer<F> for Optim<R, F, B> 
     }
 
     fn restore(&mut self, bytes: &[u8]) -> Result<(), Error> {
-        let (h, mut r) = open_saved(bytes, R::ID, Some(F::BYTES as u8), self.len)?;
+        let (h, mut r) = open_saved(bytes, Kind::Rule(R::ID).byte(), Some(F::BYTES as u8), self.len)?;
         let policy = NonFinitePolicy::from_u8(r.u8()?)?;
         let config = read_config::<R>(&mut r, self.len)?;
         self.fits(&config)?;

@@ -46,6 +46,32 @@ pub enum AdjustLr {
     SpectralUnclamped,
 }
 
+impl crate::optim::fields::FieldValue for AdjustLr {
+    fn field(&mut self) -> crate::optim::fields::Field<'_> {
+        crate::optim::fields::Field::Choice(self)
+    }
+}
+
+impl crate::optim::fields::Choice for AdjustLr {
+    fn names(&self) -> &'static [&'static str] {
+        &["original", "match_rms_adamw", "spectral_unclamped"]
+    }
+    fn index(&self) -> usize {
+        *self as usize
+    }
+    fn set_index(&mut self, index: usize) {
+        *self = match index {
+            0 => AdjustLr::Original,
+            1 => AdjustLr::MatchRmsAdamw,
+            2 => AdjustLr::SpectralUnclamped,
+            _ => *self,
+        }
+    }
+    fn what(&self) -> &'static str {
+        "Adjust learning rate function"
+    }
+}
+
 impl AdjustLr {
     /// The name PyTorch uses (`"original"`, `"match_rms_adamw"`, `"spectral_unclamped"`).
     pub fn name(self) -> &'static str {
@@ -89,6 +115,17 @@ pub struct MuonConfig {
     /// The matrix's shape (set per tensor by a grouped optimizer; unshaped by default).
     pub shape: Shape,
 }
+
+crate::fields!(MuonConfig {
+    lr,
+    weight_decay,
+    momentum,
+    nesterov,
+    ns_coefficients,
+    eps,
+    ns_steps,
+    adjust_lr_fn
+});
 
 impl Default for MuonConfig {
     fn default() -> Self {

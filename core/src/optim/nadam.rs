@@ -38,6 +38,16 @@ pub struct NadamConfig {
     pub maximize: bool,
 }
 
+crate::fields!(NadamConfig {
+    lr,
+    betas,
+    eps,
+    weight_decay,
+    momentum_decay,
+    decoupled_weight_decay,
+    maximize
+});
+
 impl Default for NadamConfig {
     fn default() -> Self {
         NadamConfig {

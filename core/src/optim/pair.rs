@@ -105,7 +105,7 @@ impl<A: UpdateRule, B: UpdateRule> UpdateRule for Pair<A, B> {
     type Scalars = PairScalars<A::Scalars, B::Scalars>;
     const NAME: &'static str = "pair";
     /// One id for every pair; each group's configuration is saved after its own rule's id.
-    const ID: u8 = 0x70;
+    const ID: u8 = 0x1F;
     const ELEMENTWISE: bool = A::ELEMENTWISE && B::ELEMENTWISE;
 
     fn name(&self) -> &'static str {

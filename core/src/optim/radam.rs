@@ -39,6 +39,8 @@ pub struct RadamConfig {
     pub maximize: bool,
 }
 
+crate::fields!(RadamConfig { lr, betas, eps, weight_decay, decoupled_weight_decay, maximize });
+
 impl Default for RadamConfig {
     fn default() -> Self {
         RadamConfig {

@@ -39,6 +39,8 @@ pub struct RmspropConfig {
     pub maximize: bool,
 }
 
+crate::fields!(RmspropConfig { lr, alpha, eps, weight_decay, momentum, centered, maximize });
+
 impl Default for RmspropConfig {
     fn default() -> Self {
         RmspropConfig {

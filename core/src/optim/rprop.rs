@@ -30,6 +30,8 @@ pub struct RpropConfig {
     pub maximize: bool,
 }
 
+crate::fields!(RpropConfig { lr, etas, step_sizes, maximize });
+
 impl Default for RpropConfig {
     fn default() -> Self {
         RpropConfig { lr: 1e-2, etas: (0.5, 1.2), step_sizes: (1e-6, 50.0), maximize: false }

@@ -36,6 +36,8 @@ pub struct SgdConfig {
     pub maximize: bool,
 }
 
+crate::fields!(SgdConfig { lr, momentum, dampening, weight_decay, nesterov, maximize });
+
 impl Default for SgdConfig {
     fn default() -> Self {
         SgdConfig {

@@ -202,9 +202,9 @@ impl<S: Schedule, Z: AsRef<[S]>> Driver<S, Z> {
 }
 
 /// Persistence kind of a saved [`Driver`] with one schedule.
-const DRIVER_KIND: u8 = 0x83;
+const DRIVER_KIND: u8 = crate::persist::Kind::Driver.byte();
 /// Persistence kind of a saved [`Driver`] with several (its count follows the header).
-const DRIVER_GROUPS_KIND: u8 = 0x84;
+const DRIVER_GROUPS_KIND: u8 = crate::persist::Kind::DriverGroups.byte();
 
 impl<S: Schedule + SavedSchedule, Z: AsRef<[S]> + AsMut<[S]>> Driver<S, Z> {
     fn write(&self, w: &mut Writer<'_>) -> Result<(), Error> {

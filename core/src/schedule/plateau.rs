@@ -51,7 +51,7 @@ pub struct ReduceLrOnPlateau {
 }
 
 /// Persistence id of the plateau scheduler.
-const KIND: u8 = 0x81;
+const KIND: u8 = persist::Kind::Plateau.byte();
 
 impl ReduceLrOnPlateau {
     /// PyTorch's arguments (defaults: min, factor 0.1, patience 10, threshold 1e-4 rel,

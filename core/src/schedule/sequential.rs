@@ -85,7 +85,7 @@ pub struct Sequential<const K: usize> {
 }
 
 /// Persistence kind of a saved [`Sequential`].
-const KIND: u8 = 0x82;
+const KIND: u8 = persist::Kind::Sequential.byte();
 
 impl<const K: usize> Sequential<K> {
     /// Joins closed-form `children` (at least one) at `milestones` (one fewer, non-decreasing),

@@ -132,12 +132,16 @@ fn syntax_error(e: &clap::Error) -> ExitCode {
 }
 
 /// clap's message as one line: its first line, and the indented lines under it when it ends with
-/// a colon ("the following required arguments were not provided: <CHECKPOINT>, --out <OUT>").
+/// a colon ("the following required arguments were not provided: <CHECKPOINT>, --out <OUT>"),
+/// and the possible values when clap lists them.
 fn first_paragraph(text: &str) -> String {
     let mut lines = text.lines().skip_while(|l| l.trim().is_empty());
     let first = lines.next().unwrap_or("bad command line").trim_start_matches("error: ").to_string();
     if !first.ends_with(':') {
-        return first;
+        return match text.lines().map(str::trim).find(|l| l.starts_with("[possible values:")) {
+            Some(values) => format!("{first} {values}"),
+            None => first,
+        };
     }
     let items: Vec<&str> =
         lines.take_while(|l| l.starts_with(' ') && !l.trim().is_empty()).map(str::trim).collect();

@@ -6,7 +6,7 @@ use crate::checkpoint::Checkpoint;
 use crate::data::mnist::Mnist;
 use crate::model::{Activation, Init, Mlp};
 use crate::param_groups::{GroupsPlan, build_for_mlp};
-use crate::registry::BuildError;
+use crate::registry::{self, BuildError};
 use crate::split::Owned;
 use crate::train::{Data, EpochRecord, Observer, SchedulePer, Split, Start, TrainOptions};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -54,8 +54,11 @@ pub struct Args {
 /// The flags that define a run: saved in its checkpoints, so `--resume` repeats them exactly.
 #[derive(clap::Args, Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Recipe {
-    /// Optimizer, as in `descent replay`: sgd, adam, adamw, adagrad, rmsprop, adamax, nadam, radam, adadelta, asgd, rprop, adafactor (factors each weight matrix), lion, lamb, lars (trust ratio per tensor), or muon (Muon for the hidden weight matrices, AdamW for biases and the output layer; AdamW settings under "adamw" in --optimizer-args).
-    #[arg(long, default_value = "adam", conflicts_with = "resume")]
+    /// Optimizer, by its name in `descent replay` (adafactor factors each weight matrix; lamb and
+    /// lars scale each tensor by its trust ratio; muon: Muon for the hidden weight matrices, AdamW
+    /// for biases and the output layer, with AdamW's settings under "adamw" in --optimizer-args).
+    #[arg(long, default_value = "adam", conflicts_with = "resume",
+          value_parser = clap::builder::PossibleValuesParser::new(descent_core::OPTIMIZERS.iter().map(|o| o.name)))]
     pub optimizer: String,
     /// Learning rate.
     #[arg(long, default_value_t = 1e-3, conflicts_with = "resume")]
@@ -173,16 +176,16 @@ pub fn optimizer_kwargs(a: &Recipe) -> Result<Map<String, Value>, Failure> {
     m.insert("lr".into(), check::hyperparameter("--lr", "lr", a.lr)?.into());
     if let Some(mu) = a.momentum {
         let mu = check::hyperparameter("--momentum", "momentum", mu)?;
-        let betas = ["adam", "adamw", "adamax", "nadam", "radam", "lion"];
-        if betas.contains(&a.optimizer.as_str()) {
-            let b2 = match a.optimizer.as_str() {
-                "lion" => 0.99,
-                _ => 0.999,
-            };
-            let b2 = m.get("betas").and_then(|b| b.get(1)).and_then(Value::as_f64).unwrap_or(b2);
-            m.insert("betas".into(), serde_json::json!([mu, b2]));
-        } else {
-            m.insert("momentum".into(), mu.into());
+        // Rules with betas take --momentum as betas[0] and keep betas[1] (given, or the default).
+        let defaults = registry::default_kwargs(&a.optimizer).unwrap_or_default();
+        match defaults.get("betas").and_then(|b| b.get(1)).and_then(Value::as_f64) {
+            Some(b2) => {
+                let b2 = m.get("betas").and_then(|b| b.get(1)).and_then(Value::as_f64).unwrap_or(b2);
+                m.insert("betas".into(), serde_json::json!([mu, b2]));
+            }
+            None => {
+                m.insert("momentum".into(), mu.into());
+            }
         }
     }
     if let Some(wd) = a.weight_decay {

@@ -204,7 +204,7 @@ mod tests {
     /// (NEON) and ARM hard-float (`vsqrt.f32`) paths are checked the same way under qemu-user:
     /// `CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc
     /// CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER="qemu-aarch64-static -L /usr/aarch64-linux-gnu"
-    /// cargo test -p descent-core --lib --target aarch64-unknown-linux-gnu simd` (and likewise
+    /// cargo test -p descent-core --lib --target aarch64-unknown-linux-gnu sqrt` (and likewise
     /// `armv7-unknown-linux-gnueabihf` with `arm-linux-gnueabihf-gcc` and `qemu-arm-static`).
     #[test]
     fn sqrt_matches_libm_bitwise() {
