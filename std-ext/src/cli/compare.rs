@@ -1,6 +1,7 @@
 //! `descent compare`: a comparison of optimizers on the same MLP.
 
-use super::check::{self, MAX_EPOCHS, MAX_THREADS};
+use super::check::{self, MAX_EPOCHS};
+use super::flags::Net;
 use super::train::{Report, load_data, splits};
 use super::{Failure, Staged, check_output_dir};
 use crate::plot::{Series, bar_chart, line_chart};
@@ -12,21 +13,12 @@ use std::path::{Path, PathBuf};
 #[derive(clap::Args)]
 #[command(allow_negative_numbers = true, allow_hyphen_values = true)]
 pub struct Args {
-    /// Directory with the four MNIST-format files (default: the bundled 10k subset).
-    #[arg(long)]
-    data: Option<PathBuf>,
     /// Learning rate of every run that does not set its own.
     #[arg(long, default_value_t = 0.01)]
     lr: f64,
     /// Epochs per optimizer.
     #[arg(long, default_value_t = 10)]
     epochs: usize,
-    /// Examples per batch.
-    #[arg(long, default_value_t = 128)]
-    batch_size: usize,
-    /// Hidden layer widths, comma-separated.
-    #[arg(long, default_value = "128", value_delimiter = ',')]
-    hidden: Vec<usize>,
     /// Momentum of the momentum and Nesterov runs.
     #[arg(long, default_value_t = 0.9)]
     momentum: f64,
@@ -34,12 +26,10 @@ pub struct Args {
     /// name, each with its own keyword arguments if wanted: 'rmsprop:alpha=0.9,adam:lr=3e-3,betas=[0.8,0.99]'.
     #[arg(long, default_value = "sgd,momentum,nesterov,rmsprop,adam")]
     optimizers: String,
-    /// Seed (the same for every run: same initialization, same batches).
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
-    /// Threads for the matrix products.
-    #[arg(long, default_value_t = 1)]
-    threads: usize,
+    /// The network, its batches (the same for every run: same initialization, same batches) and
+    /// the data.
+    #[command(flatten)]
+    net: Net,
     /// Directory for the plots and the histories.
     #[arg(long, default_value = "compare-out")]
     out: PathBuf,
@@ -114,11 +104,7 @@ fn runs(spec: &str, lr: f64, momentum: f64) -> Result<Vec<Run>, Failure> {
 /// Runs `descent compare`.
 pub fn run(a: Args) -> Result<(), Failure> {
     check::count("--epochs", a.epochs, 1, MAX_EPOCHS)?;
-    check::count("--batch-size", a.batch_size, 1, usize::MAX)?;
-    check::count("--threads", a.threads, 1, MAX_THREADS)?;
-    if a.hidden.is_empty() || a.hidden.contains(&0) {
-        return Err(Failure("--hidden sizes must be positive".into()));
-    }
+    a.net.check()?;
     let lr = check::hyperparameter("--lr", "lr", a.lr)?;
     let momentum = check::hyperparameter("--momentum", "momentum", a.momentum)?;
     // --lr and --momentum as SGD checks them, then every run's optimizer built once before any
@@ -134,7 +120,7 @@ pub fn run(a: Args) -> Result<(), Failure> {
         build(m).map_err(|e| Failure(format!("--optimizers: {label}: {e}")))?;
     }
     check_output_dir(&a.out, "--out")?;
-    let mnist = load_data(&a.data)?;
+    let mnist = load_data(&a.net.input.data)?;
     let (train, test) = splits(&mnist);
     let inputs = mnist.train.rows * mnist.train.cols;
     let width = runs.iter().map(|(l, _)| l.chars().count()).max().unwrap_or(0).max(9);
@@ -143,10 +129,10 @@ pub fn run(a: Args) -> Result<(), Failure> {
         let opts = TrainOptions {
             optimizer: kwargs.clone(),
             epochs: a.epochs,
-            batch_size: a.batch_size,
-            hidden: a.hidden.clone(),
-            seed: a.seed,
-            threads: a.threads,
+            batch_size: a.net.batch_size,
+            hidden: a.net.hidden_or(&[128]),
+            seed: a.net.seed,
+            threads: a.net.input.threads,
             ..TrainOptions::default()
         };
         let mut report = Report::new(a.epochs, a.quiet, &format!("{label:>width$} "));

@@ -28,6 +28,7 @@ mod analyze;
 mod check;
 mod compare;
 mod export;
+mod flags;
 mod replay;
 mod train;
 

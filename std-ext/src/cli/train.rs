@@ -1,6 +1,7 @@
 //! `descent train`: the main job.
 
 use super::check::{self, MAX_EPOCHS, MAX_THREADS};
+use super::flags::Input;
 use super::{Failure, Staged, check_output};
 use crate::checkpoint::Checkpoint;
 use crate::data::mnist::Mnist;
@@ -22,19 +23,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 #[derive(clap::Args, Clone)]
 #[command(allow_negative_numbers = true, allow_hyphen_values = true)]
 pub struct Args {
-    /// Directory with the four MNIST-format files, e.g. /usr/share/datasets/fashion-mnist
-    /// (default: $DESCENT_DATA, else ./data/mnist-10k, else the bundled subset where it was built).
-    #[arg(long)]
-    pub data: Option<PathBuf>,
+    /// The data and the threads.
+    #[command(flatten)]
+    pub input: Input,
     /// How to train (stored in checkpoints; not allowed with --resume).
     #[command(flatten)]
     pub recipe: Recipe,
     /// Epochs in total (with --resume: the epoch to continue up to).
     #[arg(long, default_value_t = 5)]
     pub epochs: usize,
-    /// Threads for the matrix products.
-    #[arg(long, default_value_t = 1)]
-    pub threads: usize,
     /// Write the per-epoch history as JSON.
     #[arg(long)]
     pub history: Option<PathBuf>,
@@ -370,7 +367,7 @@ pub fn data_splits<'a>(examples: &'a Owned, data: &'a Mnist, val_fraction: f64) 
 
 /// Checks the numeric flags that are not part of the recipe.
 fn check_run_flags(a: &Args) -> Result<(), Failure> {
-    check::count("--threads", a.threads, 1, MAX_THREADS)?;
+    check::count("--threads", a.input.threads, 1, MAX_THREADS)?;
     check::count("--epochs", a.epochs, 1, MAX_EPOCHS)?;
     Ok(())
 }
@@ -474,7 +471,7 @@ pub fn run(a: Args) -> Result<(), Failure> {
         (Err(Failure(e)), Some(p)) if !e.starts_with("--epochs") => {
             return Err(Failure(format!("--resume {}: {e}", p.display())));
         }
-        (o, _) => TrainOptions { threads: a.threads, ..o? },
+        (o, _) => TrainOptions { threads: a.input.threads, ..o? },
     };
     let probe = probe(&opts, &recipe, a.resume.as_deref())?;
     let mut schedule = schedule(&recipe, probe.as_ref())?;
@@ -501,7 +498,7 @@ pub fn run(a: Args) -> Result<(), Failure> {
     if let (Some(h), Some(r)) = (&a.history, &a.resume) {
         check::distinct(&[("--history", h)], &[("--resume", r)])?;
     }
-    let data_dir = match &a.data {
+    let data_dir = match &a.input.data {
         Some(d) => Some(d.clone()),
         None => crate::data::mnist::default_dir().ok(),
     };
@@ -510,7 +507,7 @@ pub fn run(a: Args) -> Result<(), Failure> {
         let inputs: Vec<(&str, &Path)> = files.iter().map(|f| ("--data", f.as_path())).collect();
         check::distinct(&outputs, &inputs)?;
     }
-    let mnist = load_data(&a.data)?;
+    let mnist = load_data(&a.input.data)?;
     let examples = training_examples(&mnist, recipe.limit, recipe.val_fraction, recipe.seed)?;
     let data = data_splits(&examples, &mnist, recipe.val_fraction)?;
     let inputs = mnist.train.rows * mnist.train.cols;
@@ -569,7 +566,7 @@ pub fn run(a: Args) -> Result<(), Failure> {
             recipe.batch_size,
             a.epochs,
             if start.epoch > 0 { format!(" (resuming after epoch {})", start.epoch) } else { String::new() },
-            a.threads
+            a.input.threads
         );
         say!(
             "selecting the best epoch on the {}; the test set is only reported",
