@@ -56,7 +56,7 @@ pub struct Checkpoint {
     pub params: Vec<f32>,
     /// The optimizer's saved state ([`Optimizer::save`]).
     pub state: Vec<u8>,
-    /// The schedule's saved state ([`crate::train::Schedule::save`]; empty without one).
+    /// The schedule's saved state ([`crate::train::LrControl::save`]; empty without one).
     pub schedule: Vec<u8>,
     /// The selection loss of `epoch` (infinity before the first epoch).
     pub best_metric: f64,

@@ -400,7 +400,7 @@ pub fn parse_cli(spec: &str) -> Result<Map<String, Value>, BuildError> {
 /// A schedule for `descent train`, stepped through the training loop's hook.
 pub struct TrainingSchedule(Scheduler);
 
-impl crate::train::Schedule for TrainingSchedule {
+impl crate::train::LrControl for TrainingSchedule {
     fn start(&mut self, opt: &mut dyn Optimizer<f32>) -> Result<(), String> {
         self.0.start(opt).map_err(|e| e.to_string())
     }
@@ -421,7 +421,7 @@ pub fn for_training(
     spec: &str,
     base_lrs: &[f64],
     has_momentum: bool,
-) -> Result<Box<dyn crate::train::Schedule>, BuildError> {
+) -> Result<Box<dyn crate::train::LrControl>, BuildError> {
     Ok(Box::new(TrainingSchedule(build(&parse_cli(spec)?, base_lrs, has_momentum)?)))
 }
 

@@ -34,10 +34,12 @@ pub enum SchedulePer {
     Epoch,
 }
 
-/// Something that sets the optimizer's learning rate (and momentum) as training goes.
-pub trait Schedule {
+/// What sets the optimizer's learning rate (and momentum) as training goes: the training loop
+/// calls it (a [`crate::schedule_spec::TrainingSchedule`] built from `--scheduler`; core's
+/// [`descent_core::schedule::Schedule`] is a formula of the step count, not this).
+pub trait LrControl {
     /// Called once before training starts (and again when a run resumes, after
-    /// [`Schedule::restore`]): applies the values in force.
+    /// [`LrControl::restore`]): applies the values in force.
     fn start(&mut self, opt: &mut dyn Optimizer<f32>) -> Result<(), String>;
     /// Called after each step (per batch) or epoch (per epoch); `metric` is the epoch's
     /// selection loss when advancing per epoch.
@@ -46,7 +48,7 @@ pub trait Schedule {
     fn save(&self) -> Vec<u8> {
         Vec::new()
     }
-    /// Restores what [`Schedule::save`] wrote; refuses anything else and then changes nothing.
+    /// Restores what [`LrControl::save`] wrote; refuses anything else and then changes nothing.
     fn restore(&mut self, bytes: &[u8]) -> Result<(), String> {
         if bytes.is_empty() { Ok(()) } else { Err("this schedule keeps no state to restore".into()) }
     }
@@ -252,7 +254,7 @@ pub fn train(
     inputs: usize,
     outputs: usize,
     opts: &TrainOptions,
-    schedule: Option<&mut dyn Schedule>,
+    schedule: Option<&mut dyn LrControl>,
     observer: &mut dyn Observer,
 ) -> Result<Trained, String> {
     train_on(Data { train, validation: None, test }, inputs, outputs, opts, schedule, observer)
@@ -264,7 +266,7 @@ pub fn train_on(
     inputs: usize,
     outputs: usize,
     opts: &TrainOptions,
-    schedule: Option<&mut dyn Schedule>,
+    schedule: Option<&mut dyn LrControl>,
     observer: &mut dyn Observer,
 ) -> Result<Trained, String> {
     run(Start::fresh(inputs, outputs, opts)?, data, opts, schedule, observer)
@@ -355,7 +357,7 @@ pub fn run(
     start: Start,
     data: Data<'_>,
     opts: &TrainOptions,
-    mut schedule: Option<&mut dyn Schedule>,
+    mut schedule: Option<&mut dyn LrControl>,
     observer: &mut dyn Observer,
 ) -> Result<Trained, String> {
     check(opts, data)?;
@@ -407,7 +409,7 @@ pub fn run(
             })
             .map_err(|e| e.to_string())
     };
-    let saved = |s: &Option<&mut dyn Schedule>| s.as_deref().map(Schedule::save).unwrap_or_default();
+    let saved = |s: &Option<&mut dyn LrControl>| s.as_deref().map(LrControl::save).unwrap_or_default();
     // Until an epoch does better, the best is where this run started.
     let mut best = checkpoint(&params, &opt, first_epoch, &history, best_metric, saved(&schedule))?;
     let (mut stopped_early, mut interrupted) = (false, None);
@@ -551,8 +553,8 @@ mod tests {
         Split { x, y, values: &[], n: y.len() }
     }
 
-    fn dyn_mut(s: &mut Option<Box<dyn Schedule>>) -> Option<&mut dyn Schedule> {
-        s.as_mut().map(|s| s.as_mut() as &mut dyn Schedule)
+    fn dyn_mut(s: &mut Option<Box<dyn LrControl>>) -> Option<&mut dyn LrControl> {
+        s.as_mut().map(|s| s.as_mut() as &mut dyn LrControl)
     }
 
     fn on<'a>(train: Split<'a>, test: Split<'a>) -> Data<'a> {

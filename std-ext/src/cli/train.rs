@@ -408,7 +408,7 @@ fn probe(
 fn schedule(
     r: &Recipe,
     probe: &dyn descent_core::Optimizer<f32>,
-) -> Result<Option<Box<dyn crate::train::Schedule>>, Failure> {
+) -> Result<Option<Box<dyn crate::train::LrControl>>, Failure> {
     match &r.scheduler {
         Some(s) => {
             check::finite_kwargs("--scheduler", &crate::named::parse("--scheduler", s).map_err(Failure)?)?;
@@ -586,7 +586,7 @@ pub fn run(a: Args) -> Result<(), Failure> {
     let mut report = Report::new(a.epochs, a.quiet, "");
     report.save = a.save.clone().map(|p| (p, settings.clone()));
     report.stop = Some(on_interrupt());
-    let schedule_ref = schedule.as_mut().map(|s| s.as_mut() as &mut dyn crate::train::Schedule);
+    let schedule_ref = schedule.as_mut().map(|s| s.as_mut() as &mut dyn crate::train::LrControl);
     let t = crate::train::run(start, data, &opts, schedule_ref, &mut report).map_err(Failure)?;
     let mut staged = Staged::default();
     if let Some(path) = &a.history {
