@@ -78,6 +78,8 @@ fn check_all_widths(cfg: AnyConfig, p0: &[f64], grads: &[Vec<f64>]) -> Result<()
         check::<_, f32, 4>(c, p0, grads, false)?;
         check::<_, f32, 8>(c, p0, grads, false)?;
         check::<_, f32, 16>(c, p0, grads, false)?;
+        // descent-std's AVX-512 path.
+        check::<_, f32, 32>(c, p0, grads, false)?;
         check::<_, f32, 1>(c, p0, grads, true)?;
         check::<_, f64, 1>(c, p0, grads, false)?;
         check::<_, f64, 4>(c, p0, grads, false)?;

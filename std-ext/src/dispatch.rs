@@ -32,6 +32,71 @@ pub const LANES_F32: usize = 16;
 /// Lanes of `f64` per chunk for elementwise rules.
 pub const LANES_F64: usize = 16;
 
+/// Lanes of `f32` per chunk on the AVX-512 path (two 512-bit registers).
+pub const LANES_F32_AVX512: usize = 32;
+/// Lanes of `f64` per chunk on the AVX-512 path (two 512-bit registers).
+pub const LANES_F64_AVX512: usize = 16;
+
+/// The kernels run-time dispatch can take, fastest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Path {
+    /// Compiled for AVX-512 (`avx512f`, `avx512vl`) with AVX2 and FMA, at
+    /// [`LANES_F32_AVX512`] / [`LANES_F64_AVX512`] lanes.
+    Avx512,
+    /// Compiled for AVX2 and FMA, at [`LANES_F32`] / [`LANES_F64`] lanes.
+    Avx2,
+    /// descent-core's kernels as compiled for the baseline target, at the same lanes as AVX2.
+    Portable,
+}
+
+impl Path {
+    /// Every path, fastest first.
+    pub const ALL: [Path; 3] = [Path::Avx512, Path::Avx2, Path::Portable];
+
+    /// The path's name: `"avx512"`, `"avx2+fma"` or `"portable"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Path::Avx512 => "avx512",
+            Path::Avx2 => "avx2+fma",
+            Path::Portable => "portable",
+        }
+    }
+
+    /// Whether this CPU can run it (checked once; the standard library caches it).
+    pub fn supported(self) -> bool {
+        match self {
+            Path::Avx512 => has_avx512(),
+            Path::Avx2 => has_avx2(),
+            Path::Portable => true,
+        }
+    }
+
+    /// The fastest path this CPU supports.
+    pub fn best() -> Path {
+        if has_avx512() {
+            Path::Avx512
+        } else if has_avx2() {
+            Path::Avx2
+        } else {
+            Path::Portable
+        }
+    }
+}
+
+/// Whether this CPU has AVX-512 F and VL besides AVX2 and FMA.
+pub fn has_avx512() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        has_avx2()
+            && std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx512vl")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
 /// Whether this CPU has AVX2 and FMA (checked once; the standard library caches it).
 pub fn has_avx2() -> bool {
     #[cfg(target_arch = "x86_64")]
@@ -44,9 +109,9 @@ pub fn has_avx2() -> bool {
     }
 }
 
-/// The path [`step`] takes on this machine: `"avx2+fma"` or `"portable"`.
+/// The name of the path [`step`] takes on this machine ([`Path::best`]).
 pub fn active_path() -> &'static str {
-    if has_avx2() { "avx2+fma" } else { "portable" }
+    Path::best().name()
 }
 
 /// Which kernels an optimizer runs: the fastest this CPU supports, or descent-core's portable
@@ -58,6 +123,9 @@ pub enum Kernels {
     Best,
     /// descent-core's own `step` (its production lane width), compiled for the baseline target.
     Portable,
+    /// Through one path of [`step_on`] (refused at build time when this CPU cannot run it): to
+    /// compare paths side by side.
+    On(Path),
 }
 
 /// The lane width of rules that ask for narrow lanes ([`UpdateRule::NARROW_LANES`]): ASGD runs
@@ -103,10 +171,10 @@ where
     }
 }
 
-/// The step both paths run: elementwise rules at [`LANES_F32`] / [`LANES_F64`] lanes (rules asking for
-/// narrow lanes at [`NARROW_LANES`]); rules with reductions take descent-core's own step.
+/// The step every path runs: elementwise rules at `L32` / `L64` lanes (rules asking for narrow
+/// lanes at [`NARROW_LANES`]); rules with reductions take descent-core's own step.
 #[inline(always)]
-fn step_lanes<F: Real, O: LaneStep<F>>(
+fn step_lanes<F: Real, O: LaneStep<F>, const L32: usize, const L64: usize>(
     opt: &mut O,
     params: &mut [F],
     grads: &[F],
@@ -118,8 +186,8 @@ fn step_lanes<F: Real, O: LaneStep<F>>(
         return opt.step_at::<NARROW_LANES>(params, grads);
     }
     match F::BYTES {
-        4 => opt.step_at::<LANES_F32>(params, grads),
-        _ => opt.step_at::<LANES_F64>(params, grads),
+        4 => opt.step_at::<L32>(params, grads),
+        _ => opt.step_at::<L64>(params, grads),
     }
 }
 
@@ -130,7 +198,41 @@ fn step_avx2<F: Real, O: LaneStep<F>>(
     params: &mut [F],
     grads: &[F],
 ) -> Result<StepOutcome, Error> {
-    step_lanes(opt, params, grads)
+    step_lanes::<F, O, LANES_F32, LANES_F64>(opt, params, grads)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
+fn step_avx512<F: Real, O: LaneStep<F>>(
+    opt: &mut O,
+    params: &mut [F],
+    grads: &[F],
+) -> Result<StepOutcome, Error> {
+    step_lanes::<F, O, LANES_F32_AVX512, LANES_F64_AVX512>(opt, params, grads)
+}
+
+/// One optimizer step on `path`, or `None` when this CPU cannot run it; the same bits as
+/// `opt.step(params, grads)` on every path.
+#[inline]
+pub fn step_on<F: Real, O: LaneStep<F>>(
+    path: Path,
+    opt: &mut O,
+    params: &mut [F],
+    grads: &[F],
+) -> Option<Result<StepOutcome, Error>> {
+    if !path.supported() {
+        return None;
+    }
+    Some(match path {
+        // SAFETY: the CPU supports AVX-512 F/VL, AVX2 and FMA (`supported` checked it), which is
+        // all `step_avx512`'s target features require.
+        #[cfg(target_arch = "x86_64")]
+        Path::Avx512 => unsafe { step_avx512(opt, params, grads) },
+        // SAFETY: the CPU supports AVX2 and FMA (`supported` checked it).
+        #[cfg(target_arch = "x86_64")]
+        Path::Avx2 => unsafe { step_avx2(opt, params, grads) },
+        _ => step_lanes::<F, O, LANES_F32, LANES_F64>(opt, params, grads),
+    })
 }
 
 /// One optimizer step through the fastest kernel this CPU supports; the same bits as
@@ -142,25 +244,36 @@ pub fn step<F: Real, O: LaneStep<F>>(
     grads: &[F],
 ) -> Result<StepOutcome, Error> {
     #[cfg(target_arch = "x86_64")]
+    if has_avx512() {
+        // SAFETY: the CPU supports AVX-512 F/VL, AVX2 and FMA (checked just above).
+        return unsafe { step_avx512(opt, params, grads) };
+    }
+    #[cfg(target_arch = "x86_64")]
     if has_avx2() {
         // SAFETY: the CPU supports AVX2 and FMA (checked just above), which is all
         // `step_avx2`'s target features require.
         return unsafe { step_avx2(opt, params, grads) };
     }
-    step_lanes(opt, params, grads)
+    step_lanes::<F, O, LANES_F32, LANES_F64>(opt, params, grads)
 }
 
-/// An optimizer whose [`Optimizer::step`] goes through [`step`] (run-time dispatch); everything
-/// else is the inner optimizer's. Results are bit-identical to the inner optimizer's own step.
+/// An optimizer whose [`Optimizer::step`] goes through [`step`] (run-time dispatch), or through
+/// one [`Path`] when it holds one (which the CPU must support); everything else is the inner
+/// optimizer's. Results are bit-identical to the inner optimizer's own step.
 #[derive(Debug, Clone)]
-pub struct Dispatched<O>(pub O);
+pub struct Dispatched<O>(pub O, pub Option<Path>);
 
 impl<F: Real, O: LaneStep<F>> Optimizer<F> for Dispatched<O> {
     fn name(&self) -> &'static str {
         self.0.name()
     }
     fn step(&mut self, params: &mut [F], grads: &[F]) -> Result<StepOutcome, Error> {
-        step(&mut self.0, params, grads)
+        match self.1 {
+            Some(path) => {
+                step_on(path, &mut self.0, params, grads).unwrap_or_else(|| step(&mut self.0, params, grads))
+            }
+            None => step(&mut self.0, params, grads),
+        }
     }
     fn lr(&self) -> f64 {
         self.0.lr()
@@ -261,10 +374,10 @@ mod tests {
 
     /// `steps` steps of the optimizer `kwargs` builds for `shape`, dispatched and portable: the
     /// parameters and the saved state (hyperparameters, step count, buffers) must be the same bytes.
-    fn same_bits<F: Real>(kwargs: &Map<String, Value>, shape: &[usize], steps: usize) {
+    fn same_bits<F: Real>(kwargs: &Map<String, Value>, shape: &[usize], steps: usize, kernels: Kernels) {
         let n: usize = shape.iter().product();
         let build = |k| registry::build_with::<F>(kwargs, shape, n, NonFinitePolicy::Propagate, k).unwrap();
-        let (mut fast, mut port) = (build(Kernels::Best), build(Kernels::Portable));
+        let (mut fast, mut port) = (build(kernels), build(Kernels::Portable));
         let mut pf: Vec<F> = (0..n).map(|i| F::from_f64((i as f64 * 0.37).sin())).collect();
         let mut pp = pf.clone();
         for k in 0..steps {
@@ -277,9 +390,22 @@ mod tests {
             port.step(&mut pp, &g).unwrap();
         }
         let bits = |v: &[F]| v.iter().map(|x| x.to_bits_u64()).collect::<Vec<_>>();
-        let what = format!("{} {} shape {shape:?}", Value::Object(kwargs.clone()), F::NAME);
+        let what = format!("{} {} shape {shape:?} {kernels:?}", Value::Object(kwargs.clone()), F::NAME);
         assert_eq!(bits(&pf), bits(&pp), "parameters differ: {what}");
         assert_eq!(saved(&fast), saved(&port), "state differs: {what}");
+    }
+
+    #[test]
+    fn a_path_this_cpu_lacks_is_refused() {
+        let kwargs = match json!({"name": "adam"}) {
+            Value::Object(m) => m,
+            _ => unreachable!(),
+        };
+        for path in Path::ALL {
+            let built =
+                registry::build_with::<f32>(&kwargs, &[8], 8, NonFinitePolicy::Propagate, Kernels::On(path));
+            assert_eq!(built.is_ok(), path.supported(), "{path:?}");
+        }
     }
 
     #[test]
@@ -297,8 +423,11 @@ mod tests {
                 if muon && shape.len() != 2 {
                     continue;
                 }
-                same_bits::<f32>(kwargs, shape, 8);
-                same_bits::<f64>(kwargs, shape, 8);
+                // Every path this CPU supports: AVX-512, AVX2, the portable build at wide lanes.
+                for path in Path::ALL.into_iter().filter(|p| p.supported()) {
+                    same_bits::<f32>(kwargs, shape, 8, Kernels::On(path));
+                    same_bits::<f64>(kwargs, shape, 8, Kernels::On(path));
+                }
             }
         }
     }
@@ -321,6 +450,6 @@ mod tests {
             pb.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
         );
         assert_eq!(a.state(), b.state());
-        assert!(["avx2+fma", "portable"].contains(&active_path()));
+        assert!(Path::ALL.iter().any(|p| p.name() == active_path()));
     }
 }

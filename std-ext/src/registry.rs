@@ -9,8 +9,8 @@ use descent_core::{NonFinitePolicy, Optim, Optimizer, Real, StateBuffer, UpdateR
 use serde_json::{Map, Value};
 use std::fmt;
 
-use crate::dispatch::Dispatched;
 pub use crate::dispatch::Kernels;
+use crate::dispatch::{Dispatched, LaneStep};
 
 /// Optimizer state on the heap, for sizes known only at run time.
 #[derive(Debug, Clone, Default)]
@@ -220,6 +220,23 @@ pub(crate) fn parse<R: Fields>(k: &mut Kwargs<'_>, mut config: R) -> Result<R, B
     Ok(config)
 }
 
+/// `opt` behind the kernels asked for: dispatched (the fastest path, or one path, refused when
+/// this CPU cannot run it) or descent-core's own step.
+fn with_kernels<F, O>(opt: O, kernels: Kernels) -> Result<DynOptimizer<F>, BuildError>
+where
+    F: Real,
+    O: LaneStep<F> + Send + 'static,
+{
+    Ok(match kernels {
+        Kernels::Best => Box::new(Dispatched(opt, None)),
+        Kernels::Portable => Box::new(opt),
+        Kernels::On(path) if path.supported() => Box::new(Dispatched(opt, Some(path))),
+        Kernels::On(path) => {
+            return Err(BuildError::Refused(format!("this CPU cannot run the {} kernels", path.name())));
+        }
+    })
+}
+
 /// A configuration's keyword arguments and their values, as JSON (its field list, [`Fields`]).
 pub fn kwargs_of<R: Fields>(mut config: R) -> Map<String, Value> {
     let mut m = Map::new();
@@ -341,10 +358,7 @@ impl<F: Real> WithRule for Flat<'_, F> {
         let len = len.saturating_add(config.scratch_len(n));
         let state = crate::memory::zeroed(len, "optimizer state").map_err(BuildError::Spec)?;
         let opt = Optim::from_storage(config, HeapState(state), n, self.policy)?;
-        Ok(match self.kernels {
-            Kernels::Best => Box::new(Dispatched(opt)),
-            Kernels::Portable => Box::new(opt),
-        })
+        with_kernels(opt, self.kernels)
     }
 }
 
@@ -446,10 +460,7 @@ where
     let state = crate::memory::zeroed(len, "optimizer state").map_err(BuildError::Spec)?;
     let opt: HeapGrouped<R, F> =
         Grouped::with_options(layout, groups, slots, HeapState(state), policy, Reserve::Momentum)?;
-    Ok(match kernels {
-        Kernels::Best => Box::new(Dispatched(opt)),
-        Kernels::Portable => Box::new(opt),
-    })
+    with_kernels(opt, kernels)
 }
 
 struct GroupedBuild<F> {
