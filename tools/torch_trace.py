@@ -106,7 +106,7 @@ CLASSES = dict(sgd=torch.optim.SGD, adam=torch.optim.Adam, adamw=torch.optim.Ada
                radam=torch.optim.RAdam, adadelta=torch.optim.Adadelta, asgd=torch.optim.ASGD,
                rprop=torch.optim.Rprop, adafactor=torch.optim.Adafactor)
 
-ALL_CLASSES = dict(CLASSES, muon=torch.optim.Muon)
+ALL_CLASSES = dict(CLASSES, muon=getattr(torch.optim, "Muon", None))  # torch.optim.Muon: PyTorch 2.9+
 
 
 def tuples(m, skip):
@@ -119,6 +119,8 @@ def make_opt(params, cfg):
     kw = tuples(cfg, ("name",))
     if cfg["name"] not in ALL_CLASSES:
         raise ValueError(f"unknown optimizer {cfg['name']!r} ({', '.join(ALL_CLASSES)})")
+    if ALL_CLASSES[cfg["name"]] is None:
+        sys.exit(f"torch {torch.__version__} has no torch.optim.Muon (PyTorch 2.9 or later has)")
     if cfg["name"] == "muon":  # Muon has no foreach variant
         return ALL_CLASSES["muon"](params, **kw)
     return ALL_CLASSES[cfg["name"]](params, foreach=False, **kw)
