@@ -30,7 +30,8 @@ PyTorch runs Newton-Schulz in bfloat16), and the scheduler
 Then compare: `descent replay NAME.spec.json` prints the same JSON as NAME.expected.json, within
 rtol 1e-9 / atol 1e-12 (f64) or rtol 1e-5 / atol 1e-6 (f32).
 
-Derived from the generator that made descent's bundled cases (PyTorch 2.15, foreach=False).
+The generator of descent's bundled PyTorch cases, tests/data/conformance/torch*/ (PyTorch 2.15,
+foreach=False; Muon has no foreach variant).
 """
 import argparse, json, math, os, random, sys, warnings
 warnings.filterwarnings("ignore", message="Failed to initialize NumPy")
