@@ -132,3 +132,12 @@ fn torch_groups_and_muon_cases_match() {
     // More from the same generator, seed 99 (`gen_torch_groups.py OUT 99 60`).
     assert_eq!(check_dir("torch-groups-seed99", |_| true), 60);
 }
+
+/// Configurations written as users write them, made by `tools/torch_trace.py make`
+/// (`tools/conformance/torch_user_cases.sh`): a no-decay bias group, per-group lr and momentum
+/// under one-cycle with a max_lr per group, a ChainedScheduler of three, factored Adafactor and
+/// plateau over groups, Muon in two groups, and Muon refusing a bias with PyTorch's message.
+#[test]
+fn torch_user_configurations_match() {
+    assert_eq!(check_dir("torch-user", |_| true), 7);
+}

@@ -12,13 +12,29 @@ Usage (needs `pip install torch`):
       Run your own specs through PyTorch and write NAME.expected.json beside each.
   torch_trace.py random OUTDIR SEED COUNT [--optimizers sgd,adam,...] [--dtype f32|f64] [--plain]
       Random cases (seeded). --plain: no scheduler and no clipping.
+  torch_trace.py groups OUTDIR SEED COUNT [--optimizers adamw,muon,...]
+      Random cases with parameter groups (per-group overrides, schedulers and clipping over all
+      groups, ChainedScheduler) and torch.optim.Muon: the generator of descent's torch-groups/.
+  torch_trace.py make OUTDIR NAME --optimizer JSON --shapes 8x4,8 [--param-groups JSON]
+                 [--scheduler JSON] [--clip JSON] [--steps N] [--dtype f32|f64] [--seed S]
+      One case for your own configuration: random initial parameters and gradients of the given
+      shapes, your optimizer, groups, scheduler and clipping; writes NAME.spec.json and
+      NAME.expected.json in OUTDIR.
+
+A spec may hold "param_groups": [{"params": [tensor indices], <per-group keys>}, ...] (PyTorch's
+per-group options; the expected result then adds "lrs", every group's lr at every step), the
+optimizer "muon" (torch.optim.Muon: 2-D tensors, f32, compared at rtol 1e-3 / atol 1e-4 because
+PyTorch runs Newton-Schulz in bfloat16), and the scheduler
+{"name": "chained_scheduler", "schedulers": [...]} (torch.optim.lr_scheduler.ChainedScheduler).
 
 Then compare: `descent replay NAME.spec.json` prints the same JSON as NAME.expected.json, within
 rtol 1e-9 / atol 1e-12 (f64) or rtol 1e-5 / atol 1e-6 (f32).
 
-Derived from the generator that made descent's bundled cases (PyTorch 2.15, foreach=False).
+The generator of descent's bundled PyTorch cases, tests/data/conformance/torch*/ (PyTorch 2.15,
+foreach=False; Muon has no foreach variant).
 """
-import argparse, json, math, os, random, sys
+import argparse, json, math, os, random, sys, warnings
+warnings.filterwarnings("ignore", message="Failed to initialize NumPy")
 import torch
 
 rng = random.Random(0)
@@ -78,14 +94,37 @@ def opt_config(name):
                     weight_decay=wd, maximize=mx)
     raise ValueError(name)
 
+def muon_config():
+    """A random torch.optim.Muon configuration."""
+    return dict(name="muon", lr=logu(1e-3, 0.05), weight_decay=rng.choice([0.1, 0.0, logu(1e-3, 0.2)]),
+                momentum=rng.choice([0.95, r(0.5, 0.99)]), nesterov=rng.random() < 0.7,
+                ns_steps=rng.choice([5, 5, rng.randint(1, 8)]),
+                adjust_lr_fn=rng.choice([None, "original", "match_rms_adamw", "spectral_unclamped"]))
+
+# The classes `random` draws from (muon, 2-D and f32 only, is drawn by `groups`).
 CLASSES = dict(sgd=torch.optim.SGD, adam=torch.optim.Adam, adamw=torch.optim.AdamW, adagrad=torch.optim.Adagrad,
                rmsprop=torch.optim.RMSprop, adamax=torch.optim.Adamax, nadam=torch.optim.NAdam,
                radam=torch.optim.RAdam, adadelta=torch.optim.Adadelta, asgd=torch.optim.ASGD,
                rprop=torch.optim.Rprop, adafactor=torch.optim.Adafactor)
 
+ALL_CLASSES = dict(CLASSES, muon=getattr(torch.optim, "Muon", None))  # torch.optim.Muon: PyTorch 2.9+
+
+
+def tuples(m, skip):
+    """A spec's keyword arguments for PyTorch: lists become tuples (betas, etas, ...)."""
+    return {k: (tuple(v) if isinstance(v, list) else v) for k, v in m.items() if k not in skip}
+
+
 def make_opt(params, cfg):
-    kw = {k: (tuple(v) if isinstance(v, list) else v) for k, v in cfg.items() if k != "name"}
-    return CLASSES[cfg["name"]](params, foreach=False, **kw)
+    """The optimizer of `cfg` over `params`: a list of tensors, or PyTorch's list of group dicts."""
+    kw = tuples(cfg, ("name",))
+    if cfg["name"] not in ALL_CLASSES:
+        raise ValueError(f"unknown optimizer {cfg['name']!r} ({', '.join(ALL_CLASSES)})")
+    if ALL_CLASSES[cfg["name"]] is None:
+        sys.exit(f"torch {torch.__version__} has no torch.optim.Muon (PyTorch 2.9 or later has)")
+    if cfg["name"] == "muon":  # Muon has no foreach variant
+        return ALL_CLASSES["muon"](params, **kw)
+    return ALL_CLASSES[cfg["name"]](params, foreach=False, **kw)
 
 SCHED_NAMES = ["step_lr", "multi_step_lr", "exponential_lr", "cosine_annealing_lr", "cosine_annealing_warm_restarts",
                "one_cycle_lr", "cyclic_lr", "linear_lr", "constant_lr", "polynomial_lr", "reduce_lr_on_plateau", "sequential_lr"]
@@ -135,6 +174,8 @@ def make_sched(opt, cfg):
     if n == "sequential_lr":
         subs = [make_sched(opt, c) for c in cfg["schedulers"]]
         return S.SequentialLR(opt, subs, milestones=cfg["milestones"])
+    if n == "chained_scheduler":
+        return S.ChainedScheduler([make_sched(opt, c) for c in cfg["schedulers"]])
     cls = dict(step_lr=S.StepLR, multi_step_lr=S.MultiStepLR, exponential_lr=S.ExponentialLR,
                cosine_annealing_lr=S.CosineAnnealingLR, cosine_annealing_warm_restarts=S.CosineAnnealingWarmRestarts,
                one_cycle_lr=S.OneCycleLR, cyclic_lr=S.CyclicLR, linear_lr=S.LinearLR, constant_lr=S.ConstantLR,
@@ -145,12 +186,17 @@ def run(spec):
     dt = torch.float64 if spec["dtype"] == "f64" else torch.float32
     torch.set_default_dtype(dt)
     ps = [torch.tensor(t["data"], dtype=dt).reshape(t["shape"]).requires_grad_(True) for t in spec["params"]]
+    groups = spec.get("param_groups")
     try:
-        opt = make_opt(ps, spec["optimizer"])
+        if groups is None:
+            opt = make_opt(ps, spec["optimizer"])
+        else:
+            opt = make_opt([dict(tuples(gr, ("params",)), params=[ps[i] for i in gr["params"]]) for gr in groups],
+                           spec["optimizer"])
         sched = make_sched(opt, spec["scheduler"]) if spec.get("scheduler") else None
     except (ValueError, TypeError) as e:
         return {"error": str(e)}
-    lrs, traj = [], []
+    lrs, all_lrs, traj = [], [], []
     for k, gstep in enumerate(spec["grads"]):
         for p, g, t in zip(ps, gstep, spec["params"]):
             p.grad = torch.tensor(g, dtype=dt).reshape(t["shape"])
@@ -167,6 +213,7 @@ def run(spec):
         elif c and c["name"] == "clip_grad_value":
             torch.nn.utils.clip_grad_value_(ps, c["clip_value"], foreach=False)
         lrs.append(float(opt.param_groups[0]["lr"]))
+        all_lrs.append([float(gr["lr"]) for gr in opt.param_groups])
         opt.step()
         traj.append([p.detach().reshape(-1).tolist() for p in ps])
         if sched is not None:
@@ -174,7 +221,9 @@ def run(spec):
                 sched.step(spec["metrics"][k])
             else:
                 sched.step()
-    return {"lr": lrs, "params": traj}
+    if groups is None:
+        return {"lr": lrs, "params": traj}
+    return {"lr": lrs, "lrs": all_lrs, "params": traj}
 
 def rand_tensor(n, scale):
     return [rng.gauss(0, scale) for _ in range(n)]
@@ -228,6 +277,102 @@ def bad_case(i):
     spec["name"] += "-invalid"
     return spec
 
+# --- parameter groups, Muon and ChainedScheduler (the torch-groups/ cases) ---
+
+# Keys a group may override (PyTorch lets a group override any; these are the ones drawn).
+OVERRIDABLE = {"lr", "weight_decay", "momentum", "betas", "eps", "alpha", "rho", "lr_decay", "dampening",
+               "momentum_decay", "lambd", "etas", "step_sizes", "beta2_decay", "d", "nesterov", "amsgrad", "centered"}
+
+
+def group_overrides(ocfg):
+    """A random subset of the optimizer's keys with fresh values, as a per-group dict."""
+    fresh = muon_config() if ocfg["name"] == "muon" else opt_config(ocfg["name"])
+    keys = [k for k in fresh if k in OVERRIDABLE and k in ocfg]
+    o = {}
+    for k in rng.sample(keys, min(len(keys), rng.randint(0, 3))):
+        o[k] = fresh[k]
+    if "weight_decay" in ocfg and rng.random() < 0.5:
+        o["weight_decay"] = 0.0  # the usual "no decay on biases" group
+    if ocfg["name"] == "sgd":
+        # keep PyTorch's nesterov constraint true within the group
+        mom = o.get("momentum", ocfg["momentum"]); damp = o.get("dampening", ocfg["dampening"])
+        if o.get("nesterov", ocfg["nesterov"]) and (mom <= 0 or damp != 0):
+            o["nesterov"] = False
+    return o
+
+
+def groups_case(i, kind, oname=None):
+    """A random grouped case; kind "muon" (2-D tensors, f32, one group) or "groups" (any other
+    optimizer, tensors split into 1-3 groups with overrides)."""
+    steps = rng.randint(6, 25)
+    if kind == "muon":
+        dtype = "f32"
+        shapes = rng.choice([[[4, 6]], [[8, 3], [5, 5]], [[16, 16]], [[3, 12], [12, 3]], [[32, 8]]])
+        ocfg = muon_config()
+        steps = rng.randint(3, 10)
+    else:
+        dtype = "f64" if rng.random() < 0.7 else "f32"
+        oname = oname or rng.choice(list(CLASSES))
+        shapes = rng.choice([[[3, 5], [5]], [[8, 8], [8], [4, 8], [4]], [[13], [2, 9], [9]], [[16, 4], [4]], [[6, 7], [7], [1]]])
+        ocfg = opt_config(oname)
+    spec = dict(name=f"{kind}-{SEED}-{i:04d}", dtype=dtype, optimizer=ocfg)
+    spec["params"] = [dict(shape=s, data=rand_tensor(math.prod(s), 1.0)) for s in shapes]
+    idx = list(range(len(shapes)))
+    if kind == "muon" or len(idx) == 1 or rng.random() < 0.15:
+        parts = [idx]
+    else:
+        rng.shuffle(idx); cut = rng.randint(1, len(idx) - 1)
+        parts = [sorted(idx[:cut]), sorted(idx[cut:])]
+        if len(parts[1]) > 1 and rng.random() < 0.4:
+            parts = [parts[0], parts[1][:1], parts[1][1:]]
+    spec["param_groups"] = [dict(params=p, **group_overrides(ocfg)) for p in parts]
+    gscale = rng.choice([1e-3, 0.1, 1.0, 10.0])
+    spec["grads"] = [[[rng.gauss(0.3, gscale) for _ in range(math.prod(s))] for s in shapes] for _ in range(steps)]
+    oname = ocfg["name"]
+    if rng.random() < 0.55:
+        names = ["step_lr", "multi_step_lr", "exponential_lr", "cosine_annealing_lr", "linear_lr",
+                 "polynomial_lr", "reduce_lr_on_plateau", "sequential_lr", "chained_scheduler"]
+        if oname in ("sgd", "adam", "adamw", "rmsprop", "nadam", "radam"):
+            names.append("one_cycle_lr")
+        sname = rng.choice(names)
+        if sname == "chained_scheduler":
+            spec["scheduler"] = dict(name=sname, schedulers=[sched_config("exponential_lr", steps, ocfg["lr"]),
+                                                             sched_config(rng.choice(["step_lr", "multi_step_lr", "constant_lr"]), steps, ocfg["lr"])])
+        else:
+            if sname == "one_cycle_lr" and oname in ("rmsprop", "sgd") and any(
+                    gr.get("momentum", ocfg.get("momentum", 0)) == 0 for gr in spec["param_groups"]):
+                sname = "cosine_annealing_lr"
+            spec["scheduler"] = sched_config(sname, steps, ocfg["lr"])
+            if sname == "one_cycle_lr" and len(spec["param_groups"]) > 1 and rng.random() < 0.5:
+                spec["scheduler"]["max_lr"] = [ocfg["lr"] * r(1.0, 10.0) for _ in spec["param_groups"]]
+            if sname == "reduce_lr_on_plateau":
+                base = r(0.5, 2.0)
+                spec["metrics"] = [base * (1 + 0.3 * math.sin(k)) if rng.random() < 0.5 else base for k in range(steps)]
+    if kind != "muon" and rng.random() < 0.3:
+        spec["clip"] = dict(name="clip_grad_norm", max_norm=r(0.05, 2.0), norm_type=rng.choice([2.0, 1.0, float("inf")]))
+    return spec
+
+
+def user_case(a):
+    """One case of the user's configuration (`make`): random data of the given shapes."""
+    rand = random.Random(a.seed)
+    shapes = [[int(d) for d in t.split("x")] for t in a.shapes.split(",")]
+    spec = dict(name=a.name, dtype=a.dtype, optimizer=json.loads(a.optimizer))
+    spec["params"] = [dict(shape=s, data=[rand.gauss(0, 1) for _ in range(math.prod(s))]) for s in shapes]
+    if a.param_groups:
+        spec["param_groups"] = json.loads(a.param_groups)
+    spec["grads"] = [[[rand.gauss(0.3, a.grad_scale) for _ in range(math.prod(s))] for s in shapes]
+                     for _ in range(a.steps)]
+    if a.scheduler:
+        spec["scheduler"] = json.loads(a.scheduler)
+        if spec["scheduler"]["name"] == "reduce_lr_on_plateau":
+            base = rand.uniform(0.5, 2.0)  # a metric that stalls half the time
+            spec["metrics"] = [base * (1 + 0.3 * math.sin(k)) if rand.random() < 0.5 else base for k in range(a.steps)]
+    if a.clip:
+        spec["clip"] = json.loads(a.clip)
+    return spec
+
+
 def write_case(out, spec):
     exp = run(spec)
     base = os.path.join(out, spec["name"])
@@ -237,7 +382,7 @@ def write_case(out, spec):
         json.dump(exp, f)
 
 
-def main():
+def main(argv=None):
     global rng, OPTIMIZERS, DTYPE, PLAIN, SEED
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -251,7 +396,24 @@ def main():
     r.add_argument("--dtype", choices=["f32", "f64"])
     r.add_argument("--plain", action="store_true", help="no scheduler, no clipping")
     r.add_argument("--invalid-rate", type=float, default=0.08)
-    a = ap.parse_args()
+    gp = sub.add_parser("groups", help="random seeded cases with parameter groups, Muon, ChainedScheduler")
+    gp.add_argument("outdir")
+    gp.add_argument("seed", type=int)
+    gp.add_argument("count", type=int)
+    gp.add_argument("--optimizers", help="comma-separated names to draw from (muon among them)")
+    m = sub.add_parser("make", help="one case of your own configuration, on random data")
+    m.add_argument("outdir")
+    m.add_argument("name")
+    m.add_argument("--optimizer", required=True, help='JSON, e.g. \'{"name": "adamw", "lr": 1e-3}\'')
+    m.add_argument("--shapes", required=True, help="tensor shapes, e.g. 16x8,16,4x16,4")
+    m.add_argument("--param-groups", help='JSON, e.g. \'[{"params": [0, 2]}, {"params": [1, 3], "weight_decay": 0}]\'')
+    m.add_argument("--scheduler", help="JSON, e.g. '{\"name\": \"step_lr\", \"step_size\": 3}'")
+    m.add_argument("--clip", help="JSON, e.g. '{\"name\": \"clip_grad_norm\", \"max_norm\": 1.0}'")
+    m.add_argument("--steps", type=int, default=10)
+    m.add_argument("--dtype", choices=["f32", "f64"], default="f64")
+    m.add_argument("--seed", type=int, default=0, help="of the random parameters and gradients")
+    m.add_argument("--grad-scale", type=float, default=1.0, help="gradients are N(0.3, scale²)")
+    a = ap.parse_args(argv)
     if a.cmd == "expect":
         for path in a.specs:
             with open(path) as f:
@@ -261,10 +423,29 @@ def main():
                 json.dump(run(spec), f)
         print("wrote", len(a.specs), "expected results")
         return
+    if a.cmd == "make":
+        os.makedirs(a.outdir, exist_ok=True)
+        spec = user_case(a)
+        write_case(a.outdir, spec)
+        print("wrote", os.path.join(a.outdir, a.name) + ".{spec,expected}.json")
+        return
     SEED, rng = a.seed, random.Random(a.seed)
     OPTIMIZERS = a.optimizers.split(",") if a.optimizers else None
-    DTYPE, PLAIN = a.dtype, a.plain
     os.makedirs(a.outdir, exist_ok=True)
+    if a.cmd == "groups":
+        n_muon = 0
+        for i in range(a.count):
+            if OPTIMIZERS:
+                oname = rng.choice(OPTIMIZERS)
+                kind = "muon" if oname == "muon" else "groups"
+            else:
+                oname, kind = None, "muon" if rng.random() < 0.2 else "groups"
+            spec = groups_case(i, kind, oname)
+            n_muon += kind == "muon"
+            write_case(a.outdir, spec)
+        print("wrote", a.count, "cases (", n_muon, "muon ) to", a.outdir)
+        return
+    DTYPE, PLAIN = a.dtype, a.plain
     for i in range(a.count):
         spec = bad_case(i) if rng.random() < a.invalid_rate else make_case(i)
         write_case(a.outdir, spec)

@@ -302,7 +302,8 @@ fn run<F: Real>(spec: &Spec) -> Result<Trace, ReplayError> {
         &groups,
         NonFinitePolicy::Propagate,
         registry::Kernels::Best,
-    )?;
+    )
+    .map_err(|e| in_torch_words(e, &shapes))?;
     let group_lrs =
         |o: &DynOptimizer<F>| (0..o.groups()).map(|g| o.group_lr(g).unwrap_or(f64::NAN)).collect::<Vec<_>>();
     let mut scheduler = match &spec.scheduler {
@@ -366,6 +367,22 @@ fn run<F: Real>(spec: &Spec) -> Result<Trace, ReplayError> {
         }
     }
     Ok(trace)
+}
+
+/// A build error in PyTorch's words where they say more than descent's: `torch.optim.Muon` names
+/// the shape of the tensor it refuses.
+fn in_torch_words(e: BuildError, shapes: &[Vec<usize>]) -> ReplayError {
+    match e {
+        BuildError::Invalid(descent_core::Error::TensorRefused { tensor, reason })
+            if reason == "Muon only supports 2D parameters" =>
+        {
+            let shape = shapes.get(tensor).map_or_else(String::new, |s| format!("{s:?}"));
+            ReplayError::Refused(format!(
+                "{reason} whereas we found a parameter with size: torch.Size({shape})"
+            ))
+        }
+        e => e.into(),
+    }
 }
 
 /// Cuts `flat` into consecutive slices of `lens`.
@@ -808,7 +825,10 @@ mod tests {
         let e = run(adam, "[[2]]", r#"[{"params": "all"}]"#);
         assert!(e.contains("'params' must be a list"), "{e}");
         let e = run(r#"{"name": "muon"}"#, "[[2, 2], [3]]", r#"[{"params": [0, 1]}]"#);
-        assert_eq!(e, "tensor 1: Muon only supports 2D parameters");
+        assert_eq!(
+            e,
+            "Muon only supports 2D parameters whereas we found a parameter with size: torch.Size([3])"
+        );
         let e = run(adam, "[[2]]", r#"[{"params": [0], "betas": [0.9, 1.5]}]"#);
         assert_eq!(e, "Invalid beta parameter at index 1: 1.5");
     }
