@@ -50,7 +50,8 @@ fn main() {
             continue;
         }
         for &n in &sizes {
-            let mut opts: Vec<DynOptimizer<f32>> = kernels.iter().map(|(_, k)| build(info.name, n, *k)).collect();
+            let mut opts: Vec<DynOptimizer<f32>> =
+                kernels.iter().map(|(_, k)| build(info.name, n, *k)).collect();
             let mut params: Vec<Vec<f32>> = opts.iter().map(|_| vec![0.5f32; n]).collect();
             let g: Vec<f32> = (0..n).map(|i| ((i % 97) as f32 - 48.0) * 1e-3).collect();
             let mut best = vec![Duration::MAX; opts.len()];

@@ -183,6 +183,8 @@ impl fmt::Display for Error {
                 let v = PyFloat(value);
                 match name {
                     "lr" => write!(f, "Invalid learning rate: {v}"),
+                    // optax.lookahead's message.
+                    "sync_period" => write!(f, "Synchronization period must be >= 1."),
                     "eps" => write!(f, "Invalid epsilon value: {v}"),
                     "betas[0]" => write!(f, "Invalid beta parameter at index 0: {v}"),
                     "betas[1]" => write!(f, "Invalid beta parameter at index 1: {v}"),

@@ -41,6 +41,7 @@ pub const TRAILER_LEN: usize = 4;
 /// | `0x40` | the dynamic loss scaler ([`crate::grad_scaler`]) |
 /// | `0x40 \| id` | the same optimizer, 8-bit state ([`crate::quant_state`]) |
 /// | `0x60` | an optimizer over parameter groups ([`crate::optim::group`]; its rule id follows in the body) |
+/// | `0x61` | Lookahead around an optimizer ([`crate::optim::lookahead`]; the inner optimizer's saved bytes follow) |
 /// | `0x81` | `ReduceLROnPlateau` ([`crate::schedule::Plateau`]) |
 /// | `0x82` | `SequentialLR` ([`crate::schedule::Sequential`]) |
 /// | `0x83` | a schedule driver over one group ([`crate::schedule::Driver`]) |
@@ -57,6 +58,8 @@ pub enum Kind {
     GradScaler,
     /// An optimizer over parameter groups.
     Grouped,
+    /// Lookahead around an optimizer.
+    Lookahead,
     /// `ReduceLROnPlateau`.
     Plateau,
     /// `SequentialLR`.
@@ -71,8 +74,15 @@ impl Kind {
     /// The ids a rule may take ([`crate::optim::UpdateRule::ID`]).
     pub const RULE_IDS: core::ops::RangeInclusive<u8> = 1..=0x1F;
     /// The kinds that are not tied to a rule.
-    pub const FIXED: [Kind; 6] =
-        [Kind::GradScaler, Kind::Grouped, Kind::Plateau, Kind::Sequential, Kind::Driver, Kind::DriverGroups];
+    pub const FIXED: [Kind; 7] = [
+        Kind::GradScaler,
+        Kind::Grouped,
+        Kind::Lookahead,
+        Kind::Plateau,
+        Kind::Sequential,
+        Kind::Driver,
+        Kind::DriverGroups,
+    ];
 
     /// The byte in the header.
     pub const fn byte(self) -> u8 {
@@ -82,6 +92,7 @@ impl Kind {
             Kind::GradScaler => 0x40,
             Kind::QuantState(id) => 0x40 | id,
             Kind::Grouped => 0x60,
+            Kind::Lookahead => 0x61,
             Kind::Plateau => 0x81,
             Kind::Sequential => 0x82,
             Kind::Driver => 0x83,
@@ -97,6 +108,7 @@ impl Kind {
             0x40 => Kind::GradScaler,
             0x41..=0x5F => Kind::QuantState(b & 0x1F),
             0x60 => Kind::Grouped,
+            0x61 => Kind::Lookahead,
             0x81 => Kind::Plateau,
             0x82 => Kind::Sequential,
             0x83 => Kind::Driver,
@@ -149,6 +161,25 @@ impl<'a> Writer<'a> {
                 available,
             })?;
             dst.copy_from_slice(b);
+        }
+        self.pos = end;
+        Ok(())
+    }
+    /// Bytes the output holds in all (`usize::MAX` when only counting).
+    pub fn capacity(&self) -> usize {
+        self.out.as_deref().map_or(usize::MAX, <[u8]>::len)
+    }
+    /// The output not yet written (empty when only counting), for a nested saved state.
+    pub fn rest(&mut self) -> &mut [u8] {
+        let pos = self.pos;
+        self.out.as_deref_mut().and_then(|o| o.get_mut(pos..)).unwrap_or(&mut [])
+    }
+    /// Counts `k` bytes written directly into [`Writer::rest`].
+    pub fn skip(&mut self, k: usize) -> Result<(), Error> {
+        let end = self.pos.saturating_add(k);
+        let available = self.capacity();
+        if end > available {
+            return Err(Error::BufferTooSmall { what: "saved state", needed: end, available });
         }
         self.pos = end;
         Ok(())

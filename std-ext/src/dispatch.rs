@@ -308,6 +308,9 @@ impl<F: Real, O: LaneStep<F>> Optimizer<F> for Dispatched<O> {
     fn restore(&mut self, bytes: &[u8]) -> Result<(), Error> {
         self.0.restore(bytes)
     }
+    fn reset(&mut self) -> Result<(), Error> {
+        self.0.reset()
+    }
     fn groups(&self) -> usize {
         self.0.groups()
     }

@@ -1,7 +1,9 @@
 //! `descent replay`: run a conformance spec (see `tests/data/conformance/README.md`) and produce
 //! the learning rate and parameters after every step, as PyTorch's generator script does.
 
-use crate::registry::{self, BuildError, DynOptimizer};
+use crate::registry::{self, BuildError, HeapState};
+use descent_core::Optimizer;
+use descent_core::lookahead::{Lookahead, LookaheadConfig};
 use descent_core::{NonFinitePolicy, Real};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -101,6 +103,10 @@ pub struct Trace {
     pub lrs: Option<Vec<Vec<f64>>>,
     /// After each step, every tensor flattened.
     pub params: Vec<Vec<Vec<f64>>>,
+    /// For a wrapper that keeps averaged parameters (lookahead's slow parameters): after each
+    /// step, every tensor flattened.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub averaged: Option<Vec<Vec<Vec<f64>>>>,
 }
 
 impl Trace {
@@ -135,6 +141,10 @@ impl Trace {
         }
         out.push_str(",\"params\":");
         list(&mut out, &self.params, |o, step| list(o, step, |o, t| list(o, t, |o, &x| num(o, x))));
+        if let Some(averaged) = &self.averaged {
+            out.push_str(",\"averaged\":");
+            list(&mut out, averaged, |o, step| list(o, step, |o, t| list(o, t, |o, &x| num(o, x))));
+        }
         out.push('}');
         out
     }
@@ -296,22 +306,33 @@ fn run<F: Real>(spec: &Spec) -> Result<Trace, ReplayError> {
     // and LARS per tensor).
     let shapes: Vec<Vec<usize>> = spec.params.iter().map(|t| t.shape.clone()).collect();
     let groups = groups_of(spec)?;
-    let mut opt = registry::build_grouped::<F>(
-        &spec.optimizer,
+    let (inner, lookahead) = wrapper_of(&spec.optimizer)?;
+    let mut built = registry::build_grouped::<F>(
+        inner,
         &shapes,
         &groups,
         NonFinitePolicy::Propagate,
         registry::Kernels::Best,
     )
     .map_err(|e| in_torch_words(e, &shapes))?;
-    let group_lrs =
-        |o: &DynOptimizer<F>| (0..o.groups()).map(|g| o.group_lr(g).unwrap_or(f64::NAN)).collect::<Vec<_>>();
+    let mut params: Vec<F> =
+        spec.params.iter().flat_map(|t| t.data.iter().map(|&x| F::from_f64(x))).collect();
+    let mut stepper = match lookahead {
+        Some(config) => {
+            let slow = HeapState(vec![F::ZERO; params.len()]);
+            Stepper::Lookahead(
+                Lookahead::new(built.as_mut(), config, slow, &params)
+                    .map_err(|e| ReplayError::Refused(e.to_string()))?,
+            )
+        }
+        None => Stepper::Plain(built.as_mut()),
+    };
     let mut scheduler = match &spec.scheduler {
         Some(m) => {
-            let base_lrs = group_lrs(&opt);
-            let has_momentum = opt.momentum().is_some();
+            let base_lrs = group_lrs(&*stepper.opt());
+            let has_momentum = stepper.opt().momentum().is_some();
             let mut s = crate::schedule_spec::build(m, &base_lrs, has_momentum)?;
-            s.start(opt.as_mut()).map_err(|e| ReplayError::Refused(e.to_string()))?;
+            s.start(stepper.opt()).map_err(|e| ReplayError::Refused(e.to_string()))?;
             Some(s)
         }
         None => None,
@@ -322,14 +343,13 @@ fn run<F: Real>(spec: &Spec) -> Result<Trace, ReplayError> {
         return Err(ReplayError::Spec("reduce_lr_on_plateau needs one metric per step in 'metrics'".into()));
     }
     let lens: Vec<usize> = spec.params.iter().map(|t| t.data.len()).collect();
-    let mut params: Vec<F> =
-        spec.params.iter().flat_map(|t| t.data.iter().map(|&x| F::from_f64(x))).collect();
     let mut grads: Vec<F> = vec![F::ZERO; params.len()];
     let steps = spec.grads.len();
     let mut trace = Trace {
         lr: Vec::with_capacity(steps),
         lrs: spec.param_groups.as_ref().map(|_| Vec::with_capacity(steps)),
         params: Vec::with_capacity(steps),
+        averaged: stepper.averaged().map(|_| Vec::with_capacity(steps)),
     };
     for (k, step) in spec.grads.iter().enumerate() {
         for (d, &s) in grads.iter_mut().zip(step.iter().flatten()) {
@@ -346,27 +366,88 @@ fn run<F: Real>(spec: &Spec) -> Result<Trace, ReplayError> {
             }
             .map_err(|e| c.refusal(k, e))?;
         }
-        trace.lr.push(opt.lr());
+        trace.lr.push(stepper.opt().lr());
         if let Some(lrs) = trace.lrs.as_mut() {
-            lrs.push(group_lrs(&opt));
+            lrs.push(group_lrs(&*stepper.opt()));
         }
-        opt.step(&mut params, &grads).map_err(|e| ReplayError::Spec(e.to_string()))?;
-        let mut at = 0;
-        trace.params.push(
-            lens.iter()
-                .map(|&n| {
-                    let t = params[at..at + n].iter().map(|x| x.as_f64()).collect();
-                    at += n;
-                    t
-                })
-                .collect(),
-        );
+        stepper.opt().step(&mut params, &grads).map_err(|e| ReplayError::Spec(e.to_string()))?;
+        trace.params.push(tensors(&params, &lens));
+        if let (Some(avg), Some(slow)) = (trace.averaged.as_mut(), stepper.averaged()) {
+            avg.push(tensors(slow, &lens));
+        }
         if let Some(s) = scheduler.as_mut() {
             let metric = spec.metrics.as_ref().and_then(|m| m.get(k)).copied();
-            s.advance(opt.as_mut(), metric).map_err(|e| ReplayError::Refused(e.to_string()))?;
+            s.advance(stepper.opt(), metric).map_err(|e| ReplayError::Refused(e.to_string()))?;
         }
     }
     Ok(trace)
+}
+
+/// Every group's learning rate.
+fn group_lrs<F: Real>(o: &dyn Optimizer<F>) -> Vec<f64> {
+    (0..o.groups()).map(|g| o.group_lr(g).unwrap_or(f64::NAN)).collect()
+}
+
+/// `flat` cut into tensors of `lens` values, as f64.
+fn tensors<F: Real>(flat: &[F], lens: &[usize]) -> Vec<Vec<f64>> {
+    let mut at = 0;
+    lens.iter()
+        .map(|&n| {
+            let t = flat[at..at + n].iter().map(|x| x.as_f64()).collect();
+            at += n;
+            t
+        })
+        .collect()
+}
+
+/// The optimizer a replay steps: the one built from the spec, or a wrapper around it.
+enum Stepper<'a, F: Real> {
+    /// The optimizer itself.
+    Plain(&'a mut (dyn Optimizer<F> + Send + 'static)),
+    /// `optax.lookahead` around it.
+    Lookahead(Lookahead<&'a mut (dyn Optimizer<F> + Send + 'static), F, HeapState<F>>),
+}
+
+impl<F: Real> Stepper<'_, F> {
+    fn opt(&mut self) -> &mut dyn Optimizer<F> {
+        match self {
+            Stepper::Plain(o) => *o,
+            Stepper::Lookahead(l) => l,
+        }
+    }
+    /// The averaged parameters a wrapper keeps (lookahead's slow ones).
+    fn averaged(&self) -> Option<&[F]> {
+        match self {
+            Stepper::Plain(_) => None,
+            Stepper::Lookahead(l) => Some(l.slow()),
+        }
+    }
+}
+
+/// The optimizer to build and the wrapper around it: `{"name": "lookahead", "sync_period",
+/// "slow_step_size", "reset_state", "inner": {optimizer}}` (optax.lookahead's keys; its `lr`, if
+/// given, must be the inner optimizer's), or the optimizer itself.
+fn wrapper_of(m: &Map<String, Value>) -> Result<(&Map<String, Value>, Option<LookaheadConfig>), ReplayError> {
+    if m.get("name").and_then(Value::as_str) != Some("lookahead") {
+        return Ok((m, None));
+    }
+    let inner = m
+        .get("inner")
+        .and_then(Value::as_object)
+        .ok_or_else(|| ReplayError::Spec("lookahead: missing object 'inner' (the fast optimizer)".into()))?;
+    let mut k = registry::Kwargs::new("lookahead", m);
+    let sync_period = k.uint("sync_period", None)?;
+    let slow_step_size = k.req_f64("slow_step_size")?;
+    let reset_state = k.bool("reset_state", false)?;
+    let lr = k.raw("lr").and_then(registry::number);
+    k.raw("inner");
+    k.finish()?;
+    if let Some(lr) = lr
+        && inner.get("lr").and_then(registry::number) != Some(lr)
+    {
+        return Err(ReplayError::Spec("lookahead: 'lr' must equal the inner optimizer's".into()));
+    }
+    Ok((inner, Some(LookaheadConfig { sync_period, slow_step_size, reset_state })))
 }
 
 /// A build error in PyTorch's words where they say more than descent's: `torch.optim.Muon` names
@@ -552,21 +633,35 @@ pub fn compare_as(who: &str, tol: Tolerance, actual: &Trace, expected: &Trace) -
                 check(*x, *y, &|| format!("lr of group {g} at step {k}"))?;
             }
         }
-        if ts_a.len() != ts_e.len() {
-            return Err(format!("step {k}: {who} has {} tensors, PyTorch {}", ts_a.len(), ts_e.len()));
-        }
-        for (i, (ta, te)) in ts_a.iter().zip(ts_e).enumerate() {
-            if ta.len() != te.len() {
-                return Err(format!(
-                    "step {k}, tensor {i}: {who} has {} values, PyTorch {}",
-                    ta.len(),
-                    te.len()
-                ));
+        // The parameters, then the averaged ones where the expected trace has them.
+        let averaged = match (&actual.averaged, &expected.averaged) {
+            (_, None) => None,
+            (Some(a), Some(e)) => Some((a.get(k), e.get(k))),
+            (None, Some(_)) => return Err(format!("{who} has no averaged parameters; PyTorch has")),
+        };
+        let sets = [("", Some(ts_a), Some(ts_e))].into_iter();
+        let sets = sets.chain(averaged.map(|(a, e)| ("averaged ", a, e)));
+        for (what, ts_a, ts_e) in sets {
+            let (ts_a, ts_e) = match (ts_a, ts_e) {
+                (Some(a), Some(e)) => (a, e),
+                _ => return Err(format!("step {k}: {what}parameters missing")),
+            };
+            if ts_a.len() != ts_e.len() {
+                return Err(format!("step {k}: {who} has {} {what}tensors, PyTorch {}", ts_a.len(), ts_e.len()));
             }
-            for (j, (a, e)) in ta.iter().zip(te).enumerate() {
-                check(*a, *e, &|| format!("step {k}, tensor {i}, element {j}"))?;
+            for (i, (ta, te)) in ts_a.iter().zip(ts_e).enumerate() {
+                if ta.len() != te.len() {
+                    return Err(format!(
+                        "step {k}, {what}tensor {i}: {who} has {} values, PyTorch {}",
+                        ta.len(),
+                        te.len()
+                    ));
+                }
+                for (j, (a, e)) in ta.iter().zip(te).enumerate() {
+                    check(*a, *e, &|| format!("step {k}, {what}tensor {i}, element {j}"))?;
+                }
+                agreement.values += ta.len();
             }
-            agreement.values += ta.len();
         }
     }
     Ok(agreement)
@@ -606,19 +701,25 @@ pub fn parse_expected(text: &str) -> Result<Expected, ReplayError> {
             .collect()
     };
     let lr = floats(v.get("lr").ok_or_else(|| bad("missing 'lr' (or 'error')"))?, "'lr'")?;
-    let steps = v.get("params").and_then(Value::as_array).ok_or_else(|| bad("missing list 'params'"))?;
-    let mut params = Vec::with_capacity(steps.len());
-    for (k, step) in steps.iter().enumerate() {
-        let tensors =
-            step.as_array().ok_or_else(|| bad(&format!("params[{k}] must be a list of tensors")))?;
-        params.push(
-            tensors
-                .iter()
-                .enumerate()
-                .map(|(i, t)| floats(t, &format!("params[{k}][{i}]")))
-                .collect::<Result<Vec<_>, _>>()?,
-        );
-    }
+    // A list of steps, each a list of flattened tensors.
+    let per_step = |key: &str, steps: &Value| -> Result<Vec<Vec<Vec<f64>>>, ReplayError> {
+        let steps = steps.as_array().ok_or_else(|| bad(&format!("'{key}' must be a list")))?;
+        let mut out = Vec::with_capacity(steps.len());
+        for (k, step) in steps.iter().enumerate() {
+            let tensors =
+                step.as_array().ok_or_else(|| bad(&format!("{key}[{k}] must be a list of tensors")))?;
+            out.push(
+                tensors
+                    .iter()
+                    .enumerate()
+                    .map(|(i, t)| floats(t, &format!("{key}[{k}][{i}]")))
+                    .collect::<Result<Vec<_>, _>>()?,
+            );
+        }
+        Ok(out)
+    };
+    let params = per_step("params", v.get("params").ok_or_else(|| bad("missing list 'params'"))?)?;
+    let averaged = v.get("averaged").map(|a| per_step("averaged", a)).transpose()?;
     let lrs = match v.get("lrs") {
         None => None,
         Some(l) => Some(
@@ -630,7 +731,7 @@ pub fn parse_expected(text: &str) -> Result<Expected, ReplayError> {
                 .collect::<Result<Vec<_>, _>>()?,
         ),
     };
-    Ok(Expected::Trace(Trace { lr, lrs, params }))
+    Ok(Expected::Trace(Trace { lr, lrs, params, averaged }))
 }
 
 /// The outcome of checking a spec against PyTorch's expected result.
@@ -727,7 +828,7 @@ mod tests {
     #[test]
     fn compare_names_the_first_mismatch() {
         let e =
-            Trace { lr: vec![0.1, 0.1], lrs: None, params: vec![vec![vec![1.0, 2.0]], vec![vec![0.5, 1.5]]] };
+            Trace { lr: vec![0.1, 0.1], lrs: None, params: vec![vec![vec![1.0, 2.0]], vec![vec![0.5, 1.5]]], averaged: None };
         let mut a = e.clone();
         assert_eq!(compare("f64", &a, &e).unwrap().values, 4);
         a.params[1][0][1] = 1.5 + 1e-6;
@@ -743,6 +844,7 @@ mod tests {
             lr: vec![0.1, f64::INFINITY],
             lrs: None,
             params: vec![vec![vec![f64::NAN, -0.5]], vec![vec![f64::NEG_INFINITY, 1e-300]]],
+            averaged: None,
         };
         let text = t.to_json();
         assert_eq!(text, r#"{"lr":[0.1,Infinity],"params":[[[NaN,-0.5]],[[-Infinity,1e-300]]]}"#);
@@ -750,19 +852,19 @@ mod tests {
         assert_eq!(back.lr, t.lr);
         assert!(back.params[0][0][0].is_nan() && back.params[1][0] == t.params[1][0]);
         // The same text as serde_json writes for finite values.
-        let finite = Trace { lr: vec![1e-3], lrs: None, params: vec![vec![vec![0.25, -3.0]]] };
+        let finite = Trace { lr: vec![1e-3], lrs: None, params: vec![vec![vec![0.25, -3.0]]], averaged: None };
         assert_eq!(finite.to_json(), serde_json::to_string(&finite).unwrap());
     }
 
     #[test]
     fn step_counts_and_learning_rates_are_told_apart() {
-        let e = Trace { lr: vec![0.1; 3], lrs: None, params: vec![vec![vec![1.0]]; 3] };
+        let e = Trace { lr: vec![0.1; 3], lrs: None, params: vec![vec![vec![1.0]]; 3], averaged: None };
         let short_lr = Trace { lr: vec![0.1; 2], ..e.clone() };
         assert_eq!(
             compare_as("actual", Tolerance::for_dtype("f64"), &short_lr, &e).unwrap_err(),
             "actual's trace has 2 learning rates for 3 steps of parameters"
         );
-        let fewer = Trace { lr: vec![0.1; 2], lrs: None, params: vec![vec![vec![1.0]]; 2] };
+        let fewer = Trace { lr: vec![0.1; 2], lrs: None, params: vec![vec![vec![1.0]]; 2], averaged: None };
         assert_eq!(
             compare_as("actual", Tolerance::for_dtype("f64"), &fewer, &e).unwrap_err(),
             "step counts differ: actual has 2 steps, PyTorch 3"

@@ -472,6 +472,28 @@ where
         self.step_by::<Production>(params, grads)
     }
 
+    /// Every tensor's state as at construction (its group's configuration now), step counts 0.
+    fn reset(&mut self) -> Result<(), Error> {
+        // Checked first, so that a refusal changes nothing.
+        for (i, t) in self.layout.tensors().iter().enumerate() {
+            if let Some(group) = self.groups.as_ref().get(t.group) {
+                tensor_config(group, i, t)?;
+            }
+        }
+        let (tensors, groups) = (self.layout.tensors(), self.groups.as_ref());
+        for ((i, t), slot) in tensors.iter().enumerate().zip(self.slots.as_mut()) {
+            let Some(group) = groups.get(t.group) else { continue };
+            let c = tensor_config(group, i, t)?;
+            let end = slot.at + c.state_len(t.len).min(slot.room);
+            if let Some(region) = self.state.values_mut().get_mut(slot.at..end) {
+                c.init_state(region);
+            }
+            slot.steps = 0;
+            slot.scalars = R::Scalars::default();
+        }
+        Ok(())
+    }
+
     /// The first group's learning rate.
     fn lr(&self) -> f64 {
         self.groups.as_ref().first().map_or(0.0, |g| g.config.lr())

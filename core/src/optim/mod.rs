@@ -35,6 +35,7 @@ pub mod group;
 pub mod lamb;
 pub mod lars;
 pub mod lion;
+pub mod lookahead;
 pub mod muon;
 pub mod nadam;
 pub mod ops;
@@ -261,6 +262,12 @@ pub trait Optimizer<F: Real> {
     /// Restores what [`Optimizer::save`] wrote. Refuses truncated, corrupt or mismatched bytes
     /// and then changes nothing.
     fn restore(&mut self, bytes: &[u8]) -> Result<(), Error>;
+    /// Back to the state of a new optimizer with the same configuration: state as initialised,
+    /// step count 0 (optax's `init` again, as `lookahead(reset_state=True)` does). Optimizers
+    /// that cannot refuse with [`Error::Unsupported`] and change nothing.
+    fn reset(&mut self) -> Result<(), Error> {
+        Err(Error::Unsupported { what: "reset" })
+    }
     /// Number of parameter groups ([`group::Grouped`]; 1 for the flat optimizers).
     fn groups(&self) -> usize {
         1
@@ -284,6 +291,65 @@ pub trait Optimizer<F: Real> {
     fn set_group_momentum(&mut self, g: usize, momentum: f64) -> Result<(), Error> {
         only_group(g)?;
         self.set_momentum(momentum)
+    }
+}
+
+/// An optimizer held by mutable reference is one (a wrapper such as
+/// [`lookahead::Lookahead`] can wrap a `&mut dyn Optimizer<F>`).
+impl<F: Real, O: Optimizer<F> + ?Sized> Optimizer<F> for &mut O {
+    fn name(&self) -> &'static str {
+        (**self).name()
+    }
+    fn step(&mut self, params: &mut [F], grads: &[F]) -> Result<StepOutcome, Error> {
+        (**self).step(params, grads)
+    }
+    fn lr(&self) -> f64 {
+        (**self).lr()
+    }
+    fn set_lr(&mut self, lr: f64) -> Result<(), Error> {
+        (**self).set_lr(lr)
+    }
+    fn momentum(&self) -> Option<f64> {
+        (**self).momentum()
+    }
+    fn set_momentum(&mut self, momentum: f64) -> Result<(), Error> {
+        (**self).set_momentum(momentum)
+    }
+    fn steps(&self) -> u64 {
+        (**self).steps()
+    }
+    fn len(&self) -> usize {
+        (**self).len()
+    }
+    fn state_len(&self) -> usize {
+        (**self).state_len()
+    }
+    fn saved_len(&self) -> usize {
+        (**self).saved_len()
+    }
+    fn save(&self, out: &mut [u8]) -> Result<usize, Error> {
+        (**self).save(out)
+    }
+    fn restore(&mut self, bytes: &[u8]) -> Result<(), Error> {
+        (**self).restore(bytes)
+    }
+    fn reset(&mut self) -> Result<(), Error> {
+        (**self).reset()
+    }
+    fn groups(&self) -> usize {
+        (**self).groups()
+    }
+    fn group_lr(&self, g: usize) -> Result<f64, Error> {
+        (**self).group_lr(g)
+    }
+    fn set_group_lr(&mut self, g: usize, lr: f64) -> Result<(), Error> {
+        (**self).set_group_lr(g, lr)
+    }
+    fn group_momentum(&self, g: usize) -> Result<Option<f64>, Error> {
+        (**self).group_momentum(g)
+    }
+    fn set_group_momentum(&mut self, g: usize, momentum: f64) -> Result<(), Error> {
+        (**self).set_group_momentum(g, momentum)
     }
 }
 
@@ -681,6 +747,16 @@ impl<R: UpdateRule, F: Real, B: StateBuffer<F>> Optimizer<F> for Optim<R, F, B> 
     #[inline]
     fn step(&mut self, params: &mut [F], grads: &[F]) -> Result<StepOutcome, Error> {
         self.step_by::<Production>(params, grads)
+    }
+
+    fn reset(&mut self) -> Result<(), Error> {
+        let needed = self.config.state_len(self.len);
+        if let Some(buf) = self.state.values_mut().get_mut(..needed) {
+            self.config.init_state(buf);
+        }
+        self.scalars = R::Scalars::default();
+        self.steps = 0;
+        Ok(())
     }
 
     fn restore(&mut self, bytes: &[u8]) -> Result<(), Error> {

@@ -1,0 +1,238 @@
+//! Lookahead (Zhang et al. 2019, "Lookahead Optimizer: k steps forward, 1 step back"), as
+//! `optax.lookahead` defines it: any inner optimizer moves the fast parameters θ; every `k` steps
+//! (`sync_period`) the slow parameters φ move a fraction α (`slow_step_size`) of the way to them
+//! and the fast parameters restart from there:
+//!
+//! φ ← φ + α·(θ − φ),  θ ← φ
+//!
+//! written, as optax writes it, with d = θ − φ after the inner step: φ ← φ + α·d and
+//! θ ← θ − (1 − α)·d. With `reset_state` the inner optimizer starts afresh after each
+//! synchronization ([`Optimizer::reset`]). Gradients are taken at the fast parameters (the ones
+//! [`Optimizer::step`] updates); the slow ones ([`Lookahead::slow`]) are for evaluation.
+//!
+//! The slow parameters live in a buffer the caller owns or a const array: no heap.
+
+use core::marker::PhantomData;
+
+use super::{Optimizer, StateBuffer, StepOutcome};
+use crate::error::{Error, check_ge};
+use crate::persist::{self, Header, Kind, Writer};
+use crate::real::Real;
+
+/// Lookahead's hyperparameters, with optax's names.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LookaheadConfig {
+    /// Inner steps between synchronizations, k ≥ 1.
+    pub sync_period: u64,
+    /// α, the fraction of the way the slow parameters move at a synchronization.
+    pub slow_step_size: f64,
+    /// Whether the inner optimizer restarts (state and step count) after each synchronization.
+    pub reset_state: bool,
+}
+
+impl LookaheadConfig {
+    /// Checks the hyperparameters (optax's message for the period).
+    pub fn validate(&self) -> Result<(), Error> {
+        if self.sync_period < 1 {
+            return Err(Error::InvalidHyperparameter { name: "sync_period", value: self.sync_period as f64 });
+        }
+        check_ge("slow_step_size", self.slow_step_size, 0.0)
+    }
+}
+
+/// An inner optimizer `O` wrapped in Lookahead, the slow parameters in `B`.
+#[derive(Debug, Clone)]
+pub struct Lookahead<O, F, B> {
+    inner: O,
+    slow: B,
+    config: LookaheadConfig,
+    since_sync: u64,
+    _float: PhantomData<F>,
+}
+
+impl<O: Optimizer<F>, F: Real, B: StateBuffer<F>> Lookahead<O, F, B> {
+    /// Lookahead around `inner`, the slow parameters in `slow` (at least `inner.len()` values,
+    /// set to `params`: optax's `LookaheadParams.init_synced`). Refuses invalid hyperparameters,
+    /// a `params` of another length, a buffer too small, and `reset_state` with an inner
+    /// optimizer that cannot reset.
+    pub fn new(inner: O, config: LookaheadConfig, mut slow: B, params: &[F]) -> Result<Self, Error> {
+        config.validate()?;
+        let n = inner.len();
+        if params.len() != n {
+            return Err(Error::LengthMismatch { what: "params", expected: n, found: params.len() });
+        }
+        let available = slow.values().len();
+        let dst = slow.values_mut().get_mut(..n).ok_or(Error::BufferTooSmall {
+            what: "slow parameters",
+            needed: n,
+            available,
+        })?;
+        dst.copy_from_slice(params);
+        let mut inner = inner;
+        if config.reset_state {
+            // A fresh optimizer resets to itself: this only asks whether it can.
+            inner.reset()?;
+        }
+        Ok(Lookahead { inner, slow, config, since_sync: 0, _float: PhantomData })
+    }
+
+    /// The slow parameters φ (what to evaluate; optax's `params.slow`).
+    pub fn slow(&self) -> &[F] {
+        self.slow.values().get(..self.inner.len()).unwrap_or(&[])
+    }
+    /// The inner optimizer.
+    pub fn inner(&self) -> &O {
+        &self.inner
+    }
+    /// The hyperparameters.
+    pub fn config(&self) -> LookaheadConfig {
+        self.config
+    }
+    /// Inner steps since the last synchronization (0 to k − 1).
+    pub fn steps_since_sync(&self) -> u64 {
+        self.since_sync
+    }
+
+    fn write(&self, w: &mut Writer<'_>) -> Result<(), Error> {
+        let n = self.inner.len();
+        w.header(&Header {
+            kind: Kind::Lookahead.byte(),
+            float_bytes: F::BYTES as u8,
+            n: n as u64,
+            steps: self.since_sync,
+        })?;
+        w.u64(self.config.sync_period)?;
+        w.f64(self.config.slow_step_size)?;
+        w.bool(self.config.reset_state)?;
+        w.floats(self.slow())?;
+        let inner_len = self.inner.saved_len();
+        w.u64(inner_len as u64)?;
+        Ok(())
+    }
+}
+
+impl<O: Optimizer<F>, F: Real, B: StateBuffer<F>> Optimizer<F> for Lookahead<O, F, B> {
+    fn name(&self) -> &'static str {
+        "lookahead"
+    }
+
+    /// One inner step at the fast parameters `params`, then, every k-th step, the
+    /// synchronization. A step the inner optimizer skips (non-finite policy) does not count.
+    fn step(&mut self, params: &mut [F], grads: &[F]) -> Result<StepOutcome, Error> {
+        let outcome = self.inner.step(params, grads)?;
+        if let StepOutcome::Skipped { .. } = outcome {
+            return Ok(outcome);
+        }
+        if self.since_sync + 1 >= self.config.sync_period {
+            let alpha = F::from_f64(self.config.slow_step_size);
+            let keep = F::from_f64(1.0 - self.config.slow_step_size);
+            let n = self.inner.len();
+            for (theta, phi) in params.iter_mut().zip(self.slow.values_mut().iter_mut().take(n)) {
+                let d = *theta - *phi;
+                *phi = *phi + alpha * d;
+                *theta = *theta - keep * d;
+            }
+            if self.config.reset_state {
+                self.inner.reset()?;
+            }
+            self.since_sync = 0;
+        } else {
+            self.since_sync += 1;
+        }
+        Ok(outcome)
+    }
+    fn lr(&self) -> f64 {
+        self.inner.lr()
+    }
+    fn set_lr(&mut self, lr: f64) -> Result<(), Error> {
+        self.inner.set_lr(lr)
+    }
+    fn momentum(&self) -> Option<f64> {
+        self.inner.momentum()
+    }
+    fn set_momentum(&mut self, momentum: f64) -> Result<(), Error> {
+        self.inner.set_momentum(momentum)
+    }
+    fn steps(&self) -> u64 {
+        self.inner.steps()
+    }
+    fn len(&self) -> usize {
+        self.inner.len()
+    }
+    fn state_len(&self) -> usize {
+        self.inner.state_len() + self.inner.len()
+    }
+    fn saved_len(&self) -> usize {
+        persist::saved_len(|w| self.write(w)) + self.inner.saved_len()
+    }
+    /// Saves the hyperparameters, the steps since the last synchronization and the slow
+    /// parameters (kind [`Kind::Lookahead`]), then the inner optimizer's saved bytes, whole.
+    fn save(&self, out: &mut [u8]) -> Result<usize, Error> {
+        let mut w = Writer::new(out);
+        self.write(&mut w)?;
+        let at = w.position();
+        let inner_len = self.inner.saved_len();
+        let total = at + inner_len + persist::TRAILER_LEN;
+        let available = w.capacity();
+        if available < total {
+            return Err(Error::BufferTooSmall { what: "saved state", needed: total, available });
+        }
+        let written = self.inner.save(w.rest())?;
+        w.skip(written)?;
+        w.finish()
+    }
+    fn restore(&mut self, bytes: &[u8]) -> Result<(), Error> {
+        let n = self.inner.len();
+        let (h, mut r) = persist::Reader::open(bytes)?;
+        let mismatch = |field, expected: u64, found: u64| Error::StateMismatch { field, expected, found };
+        let kind = Kind::Lookahead.byte();
+        if h.kind != kind {
+            return Err(mismatch("kind", u64::from(kind), u64::from(h.kind)));
+        }
+        if h.float_bytes != F::BYTES as u8 {
+            return Err(mismatch("float width", F::BYTES as u64, u64::from(h.float_bytes)));
+        }
+        if h.n != n as u64 {
+            return Err(mismatch("parameter count", n as u64, h.n));
+        }
+        let config =
+            LookaheadConfig { sync_period: r.u64()?, slow_step_size: r.f64()?, reset_state: r.bool()? };
+        config.validate()?;
+        if h.steps >= config.sync_period {
+            return Err(Error::CorruptState { reason: "lookahead steps since sync" });
+        }
+        let raw = r.floats::<F>(n)?;
+        let len = usize::try_from(r.u64()?).map_err(|_| Error::CorruptState { reason: "truncated" })?;
+        let inner_bytes = r.take_bytes(len)?;
+        r.finish()?;
+        let since = h.steps;
+        // The inner optimizer restores all or nothing; then nothing else can fail.
+        self.inner.restore(inner_bytes)?;
+        if let Some(dst) = self.slow.values_mut().get_mut(..n) {
+            persist::copy_floats(raw, dst);
+        }
+        self.config = config;
+        self.since_sync = since;
+        Ok(())
+    }
+    fn reset(&mut self) -> Result<(), Error> {
+        self.inner.reset()?;
+        self.since_sync = 0;
+        Ok(())
+    }
+    fn groups(&self) -> usize {
+        self.inner.groups()
+    }
+    fn group_lr(&self, g: usize) -> Result<f64, Error> {
+        self.inner.group_lr(g)
+    }
+    fn set_group_lr(&mut self, g: usize, lr: f64) -> Result<(), Error> {
+        self.inner.set_group_lr(g, lr)
+    }
+    fn group_momentum(&self, g: usize) -> Result<Option<f64>, Error> {
+        self.inner.group_momentum(g)
+    }
+    fn set_group_momentum(&mut self, g: usize, momentum: f64) -> Result<(), Error> {
+        self.inner.set_group_momentum(g, momentum)
+    }
+}
