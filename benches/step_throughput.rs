@@ -1,6 +1,6 @@
 //! Step throughput of every optimizer (f32, one thread), side by side with memory-bandwidth roof
 //! kernels, for the optimizers as `descent` builds them (`registry::build`: run-time dispatch to
-//! AVX2+FMA where the CPU has it) and for descent-core's portable build.
+//! AVX-512 or AVX2+FMA where the CPU has them) and for descent-core's portable build.
 //!
 //! Run: `cargo bench --bench step_throughput` (all) or with a filter, e.g. `-- adam` (every
 //! optimizer whose name contains it) or `-- step/adam/` (Adam only).
@@ -122,9 +122,21 @@ fn roof_avx2(how: RoofLoop, k: usize, p: &mut [f32], g: &[f32], s: &mut [f32]) {
     roof(how, k, p, g, s)
 }
 
-/// [`roof`] compiled for AVX2+FMA (when the CPU has them) or for the baseline target.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
+fn roof_avx512(how: RoofLoop, k: usize, p: &mut [f32], g: &[f32], s: &mut [f32]) {
+    roof(how, k, p, g, s)
+}
+
+/// [`roof`] compiled for the widest vectors the CPU has (AVX-512, else AVX2+FMA) or for the
+/// baseline target: the fastest loop the CPU can run for that traffic.
 #[allow(unsafe_code)]
 fn roof_as(kernels: Kernels, how: RoofLoop, k: usize, p: &mut [f32], g: &[f32], s: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if kernels == Kernels::Best && dispatch::has_avx512() {
+        // SAFETY: the CPU has AVX-512 F/VL, AVX2 and FMA (checked just above).
+        return unsafe { roof_avx512(how, k, p, g, s) };
+    }
     #[cfg(target_arch = "x86_64")]
     if kernels == Kernels::Best && dispatch::has_avx2() {
         // SAFETY: the CPU has AVX2 and FMA (checked just above).
@@ -472,6 +484,9 @@ fn adam_report(torch: &HashMap<(String, String, usize), f64>) {
             match kernels {
                 Kernels::Best => dispatch::step(&mut opt, p, g),
                 Kernels::Portable => opt.step(p, g),
+                Kernels::On(path) => {
+                    dispatch::step_on(path, &mut opt, p, g).unwrap_or_else(|| opt.step(p, g))
+                }
             }
             .unwrap();
         };

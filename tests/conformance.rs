@@ -123,6 +123,16 @@ fn optax_lamb_and_lars_cases_match() {
     assert_eq!(check_dir("optax-seed99", |_| true), 40);
 }
 
+/// optax.lookahead around optax's sgd (with and without momentum) and adam, with and without
+/// `reset_state`: the fast parameters and the slow ones (`averaged`) at every step.
+#[test]
+fn optax_lookahead_cases_match() {
+    assert_eq!(check_dir("optax-zoo", |s| s.optimizer["name"] == "lookahead"), 3);
+    // More from the same generator (tools/conformance/gen_optax_zoo.py, seed 31), incl. reset_state
+    // with Adam, whose bias corrections start again after every synchronization.
+    assert_eq!(check_dir("optax-zoo-seed31", |s| s.optimizer["name"] == "lookahead"), 5);
+}
+
 /// PyTorch's parameter groups (every optimizer, per-group overrides, schedulers from each group's
 /// base lr, ChainedScheduler, clipping over all groups) and torch.optim.Muon.
 #[test]

@@ -647,7 +647,11 @@ pub fn compare_as(who: &str, tol: Tolerance, actual: &Trace, expected: &Trace) -
                 _ => return Err(format!("step {k}: {what}parameters missing")),
             };
             if ts_a.len() != ts_e.len() {
-                return Err(format!("step {k}: {who} has {} {what}tensors, PyTorch {}", ts_a.len(), ts_e.len()));
+                return Err(format!(
+                    "step {k}: {who} has {} {what}tensors, PyTorch {}",
+                    ts_a.len(),
+                    ts_e.len()
+                ));
             }
             for (i, (ta, te)) in ts_a.iter().zip(ts_e).enumerate() {
                 if ta.len() != te.len() {
@@ -827,8 +831,12 @@ mod tests {
 
     #[test]
     fn compare_names_the_first_mismatch() {
-        let e =
-            Trace { lr: vec![0.1, 0.1], lrs: None, params: vec![vec![vec![1.0, 2.0]], vec![vec![0.5, 1.5]]], averaged: None };
+        let e = Trace {
+            lr: vec![0.1, 0.1],
+            lrs: None,
+            params: vec![vec![vec![1.0, 2.0]], vec![vec![0.5, 1.5]]],
+            averaged: None,
+        };
         let mut a = e.clone();
         assert_eq!(compare("f64", &a, &e).unwrap().values, 4);
         a.params[1][0][1] = 1.5 + 1e-6;
@@ -852,7 +860,8 @@ mod tests {
         assert_eq!(back.lr, t.lr);
         assert!(back.params[0][0][0].is_nan() && back.params[1][0] == t.params[1][0]);
         // The same text as serde_json writes for finite values.
-        let finite = Trace { lr: vec![1e-3], lrs: None, params: vec![vec![vec![0.25, -3.0]]], averaged: None };
+        let finite =
+            Trace { lr: vec![1e-3], lrs: None, params: vec![vec![vec![0.25, -3.0]]], averaged: None };
         assert_eq!(finite.to_json(), serde_json::to_string(&finite).unwrap());
     }
 
