@@ -133,6 +133,14 @@ fn optax_lookahead_cases_match() {
     assert_eq!(check_dir("optax-zoo-seed31", |s| s.optimizer["name"] == "lookahead"), 5);
 }
 
+/// torch.optim.swa_utils.AveragedModel (SWA and EMA) around PyTorch's optimizers, updated after
+/// every step: the parameters and the averaged ones (`tools/torch_trace.py averaged OUT 5 12`).
+#[test]
+fn torch_averaged_model_cases_match() {
+    assert_eq!(check_dir("torch-averaged", |s| s.optimizer["name"] == "swa"), 6);
+    assert_eq!(check_dir("torch-averaged", |s| s.optimizer["name"] == "ema"), 6);
+}
+
 /// PyTorch's parameter groups (every optimizer, per-group overrides, schedulers from each group's
 /// base lr, ChainedScheduler, clipping over all groups) and torch.optim.Muon.
 #[test]

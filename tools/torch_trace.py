@@ -15,6 +15,10 @@ Usage (needs `pip install torch`):
   torch_trace.py groups OUTDIR SEED COUNT [--optimizers adamw,muon,...]
       Random cases with parameter groups (per-group overrides, schedulers and clipping over all
       groups, ChainedScheduler) and torch.optim.Muon: the generator of descent's torch-groups/.
+  torch_trace.py averaged OUTDIR SEED COUNT
+      Random cases of torch.optim.swa_utils.AveragedModel around an optimizer:
+      {"name": "swa" | "ema", "decay": β (ema), "inner": {optimizer}}, updated after every step;
+      the expected result adds "averaged", the averaged parameters after every step.
   torch_trace.py make OUTDIR NAME --optimizer JSON --shapes 8x4,8 [--param-groups JSON]
                  [--scheduler JSON] [--clip JSON] [--steps N] [--dtype f32|f64] [--seed S]
       One case for your own configuration: random initial parameters and gradients of the given
@@ -187,16 +191,27 @@ def run(spec):
     torch.set_default_dtype(dt)
     ps = [torch.tensor(t["data"], dtype=dt).reshape(t["shape"]).requires_grad_(True) for t in spec["params"]]
     groups = spec.get("param_groups")
+    ocfg, averaged = spec["optimizer"], None
+    if ocfg["name"] in ("swa", "ema"):
+        # torch.optim.swa_utils.AveragedModel around the parameters, updated after every step.
+        from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+        module = torch.nn.ParameterList(ps)
+        try:
+            fn = get_ema_multi_avg_fn(ocfg.get("decay", 0.999)) if ocfg["name"] == "ema" else None
+        except ValueError as e:
+            return {"error": str(e)}
+        averaged = AveragedModel(module, multi_avg_fn=fn)
+        ocfg = ocfg["inner"]
     try:
         if groups is None:
-            opt = make_opt(ps, spec["optimizer"])
+            opt = make_opt(ps, ocfg)
         else:
             opt = make_opt([dict(tuples(gr, ("params",)), params=[ps[i] for i in gr["params"]]) for gr in groups],
-                           spec["optimizer"])
+                           ocfg)
         sched = make_sched(opt, spec["scheduler"]) if spec.get("scheduler") else None
     except (ValueError, TypeError) as e:
         return {"error": str(e)}
-    lrs, all_lrs, traj = [], [], []
+    lrs, all_lrs, traj, avg = [], [], [], []
     for k, gstep in enumerate(spec["grads"]):
         for p, g, t in zip(ps, gstep, spec["params"]):
             p.grad = torch.tensor(g, dtype=dt).reshape(t["shape"])
@@ -216,14 +231,20 @@ def run(spec):
         all_lrs.append([float(gr["lr"]) for gr in opt.param_groups])
         opt.step()
         traj.append([p.detach().reshape(-1).tolist() for p in ps])
+        if averaged is not None:
+            averaged.update_parameters(module)
+            avg.append([p.detach().reshape(-1).tolist() for p in averaged.module.parameters()])
         if sched is not None:
             if spec["scheduler"]["name"] == "reduce_lr_on_plateau":
                 sched.step(spec["metrics"][k])
             else:
                 sched.step()
-    if groups is None:
-        return {"lr": lrs, "params": traj}
-    return {"lr": lrs, "lrs": all_lrs, "params": traj}
+    out = {"lr": lrs, "params": traj}
+    if groups is not None:
+        out["lrs"] = all_lrs
+    if averaged is not None:
+        out["averaged"] = avg
+    return out
 
 def rand_tensor(n, scale):
     return [rng.gauss(0, scale) for _ in range(n)]
@@ -401,6 +422,10 @@ def main(argv=None):
     gp.add_argument("seed", type=int)
     gp.add_argument("count", type=int)
     gp.add_argument("--optimizers", help="comma-separated names to draw from (muon among them)")
+    av = sub.add_parser("averaged", help="random seeded cases of AveragedModel (SWA, EMA)")
+    av.add_argument("outdir")
+    av.add_argument("seed", type=int)
+    av.add_argument("count", type=int)
     m = sub.add_parser("make", help="one case of your own configuration, on random data")
     m.add_argument("outdir")
     m.add_argument("name")
@@ -430,7 +455,7 @@ def main(argv=None):
         print("wrote", os.path.join(a.outdir, a.name) + ".{spec,expected}.json")
         return
     SEED, rng = a.seed, random.Random(a.seed)
-    OPTIMIZERS = a.optimizers.split(",") if a.optimizers else None
+    OPTIMIZERS = a.optimizers.split(",") if getattr(a, "optimizers", None) else None
     os.makedirs(a.outdir, exist_ok=True)
     if a.cmd == "groups":
         n_muon = 0
@@ -444,6 +469,19 @@ def main(argv=None):
             n_muon += kind == "muon"
             write_case(a.outdir, spec)
         print("wrote", a.count, "cases (", n_muon, "muon ) to", a.outdir)
+        return
+    if a.cmd == "averaged":
+        DTYPE, PLAIN = None, True
+        for i in range(a.count):
+            spec = make_case(i)
+            inner = spec["optimizer"]
+            if rng.random() < 0.5:
+                spec["optimizer"] = dict(name="swa", inner=inner)
+            else:
+                spec["optimizer"] = dict(name="ema", decay=rng.choice([0.5, 0.9, 0.8 + 0.199 * rng.random()]), inner=inner)
+            spec["name"] = f"{spec['optimizer']['name']}-{SEED}-{i:04d}"
+            write_case(a.outdir, spec)
+        print("wrote", a.count, "cases to", a.outdir)
         return
     DTYPE, PLAIN = a.dtype, a.plain
     for i in range(a.count):

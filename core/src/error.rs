@@ -183,6 +183,9 @@ impl fmt::Display for Error {
                 let v = PyFloat(value);
                 match name {
                     "lr" => write!(f, "Invalid learning rate: {v}"),
+                    "decay" => {
+                        write!(f, "Invalid decay value {v} provided. Please provide a value in [0,1] range.")
+                    }
                     // optax.lookahead's message.
                     "sync_period" => write!(f, "Synchronization period must be >= 1."),
                     "eps" => write!(f, "Invalid epsilon value: {v}"),

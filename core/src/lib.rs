@@ -55,6 +55,7 @@ pub use error::Error;
 pub use optim::registry::{OPTIMIZERS, OptimizerInfo};
 pub use optim::{
     NonFinitePolicy, Optim, Optimizer, StateBuffer, StepOutcome, UpdateRule, adadelta, adafactor, adagrad,
-    adam, adamax, asgd, group, lamb, lars, lion, lookahead, muon, nadam, pair, radam, rmsprop, rprop, sgd,
+    adam, adamax, asgd, averaged, group, lamb, lars, lion, lookahead, muon, nadam, pair, radam, rmsprop,
+    rprop, sgd,
 };
 pub use real::Real;

@@ -42,6 +42,7 @@ pub const TRAILER_LEN: usize = 4;
 /// | `0x40 \| id` | the same optimizer, 8-bit state ([`crate::quant_state`]) |
 /// | `0x60` | an optimizer over parameter groups ([`crate::optim::group`]; its rule id follows in the body) |
 /// | `0x61` | Lookahead around an optimizer ([`crate::optim::lookahead`]; the inner optimizer's saved bytes follow) |
+/// | `0x62` | an average of the parameters, SWA or EMA ([`crate::optim::averaged`]) |
 /// | `0x81` | `ReduceLROnPlateau` ([`crate::schedule::Plateau`]) |
 /// | `0x82` | `SequentialLR` ([`crate::schedule::Sequential`]) |
 /// | `0x83` | a schedule driver over one group ([`crate::schedule::Driver`]) |
@@ -60,6 +61,8 @@ pub enum Kind {
     Grouped,
     /// Lookahead around an optimizer.
     Lookahead,
+    /// An average of the parameters (SWA, EMA).
+    Averaged,
     /// `ReduceLROnPlateau`.
     Plateau,
     /// `SequentialLR`.
@@ -74,10 +77,11 @@ impl Kind {
     /// The ids a rule may take ([`crate::optim::UpdateRule::ID`]).
     pub const RULE_IDS: core::ops::RangeInclusive<u8> = 1..=0x1F;
     /// The kinds that are not tied to a rule.
-    pub const FIXED: [Kind; 7] = [
+    pub const FIXED: [Kind; 8] = [
         Kind::GradScaler,
         Kind::Grouped,
         Kind::Lookahead,
+        Kind::Averaged,
         Kind::Plateau,
         Kind::Sequential,
         Kind::Driver,
@@ -93,6 +97,7 @@ impl Kind {
             Kind::QuantState(id) => 0x40 | id,
             Kind::Grouped => 0x60,
             Kind::Lookahead => 0x61,
+            Kind::Averaged => 0x62,
             Kind::Plateau => 0x81,
             Kind::Sequential => 0x82,
             Kind::Driver => 0x83,
@@ -109,6 +114,7 @@ impl Kind {
             0x41..=0x5F => Kind::QuantState(b & 0x1F),
             0x60 => Kind::Grouped,
             0x61 => Kind::Lookahead,
+            0x62 => Kind::Averaged,
             0x81 => Kind::Plateau,
             0x82 => Kind::Sequential,
             0x83 => Kind::Driver,

@@ -3,6 +3,7 @@
 
 use crate::registry::{self, BuildError, HeapState};
 use descent_core::Optimizer;
+use descent_core::averaged::{Average, Averaged};
 use descent_core::lookahead::{Lookahead, LookaheadConfig};
 use descent_core::{NonFinitePolicy, Real};
 use serde::{Deserialize, Serialize};
@@ -317,13 +318,16 @@ fn run<F: Real>(spec: &Spec) -> Result<Trace, ReplayError> {
     .map_err(|e| in_torch_words(e, &shapes))?;
     let mut params: Vec<F> =
         spec.params.iter().flat_map(|t| t.data.iter().map(|&x| F::from_f64(x))).collect();
+    let refused = |e: descent_core::Error| ReplayError::Refused(e.to_string());
     let mut stepper = match lookahead {
-        Some(config) => {
+        Some(Wrapper::Lookahead(config)) => {
             let slow = HeapState(vec![F::ZERO; params.len()]);
-            Stepper::Lookahead(
-                Lookahead::new(built.as_mut(), config, slow, &params)
-                    .map_err(|e| ReplayError::Refused(e.to_string()))?,
-            )
+            Stepper::Lookahead(Lookahead::new(built.as_mut(), config, slow, &params).map_err(refused)?)
+        }
+        Some(Wrapper::Averaged(average)) => {
+            let avg = Averaged::new(average, HeapState(vec![F::ZERO; params.len()]), params.len())
+                .map_err(refused)?;
+            Stepper::Averaged(built.as_mut(), avg)
         }
         None => Stepper::Plain(built.as_mut()),
     };
@@ -371,6 +375,9 @@ fn run<F: Real>(spec: &Spec) -> Result<Trace, ReplayError> {
             lrs.push(group_lrs(&*stepper.opt()));
         }
         stepper.opt().step(&mut params, &grads).map_err(|e| ReplayError::Spec(e.to_string()))?;
+        if let Stepper::Averaged(_, avg) = &mut stepper {
+            avg.update(&params).map_err(|e| ReplayError::Spec(e.to_string()))?;
+        }
         trace.params.push(tensors(&params, &lens));
         if let (Some(avg), Some(slow)) = (trace.averaged.as_mut(), stepper.averaged()) {
             avg.push(tensors(slow, &lens));
@@ -406,12 +413,22 @@ enum Stepper<'a, F: Real> {
     Plain(&'a mut (dyn Optimizer<F> + Send + 'static)),
     /// `optax.lookahead` around it.
     Lookahead(Lookahead<&'a mut (dyn Optimizer<F> + Send + 'static), F, HeapState<F>>),
+    /// It, and PyTorch's `AveragedModel` (SWA or EMA) updated after every step.
+    Averaged(&'a mut (dyn Optimizer<F> + Send + 'static), Averaged<F, HeapState<F>>),
+}
+
+/// A wrapper around the optimizer a spec names.
+enum Wrapper {
+    /// `optax.lookahead`.
+    Lookahead(LookaheadConfig),
+    /// `torch.optim.swa_utils.AveragedModel`.
+    Averaged(Average),
 }
 
 impl<F: Real> Stepper<'_, F> {
     fn opt(&mut self) -> &mut dyn Optimizer<F> {
         match self {
-            Stepper::Plain(o) => *o,
+            Stepper::Plain(o) | Stepper::Averaged(o, _) => *o,
             Stepper::Lookahead(l) => l,
         }
     }
@@ -420,34 +437,43 @@ impl<F: Real> Stepper<'_, F> {
         match self {
             Stepper::Plain(_) => None,
             Stepper::Lookahead(l) => Some(l.slow()),
+            Stepper::Averaged(_, a) => Some(a.params()),
         }
     }
 }
 
 /// The optimizer to build and the wrapper around it: `{"name": "lookahead", "sync_period",
 /// "slow_step_size", "reset_state", "inner": {optimizer}}` (optax.lookahead's keys; its `lr`, if
-/// given, must be the inner optimizer's), or the optimizer itself.
-fn wrapper_of(m: &Map<String, Value>) -> Result<(&Map<String, Value>, Option<LookaheadConfig>), ReplayError> {
-    if m.get("name").and_then(Value::as_str) != Some("lookahead") {
+/// given, must be the inner optimizer's), `{"name": "swa", "inner": …}` or `{"name": "ema",
+/// "decay", "inner": …}` (PyTorch's `AveragedModel`, updated after every step), or the optimizer
+/// itself.
+fn wrapper_of(m: &Map<String, Value>) -> Result<(&Map<String, Value>, Option<Wrapper>), ReplayError> {
+    let name = m.get("name").and_then(Value::as_str).unwrap_or("");
+    if !["lookahead", "swa", "ema"].contains(&name) {
         return Ok((m, None));
     }
-    let inner = m
-        .get("inner")
-        .and_then(Value::as_object)
-        .ok_or_else(|| ReplayError::Spec("lookahead: missing object 'inner' (the fast optimizer)".into()))?;
-    let mut k = registry::Kwargs::new("lookahead", m);
-    let sync_period = k.uint("sync_period", None)?;
-    let slow_step_size = k.req_f64("slow_step_size")?;
-    let reset_state = k.bool("reset_state", false)?;
-    let lr = k.raw("lr").and_then(registry::number);
+    let inner = m.get("inner").and_then(Value::as_object).ok_or_else(|| {
+        ReplayError::Spec(format!("{name}: missing object 'inner' (the optimizer it wraps)"))
+    })?;
+    let mut k = registry::Kwargs::new(name, m);
     k.raw("inner");
+    let wrapper = match name {
+        "lookahead" => {
+            let sync_period = k.uint("sync_period", None)?;
+            let slow_step_size = k.req_f64("slow_step_size")?;
+            let reset_state = k.bool("reset_state", false)?;
+            if let Some(lr) = k.raw("lr").and_then(registry::number)
+                && inner.get("lr").and_then(registry::number) != Some(lr)
+            {
+                return Err(ReplayError::Spec("lookahead: 'lr' must equal the inner optimizer's".into()));
+            }
+            Wrapper::Lookahead(LookaheadConfig { sync_period, slow_step_size, reset_state })
+        }
+        "ema" => Wrapper::Averaged(Average::Ema { decay: k.f64("decay", 0.999)? }),
+        _ => Wrapper::Averaged(Average::Swa),
+    };
     k.finish()?;
-    if let Some(lr) = lr
-        && inner.get("lr").and_then(registry::number) != Some(lr)
-    {
-        return Err(ReplayError::Spec("lookahead: 'lr' must equal the inner optimizer's".into()));
-    }
-    Ok((inner, Some(LookaheadConfig { sync_period, slow_step_size, reset_state })))
+    Ok((inner, Some(wrapper)))
 }
 
 /// A build error in PyTorch's words where they say more than descent's: `torch.optim.Muon` names

@@ -30,6 +30,7 @@ pub mod adagrad;
 pub mod adam;
 pub mod adamax;
 pub mod asgd;
+pub mod averaged;
 pub mod fields;
 pub mod group;
 pub mod lamb;
