@@ -7,6 +7,10 @@
 
 use descent_core::Real;
 use descent_core::adam::{Adam, AdamConfig};
+use descent_core::averaged::{Average, Averaged};
+use descent_core::lookahead::{Lookahead, LookaheadConfig};
+use descent_core::sgd::{Sgd, SgdConfig};
+use descent_core::Optimizer;
 use descent_core::grad_scaler::{GradScaler, GradScalerConfig};
 use descent_core::schedule::{
     AnySchedule, CosineAnnealingLr, Driver, LinearLr, MultiStepLr, PlateauMode, ReduceLrOnPlateau, Schedule,
@@ -109,6 +113,41 @@ fn schedules(data: &[u8]) {
     schedule(&seq, &db, data, |s, b| s.restore(b), advance);
 }
 
+/// Lookahead around momentum SGD (its saved bytes nest the inner optimizer's) and the SWA and EMA
+/// averages.
+fn wrappers(data: &[u8]) {
+    let sgd = Sgd::<f32, 3>::new(SgdConfig { lr: 0.1, momentum: 0.9, ..SgdConfig::default() }).unwrap();
+    let config = LookaheadConfig { sync_period: 3, slow_step_size: 0.5, reset_state: true };
+    let mut la = Lookahead::new(sgd, config, [0.0f32; 3], &[1.0, -1.0, 0.5]).unwrap();
+    let mut p = [1.0f32, -1.0, 0.5];
+    for &b in data.iter().take(4) {
+        let _ = la.step(&mut p, &[b as f32 * 0.01, -0.5, 0.25]);
+    }
+    let valid = common::snapshot(&la);
+    common::check_restore(&mut la, data);
+    common::mutations(&valid, data, |b| common::check_restore(&mut la, b));
+    la.restore(&valid).expect("own bytes refused");
+    for average in [Average::Swa, Average::Ema { decay: 0.75 }] {
+        let mut a = Averaged::new(average, [0.0f64; 3], 3).unwrap();
+        for &b in data.iter().take(3) {
+            a.update(&[b as f64, 1.0, -2.0]).unwrap();
+        }
+        let mut ab = vec![0u8; a.saved_len()];
+        a.save(&mut ab).unwrap();
+        let attempt = |b: &[u8]| {
+            let mut y = a.clone();
+            let before = y.params().to_vec();
+            if y.restore(b).is_err() {
+                assert_eq!(y.params(), &before[..], "a refused restore changed the average");
+            } else {
+                let _ = y.update(&[0.0, 0.0, 0.0]);
+            }
+        };
+        attempt(data);
+        common::mutations(&ab, data, attempt);
+    }
+}
+
 fuzz_target!(|data: &[u8]| {
     // The first byte picks one optimizer of the table and the dtype (so each input runs fast and
     // the fuzzer reaches every entry by varying it); the empty input runs all of them.
@@ -121,6 +160,7 @@ fuzz_target!(|data: &[u8]| {
         Some(&b) => optimizers::<f64>(Some((b & 0x7f) as usize), data),
     }
     schedules(data);
+    wrappers(data);
     let scaler = GradScaler::new(GradScalerConfig::default()).unwrap();
     let mut gb = vec![0u8; scaler.saved_len()];
     scaler.save(&mut gb).unwrap();

@@ -76,7 +76,7 @@ impl<F: Real, B: StateBuffer<F>> Averaged<F, B> {
         let n = self.n_averaged;
         let avg = self.buf.values_mut().get_mut(..params.len()).unwrap_or(&mut []);
         match (n, self.average) {
-            (0, _) => avg.copy_from_slice(params),
+            (0, _) => avg.iter_mut().zip(params).for_each(|(a, &p)| *a = p),
             (_, Average::Swa) => {
                 let count = F::from_f64(n as f64 + 1.0);
                 for (a, &p) in avg.iter_mut().zip(params) {

@@ -67,7 +67,7 @@ impl<O: Optimizer<F>, F: Real, B: StateBuffer<F>> Lookahead<O, F, B> {
             needed: n,
             available,
         })?;
-        dst.copy_from_slice(params);
+        dst.iter_mut().zip(params).for_each(|(d, &p)| *d = p);
         let mut inner = inner;
         if config.reset_state {
             // A fresh optimizer resets to itself: this only asks whether it can.

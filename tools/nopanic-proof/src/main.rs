@@ -22,6 +22,8 @@
 
 use core::hint::black_box as bb;
 use descent_core::accumulate::{AccumulateMode, AccumulateView};
+use descent_core::averaged::{Average, Averaged};
+use descent_core::lookahead::{Lookahead, LookaheadConfig};
 use descent_core::clip::{self, NormType, PercentileClipper};
 use descent_core::grad_scaler::{GradScaler, GradScalerConfig};
 use descent_core::group::{Group, Grouped, Reserve, Slot};
@@ -450,6 +452,32 @@ fn the_rest() -> u32 {
             fails += round_trip!(s);
         }
         _ => fails += 1,
+    }
+    // Lookahead around Adam (with and without restarting it), and SWA and EMA averages.
+    for reset_state in [false, true] {
+        let mut state = [0.0f32; 2 * N];
+        let config = LookaheadConfig { sync_period: bb(2), slow_step_size: bb(0.5), reset_state: bb(reset_state) };
+        let inner = adam::AdamView::<f32>::with_buffer(bb(adam::AdamConfig::default()), bb(N), &mut state[..]);
+        match inner.and_then(|o| Lookahead::new(o, config, [0.0f32; N], bb(&params[..]))) {
+            Ok(mut la) => {
+                fails += exercise(&mut la, &mut params[..], &grads[..]);
+                fails += exercise(&mut la, &mut params[..], &grads[..]);
+                bb(la.slow());
+            }
+            Err(_) => fails += 1,
+        }
+    }
+    for average in [Average::Swa, Average::Ema { decay: 0.9 }] {
+        match Averaged::new(bb(average), [0.0f32; N], bb(N)) {
+            Ok(mut a) => {
+                for _ in 0..bb(3) {
+                    fails += fail(a.update(bb(&params[..])).is_err());
+                }
+                bb(a.params());
+                fails += round_trip!(a);
+            }
+            Err(_) => fails += 1,
+        }
     }
     // Accumulation in both modes.
     for mode in [AccumulateMode::SumThenScale, AccumulateMode::RunningMean] {
