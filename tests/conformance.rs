@@ -139,6 +139,9 @@ fn optax_lookahead_cases_match() {
 fn torch_averaged_model_cases_match() {
     assert_eq!(check_dir("torch-averaged", |s| s.optimizer["name"] == "swa"), 6);
     assert_eq!(check_dir("torch-averaged", |s| s.optimizer["name"] == "ema"), 6);
+    // With torch.optim.swa_utils.SWALR driving the lr (`averaged OUT 7 10 --swalr`): cos and linear,
+    // anneal_epochs 0, 1 and more.
+    assert_eq!(check_dir("torch-swalr", |s| s.scheduler.as_ref().is_some_and(|m| m["name"] == "swalr")), 10);
 }
 
 /// PyTorch's parameter groups (every optimizer, per-group overrides, schedulers from each group's

@@ -15,7 +15,7 @@ Usage (needs `pip install torch`):
   torch_trace.py groups OUTDIR SEED COUNT [--optimizers adamw,muon,...]
       Random cases with parameter groups (per-group overrides, schedulers and clipping over all
       groups, ChainedScheduler) and torch.optim.Muon: the generator of descent's torch-groups/.
-  torch_trace.py averaged OUTDIR SEED COUNT
+  torch_trace.py averaged OUTDIR SEED COUNT [--swalr]
       Random cases of torch.optim.swa_utils.AveragedModel around an optimizer:
       {"name": "swa" | "ema", "decay": β (ema), "inner": {optimizer}}, updated after every step;
       the expected result adds "averaged", the averaged parameters after every step.
@@ -180,6 +180,9 @@ def make_sched(opt, cfg):
         return S.SequentialLR(opt, subs, milestones=cfg["milestones"])
     if n == "chained_scheduler":
         return S.ChainedScheduler([make_sched(opt, c) for c in cfg["schedulers"]])
+    if n == "swalr":
+        from torch.optim.swa_utils import SWALR
+        return SWALR(opt, **kw)
     cls = dict(step_lr=S.StepLR, multi_step_lr=S.MultiStepLR, exponential_lr=S.ExponentialLR,
                cosine_annealing_lr=S.CosineAnnealingLR, cosine_annealing_warm_restarts=S.CosineAnnealingWarmRestarts,
                one_cycle_lr=S.OneCycleLR, cyclic_lr=S.CyclicLR, linear_lr=S.LinearLR, constant_lr=S.ConstantLR,
@@ -426,6 +429,7 @@ def main(argv=None):
     av.add_argument("outdir")
     av.add_argument("seed", type=int)
     av.add_argument("count", type=int)
+    av.add_argument("--swalr", action="store_true", help="with torch.optim.swa_utils.SWALR as the scheduler")
     m = sub.add_parser("make", help="one case of your own configuration, on random data")
     m.add_argument("outdir")
     m.add_argument("name")
@@ -480,6 +484,11 @@ def main(argv=None):
             else:
                 spec["optimizer"] = dict(name="ema", decay=rng.choice([0.5, 0.9, 0.8 + 0.199 * rng.random()]), inner=inner)
             spec["name"] = f"{spec['optimizer']['name']}-{SEED}-{i:04d}"
+            if a.swalr:
+                steps, lr = len(spec["grads"]), inner["lr"]
+                spec["scheduler"] = dict(name="swalr", swa_lr=lr * rng.choice([0.1, 0.5, 2.0]),
+                                         anneal_epochs=rng.choice([0, 1, rng.randint(2, steps)]),
+                                         anneal_strategy=rng.choice(["cos", "linear"]))
             write_case(a.outdir, spec)
         print("wrote", a.count, "cases to", a.outdir)
         return

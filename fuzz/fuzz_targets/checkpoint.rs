@@ -31,7 +31,8 @@ fn valid() -> &'static [u8] {
         let kwargs: serde_json::Map<String, serde_json::Value> =
             serde_json::from_str(r#"{"name": "adam", "lr": 0.01, "amsgrad": true}"#).unwrap();
         let mut opt =
-            descent_std::registry::build::<f32>(&kwargs, &[n], n, descent_core::NonFinitePolicy::Error).unwrap();
+            descent_std::registry::build::<f32>(&kwargs, &[n], n, descent_core::NonFinitePolicy::Error)
+                .unwrap();
         opt.step(&mut params, &vec![0.5; n]).unwrap();
         let mut c = Checkpoint::new(&model, &params, opt.as_ref(), &kwargs, 1).unwrap();
         c.schedule = vec![1, 2, 3];

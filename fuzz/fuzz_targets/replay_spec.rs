@@ -35,7 +35,8 @@ fuzz_target!(|data: &[u8]| {
 /// A bundled spec with a few leaves replaced.
 fn mutated(u: &mut Unstructured<'_>) -> Result<()> {
     static PARSED: OnceLock<Vec<Value>> = OnceLock::new();
-    let specs = PARSED.get_or_init(|| SPECS.iter().map(|s| serde_json::from_str(s).unwrap_or_default()).collect());
+    let specs =
+        PARSED.get_or_init(|| SPECS.iter().map(|s| serde_json::from_str(s).unwrap_or_default()).collect());
     let mut v = specs[u.choose_index(specs.len())?].clone();
     for _ in 0..u.int_in_range(1..=4)? {
         let mut leaves = Vec::new();
@@ -97,9 +98,14 @@ fn check(text: &str) {
             if let Err(m) = replay::compare("f64", &back, &trace) {
                 panic!("a trace does not read back as itself: {m}\n{json}");
             }
-            assert!(back.params.iter().flatten().flatten().zip(trace.params.iter().flatten().flatten()).all(
-                |(a, b)| a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())
-            ));
+            assert!(
+                back.params
+                    .iter()
+                    .flatten()
+                    .flatten()
+                    .zip(trace.params.iter().flatten().flatten())
+                    .all(|(a, b)| a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()))
+            );
         }
         other => panic!("a trace does not read back: {other:?}\n{json}"),
     }

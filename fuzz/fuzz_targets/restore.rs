@@ -5,17 +5,17 @@
 //! sequential, driver).
 #![no_main]
 
+use descent_core::Optimizer;
 use descent_core::Real;
 use descent_core::adam::{Adam, AdamConfig};
 use descent_core::averaged::{Average, Averaged};
-use descent_core::lookahead::{Lookahead, LookaheadConfig};
-use descent_core::sgd::{Sgd, SgdConfig};
-use descent_core::Optimizer;
 use descent_core::grad_scaler::{GradScaler, GradScalerConfig};
+use descent_core::lookahead::{Lookahead, LookaheadConfig};
 use descent_core::schedule::{
     AnySchedule, CosineAnnealingLr, Driver, LinearLr, MultiStepLr, PlateauMode, ReduceLrOnPlateau, Schedule,
     Segment, Sequential, ThresholdMode,
 };
+use descent_core::sgd::{Sgd, SgdConfig};
 use libfuzzer_sys::fuzz_target;
 
 #[path = "common.rs"]

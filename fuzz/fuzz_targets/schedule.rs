@@ -8,6 +8,7 @@
 use arbitrary::{Result, Unstructured};
 use descent_core::Error;
 use descent_core::adam::{Adam, AdamConfig};
+use descent_core::schedule::{Anneal, Swalr};
 use descent_core::schedule::{
     AnnealStrategy, AnySchedule, ConstantLr, CosineAnnealingLr, CosineAnnealingWarmRestarts, CyclicLr,
     CyclicMode, Driver, ExponentialLr, LinearLr, MultiStepLr, OneCycleLr, PlateauMode, PolynomialLr,
@@ -37,7 +38,7 @@ fn momentum(u: &mut Unstructured<'_>) -> Result<Option<(f64, f64)>> {
 fn closed(u: &mut Unstructured<'_>) -> Result<core::result::Result<AnySchedule, Error>> {
     let lr = common::hyper(u, 0.0, 1.0)?;
     let h = |u: &mut Unstructured<'_>| common::hyper(u, 0.0, 1.0);
-    Ok(match u.int_in_range(0u8..=10)? {
+    Ok(match u.int_in_range(0u8..=11)? {
         0 => StepLr::new(lr, count(u)?, h(u)?).map(AnySchedule::Step),
         1 => {
             let mut ms = Vec::new();
@@ -76,7 +77,11 @@ fn closed(u: &mut Unstructured<'_>) -> Result<core::result::Result<AnySchedule, 
         7 => LinearLr::new(lr, h(u)?, h(u)?, count(u)?).map(AnySchedule::Linear),
         8 => ConstantLr::new(lr, h(u)?, count(u)?).map(AnySchedule::Constant),
         9 => PolynomialLr::new(lr, count(u)?, common::hyper(u, 0.0, 3.0)?).map(AnySchedule::Polynomial),
-        _ => WarmupCosine::new(lr, count(u)?, count(u)?, h(u)?, h(u)?).map(AnySchedule::WarmupCosine),
+        10 => WarmupCosine::new(lr, count(u)?, count(u)?, h(u)?, h(u)?).map(AnySchedule::WarmupCosine),
+        _ => {
+            let anneal = if u.arbitrary()? { Anneal::Cos } else { Anneal::Linear };
+            Swalr::new(lr, h(u)?, count(u)?, anneal).map(AnySchedule::Swa)
+        }
     })
 }
 

@@ -4,9 +4,9 @@
 use crate::registry::{BuildError, Kwargs};
 use descent_core::persist::{Reader, Writer};
 use descent_core::schedule::{
-    AnnealStrategy, AnySchedule, Chained, ConstantLr, CosineAnnealingLr, CosineAnnealingWarmRestarts,
+    Anneal, AnnealStrategy, AnySchedule, Chained, ConstantLr, CosineAnnealingLr, CosineAnnealingWarmRestarts,
     CyclicLr, CyclicMode, Driver, ExponentialLr, LinearLr, MultiStepLr, OneCycleLr, PlateauMode,
-    PolynomialLr, ReduceLrOnPlateau, SavedSchedule, Schedule, Sequential, StepLr, ThresholdMode,
+    PolynomialLr, ReduceLrOnPlateau, SavedSchedule, Schedule, Sequential, StepLr, Swalr, ThresholdMode,
     WarmupCosine,
 };
 use descent_core::{Optimizer, Real};
@@ -277,6 +277,31 @@ fn one(map: &Map<String, Value>, base_lr: f64, has_momentum: bool) -> Result<Any
             )
             .map_err(core_err)?,
         ),
+        // torch.optim.swa_utils.SWALR
+        "swalr" => {
+            let swa_lr = k.req_f64("swa_lr")?;
+            let epochs = match k.raw("anneal_epochs") {
+                None => 10,
+                Some(v) => match v.as_i64() {
+                    Some(e) if e >= 0 => e as u64,
+                    _ => {
+                        return Err(BuildError::Refused(format!(
+                            "anneal_epochs must be equal or greater than 0, got {v}"
+                        )));
+                    }
+                },
+            };
+            let anneal = match k.str("anneal_strategy", "cos")? {
+                "cos" => Anneal::Cos,
+                "linear" => Anneal::Linear,
+                other => {
+                    return Err(BuildError::Refused(format!(
+                        "anneal_strategy must be one of 'cos' or 'linear', instead got {other}"
+                    )));
+                }
+            };
+            AnySchedule::Swa(Swalr::new(base_lr, swa_lr, epochs, anneal).map_err(core_err)?)
+        }
         other => return Err(BuildError::Spec(format!("unknown scheduler '{other}'"))),
     };
     k.finish()?;
@@ -284,7 +309,7 @@ fn one(map: &Map<String, Value>, base_lr: f64, has_momentum: bool) -> Result<Any
 }
 
 /// Keys that may hold one value per parameter group (PyTorch's list forms).
-const PER_GROUP: [&str; 4] = ["max_lr", "base_lr", "base_momentum", "max_momentum"];
+const PER_GROUP: [&str; 5] = ["max_lr", "base_lr", "base_momentum", "max_momentum", "swa_lr"];
 
 /// `map` as group `g` of `groups` sees it: a list under a [`PER_GROUP`] key is replaced by its
 /// g-th value (PyTorch: "expected N values for max_lr, got M" otherwise).

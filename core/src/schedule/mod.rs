@@ -27,6 +27,7 @@ mod lambda;
 mod plateau;
 mod sequential;
 mod step;
+mod swa;
 
 pub use chained::{Chained, MAX_CHAINED};
 pub use cosine::{CosineAnnealingLr, CosineAnnealingWarmRestarts, WarmupCosine};
@@ -35,6 +36,7 @@ pub use lambda::{LambdaLr, MultiplicativeLr};
 pub use plateau::{PlateauMode, ReduceLrOnPlateau, ThresholdMode};
 pub use sequential::{Segment, Sequential};
 pub use step::{ConstantLr, ExponentialLr, LinearLr, MAX_MILESTONES, MultiStepLr, PolynomialLr, StepLr};
+pub use swa::{Anneal, Swalr};
 
 use crate::error::Error;
 use crate::optim::Optimizer;
@@ -78,6 +80,8 @@ pub enum AnySchedule {
     Polynomial(PolynomialLr),
     /// [`WarmupCosine`].
     WarmupCosine(WarmupCosine),
+    /// [`Swalr`].
+    Swa(Swalr),
 }
 
 macro_rules! each {
@@ -94,6 +98,7 @@ macro_rules! each {
             AnySchedule::Constant($x) => $e,
             AnySchedule::Polynomial($x) => $e,
             AnySchedule::WarmupCosine($x) => $e,
+            AnySchedule::Swa($x) => $e,
         }
     };
 }
@@ -352,7 +357,10 @@ impl AnySchedule {
             | AnySchedule::Polynomial(_) => true,
             AnySchedule::Cosine(c) => c.eta_min() == 0.0,
             AnySchedule::WarmRestarts(c) => c.eta_min() == 0.0,
-            AnySchedule::OneCycle(_) | AnySchedule::Cyclic(_) | AnySchedule::WarmupCosine(_) => false,
+            AnySchedule::OneCycle(_)
+            | AnySchedule::Cyclic(_)
+            | AnySchedule::WarmupCosine(_)
+            | AnySchedule::Swa(_) => false,
         }
     }
 
@@ -372,6 +380,7 @@ impl AnySchedule {
             ConstantLr::TAG => AnySchedule::Constant(ConstantLr::read_fields(r)?),
             PolynomialLr::TAG => AnySchedule::Polynomial(PolynomialLr::read_fields(r)?),
             WarmupCosine::TAG => AnySchedule::WarmupCosine(WarmupCosine::read_fields(r)?),
+            Swalr::TAG => AnySchedule::Swa(Swalr::read_fields(r)?),
             _ => return Err(Error::CorruptState { reason: "unknown schedule tag" }),
         })
     }

@@ -23,17 +23,18 @@
 use core::hint::black_box as bb;
 use descent_core::accumulate::{AccumulateMode, AccumulateView};
 use descent_core::averaged::{Average, Averaged};
-use descent_core::lookahead::{Lookahead, LookaheadConfig};
 use descent_core::clip::{self, NormType, PercentileClipper};
 use descent_core::grad_scaler::{GradScaler, GradScalerConfig};
 use descent_core::group::{Group, Grouped, Reserve, Slot};
 use descent_core::half_state::{HalfFloat, HalfView, Rounding};
 use descent_core::layout::{Layout, Tensor};
 use descent_core::lbfgs::{Lbfgs, LbfgsConfig, LineSearch};
+use descent_core::lookahead::{Lookahead, LookaheadConfig};
 use descent_core::lr_finder::LrRangeTest;
 use descent_core::nn::{self, Dense, DenseGrad, ModelBlob};
 use descent_core::pair::Pair;
 use descent_core::quant_state::{QuantRule, QuantView};
+use descent_core::schedule::{Anneal, Swalr};
 use descent_core::schedule::{
     AnnealStrategy, AnySchedule, Chained, ConstantLr, CosineAnnealingLr, CosineAnnealingWarmRestarts,
     CyclicLr, CyclicMode, Driver, ExponentialLr, LambdaLr, LinearLr, MultiStepLr, MultiplicativeLr,
@@ -318,6 +319,7 @@ fn schedules() -> u32 {
         ConstantLr::new(lr, bb(0.5), bb(4)).map(AnySchedule::Constant),
         PolynomialLr::new(lr, steps, bb(2.0)).map(AnySchedule::Polynomial),
         WarmupCosine::new(lr, bb(2), steps, bb(0.1), bb(0.0)).map(AnySchedule::WarmupCosine),
+        Swalr::new(lr, bb(0.01), steps, bb(Anneal::Cos)).map(AnySchedule::Swa),
     ];
     let mut fails = 0;
     for s in closed.iter().cloned() {
@@ -456,8 +458,10 @@ fn the_rest() -> u32 {
     // Lookahead around Adam (with and without restarting it), and SWA and EMA averages.
     for reset_state in [false, true] {
         let mut state = [0.0f32; 2 * N];
-        let config = LookaheadConfig { sync_period: bb(2), slow_step_size: bb(0.5), reset_state: bb(reset_state) };
-        let inner = adam::AdamView::<f32>::with_buffer(bb(adam::AdamConfig::default()), bb(N), &mut state[..]);
+        let config =
+            LookaheadConfig { sync_period: bb(2), slow_step_size: bb(0.5), reset_state: bb(reset_state) };
+        let inner =
+            adam::AdamView::<f32>::with_buffer(bb(adam::AdamConfig::default()), bb(N), &mut state[..]);
         match inner.and_then(|o| Lookahead::new(o, config, [0.0f32; N], bb(&params[..]))) {
             Ok(mut la) => {
                 fails += exercise(&mut la, &mut params[..], &grads[..]);
