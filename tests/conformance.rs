@@ -133,6 +133,13 @@ fn optax_lookahead_cases_match() {
     assert_eq!(check_dir("optax-zoo-seed31", |s| s.optimizer["name"] == "lookahead"), 5);
 }
 
+/// optax.contrib.sam with the paper's adversary (normalize, then sgd(rho)) around optax's sgd and
+/// adam, sync_period 2 and 3 (`tools/conformance/gen_optax_sam.py OUT 3 10`).
+#[test]
+fn optax_sam_cases_match() {
+    assert_eq!(check_dir("optax-sam", |s| s.optimizer["name"] == "sam"), 10);
+}
+
 /// torch.optim.swa_utils.AveragedModel (SWA and EMA) around PyTorch's optimizers, updated after
 /// every step: the parameters and the averaged ones (`tools/torch_trace.py averaged OUT 5 12`).
 #[test]

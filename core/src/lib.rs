@@ -56,6 +56,6 @@ pub use optim::registry::{OPTIMIZERS, OptimizerInfo};
 pub use optim::{
     NonFinitePolicy, Optim, Optimizer, StateBuffer, StepOutcome, UpdateRule, adadelta, adafactor, adagrad,
     adam, adamax, asgd, averaged, group, lamb, lars, lion, lookahead, muon, nadam, pair, radam, rmsprop,
-    rprop, sgd,
+    rprop, sam, sgd,
 };
 pub use real::Real;

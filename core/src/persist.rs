@@ -43,6 +43,7 @@ pub const TRAILER_LEN: usize = 4;
 /// | `0x60` | an optimizer over parameter groups ([`crate::optim::group`]; its rule id follows in the body) |
 /// | `0x61` | Lookahead around an optimizer ([`crate::optim::lookahead`]; the inner optimizer's saved bytes follow) |
 /// | `0x62` | an average of the parameters, SWA or EMA ([`crate::optim::averaged`]) |
+/// | `0x63` | SAM around an optimizer ([`crate::optim::sam`]; the outer optimizer's saved bytes follow) |
 /// | `0x81` | `ReduceLROnPlateau` ([`crate::schedule::Plateau`]) |
 /// | `0x82` | `SequentialLR` ([`crate::schedule::Sequential`]) |
 /// | `0x83` | a schedule driver over one group ([`crate::schedule::Driver`]) |
@@ -63,6 +64,8 @@ pub enum Kind {
     Lookahead,
     /// An average of the parameters (SWA, EMA).
     Averaged,
+    /// SAM around an optimizer.
+    Sam,
     /// `ReduceLROnPlateau`.
     Plateau,
     /// `SequentialLR`.
@@ -77,7 +80,8 @@ impl Kind {
     /// The ids a rule may take ([`crate::optim::UpdateRule::ID`]).
     pub const RULE_IDS: core::ops::RangeInclusive<u8> = 1..=0x1F;
     /// The kinds that are not tied to a rule.
-    pub const FIXED: [Kind; 8] = [
+    pub const FIXED: [Kind; 9] = [
+        Kind::Sam,
         Kind::GradScaler,
         Kind::Grouped,
         Kind::Lookahead,
@@ -98,6 +102,7 @@ impl Kind {
             Kind::Grouped => 0x60,
             Kind::Lookahead => 0x61,
             Kind::Averaged => 0x62,
+            Kind::Sam => 0x63,
             Kind::Plateau => 0x81,
             Kind::Sequential => 0x82,
             Kind::Driver => 0x83,
@@ -115,6 +120,7 @@ impl Kind {
             0x60 => Kind::Grouped,
             0x61 => Kind::Lookahead,
             0x62 => Kind::Averaged,
+            0x63 => Kind::Sam,
             0x81 => Kind::Plateau,
             0x82 => Kind::Sequential,
             0x83 => Kind::Driver,

@@ -11,6 +11,7 @@ use descent_core::adam::{Adam, AdamConfig};
 use descent_core::averaged::{Average, Averaged};
 use descent_core::grad_scaler::{GradScaler, GradScalerConfig};
 use descent_core::lookahead::{Lookahead, LookaheadConfig};
+use descent_core::sam::{Sam, SamConfig};
 use descent_core::schedule::{
     AnySchedule, CosineAnnealingLr, Driver, LinearLr, MultiStepLr, PlateauMode, ReduceLrOnPlateau, Schedule,
     Segment, Sequential, ThresholdMode,
@@ -127,6 +128,15 @@ fn wrappers(data: &[u8]) {
     common::check_restore(&mut la, data);
     common::mutations(&valid, data, |b| common::check_restore(&mut la, b));
     la.restore(&valid).expect("own bytes refused");
+    let adam = Adam::<f32, 3>::new(AdamConfig::default()).unwrap();
+    let mut sam = Sam::new(adam, SamConfig { rho: 0.1, sync_period: 3 }, [0.0f32; 3]).unwrap();
+    for &b in data.iter().take(2) {
+        let _ = sam.step(&mut p, &[b as f32 * 0.01, -0.5, 0.25]);
+    }
+    let valid = common::snapshot(&sam);
+    common::check_restore(&mut sam, data);
+    common::mutations(&valid, data, |b| common::check_restore(&mut sam, b));
+    sam.restore(&valid).expect("own bytes refused");
     for average in [Average::Swa, Average::Ema { decay: 0.75 }] {
         let mut a = Averaged::new(average, [0.0f64; 3], 3).unwrap();
         for &b in data.iter().take(3) {

@@ -5,6 +5,7 @@ use crate::registry::{self, BuildError, HeapState};
 use descent_core::Optimizer;
 use descent_core::averaged::{Average, Averaged};
 use descent_core::lookahead::{Lookahead, LookaheadConfig};
+use descent_core::sam::{Sam, SamConfig};
 use descent_core::{NonFinitePolicy, Real};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -324,6 +325,10 @@ fn run<F: Real>(spec: &Spec) -> Result<Trace, ReplayError> {
             let slow = HeapState(vec![F::ZERO; params.len()]);
             Stepper::Lookahead(Lookahead::new(built.as_mut(), config, slow, &params).map_err(refused)?)
         }
+        Some(Wrapper::Sam(config)) => {
+            let theta = HeapState(vec![F::ZERO; params.len()]);
+            Stepper::Sam(Sam::new(built.as_mut(), config, theta).map_err(refused)?)
+        }
         Some(Wrapper::Averaged(average)) => {
             let avg = Averaged::new(average, HeapState(vec![F::ZERO; params.len()]), params.len())
                 .map_err(refused)?;
@@ -413,6 +418,8 @@ enum Stepper<'a, F: Real> {
     Plain(&'a mut (dyn Optimizer<F> + Send + 'static)),
     /// `optax.lookahead` around it.
     Lookahead(Lookahead<&'a mut (dyn Optimizer<F> + Send + 'static), F, HeapState<F>>),
+    /// `optax.contrib.sam` around it (transparent mode).
+    Sam(Sam<&'a mut (dyn Optimizer<F> + Send + 'static), F, HeapState<F>>),
     /// It, and PyTorch's `AveragedModel` (SWA or EMA) updated after every step.
     Averaged(&'a mut (dyn Optimizer<F> + Send + 'static), Averaged<F, HeapState<F>>),
 }
@@ -423,6 +430,8 @@ enum Wrapper {
     Lookahead(LookaheadConfig),
     /// `torch.optim.swa_utils.AveragedModel`.
     Averaged(Average),
+    /// `optax.contrib.sam` with the paper's normalized-SGD adversary.
+    Sam(SamConfig),
 }
 
 impl<F: Real> Stepper<'_, F> {
@@ -430,12 +439,13 @@ impl<F: Real> Stepper<'_, F> {
         match self {
             Stepper::Plain(o) | Stepper::Averaged(o, _) => *o,
             Stepper::Lookahead(l) => l,
+            Stepper::Sam(s) => s,
         }
     }
     /// The averaged parameters a wrapper keeps (lookahead's slow ones).
     fn averaged(&self) -> Option<&[F]> {
         match self {
-            Stepper::Plain(_) => None,
+            Stepper::Plain(_) | Stepper::Sam(_) => None,
             Stepper::Lookahead(l) => Some(l.slow()),
             Stepper::Averaged(_, a) => Some(a.params()),
         }
@@ -445,11 +455,12 @@ impl<F: Real> Stepper<'_, F> {
 /// The optimizer to build and the wrapper around it: `{"name": "lookahead", "sync_period",
 /// "slow_step_size", "reset_state", "inner": {optimizer}}` (optax.lookahead's keys; its `lr`, if
 /// given, must be the inner optimizer's), `{"name": "swa", "inner": …}` or `{"name": "ema",
-/// "decay", "inner": …}` (PyTorch's `AveragedModel`, updated after every step), or the optimizer
-/// itself.
+/// "decay", "inner": …}` (PyTorch's `AveragedModel`, updated after every step), `{"name": "sam",
+/// "rho", "sync_period", "inner": …}` (`optax.contrib.sam`, one call per gradient), or the
+/// optimizer itself.
 fn wrapper_of(m: &Map<String, Value>) -> Result<(&Map<String, Value>, Option<Wrapper>), ReplayError> {
     let name = m.get("name").and_then(Value::as_str).unwrap_or("");
-    if !["lookahead", "swa", "ema"].contains(&name) {
+    if !["lookahead", "swa", "ema", "sam"].contains(&name) {
         return Ok((m, None));
     }
     let inner = m.get("inner").and_then(Value::as_object).ok_or_else(|| {
@@ -470,6 +481,13 @@ fn wrapper_of(m: &Map<String, Value>) -> Result<(&Map<String, Value>, Option<Wra
             Wrapper::Lookahead(LookaheadConfig { sync_period, slow_step_size, reset_state })
         }
         "ema" => Wrapper::Averaged(Average::Ema { decay: k.f64("decay", 0.999)? }),
+        "sam" => {
+            let d = SamConfig::default();
+            Wrapper::Sam(SamConfig {
+                rho: k.f64("rho", d.rho)?,
+                sync_period: k.uint("sync_period", Some(d.sync_period))?,
+            })
+        }
         _ => Wrapper::Averaged(Average::Swa),
     };
     k.finish()?;

@@ -45,6 +45,7 @@ pub mod radam;
 pub mod registry;
 pub mod rmsprop;
 pub mod rprop;
+pub mod sam;
 pub mod sgd;
 
 /// What to do when a gradient holds NaN or ±∞. Chosen at construction.

@@ -34,6 +34,7 @@ use descent_core::lr_finder::LrRangeTest;
 use descent_core::nn::{self, Dense, DenseGrad, ModelBlob};
 use descent_core::pair::Pair;
 use descent_core::quant_state::{QuantRule, QuantView};
+use descent_core::sam::{Sam, SamConfig};
 use descent_core::schedule::{Anneal, Swalr};
 use descent_core::schedule::{
     AnnealStrategy, AnySchedule, Chained, ConstantLr, CosineAnnealingLr, CosineAnnealingWarmRestarts,
@@ -467,6 +468,25 @@ fn the_rest() -> u32 {
                 fails += exercise(&mut la, &mut params[..], &grads[..]);
                 fails += exercise(&mut la, &mut params[..], &grads[..]);
                 bb(la.slow());
+            }
+            Err(_) => fails += 1,
+        }
+    }
+    // SAM around Adam: through the trait, and perturb/finish.
+    for sync_period in [1, 2, 3] {
+        let mut state = [0.0f32; 2 * N];
+        let config = SamConfig { rho: bb(0.05), sync_period: bb(sync_period) };
+        let outer =
+            adam::AdamView::<f32>::with_buffer(bb(adam::AdamConfig::default()), bb(N), &mut state[..]);
+        match outer.and_then(|o| Sam::new(o, config, [0.0f32; N])) {
+            Ok(mut s) => {
+                fails += exercise(&mut s, &mut params[..], &grads[..]);
+                fails += exercise(&mut s, &mut params[..], &grads[..]);
+                let _ = s.reset();
+                match s.perturb(bb(&mut params[..]), bb(&grads[..])) {
+                    Ok(token) => fails += fail(s.finish(token, &mut params[..], bb(&grads[..])).is_err()),
+                    Err(_) => fails += 1,
+                }
             }
             Err(_) => fails += 1,
         }
