@@ -134,17 +134,7 @@ impl<F: Real, B: StateBuffer<F>> Averaged<F, B> {
     }
     /// Restores what [`Averaged::save`] wrote; refuses anything else and then changes nothing.
     pub fn restore(&mut self, bytes: &[u8]) -> Result<(), Error> {
-        let (h, mut r) = persist::Reader::open(bytes)?;
-        let mismatch = |field, expected: u64, found: u64| Error::StateMismatch { field, expected, found };
-        if h.kind != Kind::Averaged.byte() {
-            return Err(mismatch("kind", u64::from(Kind::Averaged.byte()), u64::from(h.kind)));
-        }
-        if h.float_bytes != F::BYTES as u8 {
-            return Err(mismatch("float width", F::BYTES as u64, u64::from(h.float_bytes)));
-        }
-        if h.n != self.len as u64 {
-            return Err(mismatch("parameter count", self.len as u64, h.n));
-        }
+        let (h, mut r) = super::open_saved(bytes, Kind::Averaged.byte(), Some(F::BYTES as u8), self.len)?;
         let average = match r.u8()? {
             0 => Average::Swa,
             1 => Average::Ema { decay: r.f64()? },

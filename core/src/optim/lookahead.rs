@@ -112,6 +112,8 @@ impl<O: Optimizer<F>, F: Real, B: StateBuffer<F>> Lookahead<O, F, B> {
 }
 
 impl<O: Optimizer<F>, F: Real, B: StateBuffer<F>> Optimizer<F> for Lookahead<O, F, B> {
+    super::forward_to_inner!(inner);
+
     fn name(&self) -> &'static str {
         "lookahead"
     }
@@ -141,60 +143,17 @@ impl<O: Optimizer<F>, F: Real, B: StateBuffer<F>> Optimizer<F> for Lookahead<O, 
         }
         Ok(outcome)
     }
-    fn lr(&self) -> f64 {
-        self.inner.lr()
-    }
-    fn set_lr(&mut self, lr: f64) -> Result<(), Error> {
-        self.inner.set_lr(lr)
-    }
-    fn momentum(&self) -> Option<f64> {
-        self.inner.momentum()
-    }
-    fn set_momentum(&mut self, momentum: f64) -> Result<(), Error> {
-        self.inner.set_momentum(momentum)
-    }
-    fn steps(&self) -> u64 {
-        self.inner.steps()
-    }
-    fn len(&self) -> usize {
-        self.inner.len()
-    }
-    fn state_len(&self) -> usize {
-        self.inner.state_len() + self.inner.len()
-    }
     fn saved_len(&self) -> usize {
         persist::saved_len(|w| self.write(w)) + self.inner.saved_len()
     }
     /// Saves the hyperparameters, the steps since the last synchronization and the slow
     /// parameters (kind [`Kind::Lookahead`]), then the inner optimizer's saved bytes, whole.
     fn save(&self, out: &mut [u8]) -> Result<usize, Error> {
-        let mut w = Writer::new(out);
-        self.write(&mut w)?;
-        let at = w.position();
-        let inner_len = self.inner.saved_len();
-        let total = at + inner_len + persist::TRAILER_LEN;
-        let available = w.capacity();
-        if available < total {
-            return Err(Error::BufferTooSmall { what: "saved state", needed: total, available });
-        }
-        let written = self.inner.save(w.rest())?;
-        w.skip(written)?;
-        w.finish()
+        super::save_nested(out, |w| self.write(w), &self.inner)
     }
     fn restore(&mut self, bytes: &[u8]) -> Result<(), Error> {
         let n = self.inner.len();
-        let (h, mut r) = persist::Reader::open(bytes)?;
-        let mismatch = |field, expected: u64, found: u64| Error::StateMismatch { field, expected, found };
-        let kind = Kind::Lookahead.byte();
-        if h.kind != kind {
-            return Err(mismatch("kind", u64::from(kind), u64::from(h.kind)));
-        }
-        if h.float_bytes != F::BYTES as u8 {
-            return Err(mismatch("float width", F::BYTES as u64, u64::from(h.float_bytes)));
-        }
-        if h.n != n as u64 {
-            return Err(mismatch("parameter count", n as u64, h.n));
-        }
+        let (h, mut r) = super::open_saved(bytes, Kind::Lookahead.byte(), Some(F::BYTES as u8), n)?;
         let config =
             LookaheadConfig { sync_period: r.u64()?, slow_step_size: r.f64()?, reset_state: r.bool()? };
         config.validate()?;
@@ -202,9 +161,7 @@ impl<O: Optimizer<F>, F: Real, B: StateBuffer<F>> Optimizer<F> for Lookahead<O, 
             return Err(Error::CorruptState { reason: "lookahead steps since sync" });
         }
         let raw = r.floats::<F>(n)?;
-        let len = usize::try_from(r.u64()?).map_err(|_| Error::CorruptState { reason: "truncated" })?;
-        let inner_bytes = r.take_bytes(len)?;
-        r.finish()?;
+        let inner_bytes = super::nested(&mut r)?;
         let since = h.steps;
         // The inner optimizer restores all or nothing; then nothing else can fail.
         self.inner.restore(inner_bytes)?;
@@ -219,20 +176,5 @@ impl<O: Optimizer<F>, F: Real, B: StateBuffer<F>> Optimizer<F> for Lookahead<O, 
         self.inner.reset()?;
         self.since_sync = 0;
         Ok(())
-    }
-    fn groups(&self) -> usize {
-        self.inner.groups()
-    }
-    fn group_lr(&self, g: usize) -> Result<f64, Error> {
-        self.inner.group_lr(g)
-    }
-    fn set_group_lr(&mut self, g: usize, lr: f64) -> Result<(), Error> {
-        self.inner.set_group_lr(g, lr)
-    }
-    fn group_momentum(&self, g: usize) -> Result<Option<f64>, Error> {
-        self.inner.group_momentum(g)
-    }
-    fn set_group_momentum(&mut self, g: usize, momentum: f64) -> Result<(), Error> {
-        self.inner.set_group_momentum(g, momentum)
     }
 }

@@ -355,6 +355,78 @@ impl<F: Real, O: Optimizer<F> + ?Sized> Optimizer<F> for &mut O {
     }
 }
 
+/// The [`Optimizer`] methods a wrapper (Lookahead, SAM) hands to the optimizer in its field
+/// `$inner`: learning rate, momentum, step count, length and the groups.
+macro_rules! forward_to_inner {
+    ($inner:ident) => {
+        fn lr(&self) -> f64 {
+            self.$inner.lr()
+        }
+        fn set_lr(&mut self, lr: f64) -> Result<(), Error> {
+            self.$inner.set_lr(lr)
+        }
+        fn momentum(&self) -> Option<f64> {
+            self.$inner.momentum()
+        }
+        fn set_momentum(&mut self, momentum: f64) -> Result<(), Error> {
+            self.$inner.set_momentum(momentum)
+        }
+        fn steps(&self) -> u64 {
+            self.$inner.steps()
+        }
+        fn len(&self) -> usize {
+            self.$inner.len()
+        }
+        fn state_len(&self) -> usize {
+            self.$inner.state_len() + self.$inner.len()
+        }
+        fn groups(&self) -> usize {
+            self.$inner.groups()
+        }
+        fn group_lr(&self, g: usize) -> Result<f64, Error> {
+            self.$inner.group_lr(g)
+        }
+        fn set_group_lr(&mut self, g: usize, lr: f64) -> Result<(), Error> {
+            self.$inner.set_group_lr(g, lr)
+        }
+        fn group_momentum(&self, g: usize) -> Result<Option<f64>, Error> {
+            self.$inner.group_momentum(g)
+        }
+        fn set_group_momentum(&mut self, g: usize, momentum: f64) -> Result<(), Error> {
+            self.$inner.set_group_momentum(g, momentum)
+        }
+    };
+}
+pub(crate) use forward_to_inner;
+
+/// Saves a wrapper: its header and fields (`write`, which ends with the inner optimizer's saved
+/// length), then the inner optimizer's saved bytes, whole, then the checksum of it all.
+pub(crate) fn save_nested<F: Real>(
+    out: &mut [u8],
+    write: impl FnOnce(&mut Writer<'_>) -> Result<(), Error>,
+    inner: &dyn Optimizer<F>,
+) -> Result<usize, Error> {
+    let mut w = Writer::new(out);
+    write(&mut w)?;
+    let needed = w.position() + inner.saved_len() + persist::TRAILER_LEN;
+    let available = w.capacity();
+    if available < needed {
+        return Err(Error::BufferTooSmall { what: "saved state", needed, available });
+    }
+    let written = inner.save(w.rest())?;
+    w.skip(written)?;
+    w.finish()
+}
+
+/// Reads the inner optimizer's saved bytes that [`save_nested`] put after a wrapper's fields (its
+/// length, then the bytes), and checks nothing follows them.
+pub(crate) fn nested<'a>(r: &mut Reader<'a>) -> Result<&'a [u8], Error> {
+    let len = usize::try_from(r.u64()?).map_err(|_| Error::CorruptState { reason: "truncated" })?;
+    let inner = r.take_bytes(len)?;
+    r.finish()?;
+    Ok(inner)
+}
+
 /// Refuses any group but 0 for an optimizer with one group.
 fn only_group(g: usize) -> Result<(), Error> {
     if g == 0 { Ok(()) } else { Err(Error::NoSuchGroup { group: g, groups: 1 }) }

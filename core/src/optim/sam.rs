@@ -159,6 +159,8 @@ impl<O: Optimizer<F>, F: Real, B: StateBuffer<F>> Sam<O, F, B> {
 }
 
 impl<O: Optimizer<F>, F: Real, B: StateBuffer<F>> Optimizer<F> for Sam<O, F, B> {
+    super::forward_to_inner!(outer);
+
     fn name(&self) -> &'static str {
         "sam"
     }
@@ -176,66 +178,24 @@ impl<O: Optimizer<F>, F: Real, B: StateBuffer<F>> Optimizer<F> for Sam<O, F, B> 
         self.ascend(params, grads);
         Ok(StepOutcome::Stepped)
     }
-    fn lr(&self) -> f64 {
-        self.outer.lr()
-    }
-    fn set_lr(&mut self, lr: f64) -> Result<(), Error> {
-        self.outer.set_lr(lr)
-    }
-    fn momentum(&self) -> Option<f64> {
-        self.outer.momentum()
-    }
-    fn set_momentum(&mut self, momentum: f64) -> Result<(), Error> {
-        self.outer.set_momentum(momentum)
-    }
-    fn steps(&self) -> u64 {
-        self.outer.steps()
-    }
-    fn len(&self) -> usize {
-        self.outer.len()
-    }
-    fn state_len(&self) -> usize {
-        self.outer.state_len() + self.outer.len()
-    }
     fn saved_len(&self) -> usize {
         persist::saved_len(|w| self.write(w)) + self.outer.saved_len()
     }
     /// Saves ρ, the period, the calls since the last outer step and θ (kind [`Kind::Sam`]), then
     /// the outer optimizer's saved bytes, whole.
     fn save(&self, out: &mut [u8]) -> Result<usize, Error> {
-        let mut w = Writer::new(out);
-        self.write(&mut w)?;
-        let needed = w.position() + self.outer.saved_len() + persist::TRAILER_LEN;
-        let available = w.capacity();
-        if available < needed {
-            return Err(Error::BufferTooSmall { what: "saved state", needed, available });
-        }
-        let written = self.outer.save(w.rest())?;
-        w.skip(written)?;
-        w.finish()
+        super::save_nested(out, |w| self.write(w), &self.outer)
     }
     fn restore(&mut self, bytes: &[u8]) -> Result<(), Error> {
         let n = self.outer.len();
-        let (h, mut r) = persist::Reader::open(bytes)?;
-        let mismatch = |field, expected: u64, found: u64| Error::StateMismatch { field, expected, found };
-        if h.kind != Kind::Sam.byte() {
-            return Err(mismatch("kind", u64::from(Kind::Sam.byte()), u64::from(h.kind)));
-        }
-        if h.float_bytes != F::BYTES as u8 {
-            return Err(mismatch("float width", F::BYTES as u64, u64::from(h.float_bytes)));
-        }
-        if h.n != n as u64 {
-            return Err(mismatch("parameter count", n as u64, h.n));
-        }
+        let (h, mut r) = super::open_saved(bytes, Kind::Sam.byte(), Some(F::BYTES as u8), n)?;
         let config = SamConfig { rho: r.f64()?, sync_period: r.u64()? };
         config.validate()?;
         if h.steps >= config.sync_period {
             return Err(Error::CorruptState { reason: "SAM calls since the outer step" });
         }
         let raw = r.floats::<F>(n)?;
-        let len = usize::try_from(r.u64()?).map_err(|_| Error::CorruptState { reason: "truncated" })?;
-        let outer = r.take_bytes(len)?;
-        r.finish()?;
+        let outer = super::nested(&mut r)?;
         self.outer.restore(outer)?;
         if let Some(dst) = self.theta.values_mut().get_mut(..n) {
             persist::copy_floats(raw, dst);
@@ -248,20 +208,5 @@ impl<O: Optimizer<F>, F: Real, B: StateBuffer<F>> Optimizer<F> for Sam<O, F, B> 
         self.outer.reset()?;
         self.since_sync = 0;
         Ok(())
-    }
-    fn groups(&self) -> usize {
-        self.outer.groups()
-    }
-    fn group_lr(&self, g: usize) -> Result<f64, Error> {
-        self.outer.group_lr(g)
-    }
-    fn set_group_lr(&mut self, g: usize, lr: f64) -> Result<(), Error> {
-        self.outer.set_group_lr(g, lr)
-    }
-    fn group_momentum(&self, g: usize) -> Result<Option<f64>, Error> {
-        self.outer.group_momentum(g)
-    }
-    fn set_group_momentum(&mut self, g: usize, momentum: f64) -> Result<(), Error> {
-        self.outer.set_group_momentum(g, momentum)
     }
 }
