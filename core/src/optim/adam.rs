@@ -17,6 +17,7 @@
 use super::ops::{Lerp, add_alpha, addcdiv, addcmul, directed};
 use super::{Optim, UpdateRule};
 use crate::error::{Error, check_ge, check_range_open};
+use crate::power::BetaPowers;
 use crate::real::{Real, pow_step};
 
 /// Hyperparameters of Adam and AdamW, with PyTorch's names and defaults.
@@ -82,10 +83,10 @@ struct Step<F> {
 }
 
 impl AdamConfig {
-    fn scalars<F: Real>(&self, t: u64) -> Step<F> {
+    fn scalars<F: Real>(&self, powers: &mut BetaPowers, t: u64) -> Step<F> {
         let (b1, b2) = self.betas;
-        let bc1 = 1.0 - pow_step(b1, t);
-        let bc2 = 1.0 - pow_step(b2, t);
+        let bc1 = 1.0 - powers.b1.at(b1, t);
+        let bc2 = 1.0 - powers.b2.at(b2, t);
         let decoupled = self.weight_decay != 0.0 && self.decoupled_weight_decay;
         Step {
             gsign: self.maximize,
@@ -140,7 +141,7 @@ impl<F: Real> Step<F> {
 }
 
 impl UpdateRule for AdamConfig {
-    type Scalars = ();
+    type Scalars = BetaPowers;
     const NAME: &'static str = "adam";
     const ID: u8 = 2;
 
@@ -177,7 +178,7 @@ impl UpdateRule for AdamConfig {
     #[inline(always)]
     fn kernel<F: Real, const L: usize>(
         &self,
-        _: &mut (),
+        powers: &mut BetaPowers,
         t: u64,
         p: &mut [F],
         g: &[F],
@@ -185,7 +186,7 @@ impl UpdateRule for AdamConfig {
         _: &mut [F],
     ) {
         let n = p.len();
-        let s = self.scalars::<F>(t);
+        let s = self.scalars::<F>(powers, t);
         // Staged chunks: measured faster for Adam (see `lanes::zip2_staged`).
         const STAGED: bool = crate::lanes::STAGED_WHERE_MEASURED;
         if self.amsgrad {
@@ -215,7 +216,7 @@ impl UpdateRule for AdamConfig {
         }
     }
 
-    fn reference<F: Real>(&self, _: &mut (), t: u64, p: &mut [F], g: &[F], state: &mut [F], _: &mut [F]) {
+    fn reference<F: Real>(&self, _: &mut BetaPowers, t: u64, p: &mut [F], g: &[F], state: &mut [F], _: &mut [F]) {
         let n = p.len();
         let (beta1, beta2) = self.betas;
         let bias_correction1 = 1.0 - pow_step(beta1, t);
