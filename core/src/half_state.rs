@@ -24,7 +24,7 @@ use core::marker::PhantomData;
 
 use crate::error::Error;
 use crate::optim::{
-    NonFinitePolicy, Optimizer, StateBuffer, StepOutcome, UpdateRule, check_inputs, open_saved, read_config,
+    BlockStep, NonFinitePolicy, Optimizer, StateBuffer, StepOutcome, UpdateRule, check_inputs, open_saved, read_config,
     rule_optimizer_methods, state_fits,
 };
 use crate::persist::{Header, Persist, Reader, Writer};
@@ -311,7 +311,6 @@ impl<R: UpdateRule, H: HalfFloat, B: StateBuffer<H>> Optimizer<f32> for HalfOpti
         let n = self.len;
         let k = self.config.state_len(1);
         let t = self.steps.saturating_add(1);
-        let start = self.scalars;
         // Construction and restore refuse rules with more streams; checked again here so that no
         // configuration, however it got in, can index past the block buffer.
         if k > MAX_STREAMS {
@@ -320,6 +319,7 @@ impl<R: UpdateRule, H: HalfFloat, B: StateBuffer<H>> Optimizer<f32> for HalfOpti
         let shrank = Error::CorruptState { reason: "state buffer shrank" };
         let state = self.state.values_mut().get_mut(..k * n).ok_or(shrank)?;
         let mut wide = [0.0f32; MAX_STREAMS * BLOCK];
+        let mut stepper = self.config.prepare::<f32, 8>(&mut self.scalars, t);
         let mut i0 = 0;
         loop {
             let m = BLOCK.min(n - i0);
@@ -337,9 +337,7 @@ impl<R: UpdateRule, H: HalfFloat, B: StateBuffer<H>> Optimizer<f32> for HalfOpti
             else {
                 return Err(shrank);
             };
-            let mut sc = start;
-            self.config.kernel::<f32, 8>(&mut sc, t, p, g, w, &mut []);
-            self.scalars = sc;
+            stepper.block(p, g, w);
             for s in 0..k {
                 if let (Some(w), Some(v)) = (wide.get(s * m..(s + 1) * m), state.get_mut(at(s))) {
                     for (&x, v) in w.iter().zip(v) {

@@ -80,14 +80,16 @@
 //! state NaN, where f32 state would poison only that element; choose
 //! [`NonFinitePolicy::SkipStep`] to keep such gradients out.
 
+use core::marker::PhantomData;
+
 use crate::adam::AdamConfig;
 use crate::adamax::AdamaxConfig;
 use crate::error::Error;
 use crate::half_state::{read_rounding, write_rounding};
 use crate::nadam::NadamConfig;
 use crate::optim::{
-    NonFinitePolicy, Optimizer, StateBuffer, StepOutcome, UpdateRule, check_inputs, open_saved, read_config,
-    rule_optimizer_methods,
+    BlockStep, NonFinitePolicy, Optimizer, PerBlock, Reference, StateBuffer, StepOutcome, UpdateRule, check_inputs,
+    open_saved, read_config, rule_optimizer_methods,
 };
 use crate::persist::{Header, Persist, Writer};
 use crate::radam::RadamConfig;
@@ -412,15 +414,15 @@ impl<R: QuantRule, C: StateBuffer<u8>, S: StateBuffer<f32>, const BLOCK: usize> 
     /// One step computed by the rule's scalar reference instead of its lane kernel (on the same
     /// decoded blocks, stored the same way): the same bits, as the property tests prove.
     pub fn step_reference(&mut self, params: &mut [f32], grads: &[f32]) -> Result<StepOutcome, Error> {
-        self.step_with(params, grads, |rule, sc, t, p, g, s| rule.reference(sc, t, p, g, s, &mut []))
+        self.step_with::<true>(params, grads)
     }
 
-    /// The block loop every step runs: decode a block's streams, apply `rule`, encode them back.
-    fn step_with(
+    /// The block loop every step runs: decode a block's streams, apply the rule (its scalar
+    /// reference if `REFERENCE`, else its prepared kernel), encode them back.
+    fn step_with<const REFERENCE: bool>(
         &mut self,
         params: &mut [f32],
         grads: &[f32],
-        rule: impl Fn(&R, &mut R::Scalars, u64, &mut [f32], &[f32], &mut [f32]),
     ) -> Result<StepOutcome, Error> {
         if let Some(outcome) = check_inputs(self.len, self.policy, params, grads)? {
             return Ok(outcome);
@@ -430,39 +432,20 @@ impl<R: QuantRule, C: StateBuffer<u8>, S: StateBuffer<f32>, const BLOCK: usize> 
         let codes = self.codes.values_mut().get_mut(..k * n).ok_or(shrank)?;
         let scales = self.scales.values_mut().get_mut(..k * nb).ok_or(shrank)?;
         let t = self.steps.saturating_add(1);
-        let start = self.scalars;
-        let mut rng = match self.rounding {
+        let rng = match self.rounding {
             Rounding::Nearest => None,
             Rounding::Stochastic(_) => Some(&mut self.rng),
         };
-        let mut wide = [[0.0f32; BLOCK]; MAX_STREAMS];
-        let wide = wide.as_flattened_mut();
-        for (b, (p, g)) in params.chunks_mut(BLOCK).zip(grads.chunks(BLOCK)).enumerate() {
-            let (m, i0) = (p.len(), b * BLOCK);
-            // Stream s of block b: codes[s·n + i0..][..m] with scale scales[s·nb + b], decoded into
-            // wide[s·m..][..m]. Every index is in bounds (k ≤ 3, buffers checked above); `get`
-            // spares the compiler proving it, so no bound check is left to panic.
-            let at = |s: usize| s * n + i0..s * n + i0 + m;
-            for s in 0..k {
-                let code = self.config.stream_code(s);
-                if let (Some(c), Some(&scale), Some(w)) =
-                    (codes.get(at(s)), scales.get(s * nb + b), wide.get_mut(s * m..(s + 1) * m))
-                {
-                    code.dequantize(c, scale, w);
-                }
-            }
-            let Some(w) = wide.get_mut(..k * m) else { return Err(shrank) };
-            let mut sc = start;
-            rule(&self.config, &mut sc, t, p, g, w);
-            self.scalars = sc;
-            for s in 0..k {
-                let code = self.config.stream_code(s);
-                if let (Some(w), Some(c), Some(scale)) =
-                    (wide.get(s * m..(s + 1) * m), codes.get_mut(at(s)), scales.get_mut(s * nb + b))
-                {
-                    *scale = code.quantize(w, c, rng.as_deref_mut());
-                }
-            }
+        let blocks = Blocks::<R, BLOCK> { config: &self.config, codes, scales, rng, n, k, nb };
+        if REFERENCE {
+            let start = self.scalars;
+            blocks.run(
+                PerBlock::<R, Reference> { rule: &self.config, start, scalars: &mut self.scalars, t, _compute: PhantomData },
+                params,
+                grads,
+            )?;
+        } else {
+            blocks.run(self.config.prepare::<f32, 8>(&mut self.scalars, t), params, grads)?;
         }
         self.steps = t;
         Ok(StepOutcome::Stepped)
@@ -512,7 +495,7 @@ impl<R: QuantRule, C: StateBuffer<u8>, S: StateBuffer<f32>, const BLOCK: usize> 
     rule_optimizer_methods!();
 
     fn step(&mut self, params: &mut [f32], grads: &[f32]) -> Result<StepOutcome, Error> {
-        self.step_with(params, grads, |rule, sc, t, p, g, s| rule.kernel::<f32, 8>(sc, t, p, g, s, &mut []))
+        self.step_with::<false>(params, grads)
     }
 
     fn restore(&mut self, bytes: &[u8]) -> Result<(), Error> {
@@ -555,6 +538,54 @@ impl<R: QuantRule, C: StateBuffer<u8>, S: StateBuffer<f32>, const BLOCK: usize> 
         self.policy = policy;
         self.rounding = rounding;
         self.rng = rng;
+        Ok(())
+    }
+}
+
+/// The buffers one 8-bit step decodes and encodes block by block.
+struct Blocks<'a, R, const BLOCK: usize> {
+    config: &'a R,
+    codes: &'a mut [u8],
+    scales: &'a mut [f32],
+    rng: Option<&'a mut SplitMix64>,
+    n: usize,
+    k: usize,
+    nb: usize,
+}
+
+impl<R: QuantRule, const BLOCK: usize> Blocks<'_, R, BLOCK> {
+    /// Decodes each block's streams, applies `stepper`, encodes them back.
+    #[inline(always)]
+    fn run(mut self, mut stepper: impl BlockStep<f32>, params: &mut [f32], grads: &[f32]) -> Result<(), Error> {
+        let (n, k, nb) = (self.n, self.k, self.nb);
+        let shrank = Error::CorruptState { reason: "state buffer shrank" };
+        let mut wide = [[0.0f32; BLOCK]; MAX_STREAMS];
+        let wide = wide.as_flattened_mut();
+        for (b, (p, g)) in params.chunks_mut(BLOCK).zip(grads.chunks(BLOCK)).enumerate() {
+            let (m, i0) = (p.len(), b * BLOCK);
+            // Stream s of block b: codes[s·n + i0..][..m] with scale scales[s·nb + b], decoded into
+            // wide[s·m..][..m]. Every index is in bounds (k ≤ 3, buffers checked above); `get`
+            // spares the compiler proving it, so no bound check is left to panic.
+            let at = |s: usize| s * n + i0..s * n + i0 + m;
+            for s in 0..k {
+                let code = self.config.stream_code(s);
+                if let (Some(c), Some(&scale), Some(w)) =
+                    (self.codes.get(at(s)), self.scales.get(s * nb + b), wide.get_mut(s * m..(s + 1) * m))
+                {
+                    code.dequantize(c, scale, w);
+                }
+            }
+            let Some(w) = wide.get_mut(..k * m) else { return Err(shrank) };
+            stepper.block(p, g, w);
+            for s in 0..k {
+                let code = self.config.stream_code(s);
+                if let (Some(w), Some(c), Some(scale)) =
+                    (wide.get(s * m..(s + 1) * m), self.codes.get_mut(at(s)), self.scales.get_mut(s * nb + b))
+                {
+                    *scale = code.quantize(w, c, self.rng.as_deref_mut());
+                }
+            }
+        }
         Ok(())
     }
 }

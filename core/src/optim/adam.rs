@@ -15,7 +15,7 @@
 //! form); optax's AMSGrad takes the max of the bias-corrected v̂; burn's default ε is 1e-5.
 
 use super::ops::{Lerp, add_alpha, addcdiv, addcmul, directed};
-use super::{Optim, UpdateRule};
+use super::{BlockStep, Optim, UpdateRule};
 use crate::error::{Error, check_ge, check_range_open};
 use crate::power::BetaPowers;
 use crate::real::{Real, pow_step};
@@ -140,6 +140,47 @@ impl<F: Real> Step<F> {
     }
 }
 
+/// Step `t` of Adam with its scalars computed, ready for blocks of parameters.
+struct Prepared<F, const L: usize> {
+    s: Step<F>,
+    amsgrad: bool,
+}
+
+impl<F: Real, const L: usize> BlockStep<F> for Prepared<F, L> {
+    #[inline(always)]
+    fn block(&mut self, p: &mut [F], g: &[F], state: &mut [F]) {
+        let n = p.len();
+        let s = &self.s;
+        // Staged chunks: measured faster for Adam (see `lanes::zip2_staged`).
+        const STAGED: bool = crate::lanes::STAGED_WHERE_MEASURED;
+        if self.amsgrad {
+            let [m, v, vmax] = streams!(state, n; 3);
+            crate::lanes::zip3_as::<F, L, STAGED>(p, g, m, v, vmax, |p, g, m, v, vm| {
+                s.apply(p, g, m, v, Some(vm))
+            });
+        } else {
+            let [m, v] = streams!(state, n; 2);
+            // Adam's and AdamW's usual settings get a loop without per-element branches (the
+            // general rule's loop-invariant branches kept the 262,144-element step 10 % slower).
+            match (s.gsign, s.decay, s.wd == F::ZERO, s.m.small) {
+                (false, None, true, true) => {
+                    crate::lanes::zip2_as::<F, L, STAGED>(p, g, m, v, |p, g, m, v| {
+                        s.apply_plain::<false>(p, g, m, v)
+                    })
+                }
+                (false, Some(_), _, true) => {
+                    crate::lanes::zip2_as::<F, L, STAGED>(p, g, m, v, |p, g, m, v| {
+                        s.apply_plain::<true>(p, g, m, v)
+                    })
+                }
+                _ => {
+                    crate::lanes::zip2_as::<F, L, STAGED>(p, g, m, v, |p, g, m, v| s.apply(p, g, m, v, None))
+                }
+            }
+        }
+    }
+}
+
 impl UpdateRule for AdamConfig {
     type Scalars = BetaPowers;
     const NAME: &'static str = "adam";
@@ -185,35 +226,12 @@ impl UpdateRule for AdamConfig {
         state: &mut [F],
         _: &mut [F],
     ) {
-        let n = p.len();
-        let s = self.scalars::<F>(powers, t);
-        // Staged chunks: measured faster for Adam (see `lanes::zip2_staged`).
-        const STAGED: bool = crate::lanes::STAGED_WHERE_MEASURED;
-        if self.amsgrad {
-            let [m, v, vmax] = streams!(state, n; 3);
-            crate::lanes::zip3_as::<F, L, STAGED>(p, g, m, v, vmax, |p, g, m, v, vm| {
-                s.apply(p, g, m, v, Some(vm))
-            });
-        } else {
-            let [m, v] = streams!(state, n; 2);
-            // Adam's and AdamW's usual settings get a loop without per-element branches (the
-            // general rule's loop-invariant branches kept the 262,144-element step 10 % slower).
-            match (s.gsign, s.decay, s.wd == F::ZERO, s.m.small) {
-                (false, None, true, true) => {
-                    crate::lanes::zip2_as::<F, L, STAGED>(p, g, m, v, |p, g, m, v| {
-                        s.apply_plain::<false>(p, g, m, v)
-                    })
-                }
-                (false, Some(_), _, true) => {
-                    crate::lanes::zip2_as::<F, L, STAGED>(p, g, m, v, |p, g, m, v| {
-                        s.apply_plain::<true>(p, g, m, v)
-                    })
-                }
-                _ => {
-                    crate::lanes::zip2_as::<F, L, STAGED>(p, g, m, v, |p, g, m, v| s.apply(p, g, m, v, None))
-                }
-            }
-        }
+        self.prepare::<F, L>(powers, t).block(p, g, state);
+    }
+
+    #[inline(always)]
+    fn prepare<'a, F: Real, const L: usize>(&'a self, powers: &'a mut BetaPowers, t: u64) -> impl BlockStep<F> + 'a {
+        Prepared::<F, L> { s: self.scalars::<F>(powers, t), amsgrad: self.amsgrad }
     }
 
     fn reference<F: Real>(&self, _: &mut BetaPowers, t: u64, p: &mut [F], g: &[F], state: &mut [F], _: &mut [F]) {

@@ -367,6 +367,19 @@ pub trait UpdateRule: Clone + core::fmt::Debug + Persist {
         state: &mut [F],
         scratch: &mut [F],
     );
+    /// Step `t` prepared for an elementwise rule's parameters in blocks (half and 8-bit state
+    /// decode a block of state at a time): the per-step scalars computed once, then
+    /// [`BlockStep::block`] per block, each as [`UpdateRule::kernel`] over that block. By default
+    /// the kernel per block, each call from the scalars as they were before the step; rules whose
+    /// per-step scalars are costly (the Adam family's `f64` bias corrections) compute them here.
+    #[inline(always)]
+    fn prepare<'a, F: Real, const L: usize>(
+        &'a self,
+        scalars: &'a mut Self::Scalars,
+        t: u64,
+    ) -> impl BlockStep<F> + 'a {
+        PerBlock::<Self, Lanes<L>> { rule: self, start: *scalars, scalars, t, _compute: PhantomData }
+    }
     /// The scalar reference: the same update written straight from the formula, one tensor
     /// operation at a time as PyTorch's single-tensor implementation does.
     fn reference<F: Real>(
@@ -378,6 +391,32 @@ pub trait UpdateRule: Clone + core::fmt::Debug + Persist {
         state: &mut [F],
         scratch: &mut [F],
     );
+}
+
+/// One step of an elementwise rule over blocks of parameters ([`UpdateRule::prepare`]).
+pub trait BlockStep<F> {
+    /// Updates one block: `params` and `grads` of the block, `state` its streams one after the
+    /// other (as [`UpdateRule::kernel`] takes them for that many parameters).
+    fn block(&mut self, params: &mut [F], grads: &[F], state: &mut [F]);
+}
+
+/// The default [`BlockStep`]: `C` computes each block from the scalars as they were before the
+/// step; the scalars left are those after the last block.
+pub(crate) struct PerBlock<'a, R: UpdateRule, C> {
+    pub(crate) rule: &'a R,
+    pub(crate) start: R::Scalars,
+    pub(crate) scalars: &'a mut R::Scalars,
+    pub(crate) t: u64,
+    pub(crate) _compute: PhantomData<C>,
+}
+
+impl<R: UpdateRule, C: Compute, F: Real> BlockStep<F> for PerBlock<'_, R, C> {
+    #[inline(always)]
+    fn block(&mut self, params: &mut [F], grads: &[F], state: &mut [F]) {
+        let mut sc = self.start;
+        C::run(self.rule, &mut sc, self.t, params, grads, state, &mut []);
+        *self.scalars = sc;
+    }
 }
 
 /// Storage for optimizer state: a const-generic array of `K` streams of `N` values (owned, no
