@@ -56,9 +56,11 @@ pub trait HalfFloat: Copy + Default + core::fmt::Debug + sealed::Sealed + 'stati
 impl HalfFloat for bf16 {
     const NAME: &'static str = "bf16";
     const ID: u8 = 1;
+    #[inline(always)]
     fn widen(self) -> f32 {
         self.to_f32()
     }
+    #[inline(always)]
     fn round(x: f32) -> Self {
         bf16::from_f32(x)
     }
@@ -73,9 +75,11 @@ impl HalfFloat for bf16 {
 impl HalfFloat for f16 {
     const NAME: &'static str = "f16";
     const ID: u8 = 2;
+    #[inline(always)]
     fn widen(self) -> f32 {
         self.to_f32()
     }
+    #[inline(always)]
     fn round(x: f32) -> Self {
         f16::from_f32(x)
     }
@@ -340,11 +344,12 @@ impl<R: UpdateRule, H: HalfFloat, B: StateBuffer<H>> Optimizer<f32> for HalfOpti
             stepper.block(p, g, w);
             for s in 0..k {
                 if let (Some(w), Some(v)) = (wide.get(s * m..(s + 1) * m), state.get_mut(at(s))) {
-                    for (&x, v) in w.iter().zip(v) {
-                        *v = match self.rounding {
-                            Rounding::Nearest => H::round(x),
-                            Rounding::Stochastic(_) => round_stochastic(x, &mut self.rng),
-                        };
+                    // The rounding chosen once per stream, not per value.
+                    match self.rounding {
+                        Rounding::Nearest => w.iter().zip(v).for_each(|(&x, v)| *v = H::round(x)),
+                        Rounding::Stochastic(_) => {
+                            w.iter().zip(v).for_each(|(&x, v)| *v = round_stochastic(x, &mut self.rng))
+                        }
                     }
                 }
             }

@@ -71,17 +71,39 @@ fn mul_hi(a: u128, b: u128) -> (u128, i32) {
     if hi >> 127 == 1 { (hi, 128) } else { ((hi << 1) | u128::from(lo >> 63), 127) }
 }
 
-/// The top 128 bits of `a · m` (`a` with bit 127 set, `m` with bit 52 set), cut, and the shift.
+/// The top 128 bits of `a · m` (`a` with bit 127 set, as two halves, high first; `m` with bit
+/// 52 set), cut, and the shift. In 32-bit limbs, so that 32-bit cores multiply with a few `umull`s
+/// instead of a 128-bit multiplication routine.
 #[inline]
-fn mul_small(a: u128, m: u64) -> (u128, i32) {
-    let lo = u128::from(a as u64) * u128::from(m);
-    let hi = u128::from((a >> 64) as u64) * u128::from(m) + (lo >> 64);
-    // a·m = hi·2^64 + (lo mod 2^64) < 2^181, so hi < 2^117.
-    let low = lo as u64;
-    if hi >> 116 == 1 {
-        ((hi << 11) | u128::from(low >> 53), 53)
+fn mul_small(a: [u64; 2], m: u64) -> ([u64; 2], i32) {
+    let al = [a[1] as u32, (a[1] >> 32) as u32, a[0] as u32, (a[0] >> 32) as u32];
+    let (m0, m1) = (u64::from(m as u32), u64::from((m >> 32) as u32));
+    // p = a·m in six 32-bit limbs, least significant first.
+    let mut p = [0u32; 6];
+    let mut carry = 0u64;
+    for (i, &x) in al.iter().enumerate() {
+        let v = u64::from(x) * m0 + carry;
+        p[i] = v as u32;
+        carry = v >> 32;
+    }
+    p[4] = carry as u32;
+    carry = 0;
+    for (i, &x) in al.iter().enumerate() {
+        let v = u64::from(x) * m1 + u64::from(p[i + 1]) + carry;
+        p[i + 1] = v as u32;
+        carry = v >> 32;
+    }
+    p[5] = carry as u32;
+    // a·m < 2^181: bit 180 (bit 20 of p[5]) or bit 179 is the top one.
+    let (hi, mid, lo) = (
+        (u64::from(p[5]) << 32) | u64::from(p[4]),
+        (u64::from(p[3]) << 32) | u64::from(p[2]),
+        (u64::from(p[1]) << 32) | u64::from(p[0]),
+    );
+    if p[5] >> 20 == 1 {
+        ([(hi << 11) | (mid >> 53), (mid << 11) | (lo >> 53)], 53)
     } else {
-        ((hi << 12) | u128::from(low >> 52), 52)
+        ([(hi << 12) | (mid >> 52), (mid << 12) | (lo >> 52)], 52)
     }
 }
 
@@ -99,8 +121,8 @@ impl StepPower {
                 return self.round(base);
             }
             if u64::from(self.t) + 1 == t {
-                let (mant, shift) = mul_small(self.mantissa(), m);
-                self.mant = [(mant >> 64) as u64, mant as u64];
+                let (mant, shift) = mul_small(self.mant, m);
+                self.mant = mant;
                 self.exp = self.exp.saturating_add(e).saturating_add(shift);
                 self.t = t as u32;
                 return self.round(base);
@@ -139,11 +161,35 @@ impl StepPower {
 
     /// The carried power rounded to the nearest `f64`; libm's `pow` where the exact value may lie
     /// within the margin of a midpoint, or is subnormal near the smallest subnormal.
+    #[inline]
     fn round(&self, base: f64) -> f64 {
-        let fallback = || libm::pow(base, f64::from(self.t));
         // The carried value is in [2^(127+exp), 2^(128+exp)): the result's biased exponent.
         let biased = 127 + 1023 + i64::from(self.exp);
-        let shift = if biased >= 1 { 75 } else { 75 + (1 - biased) };
+        if biased >= 1 {
+            // A normal result: the top 53 bits, and the 24 bits below them (bits 51 to 74 of
+            // the 75 cut) say which way to round. Below 2^23 − 2 of them, the exact value (less
+            // than 4t ≤ 2^34 units above) is more than 2^51 units (2^-24 ulp) below the midpoint;
+            // from 2^23 + 2 up to 2^24 − 2, more than 2^51 above it and no carry out of the
+            // remainder. Otherwise libm decides.
+            let [hi, lo] = self.mant;
+            let r24 = ((hi & 0x7ff) << 13) | (lo >> 51);
+            let up = if r24 < (1 << 23) - 2 {
+                0
+            } else if ((1 << 23) + 2..(1 << 24) - 2).contains(&r24) {
+                1
+            } else {
+                return libm::pow(base, f64::from(self.t));
+            };
+            // A carry out of the 53 bits moves into the exponent field, as it should.
+            return f64::from_bits(((biased - 1) as u64).wrapping_shl(52).wrapping_add((hi >> 11) + up));
+        }
+        self.round_subnormal(base, biased)
+    }
+
+    /// [`StepPower::round`] for a subnormal result.
+    fn round_subnormal(&self, base: f64, biased: i64) -> f64 {
+        let fallback = || libm::pow(base, f64::from(self.t));
+        let shift = 75 + (1 - biased);
         if shift >= 130 {
             // Below a quarter of the smallest subnormal: 0.
             return 0.0;
@@ -165,10 +211,8 @@ impl StepPower {
         } else {
             return fallback();
         };
-        let kept = kept + u64::from(up);
-        // A carry out of the 53 bits moves into the exponent field, as it should.
-        let bits = if biased >= 1 { ((biased - 1) as u64).wrapping_shl(52).wrapping_add(kept) } else { kept };
-        f64::from_bits(bits)
+        // Rounding up to 2^52 gives the smallest normal number, as it should.
+        f64::from_bits(kept + u64::from(up))
     }
 }
 

@@ -203,7 +203,7 @@ impl StreamCode {
         let levels = self.levels();
         let a = x.abs() / scale;
         // Levels ≤ a: the neighbours are levels[i − 1] ≤ a < levels[i]. NaN gives i = 0.
-        let i = levels.partition_point(|&l| l <= a);
+        let i = count_at_most(levels, a);
         let mut k = match (levels.get(i.wrapping_sub(1)), levels.get(i)) {
             (Some(&lo), Some(&hi)) => {
                 let up = match rng {
@@ -251,6 +251,29 @@ impl StreamCode {
             *o = self.decode(c, scale);
         }
     }
+}
+
+/// The number of `levels` (0, then 2^(−k/8) for k = M − 2 … 0, ascending) that are ≤ `a`, as
+/// `levels.partition_point(|&l| l <= a)` but without a binary search: a = 2^e·(1 + f) has
+/// ⌊8·log2 a⌋ = 8e + ⌊8·log2(1 + f)⌋, which is 8e + ⌊8f⌋ or one more (log2(1 + f) − f ≤ 0.086
+/// on [0, 1)), so the count is M + 8e + ⌊8f⌋ within one or two; two short walks settle it.
+#[inline]
+fn count_at_most(levels: &[f32], a: f32) -> usize {
+    if a.is_nan() {
+        return 0;
+    }
+    let bits = a.to_bits();
+    let e = (bits >> 23) as i64 - 127;
+    let top3 = i64::from((bits >> 20) & 7);
+    let m = levels.len();
+    let mut i = (m as i64 + 8 * e + top3).clamp(0, m as i64) as usize;
+    while levels.get(i).is_some_and(|&l| l <= a) {
+        i += 1;
+    }
+    while i > 0 && levels.get(i - 1).is_some_and(|&l| l > a) {
+        i -= 1;
+    }
+    i
 }
 
 /// The largest |x|, NaN if any x is NaN (0 for an empty slice).
@@ -593,6 +616,27 @@ impl<R: QuantRule, const BLOCK: usize> Blocks<'_, R, BLOCK> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The direct count is the binary search's, at every level, between levels, at 0, subnormal,
+    /// 1, above 1, infinite and NaN.
+    #[test]
+    fn count_at_most_is_the_binary_search() {
+        for code in [StreamCode::Signed, StreamCode::Denominator] {
+            let l = code.levels();
+            let mut probes = [0.0f32, 1e-45, 1e-40, 1.0, 1.5, f32::INFINITY, f32::NAN].to_vec();
+            for &x in l {
+                probes.extend([x, f32::from_bits(x.to_bits().wrapping_sub(1)), f32::from_bits(x.to_bits() + 1)]);
+            }
+            let mut x = 1e-12f32;
+            while x < 2.0 {
+                probes.push(x);
+                x *= 1.001;
+            }
+            for a in probes {
+                assert_eq!(count_at_most(l, a), l.partition_point(|&v| v <= a), "{a:e}");
+            }
+        }
+    }
 
     /// The `const` tables are 2^(−k/8) rounded to f32, as libm's `exp2` gives them, ascending.
     #[test]
