@@ -46,6 +46,9 @@ pub struct StepPower {
     /// `β^t` ≈ `mant · 2^exp` with the top bit of `mant` set, less than `4t` units below (two
     /// halves, high first: 8-byte alignment keeps the optimizers small).
     mant: [u64; 2],
+    /// `1 − β` and `1 − (1 − β)` in `f64`, which every step of the Adam family needs too (each a
+    /// software subtraction where the FPU has no `f64`).
+    complements: (f64, f64),
 }
 
 /// `β`'s mantissa and exponent (`β = m · 2^e`, bit 52 of `m` set), for normal `β` in (0, 1).
@@ -132,6 +135,17 @@ impl StepPower {
         self.round(base)
     }
 
+    /// `(1 − base, 1 − (1 − base))`, from the carry when it is for `base`.
+    #[inline]
+    pub fn complements(&self, base: f64) -> (f64, f64) {
+        if self.t != 0 && self.base == base.to_bits() {
+            self.complements
+        } else {
+            let w = 1.0 - base;
+            (w, 1.0 - w)
+        }
+    }
+
     fn mantissa(&self) -> u128 {
         (u128::from(self.mant[0]) << 64) | u128::from(self.mant[1])
     }
@@ -156,7 +170,14 @@ impl StepPower {
                 acc_e = acc_e.saturating_add(eb).saturating_add(s);
             }
         }
-        *self = StepPower { base: base.to_bits(), t: t as u32, exp: acc_e, mant: [(acc >> 64) as u64, acc as u64] };
+        let w = 1.0 - base;
+        *self = StepPower {
+            base: base.to_bits(),
+            t: t as u32,
+            exp: acc_e,
+            mant: [(acc >> 64) as u64, acc as u64],
+            complements: (w, 1.0 - w),
+        };
     }
 
     /// The carried power rounded to the nearest `f64`; libm's `pow` where the exact value may lie

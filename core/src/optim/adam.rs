@@ -87,14 +87,16 @@ impl AdamConfig {
         let (b1, b2) = self.betas;
         let bc1 = 1.0 - powers.b1.at(b1, t);
         let bc2 = 1.0 - powers.b2.at(b2, t);
+        let (one_minus_b1, b1_again) = powers.b1.complements(b1);
+        let (one_minus_b2, _) = powers.b2.complements(b2);
         let decoupled = self.weight_decay != 0.0 && self.decoupled_weight_decay;
         Step {
             gsign: self.maximize,
             wd: F::from_f64(if decoupled { 0.0 } else { self.weight_decay }),
             decay: decoupled.then(|| F::from_f64(1.0 - self.lr * self.weight_decay)),
-            m: Lerp::new(1.0 - b1),
+            m: Lerp::of(one_minus_b1, b1_again),
             b2: F::from_f64(b2),
-            one_minus_b2: F::from_f64(1.0 - b2),
+            one_minus_b2: F::from_f64(one_minus_b2),
             bc2_sqrt: F::from_f64(libm::sqrt(bc2)),
             eps: F::from_f64(self.eps),
             neg_step_size: F::from_f64(-(self.lr / bc1)),
