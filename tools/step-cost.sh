@@ -45,3 +45,16 @@ for entry in "${boards[@]}"; do
   IFS='|' read -r core board target features <<< "$entry"
   sed -n "s/^fine-tuning example (adam f32): /fine-tuning example, Adam f32 state, $core: /p" "$out/$board"
 done
+# The targets CI holds (issue 13), on the M4F: Adam<f32> at most 2,000 instructions fixed and 30
+# per element. (bf16 and 8-bit state are not yet at their 45 per element: see the README.)
+awk '
+  index($0, "step adam f32:") == 1 {
+    gsub(",", ""); fixed = $(NF-3); per = $NF
+    if (fixed + 0 > 2000 || per + 0 > 30) {
+      printf "Adam f32 on the Cortex-M4F: %s fixed, %s per element; the targets are 2000 and 30\n", fixed, per
+      bad = 1
+    }
+    seen = 1
+  }
+  END { if (!seen) { print "no Adam f32 measurement on the Cortex-M4F"; exit 1 } exit bad }
+' "$out/netduinoplus2"
