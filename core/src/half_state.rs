@@ -24,8 +24,8 @@ use core::marker::PhantomData;
 
 use crate::error::Error;
 use crate::optim::{
-    BlockStep, NonFinitePolicy, Optimizer, StateBuffer, StepOutcome, UpdateRule, check_inputs, open_saved, read_config,
-    rule_optimizer_methods, state_fits,
+    BlockStep, NonFinitePolicy, Optimizer, StateBuffer, StepOutcome, UpdateRule, check_inputs, open_saved,
+    read_config, rule_optimizer_methods, state_fits,
 };
 use crate::persist::{Header, Persist, Reader, Writer};
 

@@ -263,7 +263,6 @@ mod tests {
 
     const BETAS: [f64; 9] = [0.9, 0.99, 0.999, 0.95, 0.98, 0.9999, 0.8, 0.5, 0.75];
 
-
     /// The exact β^t rounded to nearest, from the carried mantissa (tests only: no margin).
     fn nearest(p: &StepPower) -> Option<(f64, f64)> {
         let biased = 127 + 1023 + i64::from(p.exp);

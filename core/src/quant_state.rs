@@ -88,8 +88,8 @@ use crate::error::Error;
 use crate::half_state::{read_rounding, write_rounding};
 use crate::nadam::NadamConfig;
 use crate::optim::{
-    BlockStep, NonFinitePolicy, Optimizer, PerBlock, Reference, StateBuffer, StepOutcome, UpdateRule, check_inputs,
-    open_saved, read_config, rule_optimizer_methods,
+    BlockStep, NonFinitePolicy, Optimizer, PerBlock, Reference, StateBuffer, StepOutcome, UpdateRule,
+    check_inputs, open_saved, read_config, rule_optimizer_methods,
 };
 use crate::persist::{Header, Persist, Writer};
 use crate::radam::RadamConfig;
@@ -463,7 +463,13 @@ impl<R: QuantRule, C: StateBuffer<u8>, S: StateBuffer<f32>, const BLOCK: usize> 
         if REFERENCE {
             let start = self.scalars;
             blocks.run(
-                PerBlock::<R, Reference> { rule: &self.config, start, scalars: &mut self.scalars, t, _compute: PhantomData },
+                PerBlock::<R, Reference> {
+                    rule: &self.config,
+                    start,
+                    scalars: &mut self.scalars,
+                    t,
+                    _compute: PhantomData,
+                },
                 params,
                 grads,
             )?;
@@ -579,7 +585,12 @@ struct Blocks<'a, R, const BLOCK: usize> {
 impl<R: QuantRule, const BLOCK: usize> Blocks<'_, R, BLOCK> {
     /// Decodes each block's streams, applies `stepper`, encodes them back.
     #[inline(always)]
-    fn run(mut self, mut stepper: impl BlockStep<f32>, params: &mut [f32], grads: &[f32]) -> Result<(), Error> {
+    fn run(
+        mut self,
+        mut stepper: impl BlockStep<f32>,
+        params: &mut [f32],
+        grads: &[f32],
+    ) -> Result<(), Error> {
         let (n, k, nb) = (self.n, self.k, self.nb);
         let shrank = Error::CorruptState { reason: "state buffer shrank" };
         let mut wide = [[0.0f32; BLOCK]; MAX_STREAMS];
@@ -625,7 +636,11 @@ mod tests {
             let l = code.levels();
             let mut probes = [0.0f32, 1e-45, 1e-40, 1.0, 1.5, f32::INFINITY, f32::NAN].to_vec();
             for &x in l {
-                probes.extend([x, f32::from_bits(x.to_bits().wrapping_sub(1)), f32::from_bits(x.to_bits() + 1)]);
+                probes.extend([
+                    x,
+                    f32::from_bits(x.to_bits().wrapping_sub(1)),
+                    f32::from_bits(x.to_bits() + 1),
+                ]);
             }
             let mut x = 1e-12f32;
             while x < 2.0 {

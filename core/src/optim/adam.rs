@@ -232,11 +232,23 @@ impl UpdateRule for AdamConfig {
     }
 
     #[inline(always)]
-    fn prepare<'a, F: Real, const L: usize>(&'a self, powers: &'a mut BetaPowers, t: u64) -> impl BlockStep<F> + 'a {
+    fn prepare<'a, F: Real, const L: usize>(
+        &'a self,
+        powers: &'a mut BetaPowers,
+        t: u64,
+    ) -> impl BlockStep<F> + 'a {
         Prepared::<F, L> { s: self.scalars::<F>(powers, t), amsgrad: self.amsgrad }
     }
 
-    fn reference<F: Real>(&self, _: &mut BetaPowers, t: u64, p: &mut [F], g: &[F], state: &mut [F], _: &mut [F]) {
+    fn reference<F: Real>(
+        &self,
+        _: &mut BetaPowers,
+        t: u64,
+        p: &mut [F],
+        g: &[F],
+        state: &mut [F],
+        _: &mut [F],
+    ) {
         let n = p.len();
         let (beta1, beta2) = self.betas;
         let bias_correction1 = 1.0 - pow_step(beta1, t);

@@ -102,7 +102,15 @@ impl UpdateRule for AdamaxConfig {
         });
     }
 
-    fn reference<F: Real>(&self, _: &mut BetaPowers, t: u64, p: &mut [F], g: &[F], state: &mut [F], _: &mut [F]) {
+    fn reference<F: Real>(
+        &self,
+        _: &mut BetaPowers,
+        t: u64,
+        p: &mut [F],
+        g: &[F],
+        state: &mut [F],
+        _: &mut [F],
+    ) {
         let c = F::from_f64;
         let n = p.len().min(g.len());
         if state.len() < 2 * n {

@@ -141,7 +141,15 @@ impl UpdateRule for RadamConfig {
         });
     }
 
-    fn reference<F: Real>(&self, _: &mut BetaPowers, t: u64, p: &mut [F], g: &[F], state: &mut [F], _: &mut [F]) {
+    fn reference<F: Real>(
+        &self,
+        _: &mut BetaPowers,
+        t: u64,
+        p: &mut [F],
+        g: &[F],
+        state: &mut [F],
+        _: &mut [F],
+    ) {
         let c = F::from_f64;
         let n = p.len().min(g.len());
         if state.len() < 2 * n {
