@@ -53,7 +53,7 @@ pub struct StepPower {
 
 /// `β`'s mantissa and exponent (`β = m · 2^e`, bit 52 of `m` set), for normal `β` in (0, 1).
 fn split(base: f64) -> Option<(u64, i32)> {
-    if !(base > 0.0 && base < 1.0) || !base.is_normal() {
+    if !(base > 0.0 && base < 1.0 && base.is_normal()) {
         return None;
     }
     let bits = base.to_bits();
@@ -67,7 +67,7 @@ fn mul_hi(a: u128, b: u128) -> (u128, i32) {
     let (a1, a0) = ((a >> 64) as u64 as u128, a as u64 as u128);
     let (b1, b0) = ((b >> 64) as u64 as u128, b as u64 as u128);
     let (x, y) = (a1 * b0, a0 * b1);
-    let mid = (a0 * b0 >> 64) + (x & u64::MAX as u128) + (y & u64::MAX as u128);
+    let mid = ((a0 * b0) >> 64) + (x & u64::MAX as u128) + (y & u64::MAX as u128);
     let hi = a1 * b1 + (x >> 64) + (y >> 64) + (mid >> 64);
     let lo = mid as u64;
     // a·b ≈ hi·2^128 + lo·2^64; the top bit of hi is bit 127 or 126.
