@@ -24,7 +24,7 @@ use core::marker::PhantomData;
 
 use crate::error::Error;
 use crate::optim::{
-    BlockStep, NonFinitePolicy, Optimizer, StateBuffer, StepOutcome, UpdateRule, check_inputs, open_saved,
+    BlockStep, Codec, NonFinitePolicy, Optimizer, StateBuffer, StepOutcome, UpdateRule, check_inputs, open_saved,
     read_config, rule_optimizer_methods, state_fits,
 };
 use crate::persist::{Header, Persist, Reader, Writer};
@@ -180,6 +180,21 @@ pub fn round_stochastic<H: HalfFloat>(x: f32, rng: &mut SplitMix64) -> H {
     if u < p_hi { hi } else { lo }
 }
 
+/// Half-precision storage rounded to nearest, for [`BlockStep::fused2`].
+struct Nearest<H>(PhantomData<H>);
+
+impl<H: HalfFloat> Codec<f32> for Nearest<H> {
+    type Stored = H;
+    #[inline(always)]
+    fn load(s: &H) -> f32 {
+        s.widen()
+    }
+    #[inline(always)]
+    fn store(x: f32) -> H {
+        H::round(x)
+    }
+}
+
 /// Elements per block: state is widened into stack buffers of this many values per stream.
 const BLOCK: usize = 64;
 /// Most state streams an elementwise rule uses (AMSGrad, centered RMSprop with momentum).
@@ -289,26 +304,14 @@ impl<R: UpdateRule, H: HalfFloat, B: StateBuffer<H>> HalfOptim<R, H, B> {
         state_fits(config.state_len(self.len), self.state.values().len())
     }
 
-    fn write_all(&self, w: &mut Writer<'_>) -> Result<(), Error> {
-        w.header(&Header { kind: R::ID | KIND_BIT, float_bytes: 2, n: self.len as u64, steps: self.steps })?;
-        w.u8(H::ID)?;
-        w.u8(self.policy.to_u8())?;
-        write_rounding(w, self.rounding, self.rng)?;
-        self.config.write(w)?;
-        self.scalars.write(w)?;
-        let n = self.config.state_len(self.len);
-        w.u64(n as u64)?;
-        for v in self.state.values().iter().take(n) {
-            w.bytes(&v.bits().to_le_bytes())?;
-        }
-        Ok(())
+    /// One step decoding the state block by block even where the rule offers a one-pass update
+    /// ([`crate::optim::BlockStep::fused2`]): the same bits as [`Optimizer::step`], for the tests
+    /// that show it.
+    pub fn step_by_blocks(&mut self, params: &mut [f32], grads: &[f32]) -> Result<StepOutcome, Error> {
+        self.step_in(params, grads, false)
     }
-}
 
-impl<R: UpdateRule, H: HalfFloat, B: StateBuffer<H>> Optimizer<f32> for HalfOptim<R, H, B> {
-    rule_optimizer_methods!();
-
-    fn step(&mut self, params: &mut [f32], grads: &[f32]) -> Result<StepOutcome, Error> {
+    fn step_in(&mut self, params: &mut [f32], grads: &[f32], one_pass: bool) -> Result<StepOutcome, Error> {
         if let Some(outcome) = check_inputs(self.len, self.policy, params, grads)? {
             return Ok(outcome);
         }
@@ -322,8 +325,17 @@ impl<R: UpdateRule, H: HalfFloat, B: StateBuffer<H>> Optimizer<f32> for HalfOpti
         }
         let shrank = Error::CorruptState { reason: "state buffer shrank" };
         let state = self.state.values_mut().get_mut(..k * n).ok_or(shrank)?;
-        let mut wide = [0.0f32; MAX_STREAMS * BLOCK];
         let mut stepper = self.config.prepare::<f32, 8>(&mut self.scalars, t);
+        // Two streams rounded to nearest: one pass, each element decoded, updated and encoded
+        // (stochastic rounding keeps the block order its random numbers are drawn in).
+        if one_pass && k == 2 && matches!(self.rounding, Rounding::Nearest) {
+            let (a, b) = state.split_at_mut(n.min(state.len()));
+            if stepper.fused2::<Nearest<H>>(params, grads, a, b) {
+                self.steps = t;
+                return Ok(StepOutcome::Stepped);
+            }
+        }
+        let mut wide = [0.0f32; MAX_STREAMS * BLOCK];
         let mut i0 = 0;
         loop {
             let m = BLOCK.min(n - i0);
@@ -360,6 +372,29 @@ impl<R: UpdateRule, H: HalfFloat, B: StateBuffer<H>> Optimizer<f32> for HalfOpti
         }
         self.steps = t;
         Ok(StepOutcome::Stepped)
+    }
+
+    fn write_all(&self, w: &mut Writer<'_>) -> Result<(), Error> {
+        w.header(&Header { kind: R::ID | KIND_BIT, float_bytes: 2, n: self.len as u64, steps: self.steps })?;
+        w.u8(H::ID)?;
+        w.u8(self.policy.to_u8())?;
+        write_rounding(w, self.rounding, self.rng)?;
+        self.config.write(w)?;
+        self.scalars.write(w)?;
+        let n = self.config.state_len(self.len);
+        w.u64(n as u64)?;
+        for v in self.state.values().iter().take(n) {
+            w.bytes(&v.bits().to_le_bytes())?;
+        }
+        Ok(())
+    }
+}
+
+impl<R: UpdateRule, H: HalfFloat, B: StateBuffer<H>> Optimizer<f32> for HalfOptim<R, H, B> {
+    rule_optimizer_methods!();
+
+    fn step(&mut self, params: &mut [f32], grads: &[f32]) -> Result<StepOutcome, Error> {
+        self.step_in(params, grads, true)
     }
 
     fn restore(&mut self, bytes: &[u8]) -> Result<(), Error> {

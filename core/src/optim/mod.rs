@@ -398,6 +398,47 @@ pub trait BlockStep<F> {
     /// Updates one block: `params` and `grads` of the block, `state` its streams one after the
     /// other (as [`UpdateRule::kernel`] takes them for that many parameters).
     fn block(&mut self, params: &mut [F], grads: &[F], state: &mut [F]);
+    /// Updates all of `params` in one pass, for a rule with two state streams stored in another
+    /// format (`C`): each element's two values decoded, updated as [`BlockStep::block`] would
+    /// update them, and encoded back. `false`, and nothing done, where the rule offers no such
+    /// pass (the default); the caller then decodes blocks for [`BlockStep::block`].
+    fn fused2<C: Codec<F>>(
+        &mut self,
+        _params: &mut [F],
+        _grads: &[F],
+        _a: &mut [C::Stored],
+        _b: &mut [C::Stored],
+    ) -> bool {
+        false
+    }
+}
+
+/// How state values are stored when not as `F` ([`BlockStep::fused2`]).
+pub trait Codec<F> {
+    /// The stored form of one value.
+    type Stored;
+    /// Decodes one value.
+    fn load(s: &Self::Stored) -> F;
+    /// Encodes one value.
+    fn store(x: F) -> Self::Stored;
+}
+
+/// The loop of a [`BlockStep::fused2`]: `rule` on each parameter, gradient and its two decoded
+/// state values.
+#[inline(always)]
+pub(crate) fn fused2_loop<F: Copy, C: Codec<F>>(
+    params: &mut [F],
+    grads: &[F],
+    a: &mut [C::Stored],
+    b: &mut [C::Stored],
+    rule: impl Fn(&mut F, F, &mut F, &mut F),
+) {
+    for (((p, &g), a), b) in params.iter_mut().zip(grads).zip(a.iter_mut()).zip(b.iter_mut()) {
+        let (mut x, mut y) = (C::load(a), C::load(b));
+        rule(p, g, &mut x, &mut y);
+        *a = C::store(x);
+        *b = C::store(y);
+    }
 }
 
 /// The default [`BlockStep`]: `C` computes each block from the scalars as they were before the
