@@ -24,8 +24,8 @@ use core::marker::PhantomData;
 
 use crate::error::Error;
 use crate::optim::{
-    BlockStep, Codec, NonFinitePolicy, Optimizer, StateBuffer, StepOutcome, UpdateRule, check_inputs, open_saved,
-    read_config, rule_optimizer_methods, state_fits,
+    BlockStep, Codec, NonFinitePolicy, Optimizer, StateBuffer, StepOutcome, UpdateRule, check_inputs,
+    open_saved, read_config, rule_optimizer_methods, state_fits,
 };
 use crate::persist::{Header, Persist, Reader, Writer};
 
@@ -60,9 +60,15 @@ impl HalfFloat for bf16 {
     fn widen(self) -> f32 {
         self.to_f32()
     }
+    /// Round to nearest even on the bits, as `bf16::from_f32` (NaN kept quiet with its top
+    /// payload bits), without its branch on the rounding bit.
     #[inline(always)]
     fn round(x: f32) -> Self {
-        bf16::from_f32(x)
+        let b = x.to_bits();
+        if b & 0x7fff_ffff > 0x7f80_0000 {
+            return bf16::from_bits(((b >> 16) | 0x40) as u16);
+        }
+        bf16::from_bits((b.wrapping_add(0x7fff + ((b >> 16) & 1)) >> 16) as u16)
     }
     fn bits(self) -> u16 {
         self.to_bits()
@@ -437,5 +443,26 @@ impl<R: UpdateRule, H: HalfFloat, B: StateBuffer<H>> Optimizer<f32> for HalfOpti
         self.rounding = rounding;
         self.rng = rng;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// bf16's round to nearest on the bits is `bf16::from_f32` for every upper half and the lower
+    /// halves where rounding decides (ties, just below and above, NaN payloads, infinities).
+    #[test]
+    fn bf16_rounding_is_half_crates() {
+        for hi in 0..=u16::MAX {
+            for lo in [0u32, 1, 0x7fff, 0x8000, 0x8001, 0xc000, 0xffff] {
+                let x = f32::from_bits((u32::from(hi) << 16) | lo);
+                assert_eq!(
+                    <bf16 as HalfFloat>::round(x).to_bits(),
+                    bf16::from_f32(x).to_bits(),
+                    "{hi:#x} {lo:#x}"
+                );
+            }
+        }
     }
 }

@@ -183,15 +183,25 @@ impl<F: Real, const L: usize> BlockStep<F> for Prepared<F, L> {
     }
 
     #[inline(always)]
-    fn fused2<C: Codec<F>>(&mut self, p: &mut [F], g: &[F], m: &mut [C::Stored], v: &mut [C::Stored]) -> bool {
+    fn fused2<C: Codec<F>>(
+        &mut self,
+        p: &mut [F],
+        g: &[F],
+        m: &mut [C::Stored],
+        v: &mut [C::Stored],
+    ) -> bool {
         if self.amsgrad {
             return false;
         }
         let s = &self.s;
         // The same three loops as `block`, each element decoded and encoded in the same pass.
         match (s.gsign, s.decay, s.wd == F::ZERO, s.m.small) {
-            (false, None, true, true) => fused2_loop::<F, C>(p, g, m, v, |p, g, m, v| s.apply_plain::<false>(p, g, m, v)),
-            (false, Some(_), _, true) => fused2_loop::<F, C>(p, g, m, v, |p, g, m, v| s.apply_plain::<true>(p, g, m, v)),
+            (false, None, true, true) => {
+                fused2_loop::<F, C>(p, g, m, v, |p, g, m, v| s.apply_plain::<false>(p, g, m, v))
+            }
+            (false, Some(_), _, true) => {
+                fused2_loop::<F, C>(p, g, m, v, |p, g, m, v| s.apply_plain::<true>(p, g, m, v))
+            }
             _ => fused2_loop::<F, C>(p, g, m, v, |p, g, m, v| s.apply(p, g, m, v, None)),
         }
         true
