@@ -238,8 +238,16 @@ impl StreamCode {
             codes.fill(0);
             return scale;
         }
-        for (c, &x) in codes.iter_mut().zip(values) {
-            *c = self.encode(x, scale, rng.as_deref_mut());
+        // The code and the rounding chosen once per block, so that each loop is specialized.
+        let pairs = codes.iter_mut().zip(values);
+        match (self, rng.as_deref_mut()) {
+            (StreamCode::Signed, None) => {
+                pairs.for_each(|(c, &x)| *c = StreamCode::Signed.encode(x, scale, None))
+            }
+            (StreamCode::Denominator, None) => {
+                pairs.for_each(|(c, &x)| *c = StreamCode::Denominator.encode(x, scale, None))
+            }
+            (_, Some(rng)) => pairs.for_each(|(c, &x)| *c = self.encode(x, scale, Some(&mut *rng))),
         }
         scale
     }
@@ -247,8 +255,12 @@ impl StreamCode {
     /// Decodes `codes` of a block of scale `scale` into `out`.
     pub fn dequantize(self, codes: &[u8], scale: f32, out: &mut [f32]) {
         let scale = if scale.is_finite() { scale } else { f32::NAN };
-        for (o, &c) in out.iter_mut().zip(codes) {
-            *o = self.decode(c, scale);
+        let pairs = out.iter_mut().zip(codes);
+        match self {
+            StreamCode::Signed => pairs.for_each(|(o, &c)| *o = StreamCode::Signed.decode(c, scale)),
+            StreamCode::Denominator => {
+                pairs.for_each(|(o, &c)| *o = StreamCode::Denominator.decode(c, scale))
+            }
         }
     }
 }
@@ -263,10 +275,11 @@ fn count_at_most(levels: &[f32], a: f32) -> usize {
         return 0;
     }
     let bits = a.to_bits();
-    let e = (bits >> 23) as i64 - 127;
-    let top3 = i64::from((bits >> 20) & 7);
+    // 32-bit arithmetic: e ≥ −127, and the levels number 128 or 256.
+    let e = (bits >> 23) as i32 - 127;
+    let top3 = ((bits >> 20) & 7) as i32;
     let m = levels.len();
-    let mut i = (m as i64 + 8 * e + top3).clamp(0, m as i64) as usize;
+    let mut i = (m as i32 + 8 * e + top3).clamp(0, m as i32) as usize;
     while levels.get(i).is_some_and(|&l| l <= a) {
         i += 1;
     }
