@@ -232,7 +232,7 @@ impl StreamCode {
     /// Quantizes `values` into `codes` and returns the block scale: the largest |value| (NaN if
     /// any value is NaN). A scale of 0 (all values zero) or a non-finite one stores every code as
     /// 0 (and decoding a non-finite scale gives NaN).
-    pub fn quantize(self, values: &[f32], codes: &mut [u8], mut rng: Option<&mut SplitMix64>) -> f32 {
+    pub fn quantize(self, values: &[f32], codes: &mut [u8], rng: Option<&mut SplitMix64>) -> f32 {
         let scale = absmax(values);
         if scale == 0.0 || !scale.is_finite() {
             codes.fill(0);
@@ -240,7 +240,7 @@ impl StreamCode {
         }
         // The code and the rounding chosen once per block, so that each loop is specialized.
         let pairs = codes.iter_mut().zip(values);
-        match (self, rng.as_deref_mut()) {
+        match (self, rng) {
             (StreamCode::Signed, None) => {
                 pairs.for_each(|(c, &x)| *c = StreamCode::Signed.encode(x, scale, None))
             }
