@@ -1,22 +1,27 @@
 //! `β^t` for the bias corrections, correctly rounded, and carried from step to step.
 //!
 //! Every Adam-family step needs `β1^t` and `β2^t` (PyTorch: `beta ** step`, the C library's `pow`).
-//! libm's `pow` on a microcontroller without a double-precision FPU costs about 8,000 instructions of
-//! software `f64` arithmetic, and it is not correctly rounded: over `t` = 1..10^6 it rounds the
-//! other way than the exact `β^t` at 644 steps for β = 0.9, 6,893 for 0.99, 68,928 for 0.999 and
-//! 97,234 for 0.9999, up to 0.34 ulp away from a midpoint (the `where_libm_pow_misrounds` test).
-//! So no method that is cheaper than `pow` can give libm's bits: its errors are not a property of
-//! `β^t`. What both can give is the correctly rounded `β^t`, which is what glibc's `pow` (Python's
-//! `beta ** step`, so PyTorch) returns at all but a few steps (`agrees_with_glibc_pow`).
+//! libm's `pow` costs about 8,000 instructions of software `f64` arithmetic on a microcontroller
+//! without a double-precision FPU, and it is not correctly rounded: over `t` = 1..10^6 it rounds
+//! the other way than the exact `β^t` at 644 steps for β = 0.9, 6,893 for 0.99, 68,928 for 0.999
+//! and 97,234 for 0.9999, up to 0.34 ulp away from a midpoint (the `where_libm_pow_misrounds`
+//! test). Its errors are not a property of `β^t`, so no method cheaper than `pow` can reproduce its
+//! bits. What can be computed cheaply is the correctly rounded `β^t`, and that is what glibc's
+//! `pow` (Python's `beta ** step`, so PyTorch) returns at all but 2, 71, 1,065 and 855 of those
+//! steps: closer to PyTorch than libm's `pow` was.
 //!
 //! [`StepPower`] computes it: `β^t` as a 128-bit mantissa and a binary exponent, multiplied by `β`'s
-//! 53-bit mantissa once per step (a few hundred instructions; the cut low bits leave the carried
-//! value below the exact `β^t` by less than `4t` units of its last bit), then rounded to the
-//! nearest `f64`. [`power_of`] does the same from scratch by binary powering (the same error
-//! bound). Where the exact value may lie within 2^-24 ulp of a midpoint (about one step in 10^7;
-//! never among the 9 × 10^6 tested), libm's `pow` decides instead, so the result is always
-//! deterministic. The carry is a cache, not state: a step count that is not the next one (a
-//! restore, a new β from a momentum schedule, a fresh tensor) starts it again by binary powering.
+//! 53-bit mantissa once per step (a few dozen 32-bit multiplications; the cut low bits leave the
+//! carried value below the exact `β^t` by less than `4t` units of its last bit), then rounded to
+//! the nearest `f64`. [`power_of`] does the same from scratch by binary powering (the same error
+//! bound), and [`crate::real::pow_step`] is [`power_of`]: the scalar references and every other
+//! `β^t` give the same bits as the carry. Where the exact value may lie within about 2^-22 ulp of a
+//! midpoint (about one step in 3 × 10^6), libm's `pow` decides instead, so the result is always
+//! deterministic; over the 9 × 10^6 steps of that test the result was the correctly rounded value at
+//! every step. The carry is a cache, not state (saved as nothing, so saved state keeps its
+//! format): a step count that is not the next one (a restore, a new β from a momentum schedule, a
+//! fresh tensor) starts it again by binary powering. Adam, AdamW and AMSGrad, Adamax, RAdam, NAdam
+//! (β2; its μ_t has the exponent t·ψ, libm's `pow`) and LAMB carry their powers.
 
 use crate::Error;
 use crate::persist::{Persist, Reader, Writer};
