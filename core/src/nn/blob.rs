@@ -205,10 +205,10 @@ impl<const IN: usize, const OUT: usize> FrozenDense<'_, IN, OUT> {
             let (w4, w_rest) = row.as_chunks::<4>();
             let mut acc = b;
             for (w, x) in w4.iter().zip(x4) {
-                acc = acc + f(&w[0]) * x[0];
-                acc = acc + f(&w[1]) * x[1];
-                acc = acc + f(&w[2]) * x[2];
-                acc = acc + f(&w[3]) * x[3];
+                acc += f(&w[0]) * x[0];
+                acc += f(&w[1]) * x[1];
+                acc += f(&w[2]) * x[2];
+                acc += f(&w[3]) * x[3];
             }
             *yo = w_rest.iter().zip(x_rest).fold(acc, |acc, (w, &xi)| acc + f(w) * xi);
         }
