@@ -15,10 +15,12 @@ use common::{best_of, zeroed};
 use descent::adam::AdamConfig;
 use descent::group::{Group, Grouped, Slot};
 use descent::layout::{Layout, Tensor};
+use descent::power::BetaPowers;
 use descent::{Optim, Optimizer};
 use std::time::Duration;
 
-type Heap<'a> = Grouped<AdamConfig, f32, Vec<Tensor>, Vec<Group<AdamConfig>>, Vec<Slot<()>>, &'a mut [f32]>;
+type Heap<'a> =
+    Grouped<AdamConfig, f32, Vec<Tensor>, Vec<Group<AdamConfig>>, Vec<Slot<BetaPowers>>, &'a mut [f32]>;
 
 fn grouped(tensors: Vec<Tensor>, n: usize, groups: Vec<Group<AdamConfig>>, state: &mut [f32]) -> Heap<'_> {
     let layout = Layout::new(tensors, n, groups.len()).unwrap();

@@ -281,3 +281,42 @@ fn mnist_accuracy_with_half_state() {
         assert!(h < full - 10.0, "f16 {h} vs f32 {full}");
     }
 }
+
+/// Adam's one-pass update of bf16 and f16 state (each element decoded, updated and rounded in one
+/// pass) gives the bits of the block-by-block update, for Adam, AdamW, maximize and L2 decay,
+/// over a size that is not a multiple of the block.
+#[test]
+fn one_pass_half_state_is_the_block_path_bit_for_bit() {
+    fn check<H: HalfFloat>(cfg: AdamConfig) {
+        const N: usize = 150;
+        let mut one = HalfOptim::<AdamConfig, H, [[H; N]; 2]>::new(cfg, Rounding::Nearest).unwrap();
+        let mut blocks = one.clone();
+        let (mut p1, mut p2) = ([0.5f32; N], [0.5f32; N]);
+        let mut x = 0x9e37_79b9u32;
+        for _ in 0..60 {
+            let g: Vec<f32> = (0..N)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 17;
+                    x ^= x << 5;
+                    (x >> 8) as f32 / (1u32 << 23) as f32 - 1.0
+                })
+                .collect();
+            one.step(&mut p1, &g).unwrap();
+            blocks.step_by_blocks(&mut p2, &g).unwrap();
+        }
+        assert_eq!(p1.map(f32::to_bits), p2.map(f32::to_bits), "{cfg:?}");
+        let (mut s1, mut s2) = ([0.0f32; 2 * N], [0.0f32; 2 * N]);
+        one.state_f32(&mut s1);
+        blocks.state_f32(&mut s2);
+        assert_eq!(s1.map(f32::to_bits), s2.map(f32::to_bits), "{cfg:?}");
+    }
+    for cfg in [
+        AdamConfig { lr: 0.01, ..AdamConfig::default() },
+        AdamConfig { lr: 0.01, ..AdamConfig::adamw() },
+        AdamConfig { lr: 0.01, maximize: true, weight_decay: 0.1, ..AdamConfig::default() },
+    ] {
+        check::<bf16>(cfg);
+        check::<f16>(cfg);
+    }
+}

@@ -45,3 +45,28 @@ for entry in "${boards[@]}"; do
   IFS='|' read -r core board target features <<< "$entry"
   sed -n "s/^fine-tuning example (adam f32): /fine-tuning example, Adam f32 state, $core: /p" "$out/$board"
 done
+# The targets CI holds (issue 13), on the M4F: Adam<f32> at most 2,000 instructions fixed and 30
+# per element, the whole fine-tuning example at most half its original 802,375,119. (bf16 and
+# 8-bit state are not yet at their 45 per element: see the README.)
+awk '
+  index($0, "step adam f32:") == 1 {
+    gsub(",", ""); fixed = $(NF-3); per = $NF
+    if (fixed + 0 > 2000 || per + 0 > 30) {
+      printf "Adam f32 on the Cortex-M4F: %s fixed, %s per element; the targets are 2000 and 30\n", fixed, per
+      bad = 1
+    }
+    seen = 1
+  }
+  index($0, "fine-tuning example (adam f32):") == 1 {
+    # At most half the 802,375,119 instructions it took when issue 13 was filed.
+    if ($(NF-1) + 0 > 401187559) {
+      printf "the fine-tuning example on the Cortex-M4F: %s instructions; the target is 401187559\n", $(NF-1)
+      bad = 1
+    }
+    whole = 1
+  }
+  END {
+    if (!seen || !whole) { print "a measurement on the Cortex-M4F is missing"; exit 1 }
+    exit bad
+  }
+' "$out/netduinoplus2"

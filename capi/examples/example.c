@@ -3,7 +3,8 @@
  * Adam over 8 parameters minimizing sum((x - target)^2), with a warmup-cosine schedule and
  * gradient clipping; a save half way and a restore into a second optimizer, which must continue
  * bit for bit; then the refusals: null pointers, wrong lengths, an optimizer never set up,
- * corrupt saved bytes. Prints the parameters' bits and every status. The same file runs on
+ * corrupt saved bytes; then LAMB and LARS (optax's, the parameters as one tensor), 5 steps each.
+ * Prints the parameters' bits and every status. The same file runs on
  * x86-64 (host.c; capi/tests/c_example.rs checks it prints what the Rust API computes) and on an
  * emulated Cortex-M4F (device.c; tools/c-example.sh checks it prints what x86-64 printed). */
 #include "descent.h"
@@ -38,7 +39,7 @@ static void out_status(const char *what, DescentStatus s) {
   out("\n");
 }
 
-static float state[3 * N], state2[3 * N], params[N], params2[N], grads[N];
+static float state[3 * N], state2[3 * N], params[N], params2[N], grads[N], state3[2 * N], params3[N];
 static uint8_t saved[512];
 static DescentOptimizer opt, opt2, never_set_up;
 static DescentScheduler sched;
@@ -105,5 +106,29 @@ int example(void) {
   ada.lr = 0.01;
   if (descent_adagrad_init(&opt2, &ada, N, state2, len) != DESCENT_STATUS_OK) return 1;
   out_status("momentum on adagrad", descent_set_momentum(&opt2, 0.9));
+
+  /* LAMB and LARS from x = 0, 5 steps each, no clipping or schedule. */
+  DescentLambConfig lamb = descent_lamb_defaults();
+  lamb.lr = 0.1;
+  lamb.weight_decay = 0.01;
+  if (descent_lamb_state_len(&lamb, N, &len) != DESCENT_STATUS_OK || len != 2 * N) return 1;
+  if (descent_lamb_init(&opt2, &lamb, N, state3, len) != DESCENT_STATUS_OK) return 1;
+  for (int i = 0; i < N; i++) params3[i] = 0.5f;
+  for (int k = 0; k < 5; k++) {
+    gradient(params3, grads);
+    if (descent_step(&opt2, params3, grads, N) != DESCENT_STATUS_OK) return 1;
+  }
+  out_params("lamb, 5 steps  ", params3);
+  DescentLarsConfig lars = descent_lars_defaults();
+  if (descent_lars_state_len(&lars, N, &len) != DESCENT_STATUS_OK || len != N) return 1;
+  if (descent_lars_init(&opt2, &lars, N, state3, len) != DESCENT_STATUS_OK) return 1;
+  for (int i = 0; i < N; i++) params3[i] = 0.5f;
+  for (int k = 0; k < 5; k++) {
+    gradient(params3, grads);
+    if (descent_step(&opt2, params3, grads, N) != DESCENT_STATUS_OK) return 1;
+  }
+  out_params("lars, 5 steps  ", params3);
+  lars.momentum = -1.0;
+  out_status("lars, momentum = -1", descent_lars_init(&opt2, &lars, N, state3, len));
   return 0;
 }

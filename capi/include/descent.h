@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 // Words of [`DescentOptimizer`]'s storage (checked at compile time to hold any optimizer).
-#define DESCENT_OPTIMIZER_WORDS 24
+#define DESCENT_OPTIMIZER_WORDS 32
 
 // Words of [`DescentScheduler`]'s storage.
 #define DESCENT_SCHEDULER_WORDS 48
@@ -259,6 +259,44 @@ typedef struct DescentLionConfig {
   // Maximize (default false).
   bool maximize;
 } DescentLionConfig;
+
+// LAMB's hyperparameters (`optax.lamb`; the parameters as one tensor: one trust ratio).
+typedef struct DescentLambConfig {
+  // Learning rate (default 1e-3).
+  double lr;
+  // β1 (default 0.9).
+  double beta1;
+  // β2 (default 0.999).
+  double beta2;
+  // ε added to the root of the second moment (default 1e-6).
+  double eps;
+  // ε added inside the root (default 0).
+  double eps_root;
+  // Weight decay (default 0).
+  double weight_decay;
+  // Whether weight decay applies (optax's mask; default true).
+  bool mask;
+} DescentLambConfig;
+
+// LARS's hyperparameters (`optax.lars`; the parameters as one tensor: one trust ratio).
+typedef struct DescentLarsConfig {
+  // Learning rate (default 0.1).
+  double lr;
+  // Weight decay (default 0).
+  double weight_decay;
+  // Whether weight decay applies (default true).
+  bool weight_decay_mask;
+  // Trust coefficient (default 1e-3).
+  double trust_coefficient;
+  // ε of the trust ratio (default 0).
+  double eps;
+  // Whether the trust ratio applies (default true).
+  bool trust_ratio_mask;
+  // Momentum (default 0.9).
+  double momentum;
+  // Nesterov momentum (default false).
+  bool nesterov;
+} DescentLarsConfig;
 
 // A learning-rate schedule and its step count, placed by the caller; set up by
 // `descent_schedule_*`. Opaque.
@@ -531,6 +569,52 @@ enum DescentStatus descent_lion_state_len(const struct DescentLionConfig *config
 // Pointers null or valid; `state` valid for `state_len` floats while `opt` is in use.
 enum DescentStatus descent_lion_init(struct DescentOptimizer *opt,
                                      const struct DescentLionConfig *config,
+                                     uintptr_t n,
+                                     float *state,
+                                     uintptr_t state_len);
+
+// optax's defaults for LAMB.
+struct DescentLambConfig descent_lamb_defaults(void);
+
+// Floats of state LAMB needs for `n` parameters with `config` (validated), into `*out`.
+//
+// # Safety
+// Pointers null or valid.
+enum DescentStatus descent_lamb_state_len(const struct DescentLambConfig *config,
+                                          uintptr_t n,
+                                          uintptr_t *out);
+
+// Sets up `opt` as LAMB for `n` parameters (one tensor), its state in `state` (`state_len`
+// floats, at least what `descent_lamb_state_len` gives; initialized here), which must outlive
+// `opt`.
+//
+// # Safety
+// Pointers null or valid; `state` valid for `state_len` floats while `opt` is in use.
+enum DescentStatus descent_lamb_init(struct DescentOptimizer *opt,
+                                     const struct DescentLambConfig *config,
+                                     uintptr_t n,
+                                     float *state,
+                                     uintptr_t state_len);
+
+// optax's defaults for LARS.
+struct DescentLarsConfig descent_lars_defaults(void);
+
+// Floats of state LARS needs for `n` parameters with `config` (validated), into `*out`.
+//
+// # Safety
+// Pointers null or valid.
+enum DescentStatus descent_lars_state_len(const struct DescentLarsConfig *config,
+                                          uintptr_t n,
+                                          uintptr_t *out);
+
+// Sets up `opt` as LARS for `n` parameters (one tensor), its state in `state` (`state_len`
+// floats, at least what `descent_lars_state_len` gives; initialized here), which must outlive
+// `opt`.
+//
+// # Safety
+// Pointers null or valid; `state` valid for `state_len` floats while `opt` is in use.
+enum DescentStatus descent_lars_init(struct DescentOptimizer *opt,
+                                     const struct DescentLarsConfig *config,
                                      uintptr_t n,
                                      float *state,
                                      uintptr_t state_len);

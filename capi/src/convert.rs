@@ -7,6 +7,8 @@ use descent_core::adagrad::AdagradConfig;
 use descent_core::adam::AdamConfig;
 use descent_core::adamax::AdamaxConfig;
 use descent_core::asgd::AsgdConfig;
+use descent_core::lamb::LambConfig;
+use descent_core::lars::LarsConfig;
 use descent_core::lion::LionConfig;
 use descent_core::nadam::NadamConfig;
 use descent_core::radam::RadamConfig;
@@ -111,3 +113,12 @@ impl TryFrom<DescentAdafactorConfig> for AdafactorConfig {
         })
     }
 }
+mirror!(DescentLambConfig, LambConfig {
+    lr <=> lr, beta1 <=> betas.0, beta2 <=> betas.1, eps <=> eps, eps_root <=> eps_root,
+    weight_decay <=> weight_decay, mask <=> mask,
+});
+mirror!(DescentLarsConfig, LarsConfig {
+    lr <=> lr, weight_decay <=> weight_decay, weight_decay_mask <=> weight_decay_mask,
+    trust_coefficient <=> trust_coefficient, eps <=> eps, trust_ratio_mask <=> trust_ratio_mask,
+    momentum <=> momentum, nesterov <=> nesterov,
+});

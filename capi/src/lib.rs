@@ -36,6 +36,8 @@ use descent_core::adam::{AdamConfig, AdamView};
 use descent_core::adamax::{AdamaxConfig, AdamaxView};
 use descent_core::asgd::{AsgdConfig, AsgdView};
 use descent_core::clip::{self, NormType};
+use descent_core::lamb::{LambConfig, LambView};
+use descent_core::lars::{LarsConfig, LarsView};
 use descent_core::lion::{LionConfig, LionView};
 use descent_core::nadam::{NadamConfig, NadamView};
 use descent_core::radam::{RadamConfig, RadamView};
@@ -66,6 +68,8 @@ enum Any {
     Rprop(RpropView<'static, f32>),
     Adafactor(AdafactorView<'static, f32>),
     Lion(LionView<'static, f32>),
+    Lamb(LambView<'static, f32>),
+    Lars(LarsView<'static, f32>),
 }
 
 impl Any {
@@ -83,12 +87,14 @@ impl Any {
             Any::Rprop(o) => o,
             Any::Adafactor(o) => o,
             Any::Lion(o) => o,
+            Any::Lamb(o) => o,
+            Any::Lars(o) => o,
         }
     }
 }
 
 /// Words of [`DescentOptimizer`]'s storage (checked at compile time to hold any optimizer).
-pub const DESCENT_OPTIMIZER_WORDS: usize = 24;
+pub const DESCENT_OPTIMIZER_WORDS: usize = 32;
 /// Words of [`DescentScheduler`]'s storage.
 pub const DESCENT_SCHEDULER_WORDS: usize = 48;
 /// Marks an initialized object (a struct never initialized is refused, not read).
@@ -475,6 +481,48 @@ pub struct DescentLionConfig {
     pub weight_decay: f64,
     /// Maximize (default false).
     pub maximize: bool,
+}
+
+/// LAMB's hyperparameters (`optax.lamb`; the parameters as one tensor: one trust ratio).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct DescentLambConfig {
+    /// Learning rate (default 1e-3).
+    pub lr: f64,
+    /// β1 (default 0.9).
+    pub beta1: f64,
+    /// β2 (default 0.999).
+    pub beta2: f64,
+    /// ε added to the root of the second moment (default 1e-6).
+    pub eps: f64,
+    /// ε added inside the root (default 0).
+    pub eps_root: f64,
+    /// Weight decay (default 0).
+    pub weight_decay: f64,
+    /// Whether weight decay applies (optax's mask; default true).
+    pub mask: bool,
+}
+
+/// LARS's hyperparameters (`optax.lars`; the parameters as one tensor: one trust ratio).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct DescentLarsConfig {
+    /// Learning rate (default 0.1).
+    pub lr: f64,
+    /// Weight decay (default 0).
+    pub weight_decay: f64,
+    /// Whether weight decay applies (default true).
+    pub weight_decay_mask: bool,
+    /// Trust coefficient (default 1e-3).
+    pub trust_coefficient: f64,
+    /// ε of the trust ratio (default 0).
+    pub eps: f64,
+    /// Whether the trust ratio applies (default true).
+    pub trust_ratio_mask: bool,
+    /// Momentum (default 0.9).
+    pub momentum: f64,
+    /// Nesterov momentum (default false).
+    pub nesterov: bool,
 }
 
 mod convert;
@@ -925,6 +973,82 @@ pub unsafe extern "C" fn descent_lion_init(
 ) -> DescentStatus {
     // SAFETY: the caller's contract.
     unsafe { init(opt, read(config).and_then(LionConfig::try_from), n, state, state_len, Any::Lion) }
+}
+
+/// optax's defaults for LAMB.
+#[no_mangle]
+pub extern "C" fn descent_lamb_defaults() -> DescentLambConfig {
+    DescentLambConfig::from(LambConfig::default())
+}
+
+/// Floats of state LAMB needs for `n` parameters with `config` (validated), into `*out`.
+///
+/// # Safety
+/// Pointers null or valid.
+#[no_mangle]
+pub unsafe extern "C" fn descent_lamb_state_len(
+    config: *const DescentLambConfig,
+    n: usize,
+    out: *mut usize,
+) -> DescentStatus {
+    // SAFETY: the caller's contract.
+    unsafe { state_len(read(config).and_then(LambConfig::try_from), n, out) }
+}
+
+/// Sets up `opt` as LAMB for `n` parameters (one tensor), its state in `state` (`state_len`
+/// floats, at least what `descent_lamb_state_len` gives; initialized here), which must outlive
+/// `opt`.
+///
+/// # Safety
+/// Pointers null or valid; `state` valid for `state_len` floats while `opt` is in use.
+#[no_mangle]
+pub unsafe extern "C" fn descent_lamb_init(
+    opt: *mut DescentOptimizer,
+    config: *const DescentLambConfig,
+    n: usize,
+    state: *mut f32,
+    state_len: usize,
+) -> DescentStatus {
+    // SAFETY: the caller's contract.
+    unsafe { init(opt, read(config).and_then(LambConfig::try_from), n, state, state_len, Any::Lamb) }
+}
+
+/// optax's defaults for LARS.
+#[no_mangle]
+pub extern "C" fn descent_lars_defaults() -> DescentLarsConfig {
+    DescentLarsConfig::from(LarsConfig::default())
+}
+
+/// Floats of state LARS needs for `n` parameters with `config` (validated), into `*out`.
+///
+/// # Safety
+/// Pointers null or valid.
+#[no_mangle]
+pub unsafe extern "C" fn descent_lars_state_len(
+    config: *const DescentLarsConfig,
+    n: usize,
+    out: *mut usize,
+) -> DescentStatus {
+    // SAFETY: the caller's contract.
+    unsafe { state_len(read(config).and_then(LarsConfig::try_from), n, out) }
+}
+
+/// Sets up `opt` as LARS for `n` parameters (one tensor), its state in `state` (`state_len`
+/// floats, at least what `descent_lars_state_len` gives; initialized here), which must outlive
+/// `opt`.
+///
+/// # Safety
+/// Pointers null or valid; `state` valid for `state_len` floats while `opt` is in use.
+#[no_mangle]
+pub unsafe extern "C" fn descent_lars_init(
+    opt: *mut DescentOptimizer,
+    config: *const DescentLarsConfig,
+    n: usize,
+    state: *mut f32,
+    state_len: usize,
+) -> DescentStatus {
+    // SAFETY: the caller's contract.
+    unsafe { init(opt, read(config).and_then(LarsConfig::try_from), n, state, state_len, Any::Lars) }
 }
 
 /// AdamW's defaults (`torch.optim.AdamW`: decoupled weight decay 1e-2).

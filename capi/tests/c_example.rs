@@ -9,6 +9,8 @@ use std::process::Command;
 
 use descent_core::adam::{AdamAmsgrad, AdamConfig};
 use descent_core::clip::{clip_grad_norm, NormType};
+use descent_core::lamb::{LambConfig, LambView};
+use descent_core::lars::{LarsConfig, LarsView};
 use descent_core::schedule::{AnySchedule, Driver, WarmupCosine};
 use descent_core::Optimizer;
 
@@ -35,8 +37,19 @@ fn staticlib() -> PathBuf {
     }
 }
 
+/// Five steps of `opt` on Σ(x − target)² from x = 0.5, as the example's LAMB and LARS runs.
+fn five_steps(opt: &mut impl Optimizer<f32>) -> [f32; N] {
+    let mut x = [0.5f32; N];
+    for _ in 0..5 {
+        let g: [f32; N] = std::array::from_fn(|i| 2.0 * (x[i] - (i as f32 - 3.0)));
+        opt.step(&mut x, &g).unwrap();
+    }
+    x
+}
+
 /// What the example computes, through the Rust API: Adam (AMSGrad, lr 0.1) on Σ(x − target)²,
-/// gradients clipped to norm 4, warmup-cosine schedule, 12 steps; the parameters after 6 and 12.
+/// gradients clipped to norm 4, warmup-cosine schedule, 12 steps; the parameters after 6 and 12;
+/// then LAMB (lr 0.1, weight decay 0.01) and LARS (optax's defaults), 5 steps each.
 fn expected() -> String {
     let cfg = AdamConfig { lr: 0.1, amsgrad: true, ..AdamConfig::default() };
     let mut opt = AdamAmsgrad::<f32, N>::new(cfg).unwrap();
@@ -60,6 +73,11 @@ fn expected() -> String {
     }
     out += &line("after 12 steps ", &x);
     out += &line("restored at 6  ", &x);
+    let mut state = vec![0.0f32; 2 * N];
+    let lamb = LambConfig { lr: 0.1, weight_decay: 0.01, ..LambConfig::default() };
+    let lamb_x = five_steps(&mut LambView::with_buffer(lamb, N, &mut state).unwrap());
+    let lars_x = five_steps(&mut LarsView::with_buffer(LarsConfig::default(), N, &mut state).unwrap());
+    let tail = line("lamb, 5 steps  ", &lamb_x) + &line("lars, 5 steps  ", &lars_x);
     out + "null parameters: a pointer argument is null
 null optimizer: a pointer argument is null
 7 parameters for 8: a length does not match
@@ -71,7 +89,8 @@ one bit flipped in saved state: saved bytes are truncated or corrupt
 truncated saved state: saved bytes are truncated or corrupt
 adagrad, lr = -1: a hyperparameter is out of range
 momentum on adagrad: not supported by this optimizer
-"
+" + &tail
+        + "lars, momentum = -1: a hyperparameter is out of range\n"
 }
 
 #[test]

@@ -24,8 +24,8 @@ use core::marker::PhantomData;
 
 use crate::error::Error;
 use crate::optim::{
-    NonFinitePolicy, Optimizer, StateBuffer, StepOutcome, UpdateRule, check_inputs, open_saved, read_config,
-    rule_optimizer_methods, state_fits,
+    BlockStep, Codec, NonFinitePolicy, Optimizer, StateBuffer, StepOutcome, UpdateRule, check_inputs,
+    open_saved, read_config, rule_optimizer_methods, state_fits,
 };
 use crate::persist::{Header, Kind, Persist, Reader, Writer};
 
@@ -56,11 +56,19 @@ pub trait HalfFloat: Copy + Default + core::fmt::Debug + sealed::Sealed + 'stati
 impl HalfFloat for bf16 {
     const NAME: &'static str = "bf16";
     const ID: u8 = 1;
+    #[inline(always)]
     fn widen(self) -> f32 {
         self.to_f32()
     }
+    /// Round to nearest even on the bits, as `bf16::from_f32` (NaN kept quiet with its top
+    /// payload bits), without its branch on the rounding bit.
+    #[inline(always)]
     fn round(x: f32) -> Self {
-        bf16::from_f32(x)
+        let b = x.to_bits();
+        if b & 0x7fff_ffff > 0x7f80_0000 {
+            return bf16::from_bits(((b >> 16) | 0x40) as u16);
+        }
+        bf16::from_bits((b.wrapping_add(0x7fff + ((b >> 16) & 1)) >> 16) as u16)
     }
     fn bits(self) -> u16 {
         self.to_bits()
@@ -73,9 +81,11 @@ impl HalfFloat for bf16 {
 impl HalfFloat for f16 {
     const NAME: &'static str = "f16";
     const ID: u8 = 2;
+    #[inline(always)]
     fn widen(self) -> f32 {
         self.to_f32()
     }
+    #[inline(always)]
     fn round(x: f32) -> Self {
         f16::from_f32(x)
     }
@@ -174,6 +184,21 @@ pub fn round_stochastic<H: HalfFloat>(x: f32, rng: &mut SplitMix64) -> H {
     let p_hi = f64::from(x - lo_v) / f64::from(hi_v - lo_v);
     let u = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
     if u < p_hi { hi } else { lo }
+}
+
+/// Half-precision storage rounded to nearest, for [`BlockStep::fused2`].
+struct Nearest<H>(PhantomData<H>);
+
+impl<H: HalfFloat> Codec<f32> for Nearest<H> {
+    type Stored = H;
+    #[inline(always)]
+    fn load(s: &H) -> f32 {
+        s.widen()
+    }
+    #[inline(always)]
+    fn store(x: f32) -> H {
+        H::round(x)
+    }
 }
 
 /// Elements per block: state is widened into stack buffers of this many values per stream.
@@ -283,6 +308,76 @@ impl<R: UpdateRule, H: HalfFloat, B: StateBuffer<H>> HalfOptim<R, H, B> {
         state_fits(config.state_len(self.len), self.state.values().len())
     }
 
+    /// One step decoding the state block by block even where the rule offers a one-pass update
+    /// ([`crate::optim::BlockStep::fused2`]): the same bits as [`Optimizer::step`], for the tests
+    /// that show it.
+    pub fn step_by_blocks(&mut self, params: &mut [f32], grads: &[f32]) -> Result<StepOutcome, Error> {
+        self.step_in(params, grads, false)
+    }
+
+    fn step_in(&mut self, params: &mut [f32], grads: &[f32], one_pass: bool) -> Result<StepOutcome, Error> {
+        if let Some(outcome) = check_inputs(self.len, self.policy, params, grads)? {
+            return Ok(outcome);
+        }
+        let n = self.len;
+        let k = self.config.state_len(1);
+        let t = self.steps.saturating_add(1);
+        // Construction and restore refuse rules with more streams; checked again here so that no
+        // configuration, however it got in, can index past the block buffer.
+        if k > MAX_STREAMS {
+            return Err(Error::Unsupported { what: "more than three state streams" });
+        }
+        let shrank = Error::CorruptState { reason: "state buffer shrank" };
+        let state = self.state.values_mut().get_mut(..k * n).ok_or(shrank)?;
+        let mut stepper = self.config.prepare::<f32, 8>(&mut self.scalars, t);
+        // Two streams rounded to nearest: one pass, each element decoded, updated and encoded
+        // (stochastic rounding keeps the block order its random numbers are drawn in).
+        if one_pass && k == 2 && matches!(self.rounding, Rounding::Nearest) {
+            let (a, b) = state.split_at_mut(n.min(state.len()));
+            if stepper.fused2::<Nearest<H>>(params, grads, a, b) {
+                self.steps = t;
+                return Ok(StepOutcome::Stepped);
+            }
+        }
+        let mut wide = [0.0f32; MAX_STREAMS * BLOCK];
+        let mut i0 = 0;
+        loop {
+            let m = BLOCK.min(n - i0);
+            // Stream s of the block: state[s·n + i0..][..m], widened into wide[s·m..][..m]. Every
+            // range is in bounds (k ≤ 3, params and grads hold n); `get` spares the compiler
+            // proving it, so no bound check is left to panic.
+            let at = |s: usize| s * n + i0..s * n + i0 + m;
+            for s in 0..k {
+                if let (Some(w), Some(v)) = (wide.get_mut(s * m..(s + 1) * m), state.get(at(s))) {
+                    w.iter_mut().zip(v).for_each(|(w, v)| *w = v.widen());
+                }
+            }
+            let (Some(p), Some(g), Some(w)) =
+                (params.get_mut(i0..i0 + m), grads.get(i0..i0 + m), wide.get_mut(..k * m))
+            else {
+                return Err(shrank);
+            };
+            stepper.block(p, g, w);
+            for s in 0..k {
+                if let (Some(w), Some(v)) = (wide.get(s * m..(s + 1) * m), state.get_mut(at(s))) {
+                    // The rounding chosen once per stream, not per value.
+                    match self.rounding {
+                        Rounding::Nearest => w.iter().zip(v).for_each(|(&x, v)| *v = H::round(x)),
+                        Rounding::Stochastic(_) => {
+                            w.iter().zip(v).for_each(|(&x, v)| *v = round_stochastic(x, &mut self.rng))
+                        }
+                    }
+                }
+            }
+            i0 += m;
+            if i0 >= n {
+                break;
+            }
+        }
+        self.steps = t;
+        Ok(StepOutcome::Stepped)
+    }
+
     fn write_all(&self, w: &mut Writer<'_>) -> Result<(), Error> {
         w.header(&Header {
             kind: Kind::HalfState(R::ID).byte(),
@@ -308,58 +403,7 @@ impl<R: UpdateRule, H: HalfFloat, B: StateBuffer<H>> Optimizer<f32> for HalfOpti
     rule_optimizer_methods!();
 
     fn step(&mut self, params: &mut [f32], grads: &[f32]) -> Result<StepOutcome, Error> {
-        if let Some(outcome) = check_inputs(self.len, self.policy, params, grads)? {
-            return Ok(outcome);
-        }
-        let n = self.len;
-        let k = self.config.state_len(1);
-        let t = self.steps.saturating_add(1);
-        let start = self.scalars;
-        // Construction and restore refuse rules with more streams; checked again here so that no
-        // configuration, however it got in, can index past the block buffer.
-        if k > MAX_STREAMS {
-            return Err(Error::Unsupported { what: "more than three state streams" });
-        }
-        let shrank = Error::CorruptState { reason: "state buffer shrank" };
-        let state = self.state.values_mut().get_mut(..k * n).ok_or(shrank)?;
-        let mut wide = [0.0f32; MAX_STREAMS * BLOCK];
-        let mut i0 = 0;
-        loop {
-            let m = BLOCK.min(n - i0);
-            // Stream s of the block: state[s·n + i0..][..m], widened into wide[s·m..][..m]. Every
-            // range is in bounds (k ≤ 3, params and grads hold n); `get` spares the compiler
-            // proving it, so no bound check is left to panic.
-            let at = |s: usize| s * n + i0..s * n + i0 + m;
-            for s in 0..k {
-                if let (Some(w), Some(v)) = (wide.get_mut(s * m..(s + 1) * m), state.get(at(s))) {
-                    w.iter_mut().zip(v).for_each(|(w, v)| *w = v.widen());
-                }
-            }
-            let (Some(p), Some(g), Some(w)) =
-                (params.get_mut(i0..i0 + m), grads.get(i0..i0 + m), wide.get_mut(..k * m))
-            else {
-                return Err(shrank);
-            };
-            let mut sc = start;
-            self.config.kernel::<f32, 8>(&mut sc, t, p, g, w, &mut []);
-            self.scalars = sc;
-            for s in 0..k {
-                if let (Some(w), Some(v)) = (wide.get(s * m..(s + 1) * m), state.get_mut(at(s))) {
-                    for (&x, v) in w.iter().zip(v) {
-                        *v = match self.rounding {
-                            Rounding::Nearest => H::round(x),
-                            Rounding::Stochastic(_) => round_stochastic(x, &mut self.rng),
-                        };
-                    }
-                }
-            }
-            i0 += m;
-            if i0 >= n {
-                break;
-            }
-        }
-        self.steps = t;
-        Ok(StepOutcome::Stepped)
+        self.step_in(params, grads, true)
     }
 
     fn restore(&mut self, bytes: &[u8]) -> Result<(), Error> {
@@ -402,5 +446,26 @@ impl<R: UpdateRule, H: HalfFloat, B: StateBuffer<H>> Optimizer<f32> for HalfOpti
         self.rounding = rounding;
         self.rng = rng;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// bf16's round to nearest on the bits is `bf16::from_f32` for every upper half and the lower
+    /// halves where rounding decides (ties, just below and above, NaN payloads, infinities).
+    #[test]
+    fn bf16_rounding_is_half_crates() {
+        for hi in 0..=u16::MAX {
+            for lo in [0u32, 1, 0x7fff, 0x8000, 0x8001, 0xc000, 0xffff] {
+                let x = f32::from_bits((u32::from(hi) << 16) | lo);
+                assert_eq!(
+                    <bf16 as HalfFloat>::round(x).to_bits(),
+                    bf16::from_f32(x).to_bits(),
+                    "{hi:#x} {lo:#x}"
+                );
+            }
+        }
     }
 }

@@ -46,6 +46,7 @@ pub mod lr_finder;
 pub mod nn;
 pub mod optim;
 pub mod persist;
+pub mod power;
 pub mod quant_state;
 pub mod real;
 pub mod schedule;

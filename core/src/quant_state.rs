@@ -80,14 +80,16 @@
 //! state NaN, where f32 state would poison only that element; choose
 //! [`NonFinitePolicy::SkipStep`] to keep such gradients out.
 
+use core::marker::PhantomData;
+
 use crate::adam::AdamConfig;
 use crate::adamax::AdamaxConfig;
 use crate::error::Error;
 use crate::half_state::{read_rounding, write_rounding};
 use crate::nadam::NadamConfig;
 use crate::optim::{
-    NonFinitePolicy, Optimizer, StateBuffer, StepOutcome, UpdateRule, check_inputs, open_saved, read_config,
-    rule_optimizer_methods,
+    BlockStep, NonFinitePolicy, Optimizer, PerBlock, Reference, StateBuffer, StepOutcome, UpdateRule,
+    check_inputs, open_saved, read_config, rule_optimizer_methods,
 };
 use crate::persist::{Header, Kind, Persist, Writer};
 use crate::radam::RadamConfig;
@@ -199,7 +201,7 @@ impl StreamCode {
         let levels = self.levels();
         let a = x.abs() / scale;
         // Levels ≤ a: the neighbours are levels[i − 1] ≤ a < levels[i]. NaN gives i = 0.
-        let i = levels.partition_point(|&l| l <= a);
+        let i = count_at_most(levels, a);
         let mut k = match (levels.get(i.wrapping_sub(1)), levels.get(i)) {
             (Some(&lo), Some(&hi)) => {
                 let up = match rng {
@@ -228,14 +230,22 @@ impl StreamCode {
     /// Quantizes `values` into `codes` and returns the block scale: the largest |value| (NaN if
     /// any value is NaN). A scale of 0 (all values zero) or a non-finite one stores every code as
     /// 0 (and decoding a non-finite scale gives NaN).
-    pub fn quantize(self, values: &[f32], codes: &mut [u8], mut rng: Option<&mut SplitMix64>) -> f32 {
+    pub fn quantize(self, values: &[f32], codes: &mut [u8], rng: Option<&mut SplitMix64>) -> f32 {
         let scale = absmax(values);
         if scale == 0.0 || !scale.is_finite() {
             codes.fill(0);
             return scale;
         }
-        for (c, &x) in codes.iter_mut().zip(values) {
-            *c = self.encode(x, scale, rng.as_deref_mut());
+        // The code and the rounding chosen once per block, so that each loop is specialized.
+        let pairs = codes.iter_mut().zip(values);
+        match (self, rng) {
+            (StreamCode::Signed, None) => {
+                pairs.for_each(|(c, &x)| *c = StreamCode::Signed.encode(x, scale, None))
+            }
+            (StreamCode::Denominator, None) => {
+                pairs.for_each(|(c, &x)| *c = StreamCode::Denominator.encode(x, scale, None))
+            }
+            (_, Some(rng)) => pairs.for_each(|(c, &x)| *c = self.encode(x, scale, Some(&mut *rng))),
         }
         scale
     }
@@ -243,10 +253,38 @@ impl StreamCode {
     /// Decodes `codes` of a block of scale `scale` into `out`.
     pub fn dequantize(self, codes: &[u8], scale: f32, out: &mut [f32]) {
         let scale = if scale.is_finite() { scale } else { f32::NAN };
-        for (o, &c) in out.iter_mut().zip(codes) {
-            *o = self.decode(c, scale);
+        let pairs = out.iter_mut().zip(codes);
+        match self {
+            StreamCode::Signed => pairs.for_each(|(o, &c)| *o = StreamCode::Signed.decode(c, scale)),
+            StreamCode::Denominator => {
+                pairs.for_each(|(o, &c)| *o = StreamCode::Denominator.decode(c, scale))
+            }
         }
     }
+}
+
+/// The number of `levels` (0, then 2^(−k/8) for k = M − 2 … 0, ascending) that are ≤ `a`, as
+/// `levels.partition_point(|&l| l <= a)` but without a binary search: a = 2^e·(1 + f) has
+/// ⌊8·log2 a⌋ = 8e + ⌊8·log2(1 + f)⌋, which is 8e + ⌊8f⌋ or one more (log2(1 + f) − f ≤ 0.086
+/// on [0, 1)), so the count is M + 8e + ⌊8f⌋ within one or two; two short walks settle it.
+#[inline]
+fn count_at_most(levels: &[f32], a: f32) -> usize {
+    if a.is_nan() {
+        return 0;
+    }
+    let bits = a.to_bits();
+    // 32-bit arithmetic: e ≥ −127, and the levels number 128 or 256.
+    let e = (bits >> 23) as i32 - 127;
+    let top3 = ((bits >> 20) & 7) as i32;
+    let m = levels.len();
+    let mut i = (m as i32 + 8 * e + top3).clamp(0, m as i32) as usize;
+    while levels.get(i).is_some_and(|&l| l <= a) {
+        i += 1;
+    }
+    while i > 0 && levels.get(i - 1).is_some_and(|&l| l > a) {
+        i -= 1;
+    }
+    i
 }
 
 /// The largest |x|, NaN if any x is NaN (0 for an empty slice).
@@ -410,15 +448,15 @@ impl<R: QuantRule, C: StateBuffer<u8>, S: StateBuffer<f32>, const BLOCK: usize> 
     /// One step computed by the rule's scalar reference instead of its lane kernel (on the same
     /// decoded blocks, stored the same way): the same bits, as the property tests prove.
     pub fn step_reference(&mut self, params: &mut [f32], grads: &[f32]) -> Result<StepOutcome, Error> {
-        self.step_with(params, grads, |rule, sc, t, p, g, s| rule.reference(sc, t, p, g, s, &mut []))
+        self.step_with::<true>(params, grads)
     }
 
-    /// The block loop every step runs: decode a block's streams, apply `rule`, encode them back.
-    fn step_with(
+    /// The block loop every step runs: decode a block's streams, apply the rule (its scalar
+    /// reference if `REFERENCE`, else its prepared kernel), encode them back.
+    fn step_with<const REFERENCE: bool>(
         &mut self,
         params: &mut [f32],
         grads: &[f32],
-        rule: impl Fn(&R, &mut R::Scalars, u64, &mut [f32], &[f32], &mut [f32]),
     ) -> Result<StepOutcome, Error> {
         if let Some(outcome) = check_inputs(self.len, self.policy, params, grads)? {
             return Ok(outcome);
@@ -428,39 +466,26 @@ impl<R: QuantRule, C: StateBuffer<u8>, S: StateBuffer<f32>, const BLOCK: usize> 
         let codes = self.codes.values_mut().get_mut(..k * n).ok_or(shrank)?;
         let scales = self.scales.values_mut().get_mut(..k * nb).ok_or(shrank)?;
         let t = self.steps.saturating_add(1);
-        let start = self.scalars;
-        let mut rng = match self.rounding {
+        let rng = match self.rounding {
             Rounding::Nearest => None,
             Rounding::Stochastic(_) => Some(&mut self.rng),
         };
-        let mut wide = [[0.0f32; BLOCK]; MAX_STREAMS];
-        let wide = wide.as_flattened_mut();
-        for (b, (p, g)) in params.chunks_mut(BLOCK).zip(grads.chunks(BLOCK)).enumerate() {
-            let (m, i0) = (p.len(), b * BLOCK);
-            // Stream s of block b: codes[s·n + i0..][..m] with scale scales[s·nb + b], decoded into
-            // wide[s·m..][..m]. Every index is in bounds (k ≤ 3, buffers checked above); `get`
-            // spares the compiler proving it, so no bound check is left to panic.
-            let at = |s: usize| s * n + i0..s * n + i0 + m;
-            for s in 0..k {
-                let code = self.config.stream_code(s);
-                if let (Some(c), Some(&scale), Some(w)) =
-                    (codes.get(at(s)), scales.get(s * nb + b), wide.get_mut(s * m..(s + 1) * m))
-                {
-                    code.dequantize(c, scale, w);
-                }
-            }
-            let Some(w) = wide.get_mut(..k * m) else { return Err(shrank) };
-            let mut sc = start;
-            rule(&self.config, &mut sc, t, p, g, w);
-            self.scalars = sc;
-            for s in 0..k {
-                let code = self.config.stream_code(s);
-                if let (Some(w), Some(c), Some(scale)) =
-                    (wide.get(s * m..(s + 1) * m), codes.get_mut(at(s)), scales.get_mut(s * nb + b))
-                {
-                    *scale = code.quantize(w, c, rng.as_deref_mut());
-                }
-            }
+        let blocks = Blocks::<R, BLOCK> { config: &self.config, codes, scales, rng, n, k, nb };
+        if REFERENCE {
+            let start = self.scalars;
+            blocks.run(
+                PerBlock::<R, Reference> {
+                    rule: &self.config,
+                    start,
+                    scalars: &mut self.scalars,
+                    t,
+                    _compute: PhantomData,
+                },
+                params,
+                grads,
+            )?;
+        } else {
+            blocks.run(self.config.prepare::<f32, 8>(&mut self.scalars, t), params, grads)?;
         }
         self.steps = t;
         Ok(StepOutcome::Stepped)
@@ -515,7 +540,7 @@ impl<R: QuantRule, C: StateBuffer<u8>, S: StateBuffer<f32>, const BLOCK: usize> 
     rule_optimizer_methods!();
 
     fn step(&mut self, params: &mut [f32], grads: &[f32]) -> Result<StepOutcome, Error> {
-        self.step_with(params, grads, |rule, sc, t, p, g, s| rule.kernel::<f32, 8>(sc, t, p, g, s, &mut []))
+        self.step_with::<false>(params, grads)
     }
 
     fn restore(&mut self, bytes: &[u8]) -> Result<(), Error> {
@@ -562,9 +587,87 @@ impl<R: QuantRule, C: StateBuffer<u8>, S: StateBuffer<f32>, const BLOCK: usize> 
     }
 }
 
+/// The buffers one 8-bit step decodes and encodes block by block.
+struct Blocks<'a, R, const BLOCK: usize> {
+    config: &'a R,
+    codes: &'a mut [u8],
+    scales: &'a mut [f32],
+    rng: Option<&'a mut SplitMix64>,
+    n: usize,
+    k: usize,
+    nb: usize,
+}
+
+impl<R: QuantRule, const BLOCK: usize> Blocks<'_, R, BLOCK> {
+    /// Decodes each block's streams, applies `stepper`, encodes them back.
+    #[inline(always)]
+    fn run(
+        mut self,
+        mut stepper: impl BlockStep<f32>,
+        params: &mut [f32],
+        grads: &[f32],
+    ) -> Result<(), Error> {
+        let (n, k, nb) = (self.n, self.k, self.nb);
+        let shrank = Error::CorruptState { reason: "state buffer shrank" };
+        let mut wide = [[0.0f32; BLOCK]; MAX_STREAMS];
+        let wide = wide.as_flattened_mut();
+        for (b, (p, g)) in params.chunks_mut(BLOCK).zip(grads.chunks(BLOCK)).enumerate() {
+            let (m, i0) = (p.len(), b * BLOCK);
+            // Stream s of block b: codes[s·n + i0..][..m] with scale scales[s·nb + b], decoded into
+            // wide[s·m..][..m]. Every index is in bounds (k ≤ 3, buffers checked above); `get`
+            // spares the compiler proving it, so no bound check is left to panic.
+            let at = |s: usize| s * n + i0..s * n + i0 + m;
+            for s in 0..k {
+                let code = self.config.stream_code(s);
+                if let (Some(c), Some(&scale), Some(w)) =
+                    (self.codes.get(at(s)), self.scales.get(s * nb + b), wide.get_mut(s * m..(s + 1) * m))
+                {
+                    code.dequantize(c, scale, w);
+                }
+            }
+            let Some(w) = wide.get_mut(..k * m) else { return Err(shrank) };
+            stepper.block(p, g, w);
+            for s in 0..k {
+                let code = self.config.stream_code(s);
+                if let (Some(w), Some(c), Some(scale)) =
+                    (wide.get(s * m..(s + 1) * m), self.codes.get_mut(at(s)), self.scales.get_mut(s * nb + b))
+                {
+                    *scale = code.quantize(w, c, self.rng.as_deref_mut());
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The direct count is the binary search's, at every level, between levels, at 0, subnormal,
+    /// 1, above 1, infinite and NaN.
+    #[test]
+    fn count_at_most_is_the_binary_search() {
+        for code in [StreamCode::Signed, StreamCode::Denominator] {
+            let l = code.levels();
+            let mut probes = [0.0f32, 1e-45, 1e-40, 1.0, 1.5, f32::INFINITY, f32::NAN].to_vec();
+            for &x in l {
+                probes.extend([
+                    x,
+                    f32::from_bits(x.to_bits().wrapping_sub(1)),
+                    f32::from_bits(x.to_bits() + 1),
+                ]);
+            }
+            let mut x = 1e-12f32;
+            while x < 2.0 {
+                probes.push(x);
+                x *= 1.001;
+            }
+            for a in probes {
+                assert_eq!(count_at_most(l, a), l.partition_point(|&v| v <= a), "{a:e}");
+            }
+        }
+    }
 
     /// The `const` tables are 2^(−k/8) rounded to f32, as libm's `exp2` gives them, ascending.
     #[test]

@@ -189,10 +189,11 @@ pub fn powf64(base: f64, exp: f64) -> f64 {
     libm::pow(base, exp)
 }
 
-/// `β^t` with an integer step count, as PyTorch's `beta ** step`.
+/// `β^t` with an integer step count, as PyTorch's `beta ** step`: correctly rounded for `β` in
+/// (0, 1), libm's `pow` otherwise (see [`crate::power`], which also carries it from step to step).
 #[inline]
 pub fn pow_step(base: f64, t: u64) -> f64 {
-    powf64(base, t as f64)
+    crate::power::power_of(base, t)
 }
 
 #[cfg(test)]

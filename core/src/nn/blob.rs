@@ -187,11 +187,37 @@ pub struct FrozenDense<'a, const IN: usize, const OUT: usize> {
 impl<const IN: usize, const OUT: usize> FrozenDense<'_, IN, OUT> {
     /// y = W·x + b, summed in the same order as [`Dense::forward`] (so the same bits).
     pub fn forward(&self, x: &[f32; IN], y: &mut [f32; OUT]) {
-        for ((yo, row), b) in y.iter_mut().zip(self.w.chunks_exact(IN.max(1))).zip(self.b) {
-            *yo = row
-                .iter()
-                .zip(x)
-                .fold(f32::from_le_bytes(*b), |acc, (w, &xi)| acc + f32::from_le_bytes(*w) * xi);
+        let mut b = [0.0f32; OUT];
+        self.bias_into(&mut b);
+        self.forward_with_bias(x, &b, y);
+    }
+
+    /// y = W·x + `bias`: the frozen weights with a bias that is trained (fine-tuning a layer's
+    /// bias while its weights stay in flash). The same bits as [`FrozenDense::forward`] when
+    /// `bias` is the layer's own.
+    pub fn forward_with_bias(&self, x: &[f32; IN], bias: &[f32; OUT], y: &mut [f32; OUT]) {
+        let f = |w: &[u8; 4]| f32::from_le_bytes(*w);
+        let (x4, x_rest) = x.as_chunks::<4>();
+        for ((yo, row), &b) in y.iter_mut().zip(self.w.chunks_exact(IN.max(1))).zip(bias) {
+            // Four products per iteration, added one after the other: the same sum, in the same
+            // order, as one at a time, with a quarter of the loop overhead (on a Cortex-M4F the
+            // frozen layer is most of the fine-tuning example's instructions).
+            let (w4, w_rest) = row.as_chunks::<4>();
+            let mut acc = b;
+            for (w, x) in w4.iter().zip(x4) {
+                acc += f(&w[0]) * x[0];
+                acc += f(&w[1]) * x[1];
+                acc += f(&w[2]) * x[2];
+                acc += f(&w[3]) * x[3];
+            }
+            *yo = w_rest.iter().zip(x_rest).fold(acc, |acc, (w, &xi)| acc + f(w) * xi);
+        }
+    }
+
+    /// The layer's bias.
+    pub fn bias_into(&self, bias: &mut [f32; OUT]) {
+        for (o, b) in bias.iter_mut().zip(self.b) {
+            *o = f32::from_le_bytes(*b);
         }
     }
 

@@ -15,8 +15,9 @@
 //! form); optax's AMSGrad takes the max of the bias-corrected v̂; burn's default ε is 1e-5.
 
 use super::ops::{Lerp, add_alpha, addcdiv, addcmul, directed};
-use super::{Optim, UpdateRule};
+use super::{BlockStep, Codec, Optim, UpdateRule, fused2_loop};
 use crate::error::{Error, check_ge, check_range_open};
+use crate::power::BetaPowers;
 use crate::real::{Real, pow_step};
 
 /// Hyperparameters of Adam and AdamW, with PyTorch's names and defaults.
@@ -84,18 +85,20 @@ struct Step<F> {
 }
 
 impl AdamConfig {
-    fn scalars<F: Real>(&self, t: u64) -> Step<F> {
+    fn scalars<F: Real>(&self, powers: &mut BetaPowers, t: u64) -> Step<F> {
         let (b1, b2) = self.betas;
-        let bc1 = 1.0 - pow_step(b1, t);
-        let bc2 = 1.0 - pow_step(b2, t);
+        let bc1 = 1.0 - powers.b1.at(b1, t);
+        let bc2 = 1.0 - powers.b2.at(b2, t);
+        let (one_minus_b1, b1_again) = powers.b1.complements(b1);
+        let (one_minus_b2, _) = powers.b2.complements(b2);
         let decoupled = self.weight_decay != 0.0 && self.decoupled_weight_decay;
         Step {
             gsign: self.maximize,
             wd: F::from_f64(if decoupled { 0.0 } else { self.weight_decay }),
             decay: decoupled.then(|| F::from_f64(1.0 - self.lr * self.weight_decay)),
-            m: Lerp::new(1.0 - b1),
+            m: Lerp::of(one_minus_b1, b1_again),
             b2: F::from_f64(b2),
-            one_minus_b2: F::from_f64(1.0 - b2),
+            one_minus_b2: F::from_f64(one_minus_b2),
             bc2_sqrt: F::from_f64(libm::sqrt(bc2)),
             eps: F::from_f64(self.eps),
             neg_step_size: F::from_f64(-(self.lr / bc1)),
@@ -141,8 +144,74 @@ impl<F: Real> Step<F> {
     }
 }
 
+/// Step `t` of Adam with its scalars computed, ready for blocks of parameters.
+struct Prepared<F, const L: usize> {
+    s: Step<F>,
+    amsgrad: bool,
+}
+
+impl<F: Real, const L: usize> BlockStep<F> for Prepared<F, L> {
+    #[inline(always)]
+    fn block(&mut self, p: &mut [F], g: &[F], state: &mut [F]) {
+        let n = p.len();
+        let s = &self.s;
+        // Staged chunks: measured faster for Adam (see `lanes::zip2_staged`).
+        const STAGED: bool = crate::lanes::STAGED_WHERE_MEASURED;
+        if self.amsgrad {
+            let [m, v, vmax] = streams!(state, n; 3);
+            crate::lanes::zip3_as::<F, L, STAGED>(p, g, m, v, vmax, |p, g, m, v, vm| {
+                s.apply(p, g, m, v, Some(vm))
+            });
+        } else {
+            let [m, v] = streams!(state, n; 2);
+            // Adam's and AdamW's usual settings get a loop without per-element branches (the
+            // general rule's loop-invariant branches kept the 262,144-element step 10 % slower).
+            match (s.gsign, s.decay, s.wd == F::ZERO, s.m.small) {
+                (false, None, true, true) => {
+                    crate::lanes::zip2_as::<F, L, STAGED>(p, g, m, v, |p, g, m, v| {
+                        s.apply_plain::<false>(p, g, m, v)
+                    })
+                }
+                (false, Some(_), _, true) => {
+                    crate::lanes::zip2_as::<F, L, STAGED>(p, g, m, v, |p, g, m, v| {
+                        s.apply_plain::<true>(p, g, m, v)
+                    })
+                }
+                _ => {
+                    crate::lanes::zip2_as::<F, L, STAGED>(p, g, m, v, |p, g, m, v| s.apply(p, g, m, v, None))
+                }
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn fused2<C: Codec<F>>(
+        &mut self,
+        p: &mut [F],
+        g: &[F],
+        m: &mut [C::Stored],
+        v: &mut [C::Stored],
+    ) -> bool {
+        if self.amsgrad {
+            return false;
+        }
+        let s = &self.s;
+        // The same three loops as `block`, each element decoded and encoded in the same pass.
+        match (s.gsign, s.decay, s.wd == F::ZERO, s.m.small) {
+            (false, None, true, true) => {
+                fused2_loop::<F, C>(p, g, m, v, |p, g, m, v| s.apply_plain::<false>(p, g, m, v))
+            }
+            (false, Some(_), _, true) => {
+                fused2_loop::<F, C>(p, g, m, v, |p, g, m, v| s.apply_plain::<true>(p, g, m, v))
+            }
+            _ => fused2_loop::<F, C>(p, g, m, v, |p, g, m, v| s.apply(p, g, m, v, None)),
+        }
+        true
+    }
+}
+
 impl UpdateRule for AdamConfig {
-    type Scalars = ();
+    type Scalars = BetaPowers;
     const NAME: &'static str = "adam";
     const ID: u8 = 2;
 
@@ -179,45 +248,34 @@ impl UpdateRule for AdamConfig {
     #[inline(always)]
     fn kernel<F: Real, const L: usize>(
         &self,
-        _: &mut (),
+        powers: &mut BetaPowers,
         t: u64,
         p: &mut [F],
         g: &[F],
         state: &mut [F],
         _: &mut [F],
     ) {
-        let n = p.len();
-        let s = self.scalars::<F>(t);
-        // Staged chunks: measured faster for Adam (see `lanes::zip2_staged`).
-        const STAGED: bool = crate::lanes::STAGED_WHERE_MEASURED;
-        if self.amsgrad {
-            let [m, v, vmax] = streams!(state, n; 3);
-            crate::lanes::zip3_as::<F, L, STAGED>(p, g, m, v, vmax, |p, g, m, v, vm| {
-                s.apply(p, g, m, v, Some(vm))
-            });
-        } else {
-            let [m, v] = streams!(state, n; 2);
-            // Adam's and AdamW's usual settings get a loop without per-element branches (the
-            // general rule's loop-invariant branches kept the 262,144-element step 10 % slower).
-            match (s.gsign, s.decay, s.wd == F::ZERO, s.m.small) {
-                (false, None, true, true) => {
-                    crate::lanes::zip2_as::<F, L, STAGED>(p, g, m, v, |p, g, m, v| {
-                        s.apply_plain::<false>(p, g, m, v)
-                    })
-                }
-                (false, Some(_), _, true) => {
-                    crate::lanes::zip2_as::<F, L, STAGED>(p, g, m, v, |p, g, m, v| {
-                        s.apply_plain::<true>(p, g, m, v)
-                    })
-                }
-                _ => {
-                    crate::lanes::zip2_as::<F, L, STAGED>(p, g, m, v, |p, g, m, v| s.apply(p, g, m, v, None))
-                }
-            }
-        }
+        self.prepare::<F, L>(powers, t).block(p, g, state);
     }
 
-    fn reference<F: Real>(&self, _: &mut (), t: u64, p: &mut [F], g: &[F], state: &mut [F], _: &mut [F]) {
+    #[inline(always)]
+    fn prepare<'a, F: Real, const L: usize>(
+        &'a self,
+        powers: &'a mut BetaPowers,
+        t: u64,
+    ) -> impl BlockStep<F> + 'a {
+        Prepared::<F, L> { s: self.scalars::<F>(powers, t), amsgrad: self.amsgrad }
+    }
+
+    fn reference<F: Real>(
+        &self,
+        _: &mut BetaPowers,
+        t: u64,
+        p: &mut [F],
+        g: &[F],
+        state: &mut [F],
+        _: &mut [F],
+    ) {
         let n = p.len();
         let (beta1, beta2) = self.betas;
         let bias_correction1 = 1.0 - pow_step(beta1, t);

@@ -15,6 +15,7 @@
 use super::ops::{Lerp, add_alpha, addcdiv, directed};
 use super::{Optim, UpdateRule};
 use crate::error::{Error, check_ge, check_range_open};
+use crate::power::BetaPowers;
 use crate::real::{Real, pow_step};
 
 /// Hyperparameters of Adamax, with PyTorch's names and defaults.
@@ -48,7 +49,7 @@ pub type Adamax<F, const N: usize> = Optim<AdamaxConfig, F, [[F; N]; 2]>;
 pub type AdamaxView<'a, F> = Optim<AdamaxConfig, F, &'a mut [F]>;
 
 impl UpdateRule for AdamaxConfig {
-    type Scalars = ();
+    type Scalars = BetaPowers;
     const NAME: &'static str = "adamax";
     const ID: u8 = 6;
 
@@ -79,7 +80,7 @@ impl UpdateRule for AdamaxConfig {
     #[inline(always)]
     fn kernel<F: Real, const L: usize>(
         &self,
-        _: &mut (),
+        powers: &mut BetaPowers,
         t: u64,
         p: &mut [F],
         g: &[F],
@@ -87,7 +88,7 @@ impl UpdateRule for AdamaxConfig {
         _: &mut [F],
     ) {
         let c = F::from_f64;
-        let clr = self.lr / (1.0 - pow_step(self.betas.0, t));
+        let clr = self.lr / (1.0 - powers.b1.at(self.betas.0, t));
         let (max, wd, b2, eps, neg_clr) =
             (self.maximize, c(self.weight_decay), c(self.betas.1), c(self.eps), c(-clr));
         let m_w = Lerp::<F>::new(1.0 - self.betas.0);
@@ -103,7 +104,15 @@ impl UpdateRule for AdamaxConfig {
         });
     }
 
-    fn reference<F: Real>(&self, _: &mut (), t: u64, p: &mut [F], g: &[F], state: &mut [F], _: &mut [F]) {
+    fn reference<F: Real>(
+        &self,
+        _: &mut BetaPowers,
+        t: u64,
+        p: &mut [F],
+        g: &[F],
+        state: &mut [F],
+        _: &mut [F],
+    ) {
         let c = F::from_f64;
         let n = p.len().min(g.len());
         if state.len() < 2 * n {

@@ -23,6 +23,7 @@
 
 use super::{Optim, UpdateRule};
 use crate::error::{Error, check_ge, check_range_open};
+use crate::power::BetaPowers;
 use crate::real::{Real, pow_step};
 
 /// Hyperparameters of LAMB, with optax's names (`learning_rate` → `lr`, `b1, b2` → `betas`) and
@@ -71,7 +72,7 @@ struct Step<F> {
 }
 
 impl LambConfig {
-    fn scalars<F: Real>(&self, t: u64) -> Step<F> {
+    fn scalars<F: Real>(&self, powers: &mut BetaPowers, t: u64) -> Step<F> {
         let c = F::from_f64;
         let (b1, b2) = self.betas;
         Step {
@@ -79,8 +80,8 @@ impl LambConfig {
             one_minus_b1: c(1.0 - b1),
             b2: c(b2),
             one_minus_b2: c(1.0 - b2),
-            bc1: c(1.0 - pow_step(b1, t)),
-            bc2: c(1.0 - pow_step(b2, t)),
+            bc1: c(1.0 - powers.b1.at(b1, t)),
+            bc2: c(1.0 - powers.b2.at(b2, t)),
             eps: c(self.eps),
             eps_root: c(self.eps_root),
             wd: self.mask.then(|| c(self.weight_decay)),
@@ -116,7 +117,7 @@ pub(crate) fn trust_ratio<F: Real>(param_sq: F, update_sq: F, tc: f64, eps: f64)
 }
 
 impl UpdateRule for LambConfig {
-    type Scalars = ();
+    type Scalars = BetaPowers;
     const NAME: &'static str = "lamb";
     const ID: u8 = 15;
     const ELEMENTWISE: bool = false;
@@ -148,7 +149,7 @@ impl UpdateRule for LambConfig {
 
     fn kernel<F: Real, const L: usize>(
         &self,
-        _: &mut (),
+        powers: &mut BetaPowers,
         t: u64,
         p: &mut [F],
         g: &[F],
@@ -156,7 +157,7 @@ impl UpdateRule for LambConfig {
         _: &mut [F],
     ) {
         let n = p.len();
-        let s = self.scalars::<F>(t);
+        let s = self.scalars::<F>(powers, t);
         let [m, v] = streams!(state, n; 2);
         // Pass 1: the moments, and ‖u‖² in lane-blocked partial sums.
         let mut acc = [F::ZERO; L];
@@ -178,7 +179,15 @@ impl UpdateRule for LambConfig {
         });
     }
 
-    fn reference<F: Real>(&self, _: &mut (), t: u64, p: &mut [F], g: &[F], state: &mut [F], _: &mut [F]) {
+    fn reference<F: Real>(
+        &self,
+        _: &mut BetaPowers,
+        t: u64,
+        p: &mut [F],
+        g: &[F],
+        state: &mut [F],
+        _: &mut [F],
+    ) {
         let n = p.len().min(g.len());
         if state.len() < 2 * n {
             return;

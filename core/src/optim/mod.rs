@@ -512,6 +512,19 @@ pub trait UpdateRule: Clone + core::fmt::Debug + Persist {
         state: &mut [F],
         scratch: &mut [F],
     );
+    /// Step `t` prepared for an elementwise rule's parameters in blocks (half and 8-bit state
+    /// decode a block of state at a time): the per-step scalars computed once, then
+    /// [`BlockStep::block`] per block, each as [`UpdateRule::kernel`] over that block. By default
+    /// the kernel per block, each call from the scalars as they were before the step; rules whose
+    /// per-step scalars are costly (the Adam family's `f64` bias corrections) compute them here.
+    #[inline(always)]
+    fn prepare<'a, F: Real, const L: usize>(
+        &'a self,
+        scalars: &'a mut Self::Scalars,
+        t: u64,
+    ) -> impl BlockStep<F> + 'a {
+        PerBlock::<Self, Lanes<L>> { rule: self, start: *scalars, scalars, t, _compute: PhantomData }
+    }
     /// The scalar reference: the same update written straight from the formula, one tensor
     /// operation at a time as PyTorch's single-tensor implementation does.
     fn reference<F: Real>(
@@ -523,6 +536,73 @@ pub trait UpdateRule: Clone + core::fmt::Debug + Persist {
         state: &mut [F],
         scratch: &mut [F],
     );
+}
+
+/// One step of an elementwise rule over blocks of parameters ([`UpdateRule::prepare`]).
+pub trait BlockStep<F> {
+    /// Updates one block: `params` and `grads` of the block, `state` its streams one after the
+    /// other (as [`UpdateRule::kernel`] takes them for that many parameters).
+    fn block(&mut self, params: &mut [F], grads: &[F], state: &mut [F]);
+    /// Updates all of `params` in one pass, for a rule with two state streams stored in another
+    /// format (`C`): each element's two values decoded, updated as [`BlockStep::block`] would
+    /// update them, and encoded back. `false`, and nothing done, where the rule offers no such
+    /// pass (the default); the caller then decodes blocks for [`BlockStep::block`].
+    fn fused2<C: Codec<F>>(
+        &mut self,
+        _params: &mut [F],
+        _grads: &[F],
+        _a: &mut [C::Stored],
+        _b: &mut [C::Stored],
+    ) -> bool {
+        false
+    }
+}
+
+/// How state values are stored when not as `F` ([`BlockStep::fused2`]).
+pub trait Codec<F> {
+    /// The stored form of one value.
+    type Stored;
+    /// Decodes one value.
+    fn load(s: &Self::Stored) -> F;
+    /// Encodes one value.
+    fn store(x: F) -> Self::Stored;
+}
+
+/// The loop of a [`BlockStep::fused2`]: `rule` on each parameter, gradient and its two decoded
+/// state values.
+#[inline(always)]
+pub(crate) fn fused2_loop<F: Copy, C: Codec<F>>(
+    params: &mut [F],
+    grads: &[F],
+    a: &mut [C::Stored],
+    b: &mut [C::Stored],
+    rule: impl Fn(&mut F, F, &mut F, &mut F),
+) {
+    for (((p, &g), a), b) in params.iter_mut().zip(grads).zip(a.iter_mut()).zip(b.iter_mut()) {
+        let (mut x, mut y) = (C::load(a), C::load(b));
+        rule(p, g, &mut x, &mut y);
+        *a = C::store(x);
+        *b = C::store(y);
+    }
+}
+
+/// The default [`BlockStep`]: `C` computes each block from the scalars as they were before the
+/// step; the scalars left are those after the last block.
+pub(crate) struct PerBlock<'a, R: UpdateRule, C> {
+    pub(crate) rule: &'a R,
+    pub(crate) start: R::Scalars,
+    pub(crate) scalars: &'a mut R::Scalars,
+    pub(crate) t: u64,
+    pub(crate) _compute: PhantomData<C>,
+}
+
+impl<R: UpdateRule, C: Compute, F: Real> BlockStep<F> for PerBlock<'_, R, C> {
+    #[inline(always)]
+    fn block(&mut self, params: &mut [F], grads: &[F], state: &mut [F]) {
+        let mut sc = self.start;
+        C::run(self.rule, &mut sc, self.t, params, grads, state, &mut []);
+        *self.scalars = sc;
+    }
 }
 
 /// Storage for optimizer state: a const-generic array of `K` streams of `N` values (owned, no

@@ -17,6 +17,7 @@
 use super::ops::{Lerp, add_alpha, addcdiv, addcmul, directed};
 use super::{Optim, UpdateRule};
 use crate::error::{Error, check_ge, check_range_open};
+use crate::power::StepPower;
 use crate::real::{Real, pow_step, powf64};
 
 /// Hyperparameters of NAdam, with PyTorch's names and defaults.
@@ -69,11 +70,13 @@ crate::persist_fields!(NadamConfig { lr: f64, betas.0: f64, betas.1: f64, eps: f
 pub struct NadamScalars {
     /// Π_t, the product of the momentum coefficients so far (PyTorch's `mu_product`, starts at 1).
     pub mu_product: f64,
+    /// β2^t carried from step to step ([`crate::power`]): a cache, not saved.
+    pub b2_power: StepPower,
 }
 
 impl Default for NadamScalars {
     fn default() -> Self {
-        NadamScalars { mu_product: 1.0 }
+        NadamScalars { mu_product: 1.0, b2_power: StepPower::default() }
     }
 }
 
@@ -84,14 +87,15 @@ pub type Nadam<F, const N: usize> = Optim<NadamConfig, F, [[F; N]; 2]>;
 /// NAdam over a caller-provided buffer (2 × n values).
 pub type NadamView<'a, F> = Optim<NadamConfig, F, &'a mut [F]>;
 
-/// The step's coefficients (shared by kernel and reference): (μ_t, μ_{t+1}, Π_t, Π_t·μ_{t+1}, 1 − β2^t).
-fn coefficients(c: &NadamConfig, mu_product: f64, t: u64) -> (f64, f64, f64, f64, f64) {
-    let (b1, b2) = c.betas;
+/// The step's coefficients (shared by kernel and reference) from β2^t: (μ_t, μ_{t+1}, Π_t,
+/// Π_t·μ_{t+1}, 1 − β2^t). (μ's powers of 0.96 have the exponent t·ψ, not an integer: libm's `pow`.)
+fn coefficients(c: &NadamConfig, mu_product: f64, t: u64, b2t: f64) -> (f64, f64, f64, f64, f64) {
+    let b1 = c.betas.0;
     let tf = t as f64;
     let mu = b1 * (1.0 - 0.5 * powf64(0.96, tf * c.momentum_decay));
     let mu_next = b1 * (1.0 - 0.5 * powf64(0.96, (tf + 1.0) * c.momentum_decay));
     let prod = mu_product * mu;
-    (mu, mu_next, prod, prod * mu_next, 1.0 - pow_step(b2, t))
+    (mu, mu_next, prod, prod * mu_next, 1.0 - b2t)
 }
 
 impl UpdateRule for NadamConfig {
@@ -135,7 +139,8 @@ impl UpdateRule for NadamConfig {
         _: &mut [F],
     ) {
         let c = F::from_f64;
-        let (mu, mu_next, prod, prod_next, bc2) = coefficients(self, sc.mu_product, t);
+        let b2t = sc.b2_power.at(self.betas.1, t);
+        let (mu, mu_next, prod, prod_next, bc2) = coefficients(self, sc.mu_product, t, b2t);
         let decoupled = self.weight_decay != 0.0 && self.decoupled_weight_decay;
         let decay = c(1.0 - self.lr * self.weight_decay);
         let wd = c(if decoupled { 0.0 } else { self.weight_decay });

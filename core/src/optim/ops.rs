@@ -26,7 +26,12 @@ impl<F: Real> Lerp<F> {
     /// Lerp coefficients for weight `w`.
     #[inline]
     pub fn new(w: f64) -> Self {
-        Lerp { w: F::from_f64(w), one_minus_w: F::from_f64(1.0 - w), small: w.abs() < 0.5 }
+        Self::of(w, 1.0 - w)
+    }
+    /// Lerp coefficients for weight `w`, with `1 − w` computed by the caller.
+    #[inline]
+    pub fn of(w: f64, one_minus_w: f64) -> Self {
+        Lerp { w: F::from_f64(w), one_minus_w: F::from_f64(one_minus_w), small: w.abs() < 0.5 }
     }
     /// `torch.lerp(a, b, w)`.
     #[inline(always)]

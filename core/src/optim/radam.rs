@@ -17,6 +17,7 @@
 use super::ops::{Lerp, add_alpha, addcmul, directed};
 use super::{Optim, UpdateRule};
 use crate::error::{Error, check_ge, check_range_open};
+use crate::power::BetaPowers;
 use crate::real::{Real, pow_step};
 
 /// PyTorch's rectification threshold: rectify when ρ_t > 5.
@@ -62,12 +63,13 @@ pub type Radam<F, const N: usize> = Optim<RadamConfig, F, [[F; N]; 2]>;
 pub type RadamView<'a, F> = Optim<RadamConfig, F, &'a mut [F]>;
 
 /// (1 − β1^t, 1 − β2^t, the rectification r if ρ_t > 5).
-fn coefficients(c: &RadamConfig, t: u64) -> (f64, f64, Option<f64>) {
+fn coefficients(c: &RadamConfig, powers: &mut BetaPowers, t: u64) -> (f64, f64, Option<f64>) {
     let (b1, b2) = c.betas;
-    let bc1 = 1.0 - pow_step(b1, t);
-    let bc2 = 1.0 - pow_step(b2, t);
+    let bc1 = 1.0 - powers.b1.at(b1, t);
+    let b2t = powers.b2.at(b2, t);
+    let bc2 = 1.0 - b2t;
     let rho_inf = 2.0 / (1.0 - b2) - 1.0;
-    let rho_t = rho_inf - 2.0 * t as f64 * pow_step(b2, t) / bc2;
+    let rho_t = rho_inf - 2.0 * t as f64 * b2t / bc2;
     let rect = (rho_t > PYTORCH_RHO_THRESHOLD).then(|| {
         libm::sqrt((rho_t - 4.0) * (rho_t - 2.0) * rho_inf / ((rho_inf - 4.0) * (rho_inf - 2.0) * rho_t))
     });
@@ -75,7 +77,7 @@ fn coefficients(c: &RadamConfig, t: u64) -> (f64, f64, Option<f64>) {
 }
 
 impl UpdateRule for RadamConfig {
-    type Scalars = ();
+    type Scalars = BetaPowers;
     const NAME: &'static str = "radam";
     const ID: u8 = 8;
 
@@ -106,7 +108,7 @@ impl UpdateRule for RadamConfig {
     #[inline(always)]
     fn kernel<F: Real, const L: usize>(
         &self,
-        _: &mut (),
+        powers: &mut BetaPowers,
         t: u64,
         p: &mut [F],
         g: &[F],
@@ -114,7 +116,7 @@ impl UpdateRule for RadamConfig {
         _: &mut [F],
     ) {
         let c = F::from_f64;
-        let (bc1, bc2, rect) = coefficients(self, t);
+        let (bc1, bc2, rect) = coefficients(self, powers, t);
         let decoupled = self.weight_decay != 0.0 && self.decoupled_weight_decay;
         let decay = c(1.0 - self.lr * self.weight_decay);
         let wd = c(if decoupled { 0.0 } else { self.weight_decay });
@@ -141,7 +143,15 @@ impl UpdateRule for RadamConfig {
         });
     }
 
-    fn reference<F: Real>(&self, _: &mut (), t: u64, p: &mut [F], g: &[F], state: &mut [F], _: &mut [F]) {
+    fn reference<F: Real>(
+        &self,
+        _: &mut BetaPowers,
+        t: u64,
+        p: &mut [F],
+        g: &[F],
+        state: &mut [F],
+        _: &mut [F],
+    ) {
         let c = F::from_f64;
         let n = p.len().min(g.len());
         if state.len() < 2 * n {

@@ -1,19 +1,24 @@
 //! On-device fine-tuning, the way a microcontroller would do it: the MLP trained on the host
 //! (`descent train`, 196-32-10 ReLU on 14×14 digits, never shown a 9) arrives as a model blob
-//! (`descent export`); the device fine-tunes its last layer on a few labelled examples that
-//! include the digit it never saw, and measures accuracy before and after on held-out digits.
+//! (`descent export`); the device fine-tunes it on a few labelled examples that include the digit
+//! it never saw, and measures accuracy before and after on held-out digits. With parameter groups
+//! ([`run_adam`]): the last layer at lr [`LR`], the first layer's bias at [`HIDDEN_LR`], the first
+//! layer's weights frozen in flash; or the last layer alone, one optimizer per tensor ([`run`]).
 //!
-//! No heap, no std: the first layer runs from the blob's bytes in place (flash, on a device), and
-//! everything that changes lives in fixed arrays: one [`Trainer`] (the last layer, its gradients,
-//! the activations of one example) and the optimizer state, both in `static`s on the device. The
-//! freestanding binary (`main.rs`) and `tests/finetune.rs` run this same code.
+//! No heap, no std: the first layer's weights run from the blob's bytes in place (flash, on a
+//! device), and everything that changes lives in fixed arrays: one [`Trainer`] (the trained
+//! values, their gradients, the activations of one example) and the optimizer state, both in
+//! `static`s on the device. The freestanding binary (`main.rs`) and `tests/finetune.rs` run this
+//! same code.
 
 use descent_core::Error;
 use descent_core::Optimizer;
 use descent_core::adam::{AdamConfig, AdamView};
+use descent_core::group::{Group, Grouped as GroupedOpt, Slot};
 use descent_core::half_state::{HalfView, Rounding, bf16};
+use descent_core::layout::{Layout, Tensor};
 use descent_core::nn::{
-    Activation, Dense, DenseGrad, FrozenDense, ModelBlob, argmax, relu, softmax_cross_entropy,
+    Activation, Dense, FrozenDense, ModelBlob, argmax, relu, relu_backward, softmax_cross_entropy,
 };
 
 /// Pixels per image (14×14: MNIST pooled 2×2 by `make_data.py`).
@@ -132,16 +137,27 @@ fn permille(a: u32, b: u32) -> u32 {
     a.saturating_mul(1000).saturating_add(b / 2).checked_div(b).unwrap_or(0)
 }
 
-/// Everything that changes while fine-tuning, besides the optimizer state: the last layer, its
-/// gradients and the activations of one example. `const`-constructible, so that firmware keeps it
-/// in a `static` (RAM known at link time, nothing large on the stack); the optimizer state lives in
-/// caller buffers of [`STATE_VALUES`] values ([`run_adam`], [`run_adam_bf16`]).
+/// The trained parameters, one flat buffer as a [`Layout`] describes it: the head's weights
+/// `W` (`[CLASSES, HIDDEN]`, row-major) and bias `b`, then the hidden layer's bias. The hidden
+/// layer's weights (196 × 32 = 6,272 values, 25 KB in `f32`, more than the 16 KiB of RAM of the
+/// smallest board) stay in the model blob, in flash: frozen, in no group, costing no RAM.
+pub const TRAINED: usize = HEAD_W + CLASSES + HIDDEN;
+/// Where the head's bias starts in the trained parameters.
+const HEAD_B: usize = HEAD_W;
+/// Where the hidden layer's bias starts.
+const HIDDEN_B: usize = HEAD_W + CLASSES;
+
+/// Everything that changes while fine-tuning, besides the optimizer state: the trained
+/// parameters ([`TRAINED`]), their gradients and the activations of one example.
+/// `const`-constructible, so that firmware keeps it in a `static` (RAM known at link time,
+/// nothing large on the stack); the optimizer state lives in caller buffers ([`run_adam`],
+/// [`run_adam_bf16`]).
 #[derive(Debug, Clone)]
 pub struct Trainer {
-    /// The layer being fine-tuned.
-    pub head: Dense<f32, HIDDEN, CLASSES>,
-    /// Its gradients, summed over a batch.
-    pub grad: DenseGrad<f32, HIDDEN, CLASSES>,
+    /// The head's W and b, then the hidden layer's bias (see [`TRAINED`]).
+    pub params: [f32; TRAINED],
+    /// Their gradients, summed over a batch.
+    pub grads: [f32; TRAINED],
     /// The normalized input.
     pub x: [f32; PIXELS],
     /// Hidden activations (after ReLU).
@@ -150,15 +166,36 @@ pub struct Trainer {
     pub z: [f32; CLASSES],
     /// ∂loss/∂logits.
     pub dz: [f32; CLASSES],
+    /// ∂loss/∂hidden activations.
+    pub dh: [f32; HIDDEN],
 }
 
 /// Optimizer state values for the head with Adam: m and v for W, then for b (one optimizer per
 /// tensor, as `torch.optim` keeps state per parameter tensor).
 pub const STATE_VALUES: usize = 2 * (HEAD_W + CLASSES);
+/// Adam's state for the parameter groups of [`run_adam`]: m and v for every trained value.
+pub const GROUPED_STATE_VALUES: usize = 2 * TRAINED;
 
 /// Adam's configuration for fine-tuning (PyTorch's defaults but the learning rate).
 pub fn adam_config() -> AdamConfig {
     AdamConfig { lr: LR, ..AdamConfig::default() }
+}
+
+/// The hidden layer's bias learns more slowly than the head: it shifts features that the frozen
+/// weights compute for every digit.
+pub const HIDDEN_LR: f64 = 1e-3;
+
+/// The layout of the trained parameters: the head (W and b) in group 1, the hidden layer's bias
+/// in group 0.
+pub const TENSORS: [Tensor; 3] = [
+    Tensor::new(0, &[CLASSES, HIDDEN], 1),
+    Tensor::new(HEAD_B, &[CLASSES], 1),
+    Tensor::new(HIDDEN_B, &[HIDDEN], 0),
+];
+
+/// The two parameter groups: the hidden bias at [`HIDDEN_LR`], the head at [`LR`].
+pub fn groups() -> [Group<AdamConfig>; 2] {
+    [Group::new(AdamConfig { lr: HIDDEN_LR, ..adam_config() }), Group::new(adam_config())]
 }
 
 impl Default for Trainer {
@@ -168,33 +205,84 @@ impl Default for Trainer {
 }
 
 impl Trainer {
-    /// All zeros; [`Trainer::load`] fills the head.
+    /// All zeros; [`Trainer::load`] fills the parameters.
     pub const fn new() -> Self {
         Trainer {
-            head: Dense::zeros(),
-            grad: DenseGrad::zeros(),
+            params: [0.0; TRAINED],
+            grads: [0.0; TRAINED],
             x: [0.0; PIXELS],
             h: [0.0; HIDDEN],
             z: [0.0; CLASSES],
             dz: [0.0; CLASSES],
+            dh: [0.0; HIDDEN],
         }
     }
 
-    /// Starts over from the last layer of `blob`, gradients zero.
+    /// Starts over from `blob`'s head and hidden bias, gradients zero.
     pub fn load(&mut self, blob: &ModelBlob<'_>) -> Result<(), Error> {
-        blob.layer::<HIDDEN, CLASSES>(1)?.load_into(&mut self.head);
-        self.grad.clear();
+        let mut head = Dense::<f32, HIDDEN, CLASSES>::zeros();
+        blob.layer::<HIDDEN, CLASSES>(1)?.load_into(&mut head);
+        let (w, b) = head.params_mut();
+        let (pw, rest) = self.params.split_at_mut(HEAD_B);
+        let (pb, ph) = rest.split_at_mut(CLASSES);
+        pw.copy_from_slice(w);
+        pb.copy_from_slice(b);
+        let mut bias = [0.0f32; HIDDEN];
+        blob.layer::<PIXELS, HIDDEN>(0)?.bias_into(&mut bias);
+        ph.copy_from_slice(&bias);
+        self.grads = [0.0; TRAINED];
         Ok(())
     }
 
-    /// Logits of one image into `self.z` (hidden activations into `self.h`).
+    /// The head's weights (one row of `HIDDEN` per class), its bias and the hidden bias.
+    fn parts(p: &[f32; TRAINED]) -> (&[[f32; HIDDEN]], &[f32], &[f32]) {
+        let (w, rest) = p.split_at(HEAD_B);
+        let (b, hb) = rest.split_at(CLASSES);
+        (w.as_chunks::<HIDDEN>().0, b, hb)
+    }
+
+    /// Logits of one image into `self.z` (hidden activations into `self.h`), summed in the order
+    /// of `Dense::forward`.
     fn forward(&mut self, frozen: &FrozenDense<'_, PIXELS, HIDDEN>, image: &[u8; PIXELS]) {
         for (x, &p) in self.x.iter_mut().zip(image) {
             *x = (f32::from(p) / 255.0 - MNIST_MEAN) / MNIST_STD;
         }
-        frozen.forward(&self.x, &mut self.h);
+        let (w, b, hb) = Self::parts(&self.params);
+        let mut bias = [0.0f32; HIDDEN];
+        bias.copy_from_slice(hb);
+        frozen.forward_with_bias(&self.x, &bias, &mut self.h);
         relu(&mut self.h);
-        self.head.forward(&self.h, &mut self.z);
+        for ((zo, row), &bo) in self.z.iter_mut().zip(w).zip(b) {
+            *zo = row.iter().zip(&self.h).fold(bo, |acc, (&w, &hi)| acc + w * hi);
+        }
+    }
+
+    /// Adds this example's gradients (from `self.dz`) into `self.grads`, as `Dense::backward`;
+    /// the hidden bias's too if `hidden`.
+    fn backward(&mut self, hidden: bool) {
+        let (gw, rest) = self.grads.split_at_mut(HEAD_B);
+        let (gb, gh) = rest.split_at_mut(CLASSES);
+        for ((grow, gb), &d) in gw.as_chunks_mut::<HIDDEN>().0.iter_mut().zip(gb.iter_mut()).zip(&self.dz) {
+            *gb += d;
+            for (g, &hi) in grow.iter_mut().zip(&self.h) {
+                *g += d * hi;
+            }
+        }
+        if hidden {
+            // ∂loss/∂h = Wᵀ·dz through the ReLU (zero where the unit was off), summed into the
+            // hidden bias's gradient.
+            let (w, _, _) = Self::parts(&self.params);
+            self.dh.fill(0.0);
+            for (row, &d) in w.iter().zip(&self.dz) {
+                for (o, &wi) in self.dh.iter_mut().zip(row) {
+                    *o += wi * d;
+                }
+            }
+            relu_backward(&self.h, &mut self.dh);
+            for (g, &d) in gh.iter_mut().zip(&self.dh) {
+                *g += d;
+            }
+        }
     }
 
     /// Accuracy of the current model on `set`.
@@ -212,16 +300,16 @@ impl Trainer {
         acc
     }
 
-    /// `epochs` passes over `set` in order, one step of `opt_w` (for W) and `opt_b` (for b) per
-    /// `batch` examples (the mean gradient of softmax cross-entropy), updating only the head.
-    /// Returns the mean loss of the last epoch.
-    pub fn fine_tune<OW: Optimizer<f32>, OB: Optimizer<f32>>(
+    /// `epochs` passes over `set` in order, one `step` per `batch` examples (the mean gradient of
+    /// softmax cross-entropy) over the trained parameters and their gradients; the hidden bias's
+    /// gradient is computed only if `hidden`. Returns the mean loss of the last epoch.
+    pub fn fine_tune(
         &mut self,
         frozen: &FrozenDense<'_, PIXELS, HIDDEN>,
         set: &Examples<'_>,
         (epochs, batch): (usize, usize),
-        opt_w: &mut OW,
-        opt_b: &mut OB,
+        hidden: bool,
+        step: &mut impl Stepper,
     ) -> Result<f32, Error> {
         let batch = batch.max(1);
         let mut loss = 0.0f32;
@@ -231,14 +319,13 @@ impl Trainer {
             for (k, (image, label)) in set.iter().enumerate() {
                 self.forward(frozen, image);
                 loss += softmax_cross_entropy(&self.z, label, &mut self.dz)?;
-                self.head.backward(&self.h, &self.dz, &mut self.grad, None);
+                self.backward(hidden);
                 in_batch += 1;
                 if in_batch == batch || k + 1 == set.len() {
-                    self.grad.scale(1.0 / in_batch as f32);
-                    let (w, b) = self.head.params_mut();
-                    opt_w.step(w, self.grad.w_flat())?;
-                    opt_b.step(b, &self.grad.b)?;
-                    self.grad.clear();
+                    let s = 1.0 / in_batch as f32;
+                    self.grads.iter_mut().for_each(|g| *g *= s);
+                    step.step(&mut self.params, &self.grads)?;
+                    self.grads = [0.0; TRAINED];
                     in_batch = 0;
                 }
             }
@@ -247,13 +334,50 @@ impl Trainer {
     }
 
     /// CRC-32 of the head's weights and biases (their f32 bits, little-endian): one number that
-    /// differs if any bit of the fine-tuned layer does.
+    /// differs if any bit of the fine-tuned head does.
     pub fn head_crc(&self) -> u32 {
         let mut h = crc32fast::Hasher::new();
-        for v in self.head.w.as_flattened().iter().chain(&self.head.b) {
+        for v in &self.params[..HIDDEN_B] {
             h.update(&v.to_le_bytes());
         }
         h.finalize()
+    }
+}
+
+/// One optimizer step over the trained parameters ([`Trainer::fine_tune`]).
+pub trait Stepper {
+    /// Updates `params` from `grads` (both [`TRAINED`] values).
+    fn step(&mut self, params: &mut [f32; TRAINED], grads: &[f32; TRAINED]) -> Result<(), Error>;
+    /// Whether the hidden layer's bias trains (and so needs its gradient).
+    fn hidden(&self) -> bool;
+}
+
+/// The head only, one optimizer for W and one for b, as `torch.optim` keeps state per tensor
+/// (the hidden bias stays as exported).
+pub struct HeadOnly<OW, OB>(pub OW, pub OB);
+
+impl<OW: Optimizer<f32>, OB: Optimizer<f32>> Stepper for HeadOnly<OW, OB> {
+    fn step(&mut self, params: &mut [f32; TRAINED], grads: &[f32; TRAINED]) -> Result<(), Error> {
+        let (pw, rest) = params.split_at_mut(HEAD_B);
+        let (gw, grest) = grads.split_at(HEAD_B);
+        self.0.step(pw, gw)?;
+        self.1.step(&mut rest[..CLASSES], &grest[..CLASSES])?;
+        Ok(())
+    }
+    fn hidden(&self) -> bool {
+        false
+    }
+}
+
+/// Every trained tensor, through one grouped optimizer ([`TENSORS`], [`groups`]).
+pub struct Grouped<O>(pub O);
+
+impl<O: Optimizer<f32>> Stepper for Grouped<O> {
+    fn step(&mut self, params: &mut [f32; TRAINED], grads: &[f32; TRAINED]) -> Result<(), Error> {
+        self.0.step(params, grads).map(|_| ())
+    }
+    fn hidden(&self) -> bool {
+        true
     }
 }
 
@@ -271,14 +395,9 @@ pub struct Report {
 }
 
 /// The whole example in `trainer` with the model blob `model` ([`MODEL`] or [`TORCH_MODEL`]) and
-/// the given optimizers for W and b: parse the model (refusing a damaged blob), measure, fine-tune
-/// for [`EPOCHS`] epochs in batches of [`BATCH`], measure again.
-pub fn run<OW: Optimizer<f32>, OB: Optimizer<f32>>(
-    trainer: &mut Trainer,
-    model: &[u8],
-    mut opt_w: OW,
-    mut opt_b: OB,
-) -> Result<Report, Error> {
+/// the optimizer step `step`: parse the model (refusing a damaged blob), measure, fine-tune for
+/// [`EPOCHS`] epochs in batches of [`BATCH`], measure again.
+pub fn run_with(trainer: &mut Trainer, model: &[u8], mut step: impl Stepper) -> Result<Report, Error> {
     let blob = ModelBlob::parse(model)?;
     if blob.activation() != Activation::Relu || blob.layers() != 2 {
         return Err(Error::Unsupported { what: "the example needs a two-layer ReLU model" });
@@ -288,9 +407,20 @@ pub fn run<OW: Optimizer<f32>, OB: Optimizer<f32>>(
         (Examples::new(FINETUNE_IMAGES, FINETUNE_LABELS)?, Examples::new(TEST_IMAGES, TEST_LABELS)?);
     trainer.load(&blob)?;
     let before = trainer.evaluate(&frozen, &test);
-    let loss = trainer.fine_tune(&frozen, &train, (EPOCHS, BATCH), &mut opt_w, &mut opt_b)?;
+    let hidden = step.hidden();
+    let loss = trainer.fine_tune(&frozen, &train, (EPOCHS, BATCH), hidden, &mut step)?;
     let after = trainer.evaluate(&frozen, &test);
     Ok(Report { before, after, loss, head_crc: trainer.head_crc() })
+}
+
+/// [`run_with`] for the head only: `opt_w` for W and `opt_b` for b.
+pub fn run<OW: Optimizer<f32>, OB: Optimizer<f32>>(
+    trainer: &mut Trainer,
+    model: &[u8],
+    opt_w: OW,
+    opt_b: OB,
+) -> Result<Report, Error> {
+    run_with(trainer, model, HeadOnly(opt_w, opt_b))
 }
 
 /// Fine-tuning did its job: the held-out digit is recognized at least [`MIN_HELD_OUT_PERMILLE`]
@@ -308,8 +438,17 @@ pub fn taught(r: &Report) -> bool {
     r.after.held_out_permille() >= MIN_HELD_OUT_PERMILLE && r.after.permille() > r.before.permille()
 }
 
-/// [`run`] with Adam, f32 state in `state` (at least [`STATE_VALUES`]).
+/// The example with parameter groups: Adam over [`TENSORS`] in [`groups`] (the hidden bias at
+/// [`HIDDEN_LR`], the head at [`LR`]; the hidden weights frozen in flash), f32 state in `state`
+/// (at least [`GROUPED_STATE_VALUES`]).
 pub fn run_adam(trainer: &mut Trainer, model: &[u8], state: &mut [f32]) -> Result<Report, Error> {
+    let layout = Layout::new(TENSORS, TRAINED, 2)?;
+    let slots = core::array::from_fn::<_, 3, _>(|_| Slot::default());
+    run_with(trainer, model, Grouped(GroupedOpt::new(layout, groups(), slots, state)?))
+}
+
+/// [`run`] (the head only) with Adam, f32 state in `state` (at least [`STATE_VALUES`]).
+pub fn run_adam_head(trainer: &mut Trainer, model: &[u8], state: &mut [f32]) -> Result<Report, Error> {
     let (w, b) = state.split_at_mut(2 * HEAD_W);
     run(
         trainer,
@@ -319,7 +458,7 @@ pub fn run_adam(trainer: &mut Trainer, model: &[u8], state: &mut [f32]) -> Resul
     )
 }
 
-/// [`run`] with Adam, bf16 state rounded to nearest in `state` (at least [`STATE_VALUES`]).
+/// [`run`] (the head only) with Adam, bf16 state rounded to nearest in `state` (at least [`STATE_VALUES`]).
 pub fn run_adam_bf16(trainer: &mut Trainer, model: &[u8], state: &mut [bf16]) -> Result<Report, Error> {
     let (w, b) = state.split_at_mut(2 * HEAD_W);
     run(

@@ -16,7 +16,7 @@ use core::fmt::Write;
 
 use descent_core::Error;
 use descent_core::half_state::bf16;
-use finetune::{Accuracy, Report, STATE_VALUES, Trainer};
+use finetune::{Accuracy, GROUPED_STATE_VALUES, Report, STATE_VALUES, Trainer};
 use finetune_device::finetune;
 #[path = "../../nostd-proof/src/rt.rs"]
 mod rt;
@@ -24,7 +24,7 @@ mod rt;
 /// The last layer, its gradients and one example's activations.
 static mut TRAINER: Trainer = Trainer::new();
 /// Adam's state in f32 (m and v for W and b).
-static mut STATE: [f32; STATE_VALUES] = [0.0; STATE_VALUES];
+static mut STATE: [f32; GROUPED_STATE_VALUES] = [0.0; GROUPED_STATE_VALUES];
 /// The same in bf16.
 static mut STATE_BF16: [bf16; STATE_VALUES] = [bf16::ZERO; STATE_VALUES];
 
@@ -74,8 +74,8 @@ fn entry() -> i32 {
     let mut ok = true;
     #[cfg(not(feature = "torch-model"))]
     let runs = [
-        ("Adam, f32 state", finetune::run_adam(trainer, finetune::MODEL, state)),
-        ("Adam, bf16 state", finetune::run_adam_bf16(trainer, finetune::MODEL, state_bf16)),
+        ("Adam, f32 state, parameter groups (hidden bias, head)", finetune::run_adam(trainer, finetune::MODEL, state)),
+        ("Adam, bf16 state, the head only", finetune::run_adam_bf16(trainer, finetune::MODEL, state_bf16)),
     ];
     // The network PyTorch trained (tools/torch_mlp.py, `descent export --from`), then the model
     // blob with one byte flipped, which must be refused.
@@ -90,7 +90,7 @@ fn entry() -> i32 {
             Ok(_) => writeln!(out, "a truncated model blob: accepted"),
         };
         ok &= refused.is_err();
-        [("PyTorch's model, Adam, f32 state", finetune::run_adam(trainer, finetune::TORCH_MODEL, state))]
+        [("PyTorch's model, Adam, f32 state, parameter groups", finetune::run_adam(trainer, finetune::TORCH_MODEL, state))]
     };
     for (name, report) in runs {
         match report {

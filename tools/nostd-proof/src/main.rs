@@ -17,6 +17,16 @@ use descent_core::adam::{Adam, AdamConfig};
 mod rt;
 
 /// Parameters and gradients of the checks.
+// The fixed header of the owned Adam optimizers on a 32-bit core, as book/src/microcontroller.md
+// states it (hyperparameters, the carried β1^t and β2^t, the step count, the length).
+#[cfg(target_pointer_width = "32")]
+const _: () = {
+    assert!(core::mem::size_of::<Adam<f32, 0>>() == 160);
+    assert!(core::mem::size_of::<descent_core::half_state::AdamBf16<0>>() == 184);
+};
+#[cfg(target_pointer_width = "32")]
+const _: () = assert!(core::mem::size_of::<descent_core::quant_state::Adam8<0, 0>>() == 184);
+
 const P0: [f32; 4] = [1.0, -1.0, 0.5, 2.0];
 const G0: [f32; 4] = [0.5, -0.25, 0.0, 4.0];
 

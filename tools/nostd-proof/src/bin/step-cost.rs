@@ -135,7 +135,7 @@ fn entry() -> i32 {
         let trainer = unsafe { &mut *&raw mut TRAINER };
         let mut report = Err(Error::Unsupported { what: "not run" });
         let ticks = clock::ticks(|| {
-            report = finetune::run_adam(trainer, finetune::MODEL, &mut state[..finetune::STATE_VALUES])
+            report = finetune::run_adam(trainer, finetune::MODEL, &mut state[..finetune::GROUPED_STATE_VALUES])
         });
         let _ = writeln!(out, "fine-tuning example (adam f32): {:.0} instructions", ticks as f64 * ratio);
         if !report.is_ok_and(|r| finetune::improved(&r)) {
