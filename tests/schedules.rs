@@ -6,6 +6,7 @@
 mod common;
 
 use descent::adam::{Adam, AdamConfig};
+use descent::schedule::{Anneal, Interpolate, PiecewiseInterpolate, Swalr};
 use descent::schedule::{
     AnnealStrategy, AnySchedule, ConstantLr, CosineAnnealingLr, CosineAnnealingWarmRestarts, CyclicLr,
     CyclicMode, Driver, ExponentialLr, LinearLr, MultiStepLr, OneCycleLr, PlateauMode, PolynomialLr,
@@ -256,7 +257,38 @@ fn every_closed_schedule() -> Vec<AnySchedule> {
         AnySchedule::Constant(ConstantLr::new(0.1, 0.4, 4).unwrap()),
         AnySchedule::Polynomial(PolynomialLr::new(0.1, 12, 1.7).unwrap()),
         AnySchedule::WarmupCosine(WarmupCosine::new(0.1, 4, 15, 0.05, 1e-3).unwrap()),
+        AnySchedule::Swa(Swalr::new(0.1, 0.01, 5, Anneal::Cos).unwrap()),
+        AnySchedule::Piecewise(
+            PiecewiseInterpolate::new(Interpolate::Cosine, 0.1, &[0, 3, 9], &[2.0, 0.5, 0.1]).unwrap(),
+        ),
     ]
+}
+
+/// optax's piecewise_interpolate_schedule and join_schedules, as `descent replay` and
+/// `descent train --scheduler` build them, drive an optimizer's lr through optax's values
+/// (tests/data/schedules/optax.json, from tools/conformance/gen_optax_schedules.py with seed 5).
+#[test]
+fn optax_piecewise_and_joined_schedules_match_optax() {
+    let cases: serde_json::Value = serde_json::from_str(include_str!("data/schedules/optax.json")).unwrap();
+    let mut kinds = std::collections::BTreeSet::new();
+    for case in cases.as_array().unwrap() {
+        let spec = case["scheduler"].as_object().unwrap();
+        kinds.insert(spec["name"].as_str().unwrap().to_string());
+        let lr = case["lr"].as_f64().unwrap();
+        let mut opt = Adam::<f64, 1>::new(AdamConfig { lr, ..AdamConfig::default() }).unwrap();
+        let mut s = descent::std_ext::schedule_spec::build(spec, &[lr], true).unwrap();
+        s.start(&mut opt).unwrap();
+        for (t, e) in case["values"].as_array().unwrap().iter().enumerate() {
+            let e = e.as_f64().unwrap();
+            assert!(
+                (opt.lr() - e).abs() <= 1e-12 + 1e-9 * e.abs(),
+                "{spec:?} t={t}: {} vs optax {e}",
+                opt.lr()
+            );
+            s.advance(&mut opt, None).unwrap();
+        }
+    }
+    assert_eq!(kinds.len(), 2, "{kinds:?}");
 }
 
 fn plateau(lr: f64, patience: u64, cooldown: u64) -> ReduceLrOnPlateau {
@@ -386,7 +418,7 @@ fn sequential_feeds_the_plateau_only_inside_its_segment() {
 #[test]
 fn closed_form_sequential_advances_along_its_closed_form() {
     let parts = every_closed_schedule();
-    let mut seq = Sequential::<11>::new(&parts, &[3, 6, 10, 12, 20, 25, 25, 30, 33, 41]).unwrap();
+    let mut seq = Sequential::<13>::new(&parts, &[3, 6, 10, 12, 20, 25, 25, 30, 33, 41, 45, 50]).unwrap();
     assert!(seq.is_closed_form());
     let closed = seq.clone();
     for t in 1..60 {

@@ -8,7 +8,7 @@
 use arbitrary::{Result, Unstructured};
 use descent_core::Error;
 use descent_core::adam::{Adam, AdamConfig};
-use descent_core::schedule::{Anneal, Swalr};
+use descent_core::schedule::{Anneal, Interpolate, PiecewiseInterpolate, Swalr};
 use descent_core::schedule::{
     AnnealStrategy, AnySchedule, ConstantLr, CosineAnnealingLr, CosineAnnealingWarmRestarts, CyclicLr,
     CyclicMode, Driver, ExponentialLr, LinearLr, MultiStepLr, OneCycleLr, PlateauMode, PolynomialLr,
@@ -38,7 +38,7 @@ fn momentum(u: &mut Unstructured<'_>) -> Result<Option<(f64, f64)>> {
 fn closed(u: &mut Unstructured<'_>) -> Result<core::result::Result<AnySchedule, Error>> {
     let lr = common::hyper(u, 0.0, 1.0)?;
     let h = |u: &mut Unstructured<'_>| common::hyper(u, 0.0, 1.0);
-    Ok(match u.int_in_range(0u8..=11)? {
+    Ok(match u.int_in_range(0u8..=12)? {
         0 => StepLr::new(lr, count(u)?, h(u)?).map(AnySchedule::Step),
         1 => {
             let mut ms = Vec::new();
@@ -78,9 +78,20 @@ fn closed(u: &mut Unstructured<'_>) -> Result<core::result::Result<AnySchedule, 
         8 => ConstantLr::new(lr, h(u)?, count(u)?).map(AnySchedule::Constant),
         9 => PolynomialLr::new(lr, count(u)?, common::hyper(u, 0.0, 3.0)?).map(AnySchedule::Polynomial),
         10 => WarmupCosine::new(lr, count(u)?, count(u)?, h(u)?, h(u)?).map(AnySchedule::WarmupCosine),
-        _ => {
+        11 => {
             let anneal = if u.arbitrary()? { Anneal::Cos } else { Anneal::Linear };
             Swalr::new(lr, h(u)?, count(u)?, anneal).map(AnySchedule::Swa)
+        }
+        _ => {
+            let kind = if u.arbitrary()? { Interpolate::Cosine } else { Interpolate::Linear };
+            let k = u.int_in_range(0usize..=4)?;
+            let mut bounds = [0u64; 4];
+            let mut scales = [0.0f64; 4];
+            for i in 0..k {
+                bounds[i] = count(u)?;
+                scales[i] = common::hyper(u, -0.5, 3.0)?;
+            }
+            PiecewiseInterpolate::new(kind, lr, &bounds[..k], &scales[..k]).map(AnySchedule::Piecewise)
         }
     })
 }

@@ -1,13 +1,13 @@
 //! Learning-rate schedules built from PyTorch-style JSON (`{"name": "cosine_annealing_lr",
 //! "T_max": 10}`), for `descent replay` and `descent train --scheduler`.
 
-use crate::registry::{BuildError, Kwargs};
+use crate::registry::{BuildError, Kwargs, number};
 use descent_core::persist::{Reader, Writer};
 use descent_core::schedule::{
     Anneal, AnnealStrategy, AnySchedule, Chained, ConstantLr, CosineAnnealingLr, CosineAnnealingWarmRestarts,
-    CyclicLr, CyclicMode, Driver, ExponentialLr, LinearLr, MultiStepLr, OneCycleLr, PlateauMode,
-    PolynomialLr, ReduceLrOnPlateau, SavedSchedule, Schedule, Sequential, StepLr, Swalr, ThresholdMode,
-    WarmupCosine,
+    CyclicLr, CyclicMode, Driver, ExponentialLr, Interpolate, LinearLr, MultiStepLr, OneCycleLr,
+    PiecewiseInterpolate, PlateauMode, PolynomialLr, ReduceLrOnPlateau, SavedSchedule, Schedule, Sequential,
+    StepLr, Swalr, ThresholdMode, WarmupCosine,
 };
 use descent_core::{Optimizer, Real};
 use serde_json::{Map, Value};
@@ -277,6 +277,39 @@ fn one(map: &Map<String, Value>, base_lr: f64, has_momentum: bool) -> Result<Any
             )
             .map_err(core_err)?,
         ),
+        // optax.piecewise_interpolate_schedule, from the group's lr (optax's init_value).
+        "piecewise_interpolate_schedule" => {
+            let interpolate = match k.str("interpolate_type", "linear")? {
+                "linear" => Interpolate::Linear,
+                "cosine" => Interpolate::Cosine,
+                _ => {
+                    return Err(BuildError::Refused(
+                        "`interpolate_type` must be either 'cosine' or 'linear'".into(),
+                    ));
+                }
+            };
+            let pairs = match k.raw("boundaries_and_scales") {
+                None | Some(Value::Null) => Vec::new(),
+                Some(Value::Object(m)) => {
+                    let mut pairs = Vec::with_capacity(m.len());
+                    for (b, s) in m {
+                        let b: u64 = b
+                            .parse()
+                            .map_err(|_| k.spec_err("boundaries_and_scales", "an object of step: scale"))?;
+                        let s = number(s)
+                            .ok_or_else(|| k.spec_err("boundaries_and_scales", "an object of step: scale"))?;
+                        pairs.push((b, s));
+                    }
+                    pairs.sort_by_key(|p| p.0);
+                    pairs
+                }
+                Some(_) => return Err(k.spec_err("boundaries_and_scales", "an object of step: scale")),
+            };
+            let (bounds, scales): (Vec<u64>, Vec<f64>) = pairs.into_iter().unzip();
+            AnySchedule::Piecewise(
+                PiecewiseInterpolate::new(interpolate, base_lr, &bounds, &scales).map_err(core_err)?,
+            )
+        }
         // torch.optim.swa_utils.SWALR
         "swalr" => {
             let swa_lr = k.req_f64("swa_lr")?;
@@ -350,10 +383,12 @@ fn closed(map: &Map<String, Value>, base_lr: f64, has_momentum: bool) -> Result<
             .collect()
     };
     match name {
-        "sequential_lr" => {
+        // optax.join_schedules is SequentialLR over closed forms: each child sees the steps since
+        // its boundary ('boundaries', optax's name for the milestones).
+        "sequential_lr" | "join_schedules" => {
             let mut k = Kwargs::new(name, map);
             let maps = children(&mut k)?;
-            let milestones = k.uints("milestones")?;
+            let milestones = k.uints(if name == "join_schedules" { "boundaries" } else { "milestones" })?;
             k.finish()?;
             let built = maps.iter().map(|m| one(m, base_lr, has_momentum)).collect::<Result<Vec<_>, _>>()?;
             let joined = Sequential::new(&built, &milestones).map_err(core_err)?;

@@ -24,6 +24,7 @@ mod chained;
 mod cosine;
 mod cyclic;
 mod lambda;
+mod piecewise;
 mod plateau;
 mod sequential;
 mod step;
@@ -33,6 +34,7 @@ pub use chained::{Chained, MAX_CHAINED};
 pub use cosine::{CosineAnnealingLr, CosineAnnealingWarmRestarts, WarmupCosine};
 pub use cyclic::{AnnealStrategy, CyclicLr, CyclicMode, OneCycleLr};
 pub use lambda::{LambdaLr, MultiplicativeLr};
+pub use piecewise::{Interpolate, MAX_BOUNDARIES, PiecewiseInterpolate};
 pub use plateau::{PlateauMode, ReduceLrOnPlateau, ThresholdMode};
 pub use sequential::{Segment, Sequential};
 pub use step::{ConstantLr, ExponentialLr, LinearLr, MAX_MILESTONES, MultiStepLr, PolynomialLr, StepLr};
@@ -82,6 +84,8 @@ pub enum AnySchedule {
     WarmupCosine(WarmupCosine),
     /// [`Swalr`].
     Swa(Swalr),
+    /// [`PiecewiseInterpolate`].
+    Piecewise(PiecewiseInterpolate),
 }
 
 macro_rules! each {
@@ -99,6 +103,7 @@ macro_rules! each {
             AnySchedule::Polynomial($x) => $e,
             AnySchedule::WarmupCosine($x) => $e,
             AnySchedule::Swa($x) => $e,
+            AnySchedule::Piecewise($x) => $e,
         }
     };
 }
@@ -360,7 +365,8 @@ impl AnySchedule {
             AnySchedule::OneCycle(_)
             | AnySchedule::Cyclic(_)
             | AnySchedule::WarmupCosine(_)
-            | AnySchedule::Swa(_) => false,
+            | AnySchedule::Swa(_)
+            | AnySchedule::Piecewise(_) => false,
         }
     }
 
@@ -381,6 +387,7 @@ impl AnySchedule {
             PolynomialLr::TAG => AnySchedule::Polynomial(PolynomialLr::read_fields(r)?),
             WarmupCosine::TAG => AnySchedule::WarmupCosine(WarmupCosine::read_fields(r)?),
             Swalr::TAG => AnySchedule::Swa(Swalr::read_fields(r)?),
+            PiecewiseInterpolate::TAG => AnySchedule::Piecewise(PiecewiseInterpolate::read_fields(r)?),
             _ => return Err(Error::CorruptState { reason: "unknown schedule tag" }),
         })
     }

@@ -35,7 +35,7 @@ use descent_core::nn::{self, Dense, DenseGrad, ModelBlob};
 use descent_core::pair::Pair;
 use descent_core::quant_state::{QuantRule, QuantView};
 use descent_core::sam::{Sam, SamConfig};
-use descent_core::schedule::{Anneal, Swalr};
+use descent_core::schedule::{Anneal, Interpolate, PiecewiseInterpolate, Swalr};
 use descent_core::schedule::{
     AnnealStrategy, AnySchedule, Chained, ConstantLr, CosineAnnealingLr, CosineAnnealingWarmRestarts,
     CyclicLr, CyclicMode, Driver, ExponentialLr, LambdaLr, LinearLr, MultiStepLr, MultiplicativeLr,
@@ -321,6 +321,8 @@ fn schedules() -> u32 {
         PolynomialLr::new(lr, steps, bb(2.0)).map(AnySchedule::Polynomial),
         WarmupCosine::new(lr, bb(2), steps, bb(0.1), bb(0.0)).map(AnySchedule::WarmupCosine),
         Swalr::new(lr, bb(0.01), steps, bb(Anneal::Cos)).map(AnySchedule::Swa),
+        PiecewiseInterpolate::new(bb(Interpolate::Cosine), lr, bb(&[0, 3, 9][..]), bb(&[2.0, 0.5, 0.1][..]))
+            .map(AnySchedule::Piecewise),
     ];
     let mut fails = 0;
     for s in closed.iter().cloned() {
