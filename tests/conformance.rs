@@ -132,3 +132,16 @@ fn torch_groups_and_muon_cases_match() {
     // More from the same generator, seed 99 (`gen_torch_groups.py OUT 99 60`).
     assert_eq!(check_dir("torch-groups-seed99", |_| true), 60);
 }
+
+/// optax's zoo (`tools/conformance/gen_optax_zoo.py`, seed 17), every tensor one leaf: the cases
+/// of each optimizer descent has.
+#[test]
+fn optax_zoo_cases_match() {
+    let count = |name: &'static str| check_dir("optax-zoo", move |s| s.optimizer["name"] == name);
+    assert_eq!(count("yogi"), 3);
+    assert_eq!(count("adabelief"), 3);
+    assert_eq!(count("adopt"), 3);
+    assert_eq!(count("ademamix"), 3);
+    assert_eq!(count("adan"), 3);
+    assert_eq!(count("novograd"), 3);
+}

@@ -54,7 +54,8 @@ pub mod sqrt;
 pub use error::Error;
 pub use optim::registry::{OPTIMIZERS, OptimizerInfo};
 pub use optim::{
-    NonFinitePolicy, Optim, Optimizer, StateBuffer, StepOutcome, UpdateRule, adadelta, adafactor, adagrad,
-    adam, adamax, asgd, group, lamb, lars, lion, muon, nadam, pair, radam, rmsprop, rprop, sgd,
+    NonFinitePolicy, Optim, Optimizer, StateBuffer, StepOutcome, UpdateRule, adabelief, adadelta, adafactor,
+    adagrad, adam, adamax, adan, ademamix, adopt, asgd, group, lamb, lars, lion, muon, nadam, novograd, pair,
+    radam, rmsprop, rprop, sgd, yogi,
 };
 pub use real::Real;

@@ -24,11 +24,15 @@ macro_rules! streams {
     };
 }
 
+pub mod adabelief;
 pub mod adadelta;
 pub mod adafactor;
 pub mod adagrad;
 pub mod adam;
 pub mod adamax;
+pub mod adan;
+pub mod ademamix;
+pub mod adopt;
 pub mod asgd;
 pub mod fields;
 pub mod group;
@@ -37,6 +41,7 @@ pub mod lars;
 pub mod lion;
 pub mod muon;
 pub mod nadam;
+pub mod novograd;
 pub mod ops;
 pub mod pair;
 pub mod radam;
@@ -44,6 +49,7 @@ pub mod registry;
 pub mod rmsprop;
 pub mod rprop;
 pub mod sgd;
+pub mod yogi;
 
 /// What to do when a gradient holds NaN or ±∞. Chosen at construction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
