@@ -144,4 +144,5 @@ fn optax_zoo_cases_match() {
     assert_eq!(count("ademamix"), 3);
     assert_eq!(count("adan"), 3);
     assert_eq!(count("novograd"), 3);
+    assert_eq!(count("sm3"), 3);
 }

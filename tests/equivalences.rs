@@ -363,6 +363,7 @@ fn without_decay(cfg: AnyConfig) -> AnyConfig {
                 AnyConfig::Yogi(c) => AnyConfig::Yogi(c),
                 AnyConfig::Adabelief(c) => AnyConfig::Adabelief(c),
                 AnyConfig::Adopt(c) => AnyConfig::Adopt(c),
+                AnyConfig::Sm3(c) => AnyConfig::Sm3(c),
             }
         };
     }

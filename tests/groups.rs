@@ -153,6 +153,7 @@ proptest! {
             (AnyConfig::Ademamix(a), AnyConfig::Ademamix(b)) => grouped_equals_per_tensor::<_, f32>([a, b], &shapes, frozen, 4, seeds),
             (AnyConfig::Adan(a), AnyConfig::Adan(b)) => grouped_equals_per_tensor::<_, f64>([a, b], &shapes, frozen, 4, seeds),
             (AnyConfig::Novograd(a), AnyConfig::Novograd(b)) => grouped_equals_per_tensor::<_, f32>([a, b], &shapes, frozen, 4, seeds),
+            (AnyConfig::Sm3(a), AnyConfig::Sm3(b)) => grouped_equals_per_tensor::<_, f64>([a, b], &shapes, frozen, 4, seeds),
             _ => unreachable!(),
         };
         prop_assert!(r.is_ok(), "{}", r.unwrap_err());

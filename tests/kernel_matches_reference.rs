@@ -100,6 +100,7 @@ fn case(name: &'static str) -> impl Strategy<Value = (AnyConfig, Vec<f64>, Vec<V
             let cfg = shaped(cfg, n, kind);
             let n = match cfg {
                 AnyConfig::Adafactor(c) => c.shape.dims().iter().product(),
+                AnyConfig::Sm3(c) => c.shape.dims().iter().product(),
                 _ => n,
             };
             let p0 = values(seed, n, 1.0);
@@ -143,6 +144,7 @@ kernel_tests! {
     ademamix_kernel_matches_reference_bitwise => "ademamix",
     adan_kernel_matches_reference_bitwise => "adan",
     novograd_kernel_matches_reference_within_bound => "novograd",
+    sm3_kernel_matches_reference_bitwise => "sm3",
 }
 
 /// Every length 0..=1000 (every tail of every lane width), production kernel against reference,

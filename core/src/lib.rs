@@ -56,6 +56,6 @@ pub use optim::registry::{OPTIMIZERS, OptimizerInfo};
 pub use optim::{
     NonFinitePolicy, Optim, Optimizer, StateBuffer, StepOutcome, UpdateRule, adabelief, adadelta, adafactor,
     adagrad, adam, adamax, adan, ademamix, adopt, asgd, group, lamb, lars, lion, muon, nadam, novograd, pair,
-    radam, rmsprop, rprop, sgd, yogi,
+    radam, rmsprop, rprop, sgd, sm3, yogi,
 };
 pub use real::Real;

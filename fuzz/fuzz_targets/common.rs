@@ -23,6 +23,7 @@ use descent_core::radam::RadamConfig;
 use descent_core::rmsprop::RmspropConfig;
 use descent_core::rprop::RpropConfig;
 use descent_core::sgd::SgdConfig;
+use descent_core::sm3::Sm3Config;
 use descent_core::yogi::YogiConfig;
 use descent_core::{NonFinitePolicy, Optim, Optimizer, Real, UpdateRule};
 
@@ -357,6 +358,17 @@ pub fn any_optimizer(u: &mut Unstructured<'_>) -> Result<()> {
             weight_decay: wd
         }),
         "novograd" => go!(NovogradConfig { lr, betas: b, eps, eps_root: hyper(u, 0.0, 1e-4)?, weight_decay: wd }),
+        "sm3" => {
+            let dims = u.int_in_range(0usize..=3)?;
+            let mut shape = Vec::new();
+            for _ in 0..dims {
+                shape.push(u.int_in_range(0usize..=7)?);
+            }
+            match (Sm3Config { lr, momentum: b.0, ..Sm3Config::default() }).with_shape(&shape) {
+                Ok(cfg) => go!(cfg),
+                Err(_) => Ok(()),
+            }
+        }
         other => panic!("fuzz/fuzz_targets/common.rs has no configuration for optimizer {other}"),
     }
 }
@@ -422,6 +434,7 @@ pub fn each_optimizer<F: Real>(only: Option<usize>, seed: &[u8], mut f: impl FnM
             "ademamix" => go!(AdemamixConfig { weight_decay: wd, ..AdemamixConfig::default() }),
             "adan" => go!(AdanConfig { weight_decay: wd, ..AdanConfig::default() }),
             "novograd" => go!(NovogradConfig { weight_decay: wd, ..NovogradConfig::default() }),
+            "sm3" => go!(Sm3Config::default().with_shape(&[2, 3]).expect("a valid shape")),
             other => panic!("fuzz/fuzz_targets/common.rs has no configuration for optimizer {other}"),
         }
     }

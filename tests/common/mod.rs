@@ -24,6 +24,7 @@ use descent::radam::RadamConfig;
 use descent::rmsprop::RmspropConfig;
 use descent::rprop::RpropConfig;
 use descent::sgd::SgdConfig;
+use descent::sm3::Sm3Config;
 use descent::yogi::YogiConfig;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed};
@@ -70,6 +71,7 @@ pub enum AnyConfig {
     Ademamix(AdemamixConfig),
     Adan(AdanConfig),
     Novograd(NovogradConfig),
+    Sm3(Sm3Config),
 }
 
 /// Runs `$body` with `$c` bound to the concrete configuration inside `$any`.
@@ -98,6 +100,7 @@ macro_rules! with_config {
             $crate::common::AnyConfig::Ademamix($c) => $body,
             $crate::common::AnyConfig::Adan($c) => $body,
             $crate::common::AnyConfig::Novograd($c) => $body,
+            $crate::common::AnyConfig::Sm3($c) => $body,
         }
     };
 }
@@ -128,6 +131,7 @@ impl AnyConfig {
             "ademamix" => AnyConfig::Ademamix(AdemamixConfig::default()),
             "adan" => AnyConfig::Adan(AdanConfig::default()),
             "novograd" => AnyConfig::Novograd(NovogradConfig::default()),
+            "sm3" => AnyConfig::Sm3(Sm3Config::default()),
             other => panic!("unknown optimizer {other}"),
         }
     }
@@ -460,6 +464,9 @@ pub fn any_config(name: &'static str) -> BoxedStrategy<AnyConfig> {
                 AnyConfig::Novograd(NovogradConfig { lr, betas: (b1, b2), eps, eps_root, weight_decay })
             })
             .boxed(),
+        "sm3" => (lr, prop_oneof![Just(0.9), Just(0.0), 0.0..0.99f64])
+            .prop_map(|(lr, momentum)| AnyConfig::Sm3(Sm3Config { lr, momentum, ..Sm3Config::default() }))
+            .boxed(),
         other => panic!("unknown optimizer {other}"),
     }
 }
@@ -497,6 +504,7 @@ pub fn matrix_shape(n: usize) -> (usize, usize) {
 pub fn shaped(cfg: AnyConfig, n: usize, kind: u8) -> AnyConfig {
     match cfg {
         AnyConfig::Adafactor(c) => AnyConfig::Adafactor(c.with_shape(&adafactor_shape(n, kind)).unwrap()),
+        AnyConfig::Sm3(c) => AnyConfig::Sm3(c.with_shape(&adafactor_shape(n, kind)).unwrap()),
         AnyConfig::Muon(c) => {
             let (r, cols) = matrix_shape(n);
             // Rows and columns either way round: Muon transposes tall matrices.

@@ -49,6 +49,7 @@ pub mod registry;
 pub mod rmsprop;
 pub mod rprop;
 pub mod sgd;
+pub mod sm3;
 pub mod yogi;
 
 /// What to do when a gradient holds NaN or ±∞. Chosen at construction.

@@ -38,6 +38,7 @@ macro_rules! for_each_rule {
             ademamix: $crate::optim::ademamix::AdemamixConfig = default, "optax.contrib.ademamix", 3, 3, "m1, m2 (slow), v";
             adan: $crate::optim::adan::AdanConfig = default, "optax.adan", 4, 4, "m, v, n, previous gradient";
             novograd: $crate::optim::novograd::NovogradConfig = default, "optax.novograd", 1, 1, "m (+ ν per tensor)";
+            sm3: $crate::optim::sm3::Sm3Config = default, "optax.sm3", 2, 2, "μ; accumulators: vectors n, tensors of rank ≥ 2 the sum of their dimensions";
         }
     };
 }

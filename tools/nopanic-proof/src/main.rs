@@ -40,7 +40,8 @@ use descent_core::schedule::{
 };
 use descent_core::{
     NonFinitePolicy, Optim, Optimizer, Real, UpdateRule, adabelief, adadelta, adafactor, adagrad, adam, adamax,
-    adan, ademamix, adopt, asgd, lamb, lars, lion, muon, nadam, novograd, radam, rmsprop, rprop, sgd, yogi,
+    adan, ademamix, adopt, asgd, lamb, lars, lion, muon, nadam, novograd, radam, rmsprop, rprop, sgd, sm3,
+    yogi,
 };
 use half::{bf16, f16};
 
@@ -204,6 +205,11 @@ fn optimizers<F: Real>() -> u32 {
         + rule::<_, F>(bb(ademamix::AdemamixConfig::default()))
         + rule::<_, F>(bb(adan::AdanConfig::default()))
         + rule::<_, F>(bb(novograd::NovogradConfig::default()))
+        + rule::<_, F>(bb(sm3::Sm3Config::default()))
+        + match sm3::Sm3Config::default().with_shape(&shape) {
+            Ok(c) => rule::<_, F>(bb(c)),
+            Err(_) => 1,
+        }
         + rule::<_, F>(bb(muon::MuonConfig::default().with_shape(4, 6)))
         + adafactor
 }
