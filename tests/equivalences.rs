@@ -367,7 +367,10 @@ fn without_decay(cfg: AnyConfig) -> AnyConfig {
             }
         };
     }
-    no_decay!(Sgd, Adam, Adagrad, Rmsprop, Adamax, Nadam, Radam, Adadelta, Adafactor, Lion, Muon, Lamb, Lars, Ademamix, Adan, Novograd)
+    no_decay!(
+        Sgd, Adam, Adagrad, Rmsprop, Adamax, Nadam, Radam, Adadelta, Adafactor, Lion, Muon, Lamb, Lars,
+        Ademamix, Adan, Novograd
+    )
 }
 
 /// Zero gradients leave parameters where they are, for every optimizer (its defaults, with the

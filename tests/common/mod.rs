@@ -415,12 +415,21 @@ pub fn any_config(name: &'static str) -> BoxedStrategy<AnyConfig> {
         "yogi" => (lr, beta(), beta2(), prop_oneof![Just(1e-3), eps()])
             .prop_map(|(lr, b1, b2, eps)| AnyConfig::Yogi(YogiConfig { lr, betas: (b1, b2), eps }))
             .boxed(),
-        "adabelief" => (lr, beta(), beta2(), eps(), prop_oneof![Just(1e-16), Just(0.0), 1e-16..1e-6f64], any::<bool>())
-            .prop_map(|(lr, b1, b2, eps, eps_root, nesterov)| {
-                AnyConfig::Adabelief(AdabeliefConfig { lr, betas: (b1, b2), eps, eps_root, nesterov })
-            })
-            .boxed(),
-        "adopt" => (lr, beta(), prop_oneof![Just(0.9999), 0.5..0.99999f64], prop_oneof![Just(1e-6), eps()], any::<bool>(), any::<bool>())
+        "adabelief" => {
+            (lr, beta(), beta2(), eps(), prop_oneof![Just(1e-16), Just(0.0), 1e-16..1e-6f64], any::<bool>())
+                .prop_map(|(lr, b1, b2, eps, eps_root, nesterov)| {
+                    AnyConfig::Adabelief(AdabeliefConfig { lr, betas: (b1, b2), eps, eps_root, nesterov })
+                })
+                .boxed()
+        }
+        "adopt" => (
+            lr,
+            beta(),
+            prop_oneof![Just(0.9999), 0.5..0.99999f64],
+            prop_oneof![Just(1e-6), eps()],
+            any::<bool>(),
+            any::<bool>(),
+        )
             .prop_map(|(lr, b1, b2, eps, nesterov, use_clipping)| {
                 AnyConfig::Adopt(AdoptConfig { lr, betas: (b1, b2), eps, nesterov, use_clipping })
             })
@@ -436,7 +445,15 @@ pub fn any_config(name: &'static str) -> BoxedStrategy<AnyConfig> {
             wd(),
         )
             .prop_map(|(lr, b1, b2, b3, alpha, eps, eps_root, weight_decay)| {
-                AnyConfig::Ademamix(AdemamixConfig { lr, betas: (b1, b2), b3, alpha, eps, eps_root, weight_decay })
+                AnyConfig::Ademamix(AdemamixConfig {
+                    lr,
+                    betas: (b1, b2),
+                    b3,
+                    alpha,
+                    eps,
+                    eps_root,
+                    weight_decay,
+                })
             })
             .boxed(),
         "adan" => (

@@ -178,7 +178,8 @@ impl UpdateRule for AdemamixConfig {
             nu[i] = c(1.0 - b2) * (g[i] * g[i]) + c(b2) * nu[i];
             let m1_hat = m1[i] / c(1.0 - pow_step(b1, t));
             let nu_hat = nu[i] / c(1.0 - pow_step(b2, t));
-            let update = (m1_hat + c(self.alpha) * m2[i]) / ((nu_hat + c(self.eps_root)).sqrt() + c(self.eps));
+            let update =
+                (m1_hat + c(self.alpha) * m2[i]) / ((nu_hat + c(self.eps_root)).sqrt() + c(self.eps));
             let update = update + c(self.weight_decay) * p[i];
             p[i] = p[i] + c(-self.lr) * update;
         }
