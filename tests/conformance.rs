@@ -145,4 +145,9 @@ fn optax_zoo_cases_match() {
     assert_eq!(count("adan"), 3);
     assert_eq!(count("novograd"), 3);
     assert_eq!(count("sm3"), 3);
+    // More from the same generator, seed 99 (`gen_optax_zoo.py OUT 99 120`, `zoo_fairness.py
+    // OUT --delete`): 10 cases of each.
+    for name in ["yogi", "adabelief", "adopt", "ademamix", "adan", "novograd", "sm3"] {
+        assert_eq!(check_dir("optax-zoo-seed99", |s| s.optimizer["name"] == name), 10, "{name}");
+    }
 }

@@ -116,49 +116,49 @@ impl<F: Real> Step<F> {
     }
 }
 
-/// The row `r` (of the leading axes, row-major) as indices, one per leading axis, visited with
-/// the running minimum of their accumulators.
+/// The index on every leading axis of row `r` (the rows of the leading axes, row-major: the last
+/// leading axis varies fastest).
 #[inline]
-fn row_min<F: Real>(lead: &[usize], acc: &[F], mut r: usize) -> F {
-    // Axis j's accumulators start at the sum of the lengths before it; the last axis varies
-    // fastest, so the indices come out last axis first.
+fn row_index(lead: &[usize], mut r: usize) -> [usize; crate::layout::MAX_DIMS] {
     let mut idx = [0usize; crate::layout::MAX_DIMS];
-    for (j, &d) in lead.iter().enumerate().rev() {
-        if let Some(slot) = idx.get_mut(j) {
-            *slot = if d == 0 { 0 } else { r % d };
-        }
-        r = if d == 0 { 0 } else { r / d };
+    for (slot, &d) in idx.iter_mut().zip(lead).rev() {
+        *slot = r.checked_rem(d).unwrap_or(0);
+        r = r.checked_div(d).unwrap_or(0);
     }
+    idx
+}
+
+/// Row `r`'s accumulators, one per leading axis (axis j's start after the lengths before it),
+/// with `visit`.
+#[inline]
+fn each_row_accumulator(lead: &[usize], r: usize, mut visit: impl FnMut(usize)) {
+    let idx = row_index(lead, r);
     let mut start = 0usize;
-    let mut m: Option<F> = None;
-    for (j, &d) in lead.iter().enumerate() {
-        let v = acc.get(start + idx.get(j).copied().unwrap_or(0)).copied().unwrap_or(F::ZERO);
-        m = Some(match m {
-            None => v,
-            Some(prev) => min_nan(prev, v),
-        });
+    for (&i, &d) in idx.iter().zip(lead) {
+        visit(start + i);
         start += d;
     }
+}
+
+/// The minimum of row `r`'s leading-axis accumulators, folded axis by axis as optax's reduce.
+#[inline]
+fn row_min<F: Real>(lead: &[usize], acc: &[F], r: usize) -> F {
+    let mut m: Option<F> = None;
+    each_row_accumulator(lead, r, |k| {
+        let v = acc.get(k).copied().unwrap_or(F::ZERO);
+        m = Some(m.map_or(v, |prev| min_nan(prev, v)));
+    });
     m.unwrap_or(F::ZERO)
 }
 
 /// Folds `rmax` into the new maxima of row `r`'s leading-axis accumulators.
 #[inline]
-fn row_max<F: Real>(lead: &[usize], new: &mut [F], mut r: usize, rmax: F) {
-    let mut idx = [0usize; crate::layout::MAX_DIMS];
-    for (j, &d) in lead.iter().enumerate().rev() {
-        if let Some(slot) = idx.get_mut(j) {
-            *slot = if d == 0 { 0 } else { r % d };
-        }
-        r = if d == 0 { 0 } else { r / d };
-    }
-    let mut start = 0usize;
-    for (j, &d) in lead.iter().enumerate() {
-        if let Some(x) = new.get_mut(start + idx.get(j).copied().unwrap_or(0)) {
+fn row_max<F: Real>(lead: &[usize], new: &mut [F], r: usize, rmax: F) {
+    each_row_accumulator(lead, r, |k| {
+        if let Some(x) = new.get_mut(k) {
             *x = x.max_nan(rmax);
         }
-        start += d;
-    }
+    });
 }
 
 impl UpdateRule for Sm3Config {
