@@ -232,9 +232,9 @@ impl UpdateRule for Sm3Config {
             return;
         };
         new.fill(F::ZERO);
-        let lead_len = total - cols;
+        let lead_len = total.saturating_sub(cols);
         let (lead_acc, col_acc) = acc.split_at_mut(lead_len.min(acc.len()));
-        let (lead_new, col_new) = new.split_at_mut(lead_len);
+        let (lead_new, col_new) = new.split_at_mut(lead_len.min(total));
         if cols > 0 {
             let rows = p.chunks_exact_mut(cols).zip(g.chunks_exact(cols)).zip(mu.chunks_exact_mut(cols));
             for (r, ((pr, gr), mr)) in rows.enumerate() {

@@ -276,6 +276,10 @@ fn reduced_state() -> u32 {
         + quant(bb(adamax::AdamaxConfig::default()), near)
         + quant(bb(nadam::NadamConfig::default()), near)
         + quant(bb(radam::RadamConfig::default()), near)
+        + quant(bb(yogi::YogiConfig::default()), near)
+        + quant(bb(adabelief::AdabeliefConfig::default()), stoch)
+        + quant(bb(adopt::AdoptConfig::default()), near)
+        + quant(bb(ademamix::AdemamixConfig::default()), stoch)
         + fail(refused == 0)
 }
 
