@@ -129,34 +129,9 @@ impl UpdateRule for AdanConfig {
     fn state_len(&self, n: usize) -> usize {
         4 * n
     }
-    fn lr(&self) -> f64 {
-        self.lr
-    }
-    fn put_lr(&mut self, lr: f64) {
-        self.lr = lr;
-    }
-    fn momentum(&self) -> Option<f64> {
-        Some(self.betas.0)
-    }
-    fn put_momentum(&mut self, m: f64) -> bool {
-        self.betas.0 = m;
-        true
-    }
+    lr_and_betas_momentum!();
 
-    #[inline(always)]
-    fn kernel<F: Real, const L: usize>(
-        &self,
-        _: &mut (),
-        t: u64,
-        p: &mut [F],
-        g: &[F],
-        state: &mut [F],
-        _: &mut [F],
-    ) {
-        let s = self.scalars::<F>(t);
-        let [m, v, n, prev] = streams!(state, p.len(); 4);
-        crate::lanes::zip4::<F, L>(p, g, m, v, n, prev, |p, g, m, v, n, prev| s.apply(p, g, m, v, n, prev));
-    }
+    elementwise_kernel!(4, zip4; m, v, n, prev);
 
     fn reference<F: Real>(&self, _: &mut (), t: u64, p: &mut [F], g: &[F], state: &mut [F], _: &mut [F]) {
         let len = p.len().min(g.len());

@@ -134,34 +134,9 @@ impl UpdateRule for AdemamixConfig {
     fn state_len(&self, n: usize) -> usize {
         3 * n
     }
-    fn lr(&self) -> f64 {
-        self.lr
-    }
-    fn put_lr(&mut self, lr: f64) {
-        self.lr = lr;
-    }
-    fn momentum(&self) -> Option<f64> {
-        Some(self.betas.0)
-    }
-    fn put_momentum(&mut self, m: f64) -> bool {
-        self.betas.0 = m;
-        true
-    }
+    lr_and_betas_momentum!();
 
-    #[inline(always)]
-    fn kernel<F: Real, const L: usize>(
-        &self,
-        _: &mut (),
-        t: u64,
-        p: &mut [F],
-        g: &[F],
-        state: &mut [F],
-        _: &mut [F],
-    ) {
-        let s = self.scalars::<F>(t);
-        let [m1, m2, v] = streams!(state, p.len(); 3);
-        crate::lanes::zip3::<F, L>(p, g, m1, m2, v, |p, g, m1, m2, v| s.apply(p, g, m1, m2, v));
-    }
+    elementwise_kernel!(3, zip3; m1, m2, v);
 
     fn reference<F: Real>(&self, _: &mut (), t: u64, p: &mut [F], g: &[F], state: &mut [F], _: &mut [F]) {
         let n = p.len().min(g.len());

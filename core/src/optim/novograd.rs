@@ -120,19 +120,7 @@ impl UpdateRule for NovogradConfig {
     fn state_len(&self, n: usize) -> usize {
         n
     }
-    fn lr(&self) -> f64 {
-        self.lr
-    }
-    fn put_lr(&mut self, lr: f64) {
-        self.lr = lr;
-    }
-    fn momentum(&self) -> Option<f64> {
-        Some(self.betas.0)
-    }
-    fn put_momentum(&mut self, m: f64) -> bool {
-        self.betas.0 = m;
-        true
-    }
+    lr_and_betas_momentum!();
 
     fn kernel<F: Real, const L: usize>(
         &self,

@@ -104,34 +104,9 @@ impl UpdateRule for YogiConfig {
     fn init_state<F: Real>(&self, state: &mut [F]) {
         state.fill(F::from_f64(INITIAL_ACCUMULATOR_VALUE));
     }
-    fn lr(&self) -> f64 {
-        self.lr
-    }
-    fn put_lr(&mut self, lr: f64) {
-        self.lr = lr;
-    }
-    fn momentum(&self) -> Option<f64> {
-        Some(self.betas.0)
-    }
-    fn put_momentum(&mut self, m: f64) -> bool {
-        self.betas.0 = m;
-        true
-    }
+    lr_and_betas_momentum!();
 
-    #[inline(always)]
-    fn kernel<F: Real, const L: usize>(
-        &self,
-        _: &mut (),
-        t: u64,
-        p: &mut [F],
-        g: &[F],
-        state: &mut [F],
-        _: &mut [F],
-    ) {
-        let s = self.scalars::<F>(t);
-        let [m, v] = streams!(state, p.len(); 2);
-        crate::lanes::zip2::<F, L>(p, g, m, v, |p, g, m, v| s.apply(p, g, m, v));
-    }
+    elementwise_kernel!(2, zip2; m, v);
 
     fn reference<F: Real>(&self, _: &mut (), t: u64, p: &mut [F], g: &[F], state: &mut [F], _: &mut [F]) {
         let n = p.len().min(g.len());
