@@ -103,14 +103,17 @@ pub const EDGES: [Edge; 30] = [
 /// child with the problem fixed written along each.
 pub fn draw(path: &Path) -> Result<(), PlotError> {
     let e = |x: DrawingAreaErrorKind<std::io::Error>| PlotError(format!("{}: {x}", path.display()));
-    let (w, h) = (2010u32, 760u32);
+    let (w, h) = (2170u32, 760u32);
     let root = SVGBackend::new(path, (w, h)).into_drawing_area();
     root.fill(&WHITE).map_err(e)?;
     let title = TextStyle::from(("sans-serif", 22).into_font()).pos(Pos::new(HPos::Center, VPos::Top));
     root.draw(&Text::new("The optimizer family tree: what each one fixed", (w as i32 / 2, 10), title))
         .map_err(e)?;
     let (box_w, box_h) = (160i32, 42i32);
-    let centre = |n: &Node| (90 + i32::from(n.at.0) * 280, 80 + i32::from(n.at.1) * 88);
+    // The last column (the optax rules) stands further off, so that its edges' labels clear the
+    // labels of Adam's children.
+    let column = |c: u8| 90 + i32::from(c) * 280 + if c >= 6 { 140 } else { 0 };
+    let centre = |n: &Node| (column(n.at.0), 80 + i32::from(n.at.1) * 88);
     let blue = RGBColor(0, 114, 178);
     let label = TextStyle::from(("sans-serif", 13).into_font())
         .color(&RGBColor(90, 60, 0))
@@ -148,6 +151,8 @@ pub fn draw(path: &Path) -> Result<(), PlotError> {
                 3 => (0.58, false),
                 19 => (0.5, true),
                 20 => (0.75, true),
+                // The last column: near the child, clear of the labels of Adam's children.
+                22.. => (0.72, false),
                 _ => (0.5, false),
             };
             let p = (start.0 + (dx * t) as i32, start.1 + (dy * t) as i32);
