@@ -33,7 +33,7 @@ mod common;
 use common::best_of;
 use criterion::{BenchmarkId, Criterion, Throughput, black_box};
 use descent::adam::{AdamConfig, AdamView};
-use descent::lanes::{zip0_as, zip1_as, zip2_as, zip3_as};
+use descent::lanes::{zip0_as, zip1_as, zip2_as, zip3_as, zip4_as};
 use descent::std_ext::dispatch::{self, Kernels};
 use descent::std_ext::registry::{self, DynOptimizer};
 use descent::{NonFinitePolicy, OPTIMIZERS, Optimizer};
@@ -63,7 +63,8 @@ enum RoofLoop {
 fn roof(how: RoofLoop, k: usize, p: &mut [f32], g: &[f32], s: &mut [f32]) {
     let n = p.len();
     let (a, rest) = s.split_at_mut(n.min(s.len()));
-    let (b, c) = rest.split_at_mut(n.min(rest.len()));
+    let (b, rest) = rest.split_at_mut(n.min(rest.len()));
+    let (c, d) = rest.split_at_mut(n.min(rest.len()));
     match (how, k) {
         (RoofLoop::Iter, 0) => p.iter_mut().zip(g).for_each(|(p, g)| *p += g * 1e-3),
         (RoofLoop::Iter, 1) => p.iter_mut().zip(g).zip(a).for_each(|((p, g), a)| {
@@ -75,27 +76,29 @@ fn roof(how: RoofLoop, k: usize, p: &mut [f32], g: &[f32], s: &mut [f32]) {
             *b = *b * 0.999 + g;
             *p += *a * 1e-3;
         }),
-        (RoofLoop::Iter, _) => p.iter_mut().zip(g).zip(a).zip(b).zip(c).for_each(|((((p, g), a), b), c)| {
+        (RoofLoop::Iter, 3) => p.iter_mut().zip(g).zip(a).zip(b).zip(c).for_each(|((((p, g), a), b), c)| {
             *a = *a * 0.9 + g;
             *b = *b * 0.999 + g;
             *c = *c * 0.99 + g;
             *p += *a * 1e-3;
         }),
-        (RoofLoop::Lanes, _) => roof_lanes::<false>(k, p, g, a, b, c),
-        (RoofLoop::Staged, _) => roof_lanes::<true>(k, p, g, a, b, c),
+        (RoofLoop::Iter, _) => {
+            p.iter_mut().zip(g).zip(a).zip(b).zip(c).zip(d).for_each(|(((((p, g), a), b), c), d)| {
+                *a = *a * 0.9 + g;
+                *b = *b * 0.999 + g;
+                *c = *c * 0.99 + g;
+                *d = *d * 0.98 + g;
+                *p += *a * 1e-3;
+            })
+        }
+        (RoofLoop::Lanes, _) => roof_lanes::<false>(k, p, g, [a, b, c, d]),
+        (RoofLoop::Staged, _) => roof_lanes::<true>(k, p, g, [a, b, c, d]),
     }
 }
 
 /// [`roof`]'s lane-skeleton loops, in place or staged (`lanes::zip*_as`).
 #[inline(always)]
-fn roof_lanes<const STAGED: bool>(
-    k: usize,
-    p: &mut [f32],
-    g: &[f32],
-    a: &mut [f32],
-    b: &mut [f32],
-    c: &mut [f32],
-) {
+fn roof_lanes<const STAGED: bool>(k: usize, p: &mut [f32], g: &[f32], [a, b, c, d]: [&mut [f32]; 4]) {
     match k {
         0 => zip0_as::<f32, ROOF_LANES, STAGED>(p, g, |p, g| *p += g * 1e-3),
         1 => zip1_as::<f32, ROOF_LANES, STAGED>(p, g, a, |p, g, a| {
@@ -107,10 +110,17 @@ fn roof_lanes<const STAGED: bool>(
             *b = *b * 0.999 + g;
             *p += *a * 1e-3;
         }),
-        _ => zip3_as::<f32, ROOF_LANES, STAGED>(p, g, a, b, c, |p, g, a, b, c| {
+        3 => zip3_as::<f32, ROOF_LANES, STAGED>(p, g, a, b, c, |p, g, a, b, c| {
             *a = *a * 0.9 + g;
             *b = *b * 0.999 + g;
             *c = *c * 0.99 + g;
+            *p += *a * 1e-3;
+        }),
+        _ => zip4_as::<f32, ROOF_LANES, STAGED>(p, g, a, b, c, d, |p, g, a, b, c, d| {
+            *a = *a * 0.9 + g;
+            *b = *b * 0.999 + g;
+            *c = *c * 0.99 + g;
+            *d = *d * 0.98 + g;
             *p += *a * 1e-3;
         }),
     }

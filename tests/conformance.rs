@@ -169,3 +169,22 @@ fn torch_groups_and_muon_cases_match() {
 fn torch_user_configurations_match() {
     assert_eq!(check_dir("torch-user", |_| true), 7);
 }
+
+/// optax's zoo (`tools/conformance/gen_optax_zoo.py`, seed 17), every tensor one leaf: the cases
+/// of each optimizer descent has.
+#[test]
+fn optax_zoo_cases_match() {
+    let count = |name: &'static str| check_dir("optax-zoo", move |s| s.optimizer["name"] == name);
+    assert_eq!(count("yogi"), 3);
+    assert_eq!(count("adabelief"), 3);
+    assert_eq!(count("adopt"), 3);
+    assert_eq!(count("ademamix"), 3);
+    assert_eq!(count("adan"), 3);
+    assert_eq!(count("novograd"), 3);
+    assert_eq!(count("sm3"), 3);
+    // More from the same generator, seed 99 (`gen_optax_zoo.py OUT 99 120`, `zoo_fairness.py
+    // OUT --delete`): 10 cases of each.
+    for name in ["yogi", "adabelief", "adopt", "ademamix", "adan", "novograd", "sm3"] {
+        assert_eq!(check_dir("optax-zoo-seed99", |s| s.optimizer["name"] == name), 10, "{name}");
+    }
+}

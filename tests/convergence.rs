@@ -16,8 +16,9 @@ const N: usize = 16;
 /// width ~γ; ASGD's λ decay term shifts its fixed point by ~λc/a; AdamW's decay shifts it by
 /// ~λc/a too. SGD runs with momentum 0.5, Lion without decay, Adadelta with γ = 50 (its steps
 /// start at √ε ≈ 1e-3). Muon runs on a 4 × 4 matrix without decay; LAMB and LARS take steps of
-/// a fixed length (γ‖θ‖, γη‖θ‖: their trust ratios), so they end in a band of that width.
-pub const BUDGET: [(&str, f64, usize, f64); 16] = [
+/// a fixed length (γ‖θ‖, γη‖θ‖: their trust ratios), so they end in a band of that width; so does
+/// NovoGrad, whose steps are γ·g/‖g‖ summed by its undamped momentum (about 10γ long).
+pub const BUDGET: [(&str, f64, usize, f64); 23] = [
     ("sgd", 0.3, 60, 1e-6),
     ("adam", 0.1, 250, 1e-3),
     ("adamw", 0.1, 400, 1e-2),
@@ -34,6 +35,13 @@ pub const BUDGET: [(&str, f64, usize, f64); 16] = [
     ("muon", 0.05, 520, 2e-2),
     ("lamb", 0.01, 200, 2e-2),
     ("lars", 5.0, 120, 2e-2),
+    ("yogi", 0.1, 220, 1e-3),
+    ("adabelief", 0.1, 200, 1e-3),
+    ("adopt", 0.1, 250, 1e-3),
+    ("ademamix", 0.1, 150, 1e-3),
+    ("adan", 0.1, 720, 1e-3),
+    ("novograd", 0.01, 200, 2e-2),
+    ("sm3", 0.5, 210, 1e-3),
 ];
 
 fn steps_to_reach<R: UpdateRule>(cfg: R, budget: usize, tol: f64) -> Option<usize> {

@@ -360,17 +360,25 @@ fn without_decay(cfg: AnyConfig) -> AnyConfig {
                     AnyConfig::Asgd(c)
                 }
                 AnyConfig::Rprop(c) => AnyConfig::Rprop(c),
+                AnyConfig::Yogi(c) => AnyConfig::Yogi(c),
+                AnyConfig::Adabelief(c) => AnyConfig::Adabelief(c),
+                AnyConfig::Adopt(c) => AnyConfig::Adopt(c),
+                AnyConfig::Sm3(c) => AnyConfig::Sm3(c),
             }
         };
     }
-    no_decay!(Sgd, Adam, Adagrad, Rmsprop, Adamax, Nadam, Radam, Adadelta, Adafactor, Lion, Muon, Lamb, Lars)
+    no_decay!(
+        Sgd, Adam, Adagrad, Rmsprop, Adamax, Nadam, Radam, Adadelta, Adafactor, Lion, Muon, Lamb, Lars,
+        Ademamix, Adan, Novograd
+    )
 }
 
 /// Zero gradients leave parameters where they are, for every optimizer (its defaults, with the
 /// decay of θ turned off: Lion's and AdamW's default weight decay, ASGD's λ), in f32 and f64.
+/// Yogi is the exception: its first moment starts at 1e-6 (optax's), so it moves on its own.
 #[test]
 fn zero_gradients_leave_parameters_unchanged() {
-    for name in common::ALL {
+    for name in common::ALL.into_iter().filter(|&n| n != "yogi") {
         let cfg = without_decay(shaped(AnyConfig::default_for(name, 9), 9, 1));
         let p0 = values(3, 9, 1.0);
         let zeros = vec![vec![0.0; 9]; 4];

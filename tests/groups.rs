@@ -147,6 +147,13 @@ proptest! {
             }
             (AnyConfig::Lamb(a), AnyConfig::Lamb(b)) => grouped_equals_per_tensor::<_, f64>([a, b], &shapes, frozen, 4, seeds),
             (AnyConfig::Lars(a), AnyConfig::Lars(b)) => grouped_equals_per_tensor::<_, f32>([a, b], &shapes, frozen, 4, seeds),
+            (AnyConfig::Yogi(a), AnyConfig::Yogi(b)) => grouped_equals_per_tensor::<_, f64>([a, b], &shapes, frozen, 4, seeds),
+            (AnyConfig::Adabelief(a), AnyConfig::Adabelief(b)) => grouped_equals_per_tensor::<_, f32>([a, b], &shapes, frozen, 4, seeds),
+            (AnyConfig::Adopt(a), AnyConfig::Adopt(b)) => grouped_equals_per_tensor::<_, f64>([a, b], &shapes, frozen, 4, seeds),
+            (AnyConfig::Ademamix(a), AnyConfig::Ademamix(b)) => grouped_equals_per_tensor::<_, f32>([a, b], &shapes, frozen, 4, seeds),
+            (AnyConfig::Adan(a), AnyConfig::Adan(b)) => grouped_equals_per_tensor::<_, f64>([a, b], &shapes, frozen, 4, seeds),
+            (AnyConfig::Novograd(a), AnyConfig::Novograd(b)) => grouped_equals_per_tensor::<_, f32>([a, b], &shapes, frozen, 4, seeds),
+            (AnyConfig::Sm3(a), AnyConfig::Sm3(b)) => grouped_equals_per_tensor::<_, f64>([a, b], &shapes, frozen, 4, seeds),
             _ => unreachable!(),
         };
         prop_assert!(r.is_ok(), "{}", r.unwrap_err());

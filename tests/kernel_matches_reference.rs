@@ -42,7 +42,7 @@ fn check<R: UpdateRule, F: Real, const L: usize>(
     let mut pb = pa.clone();
     let mut moved = vec![0.0f64; n];
     // Rules with per-tensor reductions (norms, RMS) sum in lane-blocked order in the kernel.
-    let adafactor = matches!(R::NAME, "adafactor" | "lamb" | "lars");
+    let adafactor = matches!(R::NAME, "adafactor" | "lamb" | "lars" | "novograd");
     for g in grads {
         let g: Vec<F> = g.iter().map(|&x| F::from_f64(x)).collect();
         if production {
@@ -102,6 +102,7 @@ fn case(name: &'static str) -> impl Strategy<Value = (AnyConfig, Vec<f64>, Vec<V
             let cfg = shaped(cfg, n, kind);
             let n = match cfg {
                 AnyConfig::Adafactor(c) => c.shape.dims().iter().product(),
+                AnyConfig::Sm3(c) => c.shape.dims().iter().product(),
                 _ => n,
             };
             let p0 = values(seed, n, 1.0);
@@ -139,6 +140,13 @@ kernel_tests! {
     muon_kernel_matches_reference_bitwise => "muon",
     lamb_kernel_matches_reference_within_bound => "lamb",
     lars_kernel_matches_reference_within_bound => "lars",
+    yogi_kernel_matches_reference_bitwise => "yogi",
+    adabelief_kernel_matches_reference_bitwise => "adabelief",
+    adopt_kernel_matches_reference_bitwise => "adopt",
+    ademamix_kernel_matches_reference_bitwise => "ademamix",
+    adan_kernel_matches_reference_bitwise => "adan",
+    novograd_kernel_matches_reference_within_bound => "novograd",
+    sm3_kernel_matches_reference_bitwise => "sm3",
 }
 
 /// Every length 0..=1000 (every tail of every lane width), production kernel against reference,

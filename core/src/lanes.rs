@@ -8,7 +8,7 @@
 //! is what the property tests check against each optimizer's scalar reference.
 //!
 //! There is one entry point per number of state streams: [`zip0`] (parameters and gradients only)
-//! to [`zip3`], each in two flavours of the same skeleton: in place, and staged ([`zip2_staged`]:
+//! to [`zip4`], each in two flavours of the same skeleton: in place, and staged ([`zip2_staged`]:
 //! each chunk loaded, updated in registers, stored back), which optimizers choose by measuring
 //! (`zip2_as::<F, L, STAGED>` takes the choice as a constant).
 //! Callers check that all streams have the same length; the skeleton itself never panics (it zips,
@@ -89,6 +89,7 @@ macro_rules! zip_skeleton {
     (@pat $p:ident, $g:ident; $a:ident) => { (($p, $g), $a) };
     (@pat $p:ident, $g:ident; $a:ident, $b:ident) => { ((($p, $g), $a), $b) };
     (@pat $p:ident, $g:ident; $a:ident, $b:ident, $c:ident) => { (((($p, $g), $a), $b), $c) };
+    (@pat $p:ident, $g:ident; $a:ident, $b:ident, $c:ident, $d:ident) => { ((((($p, $g), $a), $b), $c), $d) };
 }
 
 zip_skeleton!(
@@ -106,6 +107,11 @@ zip_skeleton!(
 zip_skeleton!(
     /// Applies `rule(p, g, a, b, c)` to every element: rules with three state streams.
     zip3, zip3_staged, zip3_as; a, b, c
+);
+zip_skeleton!(
+    /// Applies `rule(p, g, a, b, c, d)` to every element: rules with four state streams (Adan's
+    /// m, v, n and previous gradient).
+    zip4, zip4_staged, zip4_as; a, b, c, d
 );
 
 /// For rules measured faster staged (Adam): stage on x86-64 and AArch64, where it was measured;

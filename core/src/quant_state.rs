@@ -82,8 +82,11 @@
 
 use core::marker::PhantomData;
 
+use crate::adabelief::AdabeliefConfig;
 use crate::adam::AdamConfig;
 use crate::adamax::AdamaxConfig;
+use crate::ademamix::AdemamixConfig;
+use crate::adopt::AdoptConfig;
 use crate::error::Error;
 use crate::half_state::{read_rounding, write_rounding};
 use crate::nadam::NadamConfig;
@@ -94,6 +97,7 @@ use crate::optim::{
 use crate::persist::{Header, Kind, Persist, Writer};
 use crate::radam::RadamConfig;
 use crate::sgd::SgdConfig;
+use crate::yogi::YogiConfig;
 
 pub use crate::half_state::{Rounding, SplitMix64};
 
@@ -315,7 +319,8 @@ impl QuantRule for SgdConfig {
 }
 
 /// Rules whose first stream is a first moment m and whose others are denominators: Adam's v and
-/// (AMSGrad) max v, Adamax's infinity norm u, NAdam's and RAdam's v.
+/// (AMSGrad) max v, Adamax's infinity norm u, NAdam's, RAdam's, Yogi's and ADOPT's v, AdaBelief's
+/// s.
 macro_rules! first_moment_then_denominators {
     ($($rule:ty),*) => {$(
         impl QuantRule for $rule {
@@ -326,7 +331,22 @@ macro_rules! first_moment_then_denominators {
     )*};
 }
 
-first_moment_then_denominators!(AdamConfig, AdamaxConfig, NadamConfig, RadamConfig);
+first_moment_then_denominators!(
+    AdamConfig,
+    AdamaxConfig,
+    NadamConfig,
+    RadamConfig,
+    YogiConfig,
+    AdabeliefConfig,
+    AdoptConfig
+);
+
+/// AdEMAMix: the fast and the slow momentum, then v.
+impl QuantRule for AdemamixConfig {
+    fn stream_code(&self, stream: usize) -> StreamCode {
+        if stream < 2 { StreamCode::Signed } else { StreamCode::Denominator }
+    }
+}
 
 /// An optimizer whose state is stored in 8 bits per value: configuration `R`, code storage `C`
 /// (`state_len` bytes), scale storage `S` (one `f32` per stream and block of `BLOCK` parameters).

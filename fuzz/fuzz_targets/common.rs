@@ -3,21 +3,28 @@
 //! changed nothing.
 
 use arbitrary::{Result, Unstructured};
+use descent_core::adabelief::AdabeliefConfig;
 use descent_core::adadelta::AdadeltaConfig;
 use descent_core::adafactor::AdafactorConfig;
 use descent_core::adagrad::AdagradConfig;
 use descent_core::adam::AdamConfig;
 use descent_core::adamax::AdamaxConfig;
+use descent_core::adan::AdanConfig;
+use descent_core::ademamix::AdemamixConfig;
+use descent_core::adopt::AdoptConfig;
 use descent_core::asgd::AsgdConfig;
 use descent_core::lamb::LambConfig;
 use descent_core::lars::LarsConfig;
 use descent_core::lion::LionConfig;
 use descent_core::muon::{AdjustLr, MuonConfig};
 use descent_core::nadam::NadamConfig;
+use descent_core::novograd::NovogradConfig;
 use descent_core::radam::RadamConfig;
 use descent_core::rmsprop::RmspropConfig;
 use descent_core::rprop::RpropConfig;
 use descent_core::sgd::SgdConfig;
+use descent_core::sm3::Sm3Config;
+use descent_core::yogi::YogiConfig;
 use descent_core::{NonFinitePolicy, Optim, Optimizer, Real, UpdateRule};
 
 /// A float that is often ordinary and sometimes anything (NaN, ±∞, negative, huge).
@@ -328,6 +335,40 @@ pub fn any_optimizer(u: &mut Unstructured<'_>) -> Result<()> {
             mask: u.arbitrary()?
         }),
         "lars" => go!(h.lars(u)?),
+        "yogi" => go!(YogiConfig { lr, betas: b, eps }),
+        "adabelief" => {
+            go!(AdabeliefConfig { lr, betas: b, eps, eps_root: hyper(u, 0.0, 1e-6)?, nesterov: u.arbitrary()? })
+        }
+        "adopt" => go!(AdoptConfig { lr, betas: b, eps, nesterov: u.arbitrary()?, use_clipping: u.arbitrary()? }),
+        "ademamix" => go!(AdemamixConfig {
+            lr,
+            betas: b,
+            b3: hyper(u, 0.0, 1.0)?,
+            alpha: hyper(u, 0.0, 10.0)?,
+            eps,
+            eps_root: hyper(u, 0.0, 1e-4)?,
+            weight_decay: wd
+        }),
+        "adan" => go!(AdanConfig {
+            lr,
+            betas: b,
+            b3: hyper(u, 0.0, 1.0)?,
+            eps,
+            eps_root: hyper(u, 0.0, 1e-4)?,
+            weight_decay: wd
+        }),
+        "novograd" => go!(NovogradConfig { lr, betas: b, eps, eps_root: hyper(u, 0.0, 1e-4)?, weight_decay: wd }),
+        "sm3" => {
+            let dims = u.int_in_range(0usize..=3)?;
+            let mut shape = Vec::new();
+            for _ in 0..dims {
+                shape.push(u.int_in_range(0usize..=7)?);
+            }
+            match (Sm3Config { lr, momentum: b.0, ..Sm3Config::default() }).with_shape(&shape) {
+                Ok(cfg) => go!(cfg),
+                Err(_) => Ok(()),
+            }
+        }
         other => panic!("fuzz/fuzz_targets/common.rs has no configuration for optimizer {other}"),
     }
 }
@@ -387,6 +428,13 @@ pub fn each_optimizer<F: Real>(only: Option<usize>, seed: &[u8], mut f: impl FnM
             "muon" => go!(MuonConfig::default().with_shape(2, 3)),
             "lamb" => go!(LambConfig { weight_decay: wd, ..LambConfig::default() }),
             "lars" => go!(LarsConfig { weight_decay: wd, nesterov: true, ..LarsConfig::default() }),
+            "yogi" => go!(YogiConfig::default()),
+            "adabelief" => go!(AdabeliefConfig { nesterov: true, ..AdabeliefConfig::default() }),
+            "adopt" => go!(AdoptConfig { nesterov: true, ..AdoptConfig::default() }),
+            "ademamix" => go!(AdemamixConfig { weight_decay: wd, ..AdemamixConfig::default() }),
+            "adan" => go!(AdanConfig { weight_decay: wd, ..AdanConfig::default() }),
+            "novograd" => go!(NovogradConfig { weight_decay: wd, ..NovogradConfig::default() }),
+            "sm3" => go!(Sm3Config::default().with_shape(&[2, 3]).expect("a valid shape")),
             other => panic!("fuzz/fuzz_targets/common.rs has no configuration for optimizer {other}"),
         }
     }

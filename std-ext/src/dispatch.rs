@@ -365,6 +365,15 @@ mod tests {
             json!({"name": "muon", "nesterov": false, "adjust_lr_fn": "match_rms_adamw"}),
             json!({"name": "lamb", "weight_decay": 1e-2}),
             json!({"name": "lars", "nesterov": true, "weight_decay": 1e-3}),
+            json!({"name": "yogi"}),
+            json!({"name": "adabelief", "nesterov": true}),
+            json!({"name": "adopt", "nesterov": true}),
+            json!({"name": "adopt", "use_clipping": false, "eps": 1e-3}),
+            json!({"name": "ademamix", "weight_decay": 1e-2, "b3": 0.99}),
+            json!({"name": "adan", "weight_decay": 1e-2}),
+            json!({"name": "novograd", "weight_decay": 1e-2}),
+            json!({"name": "sm3"}),
+            json!({"name": "sm3", "momentum": 0.0}),
         ]
     }
 

@@ -4,21 +4,28 @@
 //! `state_len_matches_the_registry_table` in `tests/state_and_errors.rs`).
 #![allow(dead_code)]
 
+use descent::adabelief::AdabeliefConfig;
 use descent::adadelta::AdadeltaConfig;
 use descent::adafactor::AdafactorConfig;
 use descent::adagrad::AdagradConfig;
 use descent::adam::AdamConfig;
 use descent::adamax::AdamaxConfig;
+use descent::adan::AdanConfig;
+use descent::ademamix::AdemamixConfig;
+use descent::adopt::AdoptConfig;
 use descent::asgd::AsgdConfig;
 use descent::lamb::LambConfig;
 use descent::lars::LarsConfig;
 use descent::lion::LionConfig;
 use descent::muon::{AdjustLr, MuonConfig};
 use descent::nadam::NadamConfig;
+use descent::novograd::NovogradConfig;
 use descent::radam::RadamConfig;
 use descent::rmsprop::RmspropConfig;
 use descent::rprop::RpropConfig;
 use descent::sgd::SgdConfig;
+use descent::sm3::Sm3Config;
+use descent::yogi::YogiConfig;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed};
 
@@ -58,6 +65,13 @@ pub enum AnyConfig {
     Muon(MuonConfig),
     Lamb(LambConfig),
     Lars(LarsConfig),
+    Yogi(YogiConfig),
+    Adabelief(AdabeliefConfig),
+    Adopt(AdoptConfig),
+    Ademamix(AdemamixConfig),
+    Adan(AdanConfig),
+    Novograd(NovogradConfig),
+    Sm3(Sm3Config),
 }
 
 /// Runs `$body` with `$c` bound to the concrete configuration inside `$any`.
@@ -80,6 +94,13 @@ macro_rules! with_config {
             $crate::common::AnyConfig::Muon($c) => $body,
             $crate::common::AnyConfig::Lamb($c) => $body,
             $crate::common::AnyConfig::Lars($c) => $body,
+            $crate::common::AnyConfig::Yogi($c) => $body,
+            $crate::common::AnyConfig::Adabelief($c) => $body,
+            $crate::common::AnyConfig::Adopt($c) => $body,
+            $crate::common::AnyConfig::Ademamix($c) => $body,
+            $crate::common::AnyConfig::Adan($c) => $body,
+            $crate::common::AnyConfig::Novograd($c) => $body,
+            $crate::common::AnyConfig::Sm3($c) => $body,
         }
     };
 }
@@ -104,6 +125,13 @@ impl AnyConfig {
             "muon" => shaped(AnyConfig::Muon(MuonConfig::default()), n, 1),
             "lamb" => AnyConfig::Lamb(LambConfig::default()),
             "lars" => AnyConfig::Lars(LarsConfig::default()),
+            "yogi" => AnyConfig::Yogi(YogiConfig::default()),
+            "adabelief" => AnyConfig::Adabelief(AdabeliefConfig::default()),
+            "adopt" => AnyConfig::Adopt(AdoptConfig::default()),
+            "ademamix" => AnyConfig::Ademamix(AdemamixConfig::default()),
+            "adan" => AnyConfig::Adan(AdanConfig::default()),
+            "novograd" => AnyConfig::Novograd(NovogradConfig::default()),
+            "sm3" => AnyConfig::Sm3(Sm3Config::default()),
             other => panic!("unknown optimizer {other}"),
         }
     }
@@ -384,6 +412,78 @@ pub fn any_config(name: &'static str) -> BoxedStrategy<AnyConfig> {
                 },
             )
             .boxed(),
+        "yogi" => (lr, beta(), beta2(), prop_oneof![Just(1e-3), eps()])
+            .prop_map(|(lr, b1, b2, eps)| AnyConfig::Yogi(YogiConfig { lr, betas: (b1, b2), eps }))
+            .boxed(),
+        "adabelief" => {
+            (lr, beta(), beta2(), eps(), prop_oneof![Just(1e-16), Just(0.0), 1e-16..1e-6f64], any::<bool>())
+                .prop_map(|(lr, b1, b2, eps, eps_root, nesterov)| {
+                    AnyConfig::Adabelief(AdabeliefConfig { lr, betas: (b1, b2), eps, eps_root, nesterov })
+                })
+                .boxed()
+        }
+        "adopt" => (
+            lr,
+            beta(),
+            prop_oneof![Just(0.9999), 0.5..0.99999f64],
+            prop_oneof![Just(1e-6), eps()],
+            any::<bool>(),
+            any::<bool>(),
+        )
+            .prop_map(|(lr, b1, b2, eps, nesterov, use_clipping)| {
+                AnyConfig::Adopt(AdoptConfig { lr, betas: (b1, b2), eps, nesterov, use_clipping })
+            })
+            .boxed(),
+        "ademamix" => (
+            lr,
+            beta(),
+            beta2(),
+            prop_oneof![Just(0.9999), 0.5..0.99999f64],
+            prop_oneof![Just(5.0), 0.0..10.0f64],
+            eps(),
+            prop_oneof![Just(0.0), 1e-10..1e-4f64],
+            wd(),
+        )
+            .prop_map(|(lr, b1, b2, b3, alpha, eps, eps_root, weight_decay)| {
+                AnyConfig::Ademamix(AdemamixConfig {
+                    lr,
+                    betas: (b1, b2),
+                    b3,
+                    alpha,
+                    eps,
+                    eps_root,
+                    weight_decay,
+                })
+            })
+            .boxed(),
+        "adan" => (
+            lr,
+            prop_oneof![Just(0.98), 0.0..0.999f64],
+            prop_oneof![Just(0.92), 0.0..0.999f64],
+            prop_oneof![Just(0.99), 0.5..0.9999f64],
+            eps(),
+            prop_oneof![Just(1e-8), Just(0.0), 1e-10..1e-4f64],
+            wd(),
+        )
+            .prop_map(|(lr, b1, b2, b3, eps, eps_root, weight_decay)| {
+                AnyConfig::Adan(AdanConfig { lr, betas: (b1, b2), b3, eps, eps_root, weight_decay })
+            })
+            .boxed(),
+        "novograd" => (
+            lr,
+            beta(),
+            prop_oneof![Just(0.25), 0.0..0.999f64],
+            prop_oneof![Just(1e-6), eps()],
+            prop_oneof![Just(0.0), 1e-10..1e-4f64],
+            wd(),
+        )
+            .prop_map(|(lr, b1, b2, eps, eps_root, weight_decay)| {
+                AnyConfig::Novograd(NovogradConfig { lr, betas: (b1, b2), eps, eps_root, weight_decay })
+            })
+            .boxed(),
+        "sm3" => (lr, prop_oneof![Just(0.9), Just(0.0), 0.0..0.99f64])
+            .prop_map(|(lr, momentum)| AnyConfig::Sm3(Sm3Config { lr, momentum, ..Sm3Config::default() }))
+            .boxed(),
         other => panic!("unknown optimizer {other}"),
     }
 }
@@ -421,6 +521,7 @@ pub fn matrix_shape(n: usize) -> (usize, usize) {
 pub fn shaped(cfg: AnyConfig, n: usize, kind: u8) -> AnyConfig {
     match cfg {
         AnyConfig::Adafactor(c) => AnyConfig::Adafactor(c.with_shape(&adafactor_shape(n, kind)).unwrap()),
+        AnyConfig::Sm3(c) => AnyConfig::Sm3(c.with_shape(&adafactor_shape(n, kind)).unwrap()),
         AnyConfig::Muon(c) => {
             let (r, cols) = matrix_shape(n);
             // Rows and columns either way round: Muon transposes tall matrices.

@@ -24,11 +24,58 @@ macro_rules! streams {
     };
 }
 
+/// The lane kernel of an elementwise rule whose per-step scalars come from `self.scalars::<F>(t)`
+/// and whose per-element update is their `apply(p, g, streams…)`: `K` state streams named
+/// `$s…`, zipped by `crate::lanes::$zip`. Expanded inside `impl UpdateRule for …`.
+macro_rules! elementwise_kernel {
+    ($k:literal, $zip:ident; $($s:ident),+) => {
+        #[inline(always)]
+        fn kernel<F: Real, const L: usize>(
+            &self,
+            _: &mut (),
+            t: u64,
+            p: &mut [F],
+            g: &[F],
+            state: &mut [F],
+            _: &mut [F],
+        ) {
+            let step = self.scalars::<F>(t);
+            let [$($s),+] = streams!(state, p.len(); $k);
+            crate::lanes::$zip::<F, L>(p, g, $($s,)+ |p, g, $($s),+| step.apply(p, g, $($s),+));
+        }
+    };
+}
+
+/// The [`UpdateRule`] methods of a configuration with fields `lr` and `betas` whose cyclable
+/// momentum is `betas.0` (the Adam family of optax's rules): `lr`, `put_lr`, `momentum`,
+/// `put_momentum`. Expanded inside `impl UpdateRule for …`.
+macro_rules! lr_and_betas_momentum {
+    () => {
+        fn lr(&self) -> f64 {
+            self.lr
+        }
+        fn put_lr(&mut self, lr: f64) {
+            self.lr = lr;
+        }
+        fn momentum(&self) -> Option<f64> {
+            Some(self.betas.0)
+        }
+        fn put_momentum(&mut self, m: f64) -> bool {
+            self.betas.0 = m;
+            true
+        }
+    };
+}
+
+pub mod adabelief;
 pub mod adadelta;
 pub mod adafactor;
 pub mod adagrad;
 pub mod adam;
 pub mod adamax;
+pub mod adan;
+pub mod ademamix;
+pub mod adopt;
 pub mod asgd;
 pub mod averaged;
 pub mod fields;
@@ -39,6 +86,7 @@ pub mod lion;
 pub mod lookahead;
 pub mod muon;
 pub mod nadam;
+pub mod novograd;
 pub mod ops;
 pub mod pair;
 pub mod radam;
@@ -47,6 +95,8 @@ pub mod rmsprop;
 pub mod rprop;
 pub mod sam;
 pub mod sgd;
+pub mod sm3;
+pub mod yogi;
 
 /// What to do when a gradient holds NaN or ±∞. Chosen at construction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -32,6 +32,13 @@ macro_rules! for_each_rule {
             muon: $crate::optim::muon::MuonConfig = default, "torch.optim.Muon", 1, 1, "momentum buffer (2-D tensors; scratch 2·R·C + 2·min(R, C)² per step, not saved)";
             lamb: $crate::optim::lamb::LambConfig = default, "optax.lamb", 2, 2, "m, v (trust ratio per tensor)";
             lars: $crate::optim::lars::LarsConfig = default, "optax.lars", 1, 1, "momentum trace (trust ratio per tensor)";
+            yogi: $crate::optim::yogi::YogiConfig = default, "optax.yogi", 2, 2, "m, v (both start at 1e-6)";
+            adabelief: $crate::optim::adabelief::AdabeliefConfig = default, "optax.adabelief", 2, 2, "m, s";
+            adopt: $crate::optim::adopt::AdoptConfig = default, "optax.contrib.adopt", 2, 2, "m, v";
+            ademamix: $crate::optim::ademamix::AdemamixConfig = default, "optax.contrib.ademamix", 3, 3, "m1, m2 (slow), v";
+            adan: $crate::optim::adan::AdanConfig = default, "optax.adan", 4, 4, "m, v, n, previous gradient";
+            novograd: $crate::optim::novograd::NovogradConfig = default, "optax.novograd", 1, 1, "m (+ ν per tensor)";
+            sm3: $crate::optim::sm3::Sm3Config = default, "optax.sm3", 2, 2, "μ; accumulators: vectors n, tensors of rank ≥ 2 the sum of their dimensions";
         }
     };
 }

@@ -33,7 +33,7 @@ pub struct Edge {
 }
 
 /// The methods.
-pub const NODES: [Node; 22] = [
+pub const NODES: [Node; 29] = [
     Node { label: "gradient descent", year: 1847, descent: None, at: (0, 4) },
     Node { label: "SGD", year: 1951, descent: Some("sgd"), at: (1, 3) },
     Node { label: "Rprop", year: 1993, descent: Some("rprop"), at: (1, 6) },
@@ -56,10 +56,17 @@ pub const NODES: [Node; 22] = [
     Node { label: "LARS", year: 2017, descent: Some("lars"), at: (4, 0) },
     Node { label: "Muon", year: 2024, descent: Some("muon"), at: (4, 1) },
     Node { label: "LAMB", year: 2020, descent: Some("lamb"), at: (5, 7) },
+    Node { label: "Adan", year: 2022, descent: Some("adan"), at: (6, 0) },
+    Node { label: "Yogi", year: 2018, descent: Some("yogi"), at: (6, 1) },
+    Node { label: "ADOPT", year: 2024, descent: Some("adopt"), at: (6, 2) },
+    Node { label: "AdEMAMix", year: 2024, descent: Some("ademamix"), at: (6, 3) },
+    Node { label: "AdaBelief", year: 2020, descent: Some("adabelief"), at: (6, 4) },
+    Node { label: "SM3", year: 2019, descent: Some("sm3"), at: (6, 5) },
+    Node { label: "NovoGrad", year: 2019, descent: Some("novograd"), at: (6, 7) },
 ];
 
 /// The edges, each labelled with the problem the child fixed.
-pub const EDGES: [Edge; 23] = [
+pub const EDGES: [Edge; 30] = [
     Edge { from: 0, to: 1, fixed: "a full gradient costs\nall N examples" },
     Edge { from: 0, to: 2, fixed: "one step size, but\ngradient scales vary" },
     Edge { from: 0, to: 3, fixed: "how far to step:\nuse the curvature" },
@@ -83,20 +90,30 @@ pub const EDGES: [Edge; 23] = [
     Edge { from: 4, to: 19, fixed: "large batches: one rate\nfor layers of all scales" },
     Edge { from: 4, to: 20, fixed: "update dominated by\na few directions" },
     Edge { from: 11, to: 21, fixed: "large batches: trust\nratio per layer" },
+    Edge { from: 13, to: 22, fixed: "Nesterov from gradient\ndifferences" },
+    Edge { from: 14, to: 23, fixed: "v only grows:\nadditive v" },
+    Edge { from: 14, to: 24, fixed: "β2 must suit the\nproblem: v before g" },
+    Edge { from: 15, to: 25, fixed: "one EMA forgets\nold gradients" },
+    Edge { from: 11, to: 26, fixed: "large steps where\ngradients disagree" },
+    Edge { from: 17, to: 27, fixed: "matrices only,\nno regret bound" },
+    Edge { from: 21, to: 28, fixed: "v per weight:\nnorms per layer" },
 ];
 
 /// Draws the tree as SVG: boxes for the methods (descent's own in blue), arrows from parent to
 /// child with the problem fixed written along each.
 pub fn draw(path: &Path) -> Result<(), PlotError> {
     let e = |x: DrawingAreaErrorKind<std::io::Error>| PlotError(format!("{}: {x}", path.display()));
-    let (w, h) = (1720u32, 760u32);
+    let (w, h) = (2170u32, 760u32);
     let root = SVGBackend::new(path, (w, h)).into_drawing_area();
     root.fill(&WHITE).map_err(e)?;
     let title = TextStyle::from(("sans-serif", 22).into_font()).pos(Pos::new(HPos::Center, VPos::Top));
     root.draw(&Text::new("The optimizer family tree: what each one fixed", (w as i32 / 2, 10), title))
         .map_err(e)?;
     let (box_w, box_h) = (160i32, 42i32);
-    let centre = |n: &Node| (90 + i32::from(n.at.0) * 280, 80 + i32::from(n.at.1) * 88);
+    // The last column (the optax rules) stands further off, so that its edges' labels clear the
+    // labels of Adam's children.
+    let column = |c: u8| 90 + i32::from(c) * 280 + if c >= 6 { 140 } else { 0 };
+    let centre = |n: &Node| (column(n.at.0), 80 + i32::from(n.at.1) * 88);
     let blue = RGBColor(0, 114, 178);
     let label = TextStyle::from(("sans-serif", 13).into_font())
         .color(&RGBColor(90, 60, 0))
@@ -134,6 +151,8 @@ pub fn draw(path: &Path) -> Result<(), PlotError> {
                 3 => (0.58, false),
                 19 => (0.5, true),
                 20 => (0.75, true),
+                // The last column: near the child, clear of the labels of Adam's children.
+                22.. => (0.72, false),
                 _ => (0.5, false),
             };
             let p = (start.0 + (dx * t) as i32, start.1 + (dy * t) as i32);

@@ -43,8 +43,9 @@ use descent_core::schedule::{
     ThresholdMode, WarmupCosine,
 };
 use descent_core::{
-    NonFinitePolicy, Optim, Optimizer, Real, UpdateRule, adadelta, adafactor, adagrad, adam, adamax, asgd,
-    lamb, lars, lion, muon, nadam, radam, rmsprop, rprop, sgd,
+    NonFinitePolicy, Optim, Optimizer, Real, UpdateRule, adabelief, adadelta, adafactor, adagrad, adam, adamax,
+    adan, ademamix, adopt, asgd, lamb, lars, lion, muon, nadam, novograd, radam, rmsprop, rprop, sgd, sm3,
+    yogi,
 };
 use half::{bf16, f16};
 
@@ -202,6 +203,17 @@ fn optimizers<F: Real>() -> u32 {
         + rule::<_, F>(bb(lion::LionConfig::default()))
         + rule::<_, F>(bb(lamb::LambConfig::default()))
         + rule::<_, F>(bb(lars::LarsConfig::default()))
+        + rule::<_, F>(bb(yogi::YogiConfig::default()))
+        + rule::<_, F>(bb(adabelief::AdabeliefConfig { nesterov: true, ..Default::default() }))
+        + rule::<_, F>(bb(adopt::AdoptConfig { nesterov: true, ..Default::default() }))
+        + rule::<_, F>(bb(ademamix::AdemamixConfig::default()))
+        + rule::<_, F>(bb(adan::AdanConfig::default()))
+        + rule::<_, F>(bb(novograd::NovogradConfig::default()))
+        + rule::<_, F>(bb(sm3::Sm3Config::default()))
+        + match sm3::Sm3Config::default().with_shape(&shape) {
+            Ok(c) => rule::<_, F>(bb(c)),
+            Err(_) => 1,
+        }
         + rule::<_, F>(bb(muon::MuonConfig::default().with_shape(4, 6)))
         + adafactor
 }
@@ -258,12 +270,20 @@ fn reduced_state() -> u32 {
         + half::<_, bf16>(bb(asgd::AsgdConfig::default()), near)
         + half::<_, bf16>(bb(rprop::RpropConfig::default()), near)
         + half::<_, bf16>(bb(lion::LionConfig::default()), near)
+        + half::<_, bf16>(bb(yogi::YogiConfig::default()), near)
+        + half::<_, f16>(bb(adabelief::AdabeliefConfig::default()), stoch)
+        + half::<_, bf16>(bb(adopt::AdoptConfig::default()), near)
+        + half::<_, bf16>(bb(ademamix::AdemamixConfig::default()), stoch)
         + quant(bb(adam::AdamConfig::default()), near)
         + quant(bb(adam::AdamConfig { amsgrad: true, ..Default::default() }), stoch)
         + quant(bb(sgd::SgdConfig { momentum: 0.9, ..Default::default() }), stoch)
         + quant(bb(adamax::AdamaxConfig::default()), near)
         + quant(bb(nadam::NadamConfig::default()), near)
         + quant(bb(radam::RadamConfig::default()), near)
+        + quant(bb(yogi::YogiConfig::default()), near)
+        + quant(bb(adabelief::AdabeliefConfig::default()), stoch)
+        + quant(bb(adopt::AdoptConfig::default()), near)
+        + quant(bb(ademamix::AdemamixConfig::default()), stoch)
         + fail(refused == 0)
 }
 
