@@ -44,7 +44,7 @@ pub const TRAILER_LEN: usize = 4;
 /// | `0x61` | Lookahead around an optimizer ([`crate::optim::lookahead`]; the inner optimizer's saved bytes follow) |
 /// | `0x62` | an average of the parameters, SWA or EMA ([`crate::optim::averaged`]) |
 /// | `0x63` | SAM around an optimizer ([`crate::optim::sam`]; the outer optimizer's saved bytes follow) |
-/// | `0x81` | `ReduceLROnPlateau` ([`crate::schedule::Plateau`]) |
+/// | `0x81` | `ReduceLROnPlateau` ([`crate::schedule::ReduceLrOnPlateau`]) |
 /// | `0x82` | `SequentialLR` ([`crate::schedule::Sequential`]) |
 /// | `0x83` | a schedule driver over one group ([`crate::schedule::Driver`]) |
 /// | `0x84` | a schedule driver over several groups |
