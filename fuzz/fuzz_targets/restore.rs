@@ -16,7 +16,7 @@ use descent_core::schedule::{
     AnySchedule, CosineAnnealingLr, Driver, LinearLr, MultiStepLr, PlateauMode, ReduceLrOnPlateau, Schedule,
     Segment, Sequential, ThresholdMode,
 };
-use descent_core::sgd::{Sgd, SgdConfig};
+use descent_core::sgd::{SgdConfig, SgdMomentum};
 use libfuzzer_sys::fuzz_target;
 
 #[path = "common.rs"]
@@ -117,7 +117,7 @@ fn schedules(data: &[u8]) {
 /// Lookahead around momentum SGD (its saved bytes nest the inner optimizer's) and the SWA and EMA
 /// averages.
 fn wrappers(data: &[u8]) {
-    let sgd = Sgd::<f32, 3>::new(SgdConfig { lr: 0.1, momentum: 0.9, ..SgdConfig::default() }).unwrap();
+    let sgd = SgdMomentum::<f32, 3>::new(SgdConfig { lr: 0.1, momentum: 0.9, ..SgdConfig::default() }).unwrap();
     let config = LookaheadConfig { sync_period: 3, slow_step_size: 0.5, reset_state: true };
     let mut la = Lookahead::new(sgd, config, [0.0f32; 3], &[1.0, -1.0, 0.5]).unwrap();
     let mut p = [1.0f32, -1.0, 0.5];
