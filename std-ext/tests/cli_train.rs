@@ -84,6 +84,10 @@ fn bad_input_gives_one_line_and_exit_code_2() {
     fails_with(&descent(&["train", "--accumulate", "0"]), "--accumulate must be at least 1");
     fails_with(&descent(&["train", "--optimizer", "adamz"]), "invalid value 'adamz' for '--optimizer");
     fails_with(&descent(&["train", "--lr", "-1"]), "Invalid learning rate");
+    fails_with(
+        &descent(&["train", "--optimizer", "yogi", "--no-decay-bias"]),
+        "--no-decay-bias: yogi has no weight decay to turn off",
+    );
     fails_with(&descent(&["train", "--scheduler", "bogus_lr"]), "--scheduler");
     fails_with(&descent(&["train", "--val-fraction", "1"]), "--val-fraction");
     fails_with(

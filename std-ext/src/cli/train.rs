@@ -132,6 +132,11 @@ pub struct Recipe {
 
 /// The parameter groups the flags describe (values checked finite).
 pub fn groups_plan(a: &Recipe) -> Result<GroupsPlan, Failure> {
+    // A rule without weight decay (yogi, adabelief, adopt, sm3, …) has none to take off the biases.
+    let decays = registry::default_kwargs(&a.optimizer).map_or(true, |d| d.contains_key("weight_decay"));
+    if a.no_decay_bias && !decays {
+        return Err(Failure(format!("--no-decay-bias: {} has no weight decay to turn off", a.optimizer)));
+    }
     if let Some(x) = a.layer_lr_decay {
         check::number("--layer-lr-decay", x, "a positive number", |x| x > 0.0)?;
     }
