@@ -109,6 +109,87 @@ fn configurations_pytorch_refuses_exit_nonzero_naming_the_hyperparameter() {
     }
 }
 
+/// The wrappers' and the new schedules' keys refuse NaN, infinities, negatives and impossible
+/// values, one line naming the key.
+#[test]
+fn wrapper_and_schedule_keys_are_refused_by_name() {
+    let sgd = json!({"name": "sgd", "lr": 0.1});
+    let wrap = |extra: Value| {
+        let mut o = json!({"inner": sgd.clone()});
+        o.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        o
+    };
+    let cases: Vec<(Value, Option<Value>, &[&str])> = vec![
+        (
+            wrap(json!({"name": "lookahead", "sync_period": 0, "slow_step_size": 0.5})),
+            None,
+            &["Synchronization period must be >= 1."],
+        ),
+        (
+            wrap(json!({"name": "lookahead", "sync_period": 2, "slow_step_size": "NaN"})),
+            None,
+            &["slow_step_size"],
+        ),
+        (
+            wrap(json!({"name": "lookahead", "sync_period": 2, "slow_step_size": "Infinity"})),
+            None,
+            &["slow_step_size"],
+        ),
+        (
+            wrap(json!({"name": "lookahead", "sync_period": -1, "slow_step_size": 0.5})),
+            None,
+            &["sync_period"],
+        ),
+        (wrap(json!({"name": "sam", "rho": -0.1})), None, &["rho"]),
+        (wrap(json!({"name": "sam", "rho": "Infinity"})), None, &["rho"]),
+        (wrap(json!({"name": "ema", "decay": 1.5})), None, &["Invalid decay value 1.5"]),
+        (wrap(json!({"name": "ema", "decay": "NaN"})), None, &["decay"]),
+        (
+            json!({"name": "lookahead", "sync_period": 2, "slow_step_size": 0.5}),
+            None,
+            &["missing object 'inner'"],
+        ),
+        (sgd.clone(), Some(json!({"name": "swalr", "swa_lr": "NaN"})), &["swa_lr"]),
+        (sgd.clone(), Some(json!({"name": "swalr", "swa_lr": -1.0})), &["swa_lr"]),
+        (
+            sgd.clone(),
+            Some(json!({"name": "swalr", "swa_lr": 0.1, "anneal_epochs": -1})),
+            &["anneal_epochs must be equal or greater than 0"],
+        ),
+        (
+            sgd.clone(),
+            Some(json!({"name": "swalr", "swa_lr": 0.1, "anneal_strategy": "cubic"})),
+            &["anneal_strategy must be one of"],
+        ),
+        (
+            sgd.clone(),
+            Some(json!({"name": "piecewise_interpolate_schedule", "boundaries_and_scales": {"3": -0.5}})),
+            &["non-negative scale factors"],
+        ),
+        (
+            sgd.clone(),
+            Some(
+                json!({"name": "piecewise_interpolate_schedule", "boundaries_and_scales": {"3": "Infinity"}}),
+            ),
+            &["non-negative scale factors"],
+        ),
+        (
+            sgd.clone(),
+            Some(json!({"name": "piecewise_interpolate_schedule", "interpolate_type": "cubic"})),
+            &["`interpolate_type` must be either"],
+        ),
+    ];
+    for (i, (opt, sched, needles)) in cases.into_iter().enumerate() {
+        let text = spec_with(|s| {
+            s["optimizer"] = opt;
+            if let Some(m) = sched {
+                s["scheduler"] = m;
+            }
+        });
+        assert_refused(&replay_text(&format!("wrapper-{i}.spec.json"), &text), needles);
+    }
+}
+
 #[test]
 fn malformed_specs_exit_nonzero_with_one_line() {
     let cases: Vec<(String, &[&str])> = vec![

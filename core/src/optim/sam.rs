@@ -16,7 +16,7 @@
 use core::marker::PhantomData;
 
 use super::{Optimizer, StateBuffer, StepOutcome};
-use crate::error::{Error, check_ge};
+use crate::error::{Error, check_range_open};
 use crate::persist::{self, Header, Kind, Writer};
 use crate::real::Real;
 
@@ -42,7 +42,8 @@ impl SamConfig {
         if self.sync_period < 1 {
             return Err(Error::InvalidHyperparameter { name: "sync_period", value: self.sync_period as f64 });
         }
-        check_ge("rho", self.rho, 0.0)
+        // Finite and ≥ 0 (NaN and ∞ refused).
+        check_range_open("rho", self.rho, 0.0, f64::INFINITY)
     }
 }
 
