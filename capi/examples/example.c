@@ -3,7 +3,9 @@
  * Adam over 8 parameters minimizing sum((x - target)^2), with a warmup-cosine schedule and
  * gradient clipping; a save half way and a restore into a second optimizer, which must continue
  * bit for bit; then the refusals: null pointers, wrong lengths, an optimizer never set up,
- * corrupt saved bytes; then LAMB and LARS (optax's, the parameters as one tensor), 5 steps each.
+ * corrupt saved bytes; then LAMB and LARS (optax's, the parameters as one tensor), 5 steps each;
+ * then every optimizer by name (lr 0.01, the parameters as one 2 x 4 tensor), 5 steps each, and
+ * the by-name refusals in words.
  * Prints the parameters' bits and every status. The same file runs on
  * x86-64 (host.c; capi/tests/c_example.rs checks it prints what the Rust API computes) and on an
  * emulated Cortex-M4F (device.c; tools/c-example.sh checks it prints what x86-64 printed). */
@@ -40,7 +42,9 @@ static void out_status(const char *what, DescentStatus s) {
 }
 
 static float state[3 * N], state2[3 * N], params[N], params2[N], grads[N], state3[2 * N], params3[N];
+static float state_any[256];
 static uint8_t saved[512];
+static DescentConfig any;
 static DescentOptimizer opt, opt2, never_set_up;
 static DescentScheduler sched;
 
@@ -130,5 +134,37 @@ int example(void) {
   out_params("lars, 5 steps  ", params3);
   lars.momentum = -1.0;
   out_status("lars, momentum = -1", descent_lars_init(&opt2, &lars, N, state3, len));
+
+  /* Every optimizer by name: lr 0.01, one 2 x 4 tensor, 5 steps from x = 0.5. */
+  const size_t shape[2] = {2, 4};
+  const double lr = 0.01;
+  for (size_t i = 0; i < descent_optimizer_count(); i++) {
+    const char *name = descent_optimizer_name(i);
+    if (descent_config_defaults(&any, name) != DESCENT_STATUS_OK) return 1;
+    if (descent_config_set(&any, "lr", &lr, 1) != DESCENT_STATUS_OK) return 1;
+    if (descent_config_state_len(&any, shape, 2, &len) != DESCENT_STATUS_OK || len > 256) return 1;
+    if (descent_config_init(&opt2, &any, shape, 2, state_any, len) != DESCENT_STATUS_OK) return 1;
+    for (int j = 0; j < N; j++) params3[j] = 0.5f;
+    for (int k = 0; k < 5; k++) {
+      gradient(params3, grads);
+      if (descent_step(&opt2, params3, grads, N) != DESCENT_STATUS_OK) return 1;
+    }
+    out(name);
+    out_params(": ", params3);
+  }
+  const double bad_betas[2] = {0.9, 1.5};
+  out_status("adamm", descent_config_defaults(&any, "adamm"));
+  out(descent_config_message(&any));
+  out("\n");
+  if (descent_config_defaults(&any, "yogi") != DESCENT_STATUS_OK) return 1;
+  out_status("yogi, betas = (0.9, 1.5)", descent_config_set(&any, "betas", bad_betas, 2));
+  out(descent_config_message(&any));
+  out("\n");
+  out_status("yogi, betas with 1 value", descent_config_set(&any, "betas", bad_betas, 1));
+  out(descent_config_message(&any));
+  out("\n");
+  out_status("yogi, momentum", descent_config_set(&any, "momentum", &lr, 1));
+  out(descent_config_message(&any));
+  out("\n");
   return 0;
 }

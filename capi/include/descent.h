@@ -13,6 +13,12 @@
 // Words of [`DescentScheduler`]'s storage.
 #define DESCENT_SCHEDULER_WORDS 48
 
+// Bytes of a [`DescentConfig`]'s message, its terminating NUL included.
+#define DESCENT_MESSAGE_LEN 128
+
+// Words of a [`DescentConfig`]'s storage (checked at compile time to hold any configuration).
+#define DESCENT_CONFIG_WORDS 24
+
 // What a call did: `DESCENT_STATUS_OK`, or why it refused (and then changed nothing).
 typedef enum DescentStatus {
   // Done.
@@ -45,6 +51,8 @@ typedef enum DescentStatus {
   DESCENT_STATUS_SKIPPED = 13,
   // A parameter layout or group that does not fit (descent-core's parameter groups).
   DESCENT_STATUS_INVALID_LAYOUT = 14,
+  // No optimizer, or no hyperparameter of the optimizer, has this name.
+  DESCENT_STATUS_UNKNOWN_NAME = 15,
 } DescentStatus;
 
 // `torch.optim.SGD`'s hyperparameters.
@@ -304,6 +312,14 @@ typedef struct DescentScheduler {
   uint64_t magic;
   uint64_t storage[DESCENT_SCHEDULER_WORDS];
 } DescentScheduler;
+
+// A rule's configuration by name, placed by the caller and set up by `descent_config_defaults`;
+// its last refusal in words in `descent_config_message`. Opaque.
+typedef struct DescentConfig {
+  uint64_t magic;
+  uint64_t storage[DESCENT_CONFIG_WORDS];
+  uint8_t message[DESCENT_MESSAGE_LEN];
+} DescentConfig;
 
 #ifdef __cplusplus
 extern "C" {
@@ -772,6 +788,77 @@ enum DescentStatus descent_clip_grad_value(float *grads, uintptr_t n, double cli
 // Nothing unwinds (panic = abort on bare metal), but the precompiled `core` names the
 // personality routine.
 void rust_eh_personality(void);
+
+// Sets `cfg` up as the defaults of the optimizer called `name` (`"adam"`, `"yogi"`, … as
+// `descent_optimizer_name` lists them): PyTorch's defaults, optax's for the optax rules.
+// `DESCENT_STATUS_UNKNOWN_NAME` for a name no rule has.
+//
+// # Safety
+// `cfg` null or valid; `name` null or a NUL-terminated string.
+enum DescentStatus descent_config_defaults(struct DescentConfig *cfg, const char *name);
+
+// Sets keyword `key` to `values` (`count` numbers: 1 for a number, a flag (0 or 1) or a count,
+// 2 for `betas`-like pairs and for Adafactor's `eps` (NaN as the first meaning None), 3 for
+// Muon's `ns_coefficients`), then checks the whole configuration as PyTorch does. On a refusal
+// nothing changes and `descent_config_message` says why.
+//
+// # Safety
+// `cfg` null or valid; `key` null or a NUL-terminated string; `values` null or valid for
+// `count` values.
+enum DescentStatus descent_config_set(struct DescentConfig *cfg,
+                                      const char *key,
+                                      const double *values,
+                                      uintptr_t count);
+
+// Sets keyword `key`, one of a few names (Muon's `adjust_lr_fn`: `"original"`,
+// `"match_rms_adamw"`), to `choice`; as `descent_config_set` otherwise.
+//
+// # Safety
+// `cfg` null or valid; `key` and `choice` null or NUL-terminated strings.
+enum DescentStatus descent_config_set_choice(struct DescentConfig *cfg,
+                                             const char *key,
+                                             const char *choice);
+
+// Why the last call on `cfg` refused, in words (PyTorch's message for a hyperparameter out of
+// range); empty after a success. A static "a pointer argument is null" for a null `cfg`.
+//
+// # Safety
+// `cfg` null or valid.
+const char *descent_config_message(const struct DescentConfig *cfg);
+
+// Floats the state buffer of an optimizer with configuration `cfg` over a tensor of shape
+// `dims` (`rank` sizes; the parameters are their product) needs, into `*out` (state, then any
+// scratch such as Muon's). Rules defined per tensor use the shape (Adafactor and SM3 factor a
+// matrix, Muon needs one); the others only its size.
+//
+// # Safety
+// `cfg` null or valid; `dims` null or valid for `rank` values; `out` null or valid.
+enum DescentStatus descent_config_state_len(struct DescentConfig *cfg,
+                                            const uintptr_t *dims,
+                                            uintptr_t rank,
+                                            uintptr_t *out);
+
+// Sets up `opt` as the optimizer `cfg` configures, over a tensor of shape `dims` (`rank`
+// sizes), its state in `state` (`state_len` floats, at least what `descent_config_state_len`
+// gives; initialized here), which must outlive `opt`. Then `descent_step` and the rest work on
+// it as on the typed optimizers.
+//
+// # Safety
+// Pointers null or valid; `dims` valid for `rank` values; `state` valid for `state_len` floats
+// while `opt` is in use.
+enum DescentStatus descent_config_init(struct DescentOptimizer *opt,
+                                       struct DescentConfig *cfg,
+                                       const uintptr_t *dims,
+                                       uintptr_t rank,
+                                       float *state,
+                                       uintptr_t state_len);
+
+// The number of optimizers `descent_config_defaults` knows.
+uintptr_t descent_optimizer_count(void);
+
+// The name of optimizer `i` (0 ≤ i < `descent_optimizer_count()`), NUL-terminated and static;
+// null for `i` out of range.
+const char *descent_optimizer_name(uintptr_t i);
 
 // What `status` (a `DescentStatus` value) means, as a static NUL-terminated string; an unknown
 // value gives "unknown status".

@@ -27,71 +27,34 @@
 // The C interface is raw pointers; every dereference is checked for null and documented.
 #![allow(unsafe_code)]
 
-use core::ffi::c_char;
-
-use descent_core::adadelta::{AdadeltaConfig, AdadeltaView};
-use descent_core::adafactor::{AdafactorConfig, AdafactorView, Shape};
-use descent_core::adagrad::{AdagradConfig, AdagradView};
-use descent_core::adam::{AdamConfig, AdamView};
-use descent_core::adamax::{AdamaxConfig, AdamaxView};
-use descent_core::asgd::{AsgdConfig, AsgdView};
+use descent_core::adadelta::AdadeltaConfig;
+use descent_core::adafactor::{AdafactorConfig, Shape};
+use descent_core::adagrad::AdagradConfig;
+use descent_core::adam::AdamConfig;
+use descent_core::adamax::AdamaxConfig;
+use descent_core::asgd::AsgdConfig;
 use descent_core::clip::{self, NormType};
-use descent_core::lamb::{LambConfig, LambView};
-use descent_core::lars::{LarsConfig, LarsView};
-use descent_core::lion::{LionConfig, LionView};
-use descent_core::nadam::{NadamConfig, NadamView};
-use descent_core::radam::{RadamConfig, RadamView};
-use descent_core::rmsprop::{RmspropConfig, RmspropView};
-use descent_core::rprop::{RpropConfig, RpropView};
+use descent_core::lamb::LambConfig;
+use descent_core::lars::LarsConfig;
+use descent_core::lion::LionConfig;
+use descent_core::nadam::NadamConfig;
+use descent_core::radam::RadamConfig;
+use descent_core::rmsprop::RmspropConfig;
+use descent_core::rprop::RpropConfig;
 use descent_core::schedule::{
     AnySchedule, CosineAnnealingLr, Driver, ExponentialLr, LinearLr, Schedule, StepLr, WarmupCosine,
 };
-use descent_core::sgd::{SgdConfig, SgdView};
+use descent_core::sgd::SgdConfig;
 use descent_core::{Error, NonFinitePolicy, Optim, Optimizer, StepOutcome, UpdateRule};
 
+mod by_name;
 mod status;
+pub use by_name::*;
 pub use status::{descent_status_message, DescentStatus};
 
+use by_name::Any;
+
 use DescentStatus as Status;
-
-/// Any optimizer of descent-core over a caller's `float` state buffer.
-enum Any {
-    Sgd(SgdView<'static, f32>),
-    Adam(AdamView<'static, f32>),
-    Adagrad(AdagradView<'static, f32>),
-    Rmsprop(RmspropView<'static, f32>),
-    Adamax(AdamaxView<'static, f32>),
-    Nadam(NadamView<'static, f32>),
-    Radam(RadamView<'static, f32>),
-    Adadelta(AdadeltaView<'static, f32>),
-    Asgd(AsgdView<'static, f32>),
-    Rprop(RpropView<'static, f32>),
-    Adafactor(AdafactorView<'static, f32>),
-    Lion(LionView<'static, f32>),
-    Lamb(LambView<'static, f32>),
-    Lars(LarsView<'static, f32>),
-}
-
-impl Any {
-    fn get(&mut self) -> &mut dyn Optimizer<f32> {
-        match self {
-            Any::Sgd(o) => o,
-            Any::Adam(o) => o,
-            Any::Adagrad(o) => o,
-            Any::Rmsprop(o) => o,
-            Any::Adamax(o) => o,
-            Any::Nadam(o) => o,
-            Any::Radam(o) => o,
-            Any::Adadelta(o) => o,
-            Any::Asgd(o) => o,
-            Any::Rprop(o) => o,
-            Any::Adafactor(o) => o,
-            Any::Lion(o) => o,
-            Any::Lamb(o) => o,
-            Any::Lars(o) => o,
-        }
-    }
-}
 
 /// Words of [`DescentOptimizer`]'s storage (checked at compile time to hold any optimizer).
 pub const DESCENT_OPTIMIZER_WORDS: usize = 32;
@@ -563,7 +526,7 @@ pub unsafe extern "C" fn descent_sgd_init(
     state_len: usize,
 ) -> DescentStatus {
     // SAFETY: the caller's contract.
-    unsafe { init(opt, read(config).and_then(SgdConfig::try_from), n, state, state_len, Any::Sgd) }
+    unsafe { init(opt, read(config).and_then(SgdConfig::try_from), n, state, state_len, Any::sgd) }
 }
 
 /// PyTorch's defaults for Adam (and AdamW: see descent_adamw_defaults).
@@ -600,7 +563,7 @@ pub unsafe extern "C" fn descent_adam_init(
     state_len: usize,
 ) -> DescentStatus {
     // SAFETY: the caller's contract.
-    unsafe { init(opt, read(config).and_then(AdamConfig::try_from), n, state, state_len, Any::Adam) }
+    unsafe { init(opt, read(config).and_then(AdamConfig::try_from), n, state, state_len, Any::adam) }
 }
 
 /// PyTorch's defaults for Adagrad.
@@ -637,7 +600,7 @@ pub unsafe extern "C" fn descent_adagrad_init(
     state_len: usize,
 ) -> DescentStatus {
     // SAFETY: the caller's contract.
-    unsafe { init(opt, read(config).and_then(AdagradConfig::try_from), n, state, state_len, Any::Adagrad) }
+    unsafe { init(opt, read(config).and_then(AdagradConfig::try_from), n, state, state_len, Any::adagrad) }
 }
 
 /// PyTorch's defaults for RMSprop.
@@ -674,7 +637,7 @@ pub unsafe extern "C" fn descent_rmsprop_init(
     state_len: usize,
 ) -> DescentStatus {
     // SAFETY: the caller's contract.
-    unsafe { init(opt, read(config).and_then(RmspropConfig::try_from), n, state, state_len, Any::Rmsprop) }
+    unsafe { init(opt, read(config).and_then(RmspropConfig::try_from), n, state, state_len, Any::rmsprop) }
 }
 
 /// PyTorch's defaults for Adamax.
@@ -711,7 +674,7 @@ pub unsafe extern "C" fn descent_adamax_init(
     state_len: usize,
 ) -> DescentStatus {
     // SAFETY: the caller's contract.
-    unsafe { init(opt, read(config).and_then(AdamaxConfig::try_from), n, state, state_len, Any::Adamax) }
+    unsafe { init(opt, read(config).and_then(AdamaxConfig::try_from), n, state, state_len, Any::adamax) }
 }
 
 /// PyTorch's defaults for NAdam.
@@ -748,7 +711,7 @@ pub unsafe extern "C" fn descent_nadam_init(
     state_len: usize,
 ) -> DescentStatus {
     // SAFETY: the caller's contract.
-    unsafe { init(opt, read(config).and_then(NadamConfig::try_from), n, state, state_len, Any::Nadam) }
+    unsafe { init(opt, read(config).and_then(NadamConfig::try_from), n, state, state_len, Any::nadam) }
 }
 
 /// PyTorch's defaults for RAdam.
@@ -785,7 +748,7 @@ pub unsafe extern "C" fn descent_radam_init(
     state_len: usize,
 ) -> DescentStatus {
     // SAFETY: the caller's contract.
-    unsafe { init(opt, read(config).and_then(RadamConfig::try_from), n, state, state_len, Any::Radam) }
+    unsafe { init(opt, read(config).and_then(RadamConfig::try_from), n, state, state_len, Any::radam) }
 }
 
 /// PyTorch's defaults for Adadelta.
@@ -822,7 +785,7 @@ pub unsafe extern "C" fn descent_adadelta_init(
     state_len: usize,
 ) -> DescentStatus {
     // SAFETY: the caller's contract.
-    unsafe { init(opt, read(config).and_then(AdadeltaConfig::try_from), n, state, state_len, Any::Adadelta) }
+    unsafe { init(opt, read(config).and_then(AdadeltaConfig::try_from), n, state, state_len, Any::adadelta) }
 }
 
 /// PyTorch's defaults for ASGD.
@@ -859,7 +822,7 @@ pub unsafe extern "C" fn descent_asgd_init(
     state_len: usize,
 ) -> DescentStatus {
     // SAFETY: the caller's contract.
-    unsafe { init(opt, read(config).and_then(AsgdConfig::try_from), n, state, state_len, Any::Asgd) }
+    unsafe { init(opt, read(config).and_then(AsgdConfig::try_from), n, state, state_len, Any::asgd) }
 }
 
 /// PyTorch's defaults for Rprop.
@@ -896,7 +859,7 @@ pub unsafe extern "C" fn descent_rprop_init(
     state_len: usize,
 ) -> DescentStatus {
     // SAFETY: the caller's contract.
-    unsafe { init(opt, read(config).and_then(RpropConfig::try_from), n, state, state_len, Any::Rprop) }
+    unsafe { init(opt, read(config).and_then(RpropConfig::try_from), n, state, state_len, Any::rprop) }
 }
 
 /// PyTorch's defaults for Adafactor.
@@ -934,7 +897,7 @@ pub unsafe extern "C" fn descent_adafactor_init(
 ) -> DescentStatus {
     // SAFETY: the caller's contract.
     unsafe {
-        init(opt, read(config).and_then(AdafactorConfig::try_from), n, state, state_len, Any::Adafactor)
+        init(opt, read(config).and_then(AdafactorConfig::try_from), n, state, state_len, Any::adafactor)
     }
 }
 
@@ -972,7 +935,7 @@ pub unsafe extern "C" fn descent_lion_init(
     state_len: usize,
 ) -> DescentStatus {
     // SAFETY: the caller's contract.
-    unsafe { init(opt, read(config).and_then(LionConfig::try_from), n, state, state_len, Any::Lion) }
+    unsafe { init(opt, read(config).and_then(LionConfig::try_from), n, state, state_len, Any::lion) }
 }
 
 /// optax's defaults for LAMB.
@@ -1010,7 +973,7 @@ pub unsafe extern "C" fn descent_lamb_init(
     state_len: usize,
 ) -> DescentStatus {
     // SAFETY: the caller's contract.
-    unsafe { init(opt, read(config).and_then(LambConfig::try_from), n, state, state_len, Any::Lamb) }
+    unsafe { init(opt, read(config).and_then(LambConfig::try_from), n, state, state_len, Any::lamb) }
 }
 
 /// optax's defaults for LARS.
@@ -1048,7 +1011,7 @@ pub unsafe extern "C" fn descent_lars_init(
     state_len: usize,
 ) -> DescentStatus {
     // SAFETY: the caller's contract.
-    unsafe { init(opt, read(config).and_then(LarsConfig::try_from), n, state, state_len, Any::Lars) }
+    unsafe { init(opt, read(config).and_then(LarsConfig::try_from), n, state, state_len, Any::lars) }
 }
 
 /// AdamW's defaults (`torch.optim.AdamW`: decoupled weight decay 1e-2).
@@ -1387,9 +1350,3 @@ fn panic(_: &core::panic::PanicInfo) -> ! {
 #[cfg(all(target_os = "none", not(test)))]
 #[no_mangle]
 pub extern "C" fn rust_eh_personality() {}
-
-/// A NUL-terminated byte string as a C string (written `b"…\0"`: Debian's cbindgen cannot parse
-/// `c"…"` literals).
-const fn c(s: &'static [u8]) -> *const c_char {
-    s.as_ptr().cast()
-}

@@ -4,8 +4,6 @@ use core::ffi::c_char;
 
 use descent_core::Error;
 
-use crate::c;
-
 /// What a call did: `DESCENT_STATUS_OK`, or why it refused (and then changed nothing).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,6 +38,8 @@ pub enum DescentStatus {
     Skipped = 13,
     /// A parameter layout or group that does not fit (descent-core's parameter groups).
     InvalidLayout = 14,
+    /// No optimizer, or no hyperparameter of the optimizer, has this name.
+    UnknownName = 15,
 }
 
 impl From<Error> for DescentStatus {
@@ -68,22 +68,28 @@ impl From<Error> for DescentStatus {
 /// value gives "unknown status".
 #[no_mangle]
 pub extern "C" fn descent_status_message(status: i32) -> *const c_char {
+    message(status).as_ptr().cast()
+}
+
+/// The words of [`descent_status_message`], NUL-terminated.
+pub(crate) fn message(status: i32) -> &'static [u8] {
     match status {
-        0 => c(b"ok\0"),
-        1 => c(b"a pointer argument is null\0"),
-        2 => c(b"the optimizer or scheduler was never set up\0"),
-        3 => c(b"a length does not match\0"),
-        4 => c(b"a buffer is too small\0"),
-        5 => c(b"a hyperparameter is out of range\0"),
-        6 => c(b"a combination of hyperparameters is refused\0"),
-        7 => c(b"a value is NaN or infinite\0"),
-        8 => c(b"saved bytes are truncated or corrupt\0"),
-        9 => c(b"saved bytes belong to another optimizer, float width or parameter count\0"),
-        10 => c(b"not supported by this optimizer\0"),
-        11 => c(b"the model blob is damaged\0"),
-        12 => c(b"the parameter and gradient buffers overlap\0"),
-        13 => c(b"the step was skipped\0"),
-        14 => c(b"the parameter layout does not fit\0"),
-        _ => c(b"unknown status\0"),
+        0 => b"ok\0",
+        1 => b"a pointer argument is null\0",
+        2 => b"the optimizer or scheduler was never set up\0",
+        3 => b"a length does not match\0",
+        4 => b"a buffer is too small\0",
+        5 => b"a hyperparameter is out of range\0",
+        6 => b"a combination of hyperparameters is refused\0",
+        7 => b"a value is NaN or infinite\0",
+        8 => b"saved bytes are truncated or corrupt\0",
+        9 => b"saved bytes belong to another optimizer, float width or parameter count\0",
+        10 => b"not supported by this optimizer\0",
+        11 => b"the model blob is damaged\0",
+        12 => b"the parameter and gradient buffers overlap\0",
+        13 => b"the step was skipped\0",
+        14 => b"the parameter layout does not fit\0",
+        15 => b"no optimizer or hyperparameter has this name\0",
+        _ => b"unknown status\0",
     }
 }

@@ -49,7 +49,8 @@ fn five_steps(opt: &mut impl Optimizer<f32>) -> [f32; N] {
 
 /// What the example computes, through the Rust API: Adam (AMSGrad, lr 0.1) on Σ(x − target)²,
 /// gradients clipped to norm 4, warmup-cosine schedule, 12 steps; the parameters after 6 and 12;
-/// then LAMB (lr 0.1, weight decay 0.01) and LARS (optax's defaults), 5 steps each.
+/// then LAMB (lr 0.1, weight decay 0.01) and LARS (optax's defaults), 5 steps each; then every
+/// rule by name and the by-name refusals in words.
 fn expected() -> String {
     let cfg = AdamConfig { lr: 0.1, amsgrad: true, ..AdamConfig::default() };
     let mut opt = AdamAmsgrad::<f32, N>::new(cfg).unwrap();
@@ -91,6 +92,38 @@ adagrad, lr = -1: a hyperparameter is out of range
 momentum on adagrad: not supported by this optimizer
 " + &tail
         + "lars, momentum = -1: a hyperparameter is out of range\n"
+        + &by_name(&line)
+        + "adamm: no optimizer or hyperparameter has this name
+unknown optimizer 'adamm'
+yogi, betas = (0.9, 1.5): a hyperparameter is out of range
+Invalid beta parameter at index 1: 1.5
+yogi, betas with 1 value: a length does not match
+'betas' takes 2 value(s), 1 given
+yogi, momentum: no optimizer or hyperparameter has this name
+yogi has no hyperparameter 'momentum'
+"
+}
+
+/// Every rule of the one list through the Rust API: its defaults with lr 0.01, one 2 × 4 tensor,
+/// five steps from x = 0.5; one line per rule as the example prints it.
+fn by_name(line: &dyn Fn(&str, &[f32; N]) -> String) -> String {
+    use descent_core::layout::Shape;
+    use descent_core::{Optim, UpdateRule};
+    fn run<R: UpdateRule>(mut c: R) -> [f32; N] {
+        let shape = Shape::new(&[2, 4]).unwrap();
+        c.put_lr(0.01);
+        let c = c.for_tensor(&shape);
+        let mut buf = vec![0.0f32; c.buffer_len(N)];
+        five_steps(&mut Optim::with_buffer(c, N, &mut buf).unwrap())
+    }
+    macro_rules! rows {
+        ($($name:ident: $ty:ty = $ctor:ident, $($rest:literal),*;)*) => {{
+            let mut out = String::new();
+            $(out += &line(concat!(stringify!($name), ": "), &run(<$ty>::$ctor()));)*
+            out
+        }};
+    }
+    descent_core::for_each_rule!(rows)
 }
 
 #[test]
