@@ -19,6 +19,16 @@
 // Words of a [`DescentConfig`]'s storage (checked at compile time to hold any configuration).
 #define DESCENT_CONFIG_WORDS 24
 
+// `CyclicLR`'s modes.
+typedef enum DescentCyclicMode {
+  // Constant amplitude.
+  DESCENT_CYCLIC_MODE_TRIANGULAR = 0,
+  // Amplitude halved every cycle.
+  DESCENT_CYCLIC_MODE_TRIANGULAR2 = 1,
+  // Amplitude scaled by γ^t.
+  DESCENT_CYCLIC_MODE_EXP_RANGE = 2,
+} DescentCyclicMode;
+
 // What a call did: `DESCENT_STATUS_OK`, or why it refused (and then changed nothing).
 typedef enum DescentStatus {
   // Done.
@@ -306,13 +316,6 @@ typedef struct DescentLarsConfig {
   bool nesterov;
 } DescentLarsConfig;
 
-// A learning-rate schedule and its step count, placed by the caller; set up by
-// `descent_schedule_*`. Opaque.
-typedef struct DescentScheduler {
-  uint64_t magic;
-  uint64_t storage[DESCENT_SCHEDULER_WORDS];
-} DescentScheduler;
-
 // A rule's configuration by name, placed by the caller and set up by `descent_config_defaults`;
 // its last refusal in words in `descent_config_message`. Opaque.
 typedef struct DescentConfig {
@@ -320,6 +323,13 @@ typedef struct DescentConfig {
   uint64_t storage[DESCENT_CONFIG_WORDS];
   uint8_t message[DESCENT_MESSAGE_LEN];
 } DescentConfig;
+
+// A learning-rate schedule and its step count, placed by the caller; set up by
+// `descent_schedule_*`. Opaque.
+typedef struct DescentScheduler {
+  uint64_t magic;
+  uint64_t storage[DESCENT_SCHEDULER_WORDS];
+} DescentScheduler;
 
 #ifdef __cplusplus
 extern "C" {
@@ -700,73 +710,6 @@ enum DescentStatus descent_restore(struct DescentOptimizer *opt,
                                    const uint8_t *bytes,
                                    uintptr_t len);
 
-// `torch.optim.lr_scheduler.StepLR`: lr = base_lr · γ^⌊t / step_size⌋.
-//
-// # Safety
-// `s` null or valid.
-enum DescentStatus descent_schedule_step_lr(struct DescentScheduler *s,
-                                            double base_lr,
-                                            uint64_t step_size,
-                                            double gamma);
-
-// `ExponentialLR`: lr = base_lr · γ^t.
-//
-// # Safety
-// `s` null or valid.
-enum DescentStatus descent_schedule_exponential_lr(struct DescentScheduler *s,
-                                                   double base_lr,
-                                                   double gamma);
-
-// `CosineAnnealingLR` (closed form): from base_lr to eta_min over t_max steps.
-//
-// # Safety
-// `s` null or valid.
-enum DescentStatus descent_schedule_cosine_annealing_lr(struct DescentScheduler *s,
-                                                        double base_lr,
-                                                        uint64_t t_max,
-                                                        double eta_min);
-
-// `LinearLR`: the factor goes linearly from start_factor to end_factor over total_iters steps.
-//
-// # Safety
-// `s` null or valid.
-enum DescentStatus descent_schedule_linear_lr(struct DescentScheduler *s,
-                                              double base_lr,
-                                              double start_factor,
-                                              double end_factor,
-                                              uint64_t total_iters);
-
-// Linear warmup over warmup_steps, then cosine decay to eta_min at total_steps.
-//
-// # Safety
-// `s` null or valid.
-enum DescentStatus descent_schedule_warmup_cosine(struct DescentScheduler *s,
-                                                  double base_lr,
-                                                  uint64_t warmup_steps,
-                                                  uint64_t total_steps,
-                                                  double warmup_start_factor,
-                                                  double eta_min);
-
-// Applies step 0's learning rate to `opt` (call once, before the first `descent_step`).
-//
-// # Safety
-// Pointers null or valid.
-enum DescentStatus descent_scheduler_start(struct DescentScheduler *s,
-                                           struct DescentOptimizer *opt);
-
-// Advances one step and applies its learning rate (after each `descent_step`, as PyTorch's
-// `scheduler.step()`).
-//
-// # Safety
-// Pointers null or valid.
-enum DescentStatus descent_scheduler_step(struct DescentScheduler *s, struct DescentOptimizer *opt);
-
-// The learning rate of the schedule's step `t`, into `*out`.
-//
-// # Safety
-// Pointers null or valid.
-enum DescentStatus descent_scheduler_lr_at(struct DescentScheduler *s, uint64_t t, double *out);
-
 // `torch.nn.utils.clip_grad_norm_` over one buffer: scales `grads` so that its `norm_type`-norm
 // (1, 2 or INFINITY) is at most `max_norm`; the norm before clipping goes to `*total_norm`.
 //
@@ -859,6 +802,173 @@ uintptr_t descent_optimizer_count(void);
 // The name of optimizer `i` (0 ≤ i < `descent_optimizer_count()`), NUL-terminated and static;
 // null for `i` out of range.
 const char *descent_optimizer_name(uintptr_t i);
+
+// `torch.optim.lr_scheduler.StepLR`: lr = base_lr · γ^⌊t / step_size⌋.
+//
+// # Safety
+// `s` null or valid.
+enum DescentStatus descent_schedule_step_lr(struct DescentScheduler *s,
+                                            double base_lr,
+                                            uint64_t step_size,
+                                            double gamma);
+
+// `ExponentialLR`: lr = base_lr · γ^t.
+//
+// # Safety
+// `s` null or valid.
+enum DescentStatus descent_schedule_exponential_lr(struct DescentScheduler *s,
+                                                   double base_lr,
+                                                   double gamma);
+
+// `CosineAnnealingLR` (closed form): from base_lr to eta_min over t_max steps.
+//
+// # Safety
+// `s` null or valid.
+enum DescentStatus descent_schedule_cosine_annealing_lr(struct DescentScheduler *s,
+                                                        double base_lr,
+                                                        uint64_t t_max,
+                                                        double eta_min);
+
+// `LinearLR`: the factor goes linearly from start_factor to end_factor over total_iters steps.
+//
+// # Safety
+// `s` null or valid.
+enum DescentStatus descent_schedule_linear_lr(struct DescentScheduler *s,
+                                              double base_lr,
+                                              double start_factor,
+                                              double end_factor,
+                                              uint64_t total_iters);
+
+// Linear warmup over warmup_steps, then cosine decay to eta_min at total_steps.
+//
+// # Safety
+// `s` null or valid.
+enum DescentStatus descent_schedule_warmup_cosine(struct DescentScheduler *s,
+                                                  double base_lr,
+                                                  uint64_t warmup_steps,
+                                                  uint64_t total_steps,
+                                                  double warmup_start_factor,
+                                                  double eta_min);
+
+// Applies step 0's learning rate to `opt` (call once, before the first `descent_step`).
+//
+// # Safety
+// Pointers null or valid.
+enum DescentStatus descent_scheduler_start(struct DescentScheduler *s,
+                                           struct DescentOptimizer *opt);
+
+// Advances one step and applies its learning rate (after each `descent_step`, as PyTorch's
+// `scheduler.step()`).
+//
+// # Safety
+// Pointers null or valid.
+enum DescentStatus descent_scheduler_step(struct DescentScheduler *s, struct DescentOptimizer *opt);
+
+// The learning rate of the schedule's step `t`, into `*out`.
+//
+// # Safety
+// Pointers null or valid.
+enum DescentStatus descent_scheduler_lr_at(struct DescentScheduler *s, uint64_t t, double *out);
+
+// `MultiStepLR`: lr = base_lr · γ^(number of milestones ≤ t); `milestones` (`count` values,
+// at most 16) need not be sorted.
+//
+// # Safety
+// `s` null or valid; `milestones` null or valid for `count` values.
+enum DescentStatus descent_schedule_multistep_lr(struct DescentScheduler *s,
+                                                 double base_lr,
+                                                 const uint64_t *milestones,
+                                                 uintptr_t count,
+                                                 double gamma);
+
+// `ConstantLR`: lr = base_lr · factor for t < total_iters, then base_lr.
+//
+// # Safety
+// `s` null or valid.
+enum DescentStatus descent_schedule_constant_lr(struct DescentScheduler *s,
+                                                double base_lr,
+                                                double factor,
+                                                uint64_t total_iters);
+
+// `PolynomialLR`: lr = base_lr · (1 − min(t, total_iters)/total_iters)^power.
+//
+// # Safety
+// `s` null or valid.
+enum DescentStatus descent_schedule_polynomial_lr(struct DescentScheduler *s,
+                                                  double base_lr,
+                                                  uint64_t total_iters,
+                                                  double power);
+
+// `CosineAnnealingWarmRestarts`: cosine from base_lr to eta_min over t_0 steps, restarting with
+// periods multiplied by t_mult.
+//
+// # Safety
+// `s` null or valid.
+enum DescentStatus descent_schedule_cosine_annealing_warm_restarts(struct DescentScheduler *s,
+                                                                   double base_lr,
+                                                                   uint64_t t_0,
+                                                                   uint64_t t_mult,
+                                                                   double eta_min);
+
+// `OneCycleLR` (PyTorch's defaults: pct_start 0.3, cosine annealing, cycle_momentum with base
+// 0.85 and max 0.95, div_factor 25, final_div_factor 1e4, two phases). `linear_anneal` is
+// `anneal_strategy="linear"`; without `cycle_momentum` the two momenta are ignored.
+//
+// # Safety
+// `s` null or valid.
+enum DescentStatus descent_schedule_one_cycle_lr(struct DescentScheduler *s,
+                                                 double max_lr,
+                                                 uint64_t total_steps,
+                                                 double pct_start,
+                                                 bool linear_anneal,
+                                                 bool cycle_momentum,
+                                                 double base_momentum,
+                                                 double max_momentum,
+                                                 double div_factor,
+                                                 double final_div_factor,
+                                                 bool three_phase);
+
+// `CyclicLR` between base_lr and max_lr, step_size_up steps up and `*step_size_down` down
+// (null: as many as up, PyTorch's None); `gamma` is read in `EXP_RANGE` mode only; with
+// `cycle_momentum` the momentum cycles between `max_momentum` and `base_momentum` (PyTorch's
+// 0.9 and 0.8).
+//
+// # Safety
+// `s` null or valid; `step_size_down` null or valid.
+enum DescentStatus descent_schedule_cyclic_lr(struct DescentScheduler *s,
+                                              double base_lr,
+                                              double max_lr,
+                                              uint64_t step_size_up,
+                                              const uint64_t *step_size_down,
+                                              enum DescentCyclicMode mode,
+                                              double gamma,
+                                              bool cycle_momentum,
+                                              double base_momentum,
+                                              double max_momentum);
+
+// `torch.optim.swa_utils.SWALR`: from base_lr to swa_lr over anneal_epochs steps, cosine
+// (PyTorch's default) or linear, then swa_lr.
+//
+// # Safety
+// `s` null or valid.
+enum DescentStatus descent_schedule_swalr(struct DescentScheduler *s,
+                                          double base_lr,
+                                          double swa_lr,
+                                          uint64_t anneal_epochs,
+                                          bool linear_anneal);
+
+// `optax.piecewise_interpolate_schedule`: from init_value, scaled by `scales[i]` at
+// `boundaries[i]` (`count` of each, strictly increasing, at most 16), interpolated linearly or
+// by half a cosine (`cosine`).
+//
+// # Safety
+// `s` null or valid; `boundaries` and `scales` null or valid for `count` values.
+enum DescentStatus descent_schedule_piecewise_interpolate(struct DescentScheduler *s,
+                                                          bool cosine,
+                                                          double init_value,
+                                                          const uint64_t *boundaries,
+                                                          const double *scales,
+                                                          uintptr_t count);
 
 // What `status` (a `DescentStatus` value) means, as a static NUL-terminated string; an unknown
 // value gives "unknown status".

@@ -41,15 +41,15 @@ use descent_core::nadam::NadamConfig;
 use descent_core::radam::RadamConfig;
 use descent_core::rmsprop::RmspropConfig;
 use descent_core::rprop::RpropConfig;
-use descent_core::schedule::{
-    AnySchedule, CosineAnnealingLr, Driver, ExponentialLr, LinearLr, Schedule, StepLr, WarmupCosine,
-};
+use descent_core::schedule::{AnySchedule, Driver};
 use descent_core::sgd::SgdConfig;
-use descent_core::{Error, NonFinitePolicy, Optim, Optimizer, StepOutcome, UpdateRule};
+use descent_core::{NonFinitePolicy, Optim, Optimizer, StepOutcome, UpdateRule};
 
 mod by_name;
+mod schedules;
 mod status;
 pub use by_name::*;
+pub use schedules::*;
 pub use status::{descent_status_message, DescentStatus};
 
 use by_name::Any;
@@ -1138,152 +1138,6 @@ pub unsafe extern "C" fn descent_restore(
         let opt = unsafe { optimizer(opt)? };
         Ok(opt.get().restore(unsafe { slice(bytes, len)? })?)
     })
-}
-
-/// Stores `schedule` in `s`.
-///
-/// # Safety
-/// `s` null or valid.
-unsafe fn set_schedule(s: *mut DescentScheduler, schedule: Result<AnySchedule, Error>) -> DescentStatus {
-    status(|| {
-        // SAFETY: the caller's contract.
-        let s = unsafe { s.as_mut() }.ok_or(Status::NullPointer)?;
-        let driver = Driver::new(schedule?);
-        // SAFETY: the storage is large and aligned enough (const asserts).
-        unsafe { core::ptr::write(s.storage.as_mut_ptr().cast::<Driver<AnySchedule>>(), driver) };
-        s.magic = MAGIC;
-        Ok(())
-    })
-}
-
-/// `torch.optim.lr_scheduler.StepLR`: lr = base_lr · γ^⌊t / step_size⌋.
-///
-/// # Safety
-/// `s` null or valid.
-#[no_mangle]
-pub unsafe extern "C" fn descent_schedule_step_lr(
-    s: *mut DescentScheduler,
-    base_lr: f64,
-    step_size: u64,
-    gamma: f64,
-) -> DescentStatus {
-    // SAFETY: the caller's contract.
-    unsafe { set_schedule(s, StepLr::new(base_lr, step_size, gamma).map(AnySchedule::Step)) }
-}
-
-/// `ExponentialLR`: lr = base_lr · γ^t.
-///
-/// # Safety
-/// `s` null or valid.
-#[no_mangle]
-pub unsafe extern "C" fn descent_schedule_exponential_lr(
-    s: *mut DescentScheduler,
-    base_lr: f64,
-    gamma: f64,
-) -> DescentStatus {
-    // SAFETY: the caller's contract.
-    unsafe { set_schedule(s, ExponentialLr::new(base_lr, gamma).map(AnySchedule::Exponential)) }
-}
-
-/// `CosineAnnealingLR` (closed form): from base_lr to eta_min over t_max steps.
-///
-/// # Safety
-/// `s` null or valid.
-#[no_mangle]
-pub unsafe extern "C" fn descent_schedule_cosine_annealing_lr(
-    s: *mut DescentScheduler,
-    base_lr: f64,
-    t_max: u64,
-    eta_min: f64,
-) -> DescentStatus {
-    // SAFETY: the caller's contract.
-    unsafe { set_schedule(s, CosineAnnealingLr::new(base_lr, t_max, eta_min).map(AnySchedule::Cosine)) }
-}
-
-/// `LinearLR`: the factor goes linearly from start_factor to end_factor over total_iters steps.
-///
-/// # Safety
-/// `s` null or valid.
-#[no_mangle]
-pub unsafe extern "C" fn descent_schedule_linear_lr(
-    s: *mut DescentScheduler,
-    base_lr: f64,
-    start_factor: f64,
-    end_factor: f64,
-    total_iters: u64,
-) -> DescentStatus {
-    // SAFETY: the caller's contract.
-    unsafe {
-        set_schedule(
-            s,
-            LinearLr::new(base_lr, start_factor, end_factor, total_iters).map(AnySchedule::Linear),
-        )
-    }
-}
-
-/// Linear warmup over warmup_steps, then cosine decay to eta_min at total_steps.
-///
-/// # Safety
-/// `s` null or valid.
-#[no_mangle]
-pub unsafe extern "C" fn descent_schedule_warmup_cosine(
-    s: *mut DescentScheduler,
-    base_lr: f64,
-    warmup_steps: u64,
-    total_steps: u64,
-    warmup_start_factor: f64,
-    eta_min: f64,
-) -> DescentStatus {
-    // SAFETY: the caller's contract.
-    let schedule = WarmupCosine::new(base_lr, warmup_steps, total_steps, warmup_start_factor, eta_min);
-    unsafe { set_schedule(s, schedule.map(AnySchedule::WarmupCosine)) }
-}
-
-/// Applies step 0's learning rate to `opt` (call once, before the first `descent_step`).
-///
-/// # Safety
-/// Pointers null or valid.
-#[no_mangle]
-pub unsafe extern "C" fn descent_scheduler_start(
-    s: *mut DescentScheduler,
-    opt: *mut DescentOptimizer,
-) -> DescentStatus {
-    status(|| {
-        // SAFETY: the caller's contract.
-        let (s, opt) = unsafe { (scheduler(s)?, optimizer(opt)?) };
-        Ok(s.start(opt.get())?)
-    })
-}
-
-/// Advances one step and applies its learning rate (after each `descent_step`, as PyTorch's
-/// `scheduler.step()`).
-///
-/// # Safety
-/// Pointers null or valid.
-#[no_mangle]
-pub unsafe extern "C" fn descent_scheduler_step(
-    s: *mut DescentScheduler,
-    opt: *mut DescentOptimizer,
-) -> DescentStatus {
-    status(|| {
-        // SAFETY: the caller's contract.
-        let (s, opt) = unsafe { (scheduler(s)?, optimizer(opt)?) };
-        Ok(s.step(opt.get())?)
-    })
-}
-
-/// The learning rate of the schedule's step `t`, into `*out`.
-///
-/// # Safety
-/// Pointers null or valid.
-#[no_mangle]
-pub unsafe extern "C" fn descent_scheduler_lr_at(
-    s: *mut DescentScheduler,
-    t: u64,
-    out: *mut f64,
-) -> DescentStatus {
-    // SAFETY: the caller's contract.
-    status(|| unsafe { put(out, scheduler(s)?.schedule().lr_at(t)) })
 }
 
 /// `torch.nn.utils.clip_grad_norm_` over one buffer: scales `grads` so that its `norm_type`-norm
