@@ -28,6 +28,14 @@ hyperparameters are fixed per configuration, in CONFIGS below; --lr applies to `
                      LAMB): Adam's moments with bias correction, + decay, times the per-tensor
                      trust ratio ||p|| / ||u||
     adafactor        torch.optim.Adafactor(lr 1e-2), every weight matrix factored
+    yogi, adabelief, adopt, ademamix, adan, novograd, sm3, schedule_free_sgd,
+    schedule_free_adamw, prodigy, dadapt_adamw
+                     optax's (optax.contrib's) own update at optax's defaults and the lr in
+                     CONFIGS (optax's default where it has one, else the paper's), driving the
+                     PyTorch model through OptaxOptimizer (needs `pip install jax optax`); the
+                     schedule-free pair is evaluated at optax.contrib.schedule_free_eval_params.
+                     descent runs `train --optimizer NAME --lr LR`. Compare accuracies only: the
+                     epoch time includes handing tensors to JAX and back.
 
 --data takes several directories, comma-separated ("bundled" is data/mnist-10k), and --table
 prints one markdown row per data set and configuration:
@@ -148,6 +156,72 @@ def check_lamb():
     return n
 
 
+class OptaxOptimizer(torch.optim.Optimizer):
+    """An optax transformation driving a torch model's parameters (for the optimizers PyTorch does
+    not have): each step hands the gradients to `tx.update` as a list of leaves, one per tensor,
+    in f32 (jitted), and adds the updates (`optax.apply_updates`); epoch times then measure the
+    hand-over too, so compare only accuracies for these configurations. `eval_params()` gives the parameters to
+    evaluate at: the schedule-free pair's `optax.contrib.schedule_free_eval_params`, else the
+    parameters themselves. Needs `pip install jax optax`."""
+
+    def __init__(self, params, tx, schedule_free=False):
+        import jax
+        import jax.numpy as jnp
+
+        super().__init__(params, {})
+        self.jnp, self.tx, self.schedule_free = jnp, tx, schedule_free
+        self.update = jax.jit(tx.update)
+        self.leaves = [p for g in self.param_groups for p in g["params"]]
+        self.opt_state = tx.init(self._jax([p.detach() for p in self.leaves]))
+
+    def _jax(self, tensors):
+        return [self.jnp.asarray(t.numpy()) for t in tensors]
+
+    @torch.no_grad()
+    def step(self):
+        import optax
+
+        params = self._jax([p.detach() for p in self.leaves])
+        grads = self._jax([p.grad for p in self.leaves])
+        updates, self.opt_state = self.update(grads, self.opt_state, params)
+        for p, new in zip(self.leaves, optax.apply_updates(params, updates)):
+            p.copy_(torch.from_numpy(__import__("numpy").asarray(new)))
+
+    def eval_params(self):
+        if not self.schedule_free:
+            return None
+        import numpy
+        import optax.contrib
+
+        params = self._jax([p.detach() for p in self.leaves])
+        x = optax.contrib.schedule_free_eval_params(self.opt_state, params)
+        return [torch.from_numpy(numpy.asarray(t)) for t in x]
+
+
+def optax_config(label, name, lr, **kwargs):
+    """A CONFIGS entry running optax's `name` (optax or optax.contrib) with `lr` and `kwargs` on the
+    PyTorch model, and `descent train --optimizer name` with the same values (optax's `b1, b2` are
+    descent's `betas`)."""
+
+    def make(model, args):
+        import optax
+        import optax.contrib
+
+        f = getattr(optax, name, None) or getattr(optax.contrib, name)
+        return [OptaxOptimizer(model.parameters(), f(lr, **kwargs), schedule_free=name.startswith("schedule_free"))]
+
+    def flags(args):
+        extra = {k: v for k, v in kwargs.items() if k not in ("b1", "b2")}
+        if "b1" in kwargs and "b2" in kwargs:
+            extra["betas"] = [kwargs["b1"], kwargs["b2"]]
+        elif "b1" in kwargs:
+            extra["b1"] = kwargs["b1"]
+        cmd = ["--optimizer", name, "--lr", repr(lr)]
+        return cmd + (["--optimizer-args", json.dumps(extra)] if extra else [])
+
+    return (label, make, flags)
+
+
 def weights_and_biases(model):
     layers = [m for m in model if isinstance(m, torch.nn.Linear)]
     return [l.weight for l in layers], [l.bias for l in layers], layers
@@ -185,6 +259,20 @@ CONFIGS = {
     "adafactor": ("Adafactor, factored",
                   lambda model, args: [torch.optim.Adafactor(model.parameters(), lr=1e-2)],
                   lambda args: ["--optimizer", "adafactor", "--lr", "1e-2"]),
+    # The zoo, each at optax's defaults and the lr its paper or optax's docs recommend (optax has
+    # no default lr for most); optax runs the update, PyTorch the network.
+    "yogi": optax_config("Yogi (optax)", "yogi", 1e-2),
+    "adabelief": optax_config("AdaBelief (optax)", "adabelief", 1e-3),
+    "adopt": optax_config("ADOPT (optax.contrib)", "adopt", 1e-3),
+    "ademamix": optax_config("AdEMAMix (optax.contrib)", "ademamix", 1e-3),
+    "adan": optax_config("Adan (optax)", "adan", 1e-3),
+    "novograd": optax_config("NovoGrad (optax)", "novograd", 1e-2),
+    "sm3": optax_config("SM3 (optax)", "sm3", 1e-1),
+    "schedule_free_sgd": optax_config("Schedule-free SGD (optax.contrib)", "schedule_free_sgd", 1.0),
+    "schedule_free_adamw": optax_config("Schedule-free AdamW (optax.contrib)", "schedule_free_adamw", 2.5e-3),
+    "prodigy": optax_config("Prodigy (optax.contrib)", "prodigy", 1.0),
+    "dadapt_adamw": optax_config("D-Adaptation AdamW (optax.contrib)", "dadapt_adamw", 1.0),
+
 }
 
 
@@ -214,7 +302,17 @@ def train_torch(data, seed, args, config="adam"):
                 opt.step()
         seconds = time.perf_counter() - t0
         with torch.no_grad():
+            saved = None
+            for opt in opts:
+                x = opt.eval_params() if hasattr(opt, "eval_params") else None
+                if x is not None:
+                    saved = [p.detach().clone() for p in model.parameters()]
+                    for p, e in zip(model.parameters(), x):
+                        p.copy_(e)
             acc = 100.0 * (model(tx).argmax(1) == ty).float().mean().item()
+            if saved is not None:
+                for p, s in zip(model.parameters(), saved):
+                    p.copy_(s)
         epochs.append({"epoch": epoch, "seconds": seconds, "test_accuracy": acc})
     return epochs
 
