@@ -304,10 +304,10 @@ def train_torch(data, seed, args, config="adam"):
         with torch.no_grad():
             saved = None
             for opt in opts:
-                x = opt.eval_params() if hasattr(opt, "eval_params") else None
-                if x is not None:
+                at = opt.eval_params() if hasattr(opt, "eval_params") else None
+                if at is not None:
                     saved = [p.detach().clone() for p in model.parameters()]
-                    for p, e in zip(model.parameters(), x):
+                    for p, e in zip(model.parameters(), at):
                         p.copy_(e)
             acc = 100.0 * (model(tx).argmax(1) == ty).float().mean().item()
             if saved is not None:
