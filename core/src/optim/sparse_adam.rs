@@ -228,13 +228,12 @@ impl<F: Real, B: StateBuffer<F>> SparseAdamOptim<F, B> {
         policy: NonFinitePolicy,
     ) -> Result<Self, Error> {
         config.validate()?;
-        let n = table_len(rows, cols)?;
-        let needed = n.checked_mul(2).ok_or(Error::BufferTooSmall {
-            what: "optimizer state",
-            needed: usize::MAX,
-            available: state.values().len(),
-        })?;
+        // 2 × rows × cols, refused if it overflows (no buffer can hold it).
+        let needed = rows.checked_mul(cols).and_then(|n| n.checked_mul(2)).unwrap_or(usize::MAX);
         state_fits(needed, state.values().len())?;
+        if needed == usize::MAX {
+            return Err(Error::BufferTooSmall { what: "optimizer state", needed, available: state.values().len() });
+        }
         if let Some(buf) = state.values_mut().get_mut(..needed) {
             buf.fill(F::ZERO);
         }
@@ -381,11 +380,6 @@ impl<F: Real, B: StateBuffer<F>> SparseAdamOptim<F, B> {
     }
 }
 
-/// rows × cols, refused if it overflows.
-fn table_len(rows: usize, cols: usize) -> Result<usize, Error> {
-    rows.checked_mul(cols).ok_or(Error::LengthMismatch { what: "table (rows × cols)", expected: usize::MAX, found: rows })
-}
-
 /// The scalar reference: for each touched row, each element's gradient is the sum of its
 /// (negated, with maximize) values in the order they appear, then PyTorch's update.
 #[allow(clippy::too_many_arguments)]
@@ -488,11 +482,12 @@ impl<F: Real> LaneKernel<F> for Kernel<'_, '_, F> {
             for (c, (((p, m), v), g)) in pc.iter_mut().zip(mc.iter_mut()).zip(vc.iter_mut()).zip(gc).enumerate() {
                 let mut sum = *g;
                 for j in repeats.clone() {
-                    let Some(gj) = row_of(grad.values, j, cols).and_then(|row| row.get(c * L..(c + 1) * L)) else {
+                    let chunk = row_of(grad.values, j, cols).and_then(|row| row.get(c * L..(c + 1) * L));
+                    let Some(gj) = chunk.and_then(|s| <&[F; L]>::try_from(s).ok()) else {
                         return;
                     };
                     for l in 0..L {
-                        sum[l] = sum[l] + gj.get(l).copied().unwrap_or(F::ZERO);
+                        sum[l] = sum[l] + gj[l];
                     }
                 }
                 for l in 0..L {
