@@ -338,9 +338,17 @@ pub fn any_optimizer(u: &mut Unstructured<'_>) -> Result<()> {
         "lars" => go!(h.lars(u)?),
         "yogi" => go!(YogiConfig { lr, betas: b, eps }),
         "adabelief" => {
-            go!(AdabeliefConfig { lr, betas: b, eps, eps_root: hyper(u, 0.0, 1e-6)?, nesterov: u.arbitrary()? })
+            go!(AdabeliefConfig {
+                lr,
+                betas: b,
+                eps,
+                eps_root: hyper(u, 0.0, 1e-6)?,
+                nesterov: u.arbitrary()?
+            })
         }
-        "adopt" => go!(AdoptConfig { lr, betas: b, eps, nesterov: u.arbitrary()?, use_clipping: u.arbitrary()? }),
+        "adopt" => {
+            go!(AdoptConfig { lr, betas: b, eps, nesterov: u.arbitrary()?, use_clipping: u.arbitrary()? })
+        }
         "ademamix" => go!(AdemamixConfig {
             lr,
             betas: b,
@@ -358,7 +366,9 @@ pub fn any_optimizer(u: &mut Unstructured<'_>) -> Result<()> {
             eps_root: hyper(u, 0.0, 1e-4)?,
             weight_decay: wd
         }),
-        "novograd" => go!(NovogradConfig { lr, betas: b, eps, eps_root: hyper(u, 0.0, 1e-4)?, weight_decay: wd }),
+        "novograd" => {
+            go!(NovogradConfig { lr, betas: b, eps, eps_root: hyper(u, 0.0, 1e-4)?, weight_decay: wd })
+        }
         "sm3" => {
             let dims = u.int_in_range(0usize..=3)?;
             let mut shape = Vec::new();
@@ -414,7 +424,8 @@ fn sparse_adam_in<F: Real>(u: &mut Unstructured<'_>) -> Result<()> {
                 }
                 let (p0, s0) = (p.clone(), snapshot(&opt));
                 let grad = SparseGrad { indices: &indices, values: &values };
-                let r = if u.arbitrary()? { opt.step_reference(&mut p, grad) } else { opt.step(&mut p, grad) };
+                let r =
+                    if u.arbitrary()? { opt.step_reference(&mut p, grad) } else { opt.step(&mut p, grad) };
                 if r.is_err() {
                     assert!(
                         p.iter().zip(&p0).all(|(a, b)| a.to_bits_u64() == b.to_bits_u64()),

@@ -118,7 +118,8 @@ fn schedules(data: &[u8]) {
 /// Lookahead around momentum SGD (its saved bytes nest the inner optimizer's), SAM, SparseAdam and
 /// the SWA and EMA averages.
 fn wrappers(data: &[u8]) {
-    let sgd = SgdMomentum::<f32, 3>::new(SgdConfig { lr: 0.1, momentum: 0.9, ..SgdConfig::default() }).unwrap();
+    let sgd =
+        SgdMomentum::<f32, 3>::new(SgdConfig { lr: 0.1, momentum: 0.9, ..SgdConfig::default() }).unwrap();
     let config = LookaheadConfig { sync_period: 3, slow_step_size: 0.5, reset_state: true };
     let mut la = Lookahead::new(sgd, config, [0.0f32; 3], &[1.0, -1.0, 0.5]).unwrap();
     let mut p = [1.0f32, -1.0, 0.5];
@@ -142,7 +143,10 @@ fn wrappers(data: &[u8]) {
     let mut sparse = SparseAdam::<f32, 6>::new(config, 3, 2).unwrap();
     let mut table = [0.5f32; 6];
     for &b in data.iter().take(3) {
-        let _ = sparse.step(&mut table, SparseGrad { indices: &[2, 0, 2], values: &[b as f32, 1.0, -1.0, 0.5, 0.25, 2.0] });
+        let _ = sparse.step(
+            &mut table,
+            SparseGrad { indices: &[2, 0, 2], values: &[b as f32, 1.0, -1.0, 0.5, 0.25, 2.0] },
+        );
     }
     let valid = common::snapshot(&sparse);
     common::check_restore(&mut sparse, data);

@@ -450,7 +450,9 @@ fn run_sparse<F: Real>(spec: &Spec) -> Result<Trace, ReplayError> {
         ("param_groups", spec.param_groups.is_some()),
     ] {
         if present {
-            return Err(ReplayError::Spec(format!("sparse_adam: '{what}' is not supported with sparse gradients")));
+            return Err(ReplayError::Spec(format!(
+                "sparse_adam: '{what}' is not supported with sparse gradients"
+            )));
         }
     }
     let config = sparse_config(&spec.optimizer)?;
@@ -461,7 +463,9 @@ fn run_sparse<F: Real>(spec: &Spec) -> Result<Trace, ReplayError> {
         .enumerate()
         .map(|(i, t)| match t.shape.split_first() {
             Some((&rows, rest)) => Ok((rows, rest.iter().product())),
-            None => Err(ReplayError::Spec(format!("params[{i}]: sparse_adam needs a tensor of at least one dimension"))),
+            None => Err(ReplayError::Spec(format!(
+                "params[{i}]: sparse_adam needs a tensor of at least one dimension"
+            ))),
         })
         .collect::<Result<_, _>>()?;
     let refused = |e: descent_core::Error| ReplayError::Refused(e.to_string());
@@ -469,12 +473,14 @@ fn run_sparse<F: Real>(spec: &Spec) -> Result<Trace, ReplayError> {
     for &(rows, cols) in &tables {
         let state = HeapState(vec![F::ZERO; 2 * rows * cols]);
         opts.push(
-            SparseAdamOptim::from_storage(config, state, rows, cols, NonFinitePolicy::Propagate).map_err(refused)?,
+            SparseAdamOptim::from_storage(config, state, rows, cols, NonFinitePolicy::Propagate)
+                .map_err(refused)?,
         );
     }
     let mut params: Vec<Vec<F>> =
         spec.params.iter().map(|t| t.data.iter().map(|&x| F::from_f64(x)).collect()).collect();
-    let mut trace = Trace { lr: Vec::with_capacity(steps.len()), lrs: None, params: Vec::new(), averaged: None };
+    let mut trace =
+        Trace { lr: Vec::with_capacity(steps.len()), lrs: None, params: Vec::new(), averaged: None };
     let mut indices = Vec::new();
     let mut values: Vec<F> = Vec::new();
     for (k, step) in steps.iter().enumerate() {

@@ -232,7 +232,11 @@ impl<F: Real, B: StateBuffer<F>> SparseAdamOptim<F, B> {
         let needed = rows.checked_mul(cols).and_then(|n| n.checked_mul(2)).unwrap_or(usize::MAX);
         state_fits(needed, state.values().len())?;
         if needed == usize::MAX {
-            return Err(Error::BufferTooSmall { what: "optimizer state", needed, available: state.values().len() });
+            return Err(Error::BufferTooSmall {
+                what: "optimizer state",
+                needed,
+                available: state.values().len(),
+            });
         }
         if let Some(buf) = state.values_mut().get_mut(..needed) {
             buf.fill(F::ZERO);
@@ -316,7 +320,11 @@ impl<F: Real, B: StateBuffer<F>> SparseAdamOptim<F, B> {
     /// One step computed by the scalar reference: PyTorch's operations one element at a time
     /// (negate, coalesce, update). Same checks, same bits as [`SparseAdamOptim::step`] (the
     /// property tests check it).
-    pub fn step_reference(&mut self, params: &mut [F], grad: SparseGrad<'_, F>) -> Result<StepOutcome, Error> {
+    pub fn step_reference(
+        &mut self,
+        params: &mut [F],
+        grad: SparseGrad<'_, F>,
+    ) -> Result<StepOutcome, Error> {
         let (rows, config) = match self.check(params, &grad)? {
             Ok(c) => c,
             Err(skipped) => return Ok(skipped),
@@ -479,7 +487,9 @@ impl<F: Real> LaneKernel<F> for Kernel<'_, '_, F> {
                 }
                 continue;
             }
-            for (c, (((p, m), v), g)) in pc.iter_mut().zip(mc.iter_mut()).zip(vc.iter_mut()).zip(gc).enumerate() {
+            for (c, (((p, m), v), g)) in
+                pc.iter_mut().zip(mc.iter_mut()).zip(vc.iter_mut()).zip(gc).enumerate()
+            {
                 let mut sum = *g;
                 for j in repeats.clone() {
                     let chunk = row_of(grad.values, j, cols).and_then(|row| row.get(c * L..(c + 1) * L));
@@ -495,7 +505,9 @@ impl<F: Real> LaneKernel<F> for Kernel<'_, '_, F> {
                 }
             }
             let tail_start = cols - pt.len();
-            for (e, (((p, m), v), &g)) in pt.iter_mut().zip(mt.iter_mut()).zip(vt.iter_mut()).zip(gt).enumerate() {
+            for (e, (((p, m), v), &g)) in
+                pt.iter_mut().zip(mt.iter_mut()).zip(vt.iter_mut()).zip(gt).enumerate()
+            {
                 let mut sum = g;
                 for j in repeats.clone() {
                     sum = sum + grad.values.get(j * cols + tail_start + e).copied().unwrap_or(F::ZERO);
@@ -601,8 +613,14 @@ mod tests {
         let msg = |c: SparseAdamConfig| std::format!("{}", c.validate().unwrap_err());
         assert_eq!(msg(SparseAdamConfig { lr: 0.0, ..d }), "Invalid learning rate: 0.0");
         assert_eq!(msg(SparseAdamConfig { eps: 0.0, ..d }), "Invalid epsilon value: 0.0");
-        assert_eq!(msg(SparseAdamConfig { betas: (1.0, 0.9), ..d }), "Invalid beta parameter at index 0: 1.0");
-        assert_eq!(msg(SparseAdamConfig { betas: (0.9, -0.1), ..d }), "Invalid beta parameter at index 1: -0.1");
+        assert_eq!(
+            msg(SparseAdamConfig { betas: (1.0, 0.9), ..d }),
+            "Invalid beta parameter at index 0: 1.0"
+        );
+        assert_eq!(
+            msg(SparseAdamConfig { betas: (0.9, -0.1), ..d }),
+            "Invalid beta parameter at index 1: -0.1"
+        );
         assert!(SparseAdamConfig { lr: f64::NAN, ..d }.validate().is_err());
         assert!(SparseAdamConfig { betas: (0.0, 0.0), ..d }.validate().is_ok());
     }
@@ -611,7 +629,8 @@ mod tests {
     /// first touched at step 3 uses step 3's bias corrections.
     #[test]
     fn only_touched_rows_move_and_steps_are_global() {
-        let mut o = SparseAdam::<f64, 6>::new(SparseAdamConfig { lr: 0.1, ..Default::default() }, 3, 2).unwrap();
+        let mut o =
+            SparseAdam::<f64, 6>::new(SparseAdamConfig { lr: 0.1, ..Default::default() }, 3, 2).unwrap();
         let mut p = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
         o.step(&mut p, grad(&[0], &[1.0, -1.0])).unwrap();
         o.step(&mut p, grad(&[], &[])).unwrap();
@@ -646,20 +665,38 @@ mod tests {
         let mut p = [1.0; 6];
         let e = o.step(&mut p, grad(&[3], &[1.0, 1.0])).unwrap_err();
         assert_eq!(e, Error::IndexOutOfRange { what: "indices", position: 0, index: 3, len: 3 });
-        assert!(matches!(o.step(&mut p, grad(&[0], &[1.0])), Err(Error::LengthMismatch { what: "values", .. })));
+        assert!(matches!(
+            o.step(&mut p, grad(&[0], &[1.0])),
+            Err(Error::LengthMismatch { what: "values", .. })
+        ));
         assert!(matches!(o.step(&mut p[..4], grad(&[0], &[1.0, 1.0])), Err(Error::LengthMismatch { .. })));
-        assert_eq!(o.step(&mut p, grad(&[0, usize::MAX], &[1.0; 4])).unwrap_err(),
-            Error::IndexOutOfRange { what: "indices", position: 1, index: usize::MAX, len: 3 });
+        assert_eq!(
+            o.step(&mut p, grad(&[0, usize::MAX], &[1.0; 4])).unwrap_err(),
+            Error::IndexOutOfRange { what: "indices", position: 1, index: usize::MAX, len: 3 }
+        );
         assert_eq!(p, [1.0; 6]);
         assert_eq!(o.steps(), 0);
-        assert!(matches!(Optimizer::step(&mut o, &mut p, &[0.0; 6]), Err(Error::Unsupported { what: DENSE_REFUSED })));
-        let mut skip =
-            SparseAdamOptim::from_storage(SparseAdamConfig::default(), [[0.0f64; 6]; 2], 3, 2, NonFinitePolicy::SkipStep)
-                .unwrap();
-        assert_eq!(skip.step(&mut p, grad(&[1], &[1.0, f64::NAN])).unwrap(), StepOutcome::Skipped { index: 1 });
+        assert!(matches!(
+            Optimizer::step(&mut o, &mut p, &[0.0; 6]),
+            Err(Error::Unsupported { what: DENSE_REFUSED })
+        ));
+        let mut skip = SparseAdamOptim::from_storage(
+            SparseAdamConfig::default(),
+            [[0.0f64; 6]; 2],
+            3,
+            2,
+            NonFinitePolicy::SkipStep,
+        )
+        .unwrap();
+        assert_eq!(
+            skip.step(&mut p, grad(&[1], &[1.0, f64::NAN])).unwrap(),
+            StepOutcome::Skipped { index: 1 }
+        );
         assert_eq!((p, skip.steps()), ([1.0; 6], 0));
         assert!(SparseAdam::<f64, 5>::new(SparseAdamConfig::default(), 3, 2).is_err());
-        assert!(SparseAdamView::<f64>::with_buffer(SparseAdamConfig::default(), usize::MAX, 2, &mut []).is_err());
+        assert!(
+            SparseAdamView::<f64>::with_buffer(SparseAdamConfig::default(), usize::MAX, 2, &mut []).is_err()
+        );
     }
 
     fn lcg(seed: &mut u64) -> u64 {
@@ -728,7 +765,10 @@ mod tests {
         assert_eq!(bytes[6], 0x64);
         let mut b = SparseAdam::<f32, 6>::new(SparseAdamConfig::default(), 3, 2).unwrap();
         b.restore(&bytes[..len]).unwrap();
-        assert_eq!((b.config(), b.steps(), b.exp_avg(), b.exp_avg_sq()), (a.config(), 1, a.exp_avg(), a.exp_avg_sq()));
+        assert_eq!(
+            (b.config(), b.steps(), b.exp_avg(), b.exp_avg_sq()),
+            (a.config(), 1, a.exp_avg(), a.exp_avg_sq())
+        );
         let mut other = SparseAdam::<f32, 6>::new(SparseAdamConfig::default(), 2, 3).unwrap();
         assert!(matches!(other.restore(&bytes[..len]), Err(Error::StateMismatch { field: "rows", .. })));
         assert_eq!(other.steps(), 0);

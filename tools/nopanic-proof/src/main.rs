@@ -35,7 +35,6 @@ use descent_core::nn::{self, Dense, DenseGrad, ModelBlob};
 use descent_core::pair::Pair;
 use descent_core::quant_state::{QuantRule, QuantView};
 use descent_core::sam::{Sam, SamConfig};
-use descent_core::sparse_adam::{SparseAdam, SparseAdamConfig, SparseAdamOptim, SparseAdamView, SparseGrad};
 use descent_core::schedule::{Anneal, Interpolate, PiecewiseInterpolate, Swalr};
 use descent_core::schedule::{
     AnnealStrategy, AnySchedule, Chained, ConstantLr, CosineAnnealingLr, CosineAnnealingWarmRestarts,
@@ -43,10 +42,11 @@ use descent_core::schedule::{
     OneCycleLr, PlateauMode, PolynomialLr, ReduceLrOnPlateau, Schedule, Segment, Sequential, StepLr,
     ThresholdMode, WarmupCosine,
 };
+use descent_core::sparse_adam::{SparseAdam, SparseAdamConfig, SparseAdamOptim, SparseAdamView, SparseGrad};
 use descent_core::{
-    NonFinitePolicy, Optim, Optimizer, Real, StateBuffer, UpdateRule, adabelief, adadelta, adafactor, adagrad, adam, adamax,
-    adan, ademamix, adopt, asgd, lamb, lars, lion, muon, nadam, novograd, radam, rmsprop, rprop, sgd, sm3,
-    yogi,
+    NonFinitePolicy, Optim, Optimizer, Real, StateBuffer, UpdateRule, adabelief, adadelta, adafactor,
+    adagrad, adam, adamax, adan, ademamix, adopt, asgd, lamb, lars, lion, muon, nadam, novograd, radam,
+    rmsprop, rprop, sgd, sm3, yogi,
 };
 use half::{bf16, f16};
 
@@ -590,7 +590,14 @@ fn sparse_adam_steps<F: Real, B: StateBuffer<F>>(opt: &mut SparseAdamOptim<F, B>
     fails += fail(dyn_opt.step(&mut params[..], &values[..]).is_ok());
     let _ = dyn_opt.set_lr(bb(0.01));
     let _ = dyn_opt.set_momentum(bb(0.5));
-    bb((dyn_opt.name(), dyn_opt.lr(), dyn_opt.momentum(), dyn_opt.steps(), dyn_opt.len(), dyn_opt.state_len()));
+    bb((
+        dyn_opt.name(),
+        dyn_opt.lr(),
+        dyn_opt.momentum(),
+        dyn_opt.steps(),
+        dyn_opt.len(),
+        dyn_opt.state_len(),
+    ));
     fails += round_trip!(dyn_opt);
     let _ = dyn_opt.reset();
     fails
