@@ -213,8 +213,10 @@ mod sparse_adam {
         (p, o.exp_avg().to_vec(), o.exp_avg_sq().to_vec())
     }
 
-    fn case() -> impl Strategy<Value = (SparseAdamConfig, usize, usize, Vec<f64>, Vec<(Vec<usize>, Vec<f64>)>)>
-    {
+    /// A configuration, rows, cols, the initial table and the steps (indices and values).
+    type Case = (SparseAdamConfig, usize, usize, Vec<f64>, Vec<(Vec<usize>, Vec<f64>)>);
+
+    fn case() -> impl Strategy<Value = Case> {
         (1usize..12, 1usize..41, 1e-4f64..0.5, 0.0f64..0.99, 0.5f64..0.9999, 1e-10f64..1e-2, any::<bool>())
             .prop_flat_map(|(rows, cols, lr, b1, b2, eps, maximize)| {
                 let config = SparseAdamConfig { lr, betas: (b1, b2), eps, maximize };

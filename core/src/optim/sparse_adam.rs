@@ -348,7 +348,7 @@ impl<F: Real, B: StateBuffer<F>> SparseAdamOptim<F, B> {
             return Err(Error::LengthMismatch { what: "params", expected: n, found: params.len() });
         }
         let k = grad.indices.len();
-        let expected = k.checked_mul(self.cols).unwrap_or(usize::MAX);
+        let expected = k.saturating_mul(self.cols);
         if grad.values.len() != expected {
             return Err(Error::LengthMismatch { what: "values", expected, found: grad.values.len() });
         }
