@@ -188,3 +188,15 @@ fn optax_zoo_cases_match() {
         assert_eq!(check_dir("optax-zoo-seed99", |s| s.optimizer["name"] == name), 10, "{name}");
     }
 }
+
+/// torch.optim.SparseAdam on tables with sparse gradients (`sparse_grads`): repeated and unsorted
+/// indices, empty gradients, tensors without a gradient at a step, rows never touched, maximize;
+/// and PyTorch's refusals (lr and eps of 0, a dense gradient). `tools/torch_trace.py sparse OUT 3
+/// 20`, `sparse OUT 5 12 --dtype f32`, `sparse OUT 8 12 --dtype f64`.
+#[test]
+fn torch_sparse_adam_cases_match() {
+    let sparse = |s: &replay::Spec| s.optimizer["name"] == "sparse_adam";
+    assert_eq!(check_dir("torch-sparse", |s| sparse(s) && s.dtype == "f32"), 24);
+    assert_eq!(check_dir("torch-sparse", |s| sparse(s) && s.dtype == "f64"), 20);
+    assert_eq!(check_dir("torch-sparse", |s| s.name.ends_with("-invalid")), 4);
+}

@@ -176,3 +176,83 @@ fn every_length_up_to_1000_matches_reference() {
         }
     }
 }
+
+/// SparseAdam (not an `UpdateRule`: its step takes a sparse gradient): the kernel at lane widths 1,
+/// 4, 8, 16 and the production width gives the reference's bits, for tables up to 40 columns
+/// (every tail), repeated and unsorted indices, maximize, and three steps.
+mod sparse_adam {
+    use super::same_bits;
+    use descent::Real;
+    use descent::sparse_adam::{SparseAdamConfig, SparseAdamView, SparseGrad};
+    use proptest::prelude::*;
+
+    fn run<F: Real>(
+        config: SparseAdamConfig,
+        rows: usize,
+        cols: usize,
+        p0: &[f64],
+        steps: &[(Vec<usize>, Vec<f64>)],
+        width: usize,
+    ) -> (Vec<F>, Vec<F>, Vec<F>) {
+        let mut buf = vec![F::ZERO; 2 * rows * cols];
+        let mut o = SparseAdamView::with_buffer(config, rows, cols, &mut buf).unwrap();
+        let mut p: Vec<F> = p0.iter().map(|&x| F::from_f64(x)).collect();
+        for (indices, values) in steps {
+            let values: Vec<F> = values.iter().map(|&x| F::from_f64(x)).collect();
+            let g = SparseGrad { indices, values: &values };
+            match width {
+                0 => o.step_reference(&mut p, g),
+                1 => o.step_with_lanes::<1>(&mut p, g),
+                4 => o.step_with_lanes::<4>(&mut p, g),
+                8 => o.step_with_lanes::<8>(&mut p, g),
+                16 => o.step_with_lanes::<16>(&mut p, g),
+                _ => o.step(&mut p, g),
+            }
+            .unwrap();
+        }
+        (p, o.exp_avg().to_vec(), o.exp_avg_sq().to_vec())
+    }
+
+    /// A configuration, rows, cols, the initial table and the steps (indices and values).
+    type Case = (SparseAdamConfig, usize, usize, Vec<f64>, Vec<(Vec<usize>, Vec<f64>)>);
+
+    fn case() -> impl Strategy<Value = Case> {
+        (1usize..12, 1usize..41, 1e-4f64..0.5, 0.0f64..0.99, 0.5f64..0.9999, 1e-10f64..1e-2, any::<bool>())
+            .prop_flat_map(|(rows, cols, lr, b1, b2, eps, maximize)| {
+                let config = SparseAdamConfig { lr, betas: (b1, b2), eps, maximize };
+                let step = (0usize..10).prop_flat_map(move |k| {
+                    (
+                        prop::collection::vec(0..rows, k),
+                        prop::collection::vec(-10.0f64..10.0, k * cols),
+                        any::<bool>(),
+                    )
+                        .prop_map(|(mut idx, vals, sort)| {
+                            if sort {
+                                idx.sort();
+                            }
+                            (idx, vals)
+                        })
+                });
+                (
+                    Just(config),
+                    Just(rows),
+                    Just(cols),
+                    prop::collection::vec(-2.0f64..2.0, rows * cols),
+                    prop::collection::vec(step, 1..4),
+                )
+            })
+    }
+
+    proptest! {
+        #![proptest_config(crate::common::config(256))]
+        #[test]
+        fn sparse_adam_kernel_matches_reference_bitwise((config, rows, cols, p0, steps) in case()) {
+            for width in [1, 4, 8, 16, usize::MAX] {
+                let (a, b) = (run::<f32>(config, rows, cols, &p0, &steps, 0), run::<f32>(config, rows, cols, &p0, &steps, width));
+                prop_assert_eq!(same_bits(&a.0, &b.0).or(same_bits(&a.1, &b.1)).or(same_bits(&a.2, &b.2)), None, "f32, width {}", width);
+                let (a, b) = (run::<f64>(config, rows, cols, &p0, &steps, 0), run::<f64>(config, rows, cols, &p0, &steps, width));
+                prop_assert_eq!(same_bits(&a.0, &b.0).or(same_bits(&a.1, &b.1)).or(same_bits(&a.2, &b.2)), None, "f64, width {}", width);
+            }
+        }
+    }
+}

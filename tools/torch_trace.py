@@ -19,6 +19,11 @@ Usage (needs `pip install torch`):
       Random cases of torch.optim.swa_utils.AveragedModel around an optimizer:
       {"name": "swa" | "ema", "decay": β (ema), "inner": {optimizer}}, updated after every step;
       the expected result adds "averaged", the averaged parameters after every step.
+  torch_trace.py sparse OUTDIR SEED COUNT [--dtype f32|f64]
+      Random cases of torch.optim.SparseAdam: tables (2-D tensors, or 1-D as one column) with
+      sparse gradients given as "sparse_grads" (per step, per tensor {"indices": [...],
+      "values": [[row], ...]} or null for no gradient), with repeated indices (PyTorch sums them),
+      unsorted indices, empty gradients and rows never touched; a few invalid configurations.
   torch_trace.py make OUTDIR NAME --optimizer JSON --shapes 8x4,8 [--param-groups JSON]
                  [--scheduler JSON] [--clip JSON] [--steps N] [--dtype f32|f64] [--seed S]
       One case for your own configuration: random initial parameters and gradients of the given
@@ -249,6 +254,100 @@ def run(spec):
         out["averaged"] = avg
     return out
 
+def run_sparse(spec):
+    """torch.optim.SparseAdam over the spec's tensors, each step's gradient a sparse COO tensor
+    over the first dimension (uncoalesced, as given), or None."""
+    dt = torch.float64 if spec["dtype"] == "f64" else torch.float32
+    torch.set_default_dtype(dt)
+    ps = [torch.tensor(t["data"], dtype=dt).reshape(t["shape"]).requires_grad_(True) for t in spec["params"]]
+    kw = tuples(spec["optimizer"], ("name",))
+    try:
+        opt = torch.optim.SparseAdam(ps, **kw)
+    except (ValueError, TypeError) as e:
+        return {"error": str(e)}
+    lrs, traj = [], []
+    steps = spec.get("sparse_grads")
+    if steps is None:  # dense gradients: PyTorch's step refuses them
+        for p, g, t in zip(ps, spec["grads"][0], spec["params"]):
+            p.grad = torch.tensor(g, dtype=dt).reshape(t["shape"])
+        try:
+            opt.step()
+        except RuntimeError as e:
+            return {"error": str(e)}
+        raise AssertionError("SparseAdam took a dense gradient")
+    for gstep in steps:
+        for p, g, t in zip(ps, gstep, spec["params"]):
+            if g is None:
+                p.grad = None
+                continue
+            rest = list(t["shape"][1:])
+            idx = torch.tensor([g["indices"]], dtype=torch.int64).reshape(1, len(g["indices"]))
+            vals = torch.tensor(g["values"], dtype=dt).reshape([len(g["indices"])] + rest)
+            p.grad = torch.sparse_coo_tensor(idx, vals, size=t["shape"], check_invariants=True)
+        lrs.append(float(opt.param_groups[0]["lr"]))
+        opt.step()
+        traj.append([p.detach().reshape(-1).tolist() for p in ps])
+    return {"lr": lrs, "params": traj}
+
+
+def sparse_case(i):
+    """A random SparseAdam case: 1-2 tables, some rows never touched, repeats, unsorted indices."""
+    dtype = DTYPE or ("f64" if rng.random() < 0.5 else "f32")
+    shapes = rng.choice([[[6, 4]], [[10, 3], [5]], [[3, 17]], [[20, 8]], [[7, 1], [4, 5]], [[12, 33]]])
+    ocfg = dict(name="sparse_adam", lr=logu(1e-4, 0.1), betas=[rng.choice([0.9, r(0.0, 0.95)]), rng.choice([0.999, r(0.9, 0.9999)])],
+                eps=rng.choice([1e-8, logu(1e-10, 1e-3)]), maximize=rng.random() < 0.2)
+    spec = dict(name=f"sparse-{SEED}-{i:04d}", dtype=dtype, optimizer=ocfg)
+    spec["params"] = [dict(shape=s, data=rand_tensor(math.prod(s), 1.0)) for s in shapes]
+    steps = rng.randint(5, 25)
+    gscale = rng.choice([1e-3, 0.1, 1.0, 10.0])
+    # Rows that never get a gradient: at least one per table.
+    touchable = []
+    for s in shapes:
+        rows = list(range(s[0]))
+        never = set(rng.sample(rows, max(1, s[0] // 4))) if s[0] > 1 else set()
+        touchable.append([x for x in rows if x not in never] or rows)
+    grads = []
+    for _ in range(steps):
+        step = []
+        for s, rows in zip(shapes, touchable):
+            u = rng.random()
+            if u < 0.08:
+                step.append(None)  # no gradient: PyTorch skips the tensor and its step count
+                continue
+            k = 0 if u < 0.15 else rng.randint(1, min(8, 2 * len(rows)))
+            idx = [rng.choice(rows) for _ in range(k)]
+            if rng.random() < 0.4 and idx:
+                idx += rng.sample(idx, rng.randint(1, len(idx)))  # repeats
+            if rng.random() < 0.3:
+                idx.sort()
+            cols = math.prod(s[1:])
+            step.append(dict(indices=idx, values=[[rng.gauss(0.3, gscale) for _ in range(cols)] for _ in idx]))
+        grads.append(step)
+    spec["sparse_grads"] = grads
+    return spec
+
+
+def bad_sparse_case(i):
+    spec = sparse_case(i)
+    o = spec["optimizer"]
+    choice = rng.choice(["lr0", "lr", "eps", "beta0", "beta1", "dense"])
+    if choice == "lr0":
+        o["lr"] = 0.0
+    elif choice == "lr":
+        o["lr"] = -abs(o["lr"])
+    elif choice == "eps":
+        o["eps"] = 0.0
+    elif choice == "beta0":
+        o["betas"] = [1.0, o["betas"][1]]
+    elif choice == "beta1":
+        o["betas"] = [o["betas"][0], -0.5]
+    else:
+        del spec["sparse_grads"]
+        spec["grads"] = [[[rng.gauss(0, 1) for _ in range(math.prod(t["shape"]))] for t in spec["params"]]]
+    spec["name"] += "-invalid"
+    return spec
+
+
 def rand_tensor(n, scale):
     return [rng.gauss(0, scale) for _ in range(n)]
 
@@ -398,7 +497,7 @@ def user_case(a):
 
 
 def write_case(out, spec):
-    exp = run(spec)
+    exp = run_sparse(spec) if spec["optimizer"]["name"] == "sparse_adam" else run(spec)
     base = os.path.join(out, spec["name"])
     with open(base + ".spec.json", "w") as f:
         json.dump(spec, f)
@@ -430,6 +529,12 @@ def main(argv=None):
     av.add_argument("seed", type=int)
     av.add_argument("count", type=int)
     av.add_argument("--swalr", action="store_true", help="with torch.optim.swa_utils.SWALR as the scheduler")
+    sp = sub.add_parser("sparse", help="random seeded cases of torch.optim.SparseAdam (sparse gradients)")
+    sp.add_argument("outdir")
+    sp.add_argument("seed", type=int)
+    sp.add_argument("count", type=int)
+    sp.add_argument("--dtype", choices=["f32", "f64"])
+    sp.add_argument("--invalid-rate", type=float, default=0.1)
     m = sub.add_parser("make", help="one case of your own configuration, on random data")
     m.add_argument("outdir")
     m.add_argument("name")
@@ -449,7 +554,7 @@ def main(argv=None):
                 spec = json.load(f)
             out = path[: -len(".spec.json")] if path.endswith(".spec.json") else os.path.splitext(path)[0]
             with open(out + ".expected.json", "w") as f:
-                json.dump(run(spec), f)
+                json.dump(run_sparse(spec) if spec["optimizer"]["name"] == "sparse_adam" else run(spec), f)
         print("wrote", len(a.specs), "expected results")
         return
     if a.cmd == "make":
@@ -473,6 +578,13 @@ def main(argv=None):
             n_muon += kind == "muon"
             write_case(a.outdir, spec)
         print("wrote", a.count, "cases (", n_muon, "muon ) to", a.outdir)
+        return
+    if a.cmd == "sparse":
+        DTYPE = a.dtype
+        for i in range(a.count):
+            spec = bad_sparse_case(i) if rng.random() < a.invalid_rate else sparse_case(i)
+            write_case(a.outdir, spec)
+        print("wrote", a.count, "cases to", a.outdir)
         return
     if a.cmd == "averaged":
         DTYPE, PLAIN = None, True

@@ -49,7 +49,8 @@ impl From<Error> for DescentStatus {
                 DescentStatus::InvalidHyperparameter
             }
             Error::InvalidCombination { .. } => DescentStatus::InvalidCombination,
-            Error::LengthMismatch { .. } => DescentStatus::LengthMismatch,
+            // A sparse gradient's index past the table: its lengths do not fit the table.
+            Error::LengthMismatch { .. } | Error::IndexOutOfRange { .. } => DescentStatus::LengthMismatch,
             Error::NonFinite { .. } => DescentStatus::NonFinite,
             Error::BufferTooSmall { .. } => DescentStatus::BufferTooSmall,
             Error::CorruptState { .. } => DescentStatus::CorruptState,

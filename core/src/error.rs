@@ -102,6 +102,18 @@ pub enum Error {
         /// Why.
         reason: &'static str,
     },
+    /// An index past the end of what it indexes (a sparse gradient's row index past the table's
+    /// last row).
+    IndexOutOfRange {
+        /// What held the index (`"indices"`).
+        what: &'static str,
+        /// Its position in `what`.
+        position: usize,
+        /// The index.
+        index: usize,
+        /// How many there are (rows of the table).
+        len: usize,
+    },
     /// The operation makes no sense for this object (e.g. setting momentum on Adagrad).
     Unsupported {
         /// What was asked.
@@ -261,6 +273,10 @@ impl fmt::Display for Error {
                 write!(f, "no parameter group {group}: the optimizer has {groups}")
             }
             Error::TensorRefused { tensor, reason } => write!(f, "tensor {tensor}: {reason}"),
+            Error::IndexOutOfRange { what, position, index, len } => write!(
+                f,
+                "{what}[{position}] is {index}: index {index} is out of bounds for dimension 0 with size {len}"
+            ),
             Error::Unsupported { what } => write!(f, "unsupported: {what}"),
         }
     }

@@ -44,6 +44,7 @@ pub const TRAILER_LEN: usize = 4;
 /// | `0x61` | Lookahead around an optimizer ([`crate::optim::lookahead`]; the inner optimizer's saved bytes follow) |
 /// | `0x62` | an average of the parameters, SWA or EMA ([`crate::optim::averaged`]) |
 /// | `0x63` | SAM around an optimizer ([`crate::optim::sam`]; the outer optimizer's saved bytes follow) |
+/// | `0x64` | SparseAdam over a table ([`crate::optim::sparse_adam`]; rows and cols in the body) |
 /// | `0x81` | `ReduceLROnPlateau` ([`crate::schedule::ReduceLrOnPlateau`]) |
 /// | `0x82` | `SequentialLR` ([`crate::schedule::Sequential`]) |
 /// | `0x83` | a schedule driver over one group ([`crate::schedule::Driver`]) |
@@ -66,6 +67,8 @@ pub enum Kind {
     Averaged,
     /// SAM around an optimizer.
     Sam,
+    /// SparseAdam over a table.
+    SparseAdam,
     /// `ReduceLROnPlateau`.
     Plateau,
     /// `SequentialLR`.
@@ -80,8 +83,9 @@ impl Kind {
     /// The ids a rule may take ([`crate::optim::UpdateRule::ID`]).
     pub const RULE_IDS: core::ops::RangeInclusive<u8> = 1..=0x1F;
     /// The kinds that are not tied to a rule.
-    pub const FIXED: [Kind; 9] = [
+    pub const FIXED: [Kind; 10] = [
         Kind::Sam,
+        Kind::SparseAdam,
         Kind::GradScaler,
         Kind::Grouped,
         Kind::Lookahead,
@@ -103,6 +107,7 @@ impl Kind {
             Kind::Lookahead => 0x61,
             Kind::Averaged => 0x62,
             Kind::Sam => 0x63,
+            Kind::SparseAdam => 0x64,
             Kind::Plateau => 0x81,
             Kind::Sequential => 0x82,
             Kind::Driver => 0x83,
@@ -121,6 +126,7 @@ impl Kind {
             0x61 => Kind::Lookahead,
             0x62 => Kind::Averaged,
             0x63 => Kind::Sam,
+            0x64 => Kind::SparseAdam,
             0x81 => Kind::Plateau,
             0x82 => Kind::Sequential,
             0x83 => Kind::Driver,

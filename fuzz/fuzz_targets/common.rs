@@ -24,6 +24,7 @@ use descent_core::rmsprop::RmspropConfig;
 use descent_core::rprop::RpropConfig;
 use descent_core::sgd::SgdConfig;
 use descent_core::sm3::Sm3Config;
+use descent_core::sparse_adam::{SparseAdamConfig, SparseAdamOptim, SparseGrad};
 use descent_core::yogi::YogiConfig;
 use descent_core::{NonFinitePolicy, Optim, Optimizer, Real, UpdateRule};
 
@@ -337,9 +338,17 @@ pub fn any_optimizer(u: &mut Unstructured<'_>) -> Result<()> {
         "lars" => go!(h.lars(u)?),
         "yogi" => go!(YogiConfig { lr, betas: b, eps }),
         "adabelief" => {
-            go!(AdabeliefConfig { lr, betas: b, eps, eps_root: hyper(u, 0.0, 1e-6)?, nesterov: u.arbitrary()? })
+            go!(AdabeliefConfig {
+                lr,
+                betas: b,
+                eps,
+                eps_root: hyper(u, 0.0, 1e-6)?,
+                nesterov: u.arbitrary()?
+            })
         }
-        "adopt" => go!(AdoptConfig { lr, betas: b, eps, nesterov: u.arbitrary()?, use_clipping: u.arbitrary()? }),
+        "adopt" => {
+            go!(AdoptConfig { lr, betas: b, eps, nesterov: u.arbitrary()?, use_clipping: u.arbitrary()? })
+        }
         "ademamix" => go!(AdemamixConfig {
             lr,
             betas: b,
@@ -357,7 +366,9 @@ pub fn any_optimizer(u: &mut Unstructured<'_>) -> Result<()> {
             eps_root: hyper(u, 0.0, 1e-4)?,
             weight_decay: wd
         }),
-        "novograd" => go!(NovogradConfig { lr, betas: b, eps, eps_root: hyper(u, 0.0, 1e-4)?, weight_decay: wd }),
+        "novograd" => {
+            go!(NovogradConfig { lr, betas: b, eps, eps_root: hyper(u, 0.0, 1e-4)?, weight_decay: wd })
+        }
         "sm3" => {
             let dims = u.int_in_range(0usize..=3)?;
             let mut shape = Vec::new();
@@ -371,6 +382,83 @@ pub fn any_optimizer(u: &mut Unstructured<'_>) -> Result<()> {
         }
         other => panic!("fuzz/fuzz_targets/common.rs has no configuration for optimizer {other}"),
     }
+}
+
+/// SparseAdam (not in `OPTIMIZERS`: its step takes a sparse gradient) over an arbitrary table and
+/// buffer: steps (kernel or reference) with arbitrary indices (sometimes past the table, repeated,
+/// unsorted), values and lengths, lr changes, dense steps (refused) and save/restore. Every call
+/// returns; a refused one changes nothing.
+pub fn sparse_adam(u: &mut Unstructured<'_>) -> Result<()> {
+    if u.arbitrary::<bool>()? { sparse_adam_in::<f64>(u) } else { sparse_adam_in::<f32>(u) }
+}
+
+fn sparse_adam_in<F: Real>(u: &mut Unstructured<'_>) -> Result<()> {
+    let h = Hypers::draw(u)?;
+    let config = SparseAdamConfig { lr: h.lr, betas: h.betas, eps: h.eps, maximize: h.maximize };
+    let (rows, cols) = (u.int_in_range(0usize..=9)?, u.int_in_range(0usize..=9)?);
+    let mut buf = vec![F::ZERO; u.int_in_range(0usize..=200)?];
+    let Ok(mut opt) = SparseAdamOptim::from_storage(config, &mut buf[..], rows, cols, policy(u)?) else {
+        return Ok(());
+    };
+    for _ in 0..u.int_in_range(0u8..=8)? {
+        match u.int_in_range(0u8..=4)? {
+            0..=2 => {
+                let k = u.int_in_range(0usize..=12)?;
+                let mut indices = Vec::with_capacity(k);
+                for _ in 0..k {
+                    indices.push(if u.ratio(1u8, 10)? {
+                        u.arbitrary::<usize>()?
+                    } else {
+                        u.int_in_range(0..=rows.saturating_sub(1))?
+                    });
+                }
+                let vn = if u.ratio(1u8, 8)? { u.int_in_range(0usize..=100)? } else { k * cols };
+                let mut values = Vec::with_capacity(vn);
+                for _ in 0..vn {
+                    values.push(value::<F>(u)?);
+                }
+                let pn = if u.ratio(1u8, 8)? { u.int_in_range(0usize..=100)? } else { rows * cols };
+                let mut p = Vec::with_capacity(pn);
+                for _ in 0..pn {
+                    p.push(value::<F>(u)?);
+                }
+                let (p0, s0) = (p.clone(), snapshot(&opt));
+                let grad = SparseGrad { indices: &indices, values: &values };
+                let r =
+                    if u.arbitrary()? { opt.step_reference(&mut p, grad) } else { opt.step(&mut p, grad) };
+                if r.is_err() {
+                    assert!(
+                        p.iter().zip(&p0).all(|(a, b)| a.to_bits_u64() == b.to_bits_u64()),
+                        "sparse_adam: params changed on error"
+                    );
+                    assert_eq!(snapshot(&opt), s0, "sparse_adam: state changed on error");
+                }
+            }
+            3 => {
+                let s0 = snapshot(&opt);
+                let mut p = vec![F::ONE; rows * cols];
+                assert!(Optimizer::step(&mut opt, &mut p, &vec![F::ONE; rows * cols]).is_err());
+                assert_eq!(snapshot(&opt), s0, "sparse_adam: a dense step changed the state");
+                if opt.set_lr(hyper(u, 0.0, 1.0)?).is_err() {
+                    assert_eq!(snapshot(&opt), s0);
+                }
+                let s1 = snapshot(&opt);
+                if opt.set_momentum(hyper(u, 0.0, 1.0)?).is_err() {
+                    assert_eq!(snapshot(&opt), s1);
+                }
+            }
+            _ => {
+                let mut out = vec![0u8; u.int_in_range(0usize..=2000)?];
+                if let Ok(len) = opt.save(&mut out) {
+                    let s0 = snapshot(&opt);
+                    assert!(opt.restore(&out[..len]).is_ok(), "sparse_adam: own bytes refused");
+                    assert_eq!(snapshot(&opt), s0);
+                }
+                check_restore(&mut opt, &out);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Runs `f` on one optimizer of every entry of `descent_core::OPTIMIZERS` (or only of entry

@@ -17,6 +17,7 @@ use descent_core::schedule::{
     Segment, Sequential, ThresholdMode,
 };
 use descent_core::sgd::{SgdConfig, SgdMomentum};
+use descent_core::sparse_adam::{SparseAdam, SparseAdamConfig, SparseGrad};
 use libfuzzer_sys::fuzz_target;
 
 #[path = "common.rs"]
@@ -114,10 +115,11 @@ fn schedules(data: &[u8]) {
     schedule(&seq, &db, data, |s, b| s.restore(b), advance);
 }
 
-/// Lookahead around momentum SGD (its saved bytes nest the inner optimizer's) and the SWA and EMA
-/// averages.
+/// Lookahead around momentum SGD (its saved bytes nest the inner optimizer's), SAM, SparseAdam and
+/// the SWA and EMA averages.
 fn wrappers(data: &[u8]) {
-    let sgd = SgdMomentum::<f32, 3>::new(SgdConfig { lr: 0.1, momentum: 0.9, ..SgdConfig::default() }).unwrap();
+    let sgd =
+        SgdMomentum::<f32, 3>::new(SgdConfig { lr: 0.1, momentum: 0.9, ..SgdConfig::default() }).unwrap();
     let config = LookaheadConfig { sync_period: 3, slow_step_size: 0.5, reset_state: true };
     let mut la = Lookahead::new(sgd, config, [0.0f32; 3], &[1.0, -1.0, 0.5]).unwrap();
     let mut p = [1.0f32, -1.0, 0.5];
@@ -137,6 +139,19 @@ fn wrappers(data: &[u8]) {
     common::check_restore(&mut sam, data);
     common::mutations(&valid, data, |b| common::check_restore(&mut sam, b));
     sam.restore(&valid).expect("own bytes refused");
+    let config = SparseAdamConfig { lr: 0.01, maximize: true, ..SparseAdamConfig::default() };
+    let mut sparse = SparseAdam::<f32, 6>::new(config, 3, 2).unwrap();
+    let mut table = [0.5f32; 6];
+    for &b in data.iter().take(3) {
+        let _ = sparse.step(
+            &mut table,
+            SparseGrad { indices: &[2, 0, 2], values: &[b as f32, 1.0, -1.0, 0.5, 0.25, 2.0] },
+        );
+    }
+    let valid = common::snapshot(&sparse);
+    common::check_restore(&mut sparse, data);
+    common::mutations(&valid, data, |b| common::check_restore(&mut sparse, b));
+    sparse.restore(&valid).expect("own bytes refused");
     for average in [Average::Swa, Average::Ema { decay: 0.75 }] {
         let mut a = Averaged::new(average, [0.0f64; 3], 3).unwrap();
         for &b in data.iter().take(3) {

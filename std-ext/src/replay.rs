@@ -6,6 +6,7 @@ use descent_core::Optimizer;
 use descent_core::averaged::{Average, Averaged};
 use descent_core::lookahead::{Lookahead, LookaheadConfig};
 use descent_core::sam::{Sam, SamConfig};
+use descent_core::sparse_adam::{SparseAdamConfig, SparseAdamOptim, SparseGrad};
 use descent_core::{NonFinitePolicy, Real};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -39,9 +40,15 @@ pub struct Spec {
     pub clip: Option<Map<String, Value>>,
     /// Initial parameters.
     pub params: Vec<Tensor>,
-    /// Gradients: one entry per step, one flat gradient per tensor.
-    #[serde(deserialize_with = "py_floats::vec3")]
+    /// Gradients: one entry per step, one flat gradient per tensor (absent in a spec with
+    /// `sparse_grads`).
+    #[serde(default, deserialize_with = "py_floats::vec3")]
     pub grads: Vec<Vec<Vec<f64>>>,
+    /// Sparse gradients (`sparse_adam`): one entry per step, one per tensor, each
+    /// `{"indices": [rows], "values": [[one row's values], ...]}` or `null` (no gradient: the
+    /// tensor is not stepped and its step count does not advance, as PyTorch's `p.grad = None`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sparse_grads: Option<Vec<Vec<Option<SparseGradSpec>>>>,
     /// Metric per step for `reduce_lr_on_plateau`.
     #[serde(default, deserialize_with = "py_floats::opt_vec")]
     pub metrics: Option<Vec<f64>>,
@@ -49,6 +56,18 @@ pub struct Spec {
     /// Absent: one group holding every tensor.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub param_groups: Option<Vec<Map<String, Value>>>,
+}
+
+/// One tensor's sparse gradient at one step: the row indices it touches (repeats allowed; they
+/// are summed) and each one's row of values (PyTorch's uncoalesced `sparse_coo_tensor` over the
+/// first dimension).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct SparseGradSpec {
+    /// Row indices into the tensor's first dimension.
+    pub indices: Vec<usize>,
+    /// For each index, its row (the tensor's other dimensions, flattened).
+    #[serde(deserialize_with = "py_floats::vec2")]
+    pub values: Vec<Vec<f64>>,
 }
 
 /// Floats as Python's `json` writes them: numbers, and `NaN`, `Infinity`, `-Infinity` (quoted by
@@ -85,6 +104,10 @@ mod py_floats {
 
     pub fn opt_vec<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<f64>>, D::Error> {
         Option::<Vec<PyFloat>>::deserialize(d)?.map(list).transpose()
+    }
+
+    pub fn vec2<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Vec<f64>>, D::Error> {
+        Vec::<Vec<PyFloat>>::deserialize(d)?.into_iter().map(list).collect()
     }
 
     pub fn vec3<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Vec<Vec<f64>>>, D::Error> {
@@ -303,6 +326,10 @@ fn groups_of(spec: &Spec) -> Result<Vec<registry::GroupSpec>, ReplayError> {
 
 fn run<F: Real>(spec: &Spec) -> Result<Trace, ReplayError> {
     check_shapes(spec)?;
+    let name = spec.optimizer.get("name").and_then(Value::as_str);
+    if spec.sparse_grads.is_some() || name == Some(SparseAdamConfig::NAME) {
+        return run_sparse::<F>(spec);
+    }
     // One optimizer over every tensor, laid out one after another, in the spec's groups; each
     // tensor is updated as PyTorch updates it (per-tensor state and steps; Adafactor, Muon, LAMB
     // and LARS per tensor).
@@ -393,6 +420,117 @@ fn run<F: Real>(spec: &Spec) -> Result<Trace, ReplayError> {
         }
     }
     Ok(trace)
+}
+
+/// A spec of `sparse_adam` (`torch.optim.SparseAdam`): one SparseAdam per tensor (PyTorch's
+/// per-tensor state and step count), each tensor a table of `shape[0]` rows, stepped with its
+/// sparse gradient of each step.
+fn run_sparse<F: Real>(spec: &Spec) -> Result<Trace, ReplayError> {
+    let name = spec.optimizer.get("name").and_then(Value::as_str).unwrap_or("");
+    let Some(steps) = &spec.sparse_grads else {
+        // PyTorch's step refuses dense gradients.
+        if spec.grads.is_empty() {
+            return Err(ReplayError::Spec("sparse_adam: missing 'sparse_grads' (one entry per step)".into()));
+        }
+        // PyTorch refuses an invalid configuration at construction, before any step.
+        sparse_config(&spec.optimizer)?;
+        return Err(ReplayError::Refused(descent_core::sparse_adam::DENSE_REFUSED.into()));
+    };
+    if name != SparseAdamConfig::NAME {
+        return Err(ReplayError::Spec(format!(
+            "'sparse_grads' needs the optimizer sparse_adam; {name} takes dense gradients ('grads')"
+        )));
+    }
+    if !spec.grads.is_empty() {
+        return Err(ReplayError::Spec("a spec has 'grads' or 'sparse_grads', not both".into()));
+    }
+    for (what, present) in [
+        ("scheduler", spec.scheduler.is_some()),
+        ("clip", spec.clip.is_some()),
+        ("param_groups", spec.param_groups.is_some()),
+    ] {
+        if present {
+            return Err(ReplayError::Spec(format!(
+                "sparse_adam: '{what}' is not supported with sparse gradients"
+            )));
+        }
+    }
+    let config = sparse_config(&spec.optimizer)?;
+    // (rows, cols) of each tensor: its first dimension, and the rest flattened.
+    let tables: Vec<(usize, usize)> = spec
+        .params
+        .iter()
+        .enumerate()
+        .map(|(i, t)| match t.shape.split_first() {
+            Some((&rows, rest)) => Ok((rows, rest.iter().product())),
+            None => Err(ReplayError::Spec(format!(
+                "params[{i}]: sparse_adam needs a tensor of at least one dimension"
+            ))),
+        })
+        .collect::<Result<_, _>>()?;
+    let refused = |e: descent_core::Error| ReplayError::Refused(e.to_string());
+    let mut opts = Vec::with_capacity(tables.len());
+    for &(rows, cols) in &tables {
+        let state = HeapState(vec![F::ZERO; 2 * rows * cols]);
+        opts.push(
+            SparseAdamOptim::from_storage(config, state, rows, cols, NonFinitePolicy::Propagate)
+                .map_err(refused)?,
+        );
+    }
+    let mut params: Vec<Vec<F>> =
+        spec.params.iter().map(|t| t.data.iter().map(|&x| F::from_f64(x)).collect()).collect();
+    let mut trace =
+        Trace { lr: Vec::with_capacity(steps.len()), lrs: None, params: Vec::new(), averaged: None };
+    let mut indices = Vec::new();
+    let mut values: Vec<F> = Vec::new();
+    for (k, step) in steps.iter().enumerate() {
+        if step.len() != tables.len() {
+            return Err(ReplayError::Spec(format!(
+                "sparse_grads[{k}] has {} tensors, params has {}",
+                step.len(),
+                tables.len()
+            )));
+        }
+        trace.lr.push(config.lr);
+        for (i, ((grad, opt), p)) in step.iter().zip(&mut opts).zip(&mut params).enumerate() {
+            let Some(grad) = grad else { continue };
+            let cols = opt.cols();
+            if grad.values.len() != grad.indices.len() {
+                return Err(ReplayError::Spec(format!(
+                    "sparse_grads[{k}][{i}] has {} indices and {} rows of values",
+                    grad.indices.len(),
+                    grad.values.len()
+                )));
+            }
+            if let Some((j, row)) = grad.values.iter().enumerate().find(|(_, r)| r.len() != cols) {
+                return Err(ReplayError::Spec(format!(
+                    "sparse_grads[{k}][{i}].values[{j}] has {} values, a row of params[{i}] has {cols}",
+                    row.len()
+                )));
+            }
+            indices.clone_from(&grad.indices);
+            values.clear();
+            values.extend(grad.values.iter().flatten().map(|&x| F::from_f64(x)));
+            opt.step(p, SparseGrad { indices: &indices, values: &values })
+                .map_err(|e| ReplayError::Spec(format!("sparse_grads[{k}][{i}]: {e}")))?;
+        }
+        trace.params.push(p_f64(&params));
+    }
+    Ok(trace)
+}
+
+/// Every tensor as f64.
+fn p_f64<F: Real>(params: &[Vec<F>]) -> Vec<Vec<f64>> {
+    params.iter().map(|t| t.iter().map(|x| x.as_f64()).collect()).collect()
+}
+
+/// SparseAdam's configuration from a spec's optimizer object (PyTorch's keys; the others refused).
+fn sparse_config(m: &Map<String, Value>) -> Result<SparseAdamConfig, ReplayError> {
+    let mut k = registry::Kwargs::new(SparseAdamConfig::NAME, m);
+    let config = registry::parse(&mut k, SparseAdamConfig::default())?;
+    k.finish()?;
+    config.validate().map_err(|e| ReplayError::Refused(e.to_string()))?;
+    Ok(config)
 }
 
 /// Every group's learning rate.

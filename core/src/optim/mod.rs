@@ -96,6 +96,7 @@ pub mod rprop;
 pub mod sam;
 pub mod sgd;
 pub mod sm3;
+pub mod sparse_adam;
 pub mod yogi;
 
 /// What to do when a gradient holds NaN or ±∞. Chosen at construction.

@@ -42,10 +42,11 @@ use descent_core::schedule::{
     OneCycleLr, PlateauMode, PolynomialLr, ReduceLrOnPlateau, Schedule, Segment, Sequential, StepLr,
     ThresholdMode, WarmupCosine,
 };
+use descent_core::sparse_adam::{SparseAdam, SparseAdamConfig, SparseAdamOptim, SparseAdamView, SparseGrad};
 use descent_core::{
-    NonFinitePolicy, Optim, Optimizer, Real, UpdateRule, adabelief, adadelta, adafactor, adagrad, adam, adamax,
-    adan, ademamix, adopt, asgd, lamb, lars, lion, muon, nadam, novograd, radam, rmsprop, rprop, sgd, sm3,
-    yogi,
+    NonFinitePolicy, Optim, Optimizer, Real, StateBuffer, UpdateRule, adabelief, adadelta, adafactor,
+    adagrad, adam, adamax, adan, ademamix, adopt, asgd, lamb, lars, lion, muon, nadam, novograd, radam,
+    rmsprop, rprop, sgd, sm3, yogi,
 };
 use half::{bf16, f16};
 
@@ -513,6 +514,7 @@ fn the_rest() -> u32 {
             Err(_) => fails += 1,
         }
     }
+    fails += sparse_adam_run::<f32>() + sparse_adam_run::<f64>();
     for average in [Average::Swa, Average::Ema { decay: 0.9 }] {
         match Averaged::new(bb(average), [0.0f32; N], bb(N)) {
             Ok(mut a) => {
@@ -550,6 +552,55 @@ fn the_rest() -> u32 {
         Err(_) => fails += 1,
     }
     fails + model_blob()
+}
+
+/// SparseAdam over a 6 × 4 table (N values): sparse steps (repeated and unsorted indices, an
+/// index past the table, a short `values`), the trait's methods (its dense step refused) and
+/// save/restore, with owned and borrowed state.
+fn sparse_adam_run<F: Real>() -> u32 {
+    let config = bb(SparseAdamConfig::default());
+    let (rows, cols) = (bb(6), bb(4));
+    let mut fails = 0;
+    match SparseAdam::<F, N>::new(config, rows, cols) {
+        Ok(mut o) => fails += sparse_adam_steps(&mut o),
+        Err(_) => fails += 1,
+    }
+    let mut buf = [F::ZERO; 2 * N];
+    match SparseAdamView::<F>::with_buffer(config, rows, cols, &mut buf[..]) {
+        Ok(mut o) => fails += sparse_adam_steps(&mut o),
+        Err(_) => fails += 1,
+    }
+    fails
+}
+
+fn sparse_adam_steps<F: Real, B: StateBuffer<F>>(opt: &mut SparseAdamOptim<F, B>) -> u32 {
+    let mut params = bb([F::ONE; N]);
+    let values = bb([F::ONE; 16]);
+    let mut fails = 0;
+    for indices in [bb(&[5usize, 0, 5, 2][..]), bb(&[0usize, 1, 1, 3][..])] {
+        let grad = SparseGrad { indices, values: &values[..] };
+        fails += fail(opt.step(bb(&mut params[..]), grad).is_err());
+    }
+    let past = SparseGrad { indices: bb(&[1usize, 6][..]), values: &values[..8] };
+    fails += fail(opt.step(bb(&mut params[..]), past).is_ok());
+    let short = SparseGrad { indices: bb(&[1usize][..]), values: &values[..3] };
+    fails += fail(opt.step(bb(&mut params[..]), short).is_ok());
+    bb((opt.exp_avg(), opt.exp_avg_sq(), opt.rows(), opt.cols(), opt.config()));
+    let dyn_opt: &mut dyn Optimizer<F> = opt;
+    fails += fail(dyn_opt.step(&mut params[..], &values[..]).is_ok());
+    let _ = dyn_opt.set_lr(bb(0.01));
+    let _ = dyn_opt.set_momentum(bb(0.5));
+    bb((
+        dyn_opt.name(),
+        dyn_opt.lr(),
+        dyn_opt.momentum(),
+        dyn_opt.steps(),
+        dyn_opt.len(),
+        dyn_opt.state_len(),
+    ));
+    fails += round_trip!(dyn_opt);
+    let _ = dyn_opt.reset();
+    fails
 }
 
 /// A model blob: parsed, a layer read and run, a dense layer trained one step.
