@@ -873,6 +873,41 @@ mod tests {
         assert!(parse(&bad).unwrap_err().to_string().contains("\"nan\""));
     }
 
+    /// Prodigy and D-Adaptation estimate one step size from sums over every tensor (optax's tree
+    /// sums): two tensors replay as one flat optimizer over both, which differs from stepping the
+    /// first alone; two parameter groups are refused naming why; `beta3` may be null.
+    #[test]
+    fn whole_set_rules_take_every_tensor_at_once() {
+        let grads = [[0.3, -0.1, 0.7], [0.2, 0.4, -0.5], [0.1, 0.1, 0.9]];
+        for (name, extra) in [("prodigy", r#", "beta3": null"#), ("dadapt_adamw", "")] {
+            let spec = |params: &str, grads: &str, groups: &str| {
+                parse(&format!(
+                    r#"{{"dtype": "f64", "optimizer": {{"name": "{name}"{extra}}}, "params": [{params}],
+                        "grads": [{grads}]{groups}}}"#
+                ))
+                .unwrap()
+            };
+            let split = grads.map(|g| format!("[[{}, {}], [{}]]", g[0], g[1], g[2])).join(", ");
+            let whole = grads.map(|g| format!("[[{}, {}, {}]]", g[0], g[1], g[2])).join(", ");
+            let first = grads.map(|g| format!("[[{}, {}]]", g[0], g[1])).join(", ");
+            let two = r#"{"shape": [2], "data": [1.0, -2.0]}, {"shape": [1], "data": [0.5]}"#;
+            let a = replay(&spec(two, &split, "")).unwrap();
+            let b = replay(&spec(r#"{"shape": [3], "data": [1.0, -2.0, 0.5]}"#, &whole, "")).unwrap();
+            let alone = replay(&spec(r#"{"shape": [2], "data": [1.0, -2.0]}"#, &first, "")).unwrap();
+            for (k, (x, y)) in a.params.iter().zip(&b.params).enumerate() {
+                assert_eq!(x.concat(), y[0], "{name} step {k}");
+            }
+            assert_ne!(a.params[2][0], alone.params[2][0], "{name}: the second tensor must count");
+            let groups = r#", "param_groups": [{"params": [0]}, {"params": [1]}]"#;
+            match replay(&spec(two, &split, groups)) {
+                Err(ReplayError::Refused(m)) => {
+                    assert!(m.starts_with(name) && m.contains("one parameter group, not 2"), "{m}")
+                }
+                other => panic!("{name}: {other:?}"),
+            }
+        }
+    }
+
     #[test]
     fn compare_names_the_first_mismatch() {
         let e = Trace {
