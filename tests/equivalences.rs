@@ -393,13 +393,14 @@ fn zero_gradients_leave_parameters_unchanged() {
     }
 }
 
-/// Prodigy and D-Adaptation with every gradient zero: the estimate is 0/0 and the parameters
-/// NaN after the first step, as optax 0.2.8's (`jnp.maximum` spreads the NaN).
+/// Prodigy and D-Adaptation with every gradient zero: the estimate is 0/0 (`jnp.maximum` spreads
+/// the NaN), and the parameters are NaN after two steps, as optax 0.2.8's (D-Adaptation's first
+/// step moves by m = 0 and keeps them).
 #[test]
 fn whole_set_rules_turn_nan_on_zero_gradients_as_optax() {
     for name in ["prodigy", "dadapt_adamw"] {
         let cfg = AnyConfig::default_for(name, 3);
-        let p = with_config!(cfg, |c| run::<_, f64>(c, &[1.0; 3], &[vec![0.0; 3]], false));
+        let p = with_config!(cfg, |c| run::<_, f64>(c, &[1.0; 3], &[vec![0.0; 3], vec![0.0; 3]], false));
         assert!(p.iter().all(|x| x.is_nan()), "{name}: {p:?}");
     }
 }
