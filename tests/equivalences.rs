@@ -368,8 +368,24 @@ fn without_decay(cfg: AnyConfig) -> AnyConfig {
         };
     }
     no_decay!(
-        Sgd, Adam, Adagrad, Rmsprop, Adamax, Nadam, Radam, Adadelta, Adafactor, Lion, Muon, Lamb, Lars,
-        Ademamix, Adan, Novograd, Prodigy, DadaptAdamw
+        Sgd,
+        Adam,
+        Adagrad,
+        Rmsprop,
+        Adamax,
+        Nadam,
+        Radam,
+        Adadelta,
+        Adafactor,
+        Lion,
+        Muon,
+        Lamb,
+        Lars,
+        Ademamix,
+        Adan,
+        Novograd,
+        Prodigy,
+        DadaptAdamw
     )
 }
 

@@ -56,7 +56,7 @@ pub use error::Error;
 pub use optim::registry::{OPTIMIZERS, OptimizerInfo};
 pub use optim::{
     NonFinitePolicy, Optim, Optimizer, StateBuffer, StepOutcome, UpdateRule, adabelief, adadelta, adafactor,
-    adagrad, adam, adamax, adan, ademamix, adopt, asgd, averaged, dadapt_adamw, distance, group, lamb, lars, lion, lookahead, muon,
-    nadam, novograd, pair, prodigy, radam, rmsprop, rprop, sam, sgd, sm3, yogi,
+    adagrad, adam, adamax, adan, ademamix, adopt, asgd, averaged, dadapt_adamw, distance, group, lamb, lars,
+    lion, lookahead, muon, nadam, novograd, pair, prodigy, radam, rmsprop, rprop, sam, sgd, sm3, yogi,
 };
 pub use real::Real;

@@ -362,7 +362,12 @@ impl<F: Real> WithRule for Flat<'_, F> {
 /// A flat optimizer on the heap for `n` parameters, with room for a momentum buffer too, so a
 /// schedule may turn momentum on later (PyTorch creates state lazily; fixed-size state is
 /// allocated up front).
-fn flat<R, F>(config: R, n: usize, policy: NonFinitePolicy, kernels: Kernels) -> Result<DynOptimizer<F>, BuildError>
+fn flat<R, F>(
+    config: R,
+    n: usize,
+    policy: NonFinitePolicy,
+    kernels: Kernels,
+) -> Result<DynOptimizer<F>, BuildError>
 where
     R: UpdateRule + Send + 'static,
     R::Scalars: Send,
@@ -524,7 +529,9 @@ where
     let name = R::NAME;
     match (<[R; 1]>::try_from(configs), frozen) {
         (Ok([config]), [false]) => flat(config, layout.len(), policy, kernels),
-        (Ok(_), _) => Err(BuildError::Refused(format!("{name} {why}, so it cannot leave a frozen group out"))),
+        (Ok(_), _) => {
+            Err(BuildError::Refused(format!("{name} {why}, so it cannot leave a frozen group out")))
+        }
         (Err(configs), _) => Err(BuildError::Refused(format!(
             "{name} {why}, so it takes one parameter group, not {}",
             configs.len()

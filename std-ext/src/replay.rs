@@ -879,7 +879,8 @@ mod tests {
     #[test]
     fn whole_set_rules_take_every_tensor_at_once() {
         // Ten steps from d0 = 1e-2, so that the estimate grows and its sums matter.
-        let grads: Vec<[f64; 3]> = (0..10).map(|k| [0.3 + 0.01 * k as f64, -0.1, 0.7 - 0.02 * k as f64]).collect();
+        let grads: Vec<[f64; 3]> =
+            (0..10).map(|k| [0.3 + 0.01 * k as f64, -0.1, 0.7 - 0.02 * k as f64]).collect();
         for (name, extra) in [("prodigy", r#", "beta3": null"#), ("dadapt_adamw", "")] {
             let spec = |params: &str, grads: &str, groups: &str| {
                 parse(&format!(

@@ -501,18 +501,20 @@ pub fn any_config(name: &'static str) -> BoxedStrategy<AnyConfig> {
             wd(),
             any::<bool>(),
         )
-            .prop_map(|((lr, b1, b2), beta3, eps, estim_lr0, estim_lr_coef, weight_decay, safeguard_warmup)| {
-                AnyConfig::Prodigy(ProdigyConfig {
-                    lr,
-                    betas: (b1, b2),
-                    beta3,
-                    eps,
-                    estim_lr0,
-                    estim_lr_coef,
-                    weight_decay,
-                    safeguard_warmup,
-                })
-            })
+            .prop_map(
+                |((lr, b1, b2), beta3, eps, estim_lr0, estim_lr_coef, weight_decay, safeguard_warmup)| {
+                    AnyConfig::Prodigy(ProdigyConfig {
+                        lr,
+                        betas: (b1, b2),
+                        beta3,
+                        eps,
+                        estim_lr0,
+                        estim_lr_coef,
+                        weight_decay,
+                        safeguard_warmup,
+                    })
+                },
+            )
             .boxed(),
         "dadapt_adamw" => (
             prop_oneof![Just(1.0), 0.1..2.0f64],
@@ -523,7 +525,13 @@ pub fn any_config(name: &'static str) -> BoxedStrategy<AnyConfig> {
             wd(),
         )
             .prop_map(|(lr, b1, b2, eps, estim_lr0, weight_decay)| {
-                AnyConfig::DadaptAdamw(DadaptAdamwConfig { lr, betas: (b1, b2), eps, estim_lr0, weight_decay })
+                AnyConfig::DadaptAdamw(DadaptAdamwConfig {
+                    lr,
+                    betas: (b1, b2),
+                    eps,
+                    estim_lr0,
+                    weight_decay,
+                })
             })
             .boxed(),
         other => panic!("unknown optimizer {other}"),

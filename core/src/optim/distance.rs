@@ -23,9 +23,9 @@
 //! sums with XLA's reductions (`jnp.vdot`, `jnp.sum`), whose order differs: the results agree
 //! within the conformance tolerances, not bit for bit.
 
+use crate::Error;
 use crate::persist::{Persist, Reader, Writer};
 use crate::real::{Real, pow_step};
-use crate::Error;
 
 /// Number of partial sums of every reduction, whatever the lane width.
 pub const SUM_LANES: usize = 8;
@@ -151,7 +151,8 @@ mod tests {
 
     #[test]
     fn push_and_add_at_sum_in_the_same_order() {
-        let xs: [f32; 21] = core::array::from_fn(|i| 1.0 / (i as f32 + 1.0) * if i % 3 == 0 { -1e3 } else { 1.0 });
+        let xs: [f32; 21] =
+            core::array::from_fn(|i| 1.0 / (i as f32 + 1.0) * if i % 3 == 0 { -1e3 } else { 1.0 });
         let (mut a, mut b) = (FixedSum::new(), FixedSum::new());
         for (i, &x) in xs.iter().enumerate() {
             a.push(x);

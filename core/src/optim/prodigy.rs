@@ -279,7 +279,8 @@ impl UpdateRule for ProdigyConfig {
             let dg = d * g[i];
             m[i] = c(b1) * m[i] + c(1.0 - b1) * dg;
             v[i] = c(b2) * v[i] + c(1.0 - b2) * dg * dg;
-            s[i] = if self.safeguard_warmup { c(b3) * s[i] + d * dg / d0 } else { c(b3) * s[i] + dlr * dg / d0 };
+            s[i] =
+                if self.safeguard_warmup { c(b3) * s[i] + d * dg / d0 } else { c(b3) * s[i] + dlr * dg / d0 };
             s_l1.add_at(i, s[i].abs_());
         }
         let r = c(b3) * r + d / d0 * dlr * numerator.total();
