@@ -155,6 +155,8 @@ pub fn draw(path: &Path) -> Result<(), PlotError> {
                 3 => (0.58, false),
                 19 => (0.5, true),
                 20 => (0.75, true),
+                // AdamW → D-Adaptation: between Adam → AdaBelief's edge and SM3's label.
+                29 => (0.5, false),
                 // The last column: near the child, clear of the labels of Adam's children.
                 22.. => (0.72, false),
                 _ => (0.5, false),
