@@ -170,6 +170,20 @@ fn torch_user_configurations_match() {
     assert_eq!(check_dir("torch-user", |_| true), 7);
 }
 
+/// optax.contrib's learning-rate-free pair, `prodigy` and `dadapt_adamw`, from the zoo's generator:
+/// one estimate of the distance to the solution from sums over every tensor of the case (most
+/// cases have two leaves), f32 and f64, with and without `beta3`, `safeguard_warmup` and decay.
+#[test]
+fn optax_learning_rate_free_cases_match() {
+    let count = |dir: &'static str, name: &'static str| check_dir(dir, move |s| s.optimizer["name"] == name);
+    assert_eq!(count("optax-zoo", "prodigy"), 2);
+    assert_eq!(count("optax-zoo", "dadapt_adamw"), 3);
+    // Seed 99 (`gen_optax_zoo.py OUT 99 120`, `zoo_fairness.py OUT --delete`, which removed one
+    // f32 prodigy case).
+    assert_eq!(count("optax-zoo-seed99", "prodigy"), 9);
+    assert_eq!(count("optax-zoo-seed99", "dadapt_adamw"), 10);
+}
+
 /// optax's zoo (`tools/conformance/gen_optax_zoo.py`, seed 17), every tensor one leaf: the cases
 /// of each optimizer descent has.
 #[test]

@@ -368,17 +368,36 @@ fn without_decay(cfg: AnyConfig) -> AnyConfig {
         };
     }
     no_decay!(
-        Sgd, Adam, Adagrad, Rmsprop, Adamax, Nadam, Radam, Adadelta, Adafactor, Lion, Muon, Lamb, Lars,
-        Ademamix, Adan, Novograd
+        Sgd,
+        Adam,
+        Adagrad,
+        Rmsprop,
+        Adamax,
+        Nadam,
+        Radam,
+        Adadelta,
+        Adafactor,
+        Lion,
+        Muon,
+        Lamb,
+        Lars,
+        Ademamix,
+        Adan,
+        Novograd,
+        Prodigy,
+        DadaptAdamw
     )
 }
 
 /// Zero gradients leave parameters where they are, for every optimizer (its defaults, with the
 /// decay of θ turned off: Lion's and AdamW's default weight decay, ASGD's λ), in f32 and f64.
-/// Yogi is the exception: its first moment starts at 1e-6 (optax's), so it moves on its own.
+/// Yogi is the exception: its first moment starts at 1e-6 (optax's), so it moves on its own; so
+/// are Prodigy and D-Adaptation, whose estimate divides by Σ|s| = 0: 0/0, NaN, as optax's
+/// (`whole_set_rules_turn_nan_on_zero_gradients_as_optax`).
 #[test]
 fn zero_gradients_leave_parameters_unchanged() {
-    for name in common::ALL.into_iter().filter(|&n| n != "yogi") {
+    let moves = ["yogi", "prodigy", "dadapt_adamw"];
+    for name in common::ALL.into_iter().filter(|n| !moves.contains(n)) {
         let cfg = without_decay(shaped(AnyConfig::default_for(name, 9), 9, 1));
         let p0 = values(3, 9, 1.0);
         let zeros = vec![vec![0.0; 9]; 4];
@@ -387,6 +406,18 @@ fn zero_gradients_leave_parameters_unchanged() {
         let p0_32: Vec<f32> = p0.iter().map(|&x| x as f32).collect();
         assert_eq!(bits(&p32), bits(&p0_32), "{name} f32");
         assert_eq!(bits(&p64), bits(&p0), "{name} f64");
+    }
+}
+
+/// Prodigy and D-Adaptation with every gradient zero: the estimate is 0/0 (`jnp.maximum` spreads
+/// the NaN), and the parameters are NaN after two steps, as optax 0.2.8's (D-Adaptation's first
+/// step moves by m = 0 and keeps them).
+#[test]
+fn whole_set_rules_turn_nan_on_zero_gradients_as_optax() {
+    for name in ["prodigy", "dadapt_adamw"] {
+        let cfg = AnyConfig::default_for(name, 3);
+        let p = with_config!(cfg, |c| run::<_, f64>(c, &[1.0; 3], &[vec![0.0; 3], vec![0.0; 3]], false));
+        assert!(p.iter().all(|x| x.is_nan()), "{name}: {p:?}");
     }
 }
 

@@ -108,6 +108,27 @@ fn grouped_equals_per_tensor<R: UpdateRule + Send, F: Real>(
     Ok(())
 }
 
+/// Rules whose step size comes from sums over every parameter (Prodigy, D-Adaptation): over one
+/// tensor the grouped optimizer is the flat one, bit for bit; over more it is refused, naming why
+/// (each tensor would get an estimate of its own, where optax has one over the whole tree).
+fn whole_set<R: UpdateRule + Send, F: Real>(
+    configs: [R; 2],
+    shapes: &[Vec<usize>],
+    frozen: bool,
+    seed: u64,
+) -> Result<(), String> {
+    assert!(R::WHOLE_SET);
+    if shapes.len() == 1 {
+        return grouped_equals_per_tensor::<R, F>(configs, shapes, frozen, 4, seed);
+    }
+    let (tensors, n) = layout_of(shapes, 2);
+    let groups = vec![Group::new(configs[0].clone()), Group { config: configs[1].clone(), frozen }];
+    match grouped::<R, F>(tensors, n, groups, Reserve::Exact).map(|_| ()) {
+        Err(Error::Unsupported { what }) if what == descent::group::WHOLE_SET_REFUSED => Ok(()),
+        other => Err(format!("{} over {} tensors: {other:?}", R::NAME, shapes.len())),
+    }
+}
+
 fn shapes() -> impl Strategy<Value = Vec<Vec<usize>>> {
     prop::collection::vec(prop::collection::vec(1usize..7, 1..=3), 1..5)
 }
@@ -154,6 +175,8 @@ proptest! {
             (AnyConfig::Adan(a), AnyConfig::Adan(b)) => grouped_equals_per_tensor::<_, f64>([a, b], &shapes, frozen, 4, seeds),
             (AnyConfig::Novograd(a), AnyConfig::Novograd(b)) => grouped_equals_per_tensor::<_, f32>([a, b], &shapes, frozen, 4, seeds),
             (AnyConfig::Sm3(a), AnyConfig::Sm3(b)) => grouped_equals_per_tensor::<_, f64>([a, b], &shapes, frozen, 4, seeds),
+            (AnyConfig::Prodigy(a), AnyConfig::Prodigy(b)) => whole_set::<_, f32>([a, b], &shapes, frozen, seeds),
+            (AnyConfig::DadaptAdamw(a), AnyConfig::DadaptAdamw(b)) => whole_set::<_, f64>([a, b], &shapes, frozen, seeds),
             _ => unreachable!(),
         };
         prop_assert!(r.is_ok(), "{}", r.unwrap_err());

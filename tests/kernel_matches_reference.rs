@@ -2,7 +2,9 @@
 //! both dtypes, lane widths 1, 4, 8, 16 and the production width, every length 0..=1000, random
 //! data and random hyperparameters. Adafactor's reductions and LAMB's and LARS's norms are summed
 //! in lane-blocked order, so they are checked against their references within a stated bound
-//! instead. (Muon's matrix products accumulate each element in the same order in both: bitwise.)
+//! instead. (Muon's matrix products accumulate each element in the same order in both, and
+//! Prodigy's and D-Adaptation's sums over every parameter are kept in 8 partial sums at every
+//! lane width: bitwise.)
 
 mod common;
 
@@ -147,6 +149,8 @@ kernel_tests! {
     adan_kernel_matches_reference_bitwise => "adan",
     novograd_kernel_matches_reference_within_bound => "novograd",
     sm3_kernel_matches_reference_bitwise => "sm3",
+    prodigy_kernel_matches_reference_bitwise => "prodigy",
+    dadapt_adamw_kernel_matches_reference_bitwise => "dadapt_adamw",
 }
 
 /// Every length 0..=1000 (every tail of every lane width), production kernel against reference,

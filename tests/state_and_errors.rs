@@ -10,8 +10,10 @@ use descent::adagrad::{Adagrad, AdagradConfig};
 use descent::adam::{Adam, AdamAmsgrad, AdamConfig};
 use descent::adamax::Adamax;
 use descent::asgd::Asgd;
+use descent::dadapt_adamw::DadaptAdamw;
 use descent::lion::Lion;
 use descent::nadam::Nadam;
+use descent::prodigy::Prodigy;
 use descent::radam::Radam;
 use descent::rmsprop::{Rmsprop, RmspropConfig, RmspropFull};
 use descent::rprop::Rprop;
@@ -44,6 +46,8 @@ fn owned_state_costs_exactly_the_documented_bytes_per_parameter() {
     assert_eq!(bytes_per_param!(Rprop), 8);
     assert_eq!(bytes_per_param!(Adafactor), 4);
     assert_eq!(bytes_per_param!(Lion), 4);
+    assert_eq!(bytes_per_param!(Prodigy), 16);
+    assert_eq!(bytes_per_param!(DadaptAdamw), 12);
     // f64 doubles it.
     assert_eq!((size_of::<Adam<f64, 64>>() - size_of::<Adam<f64, 0>>()) / 64, 16);
 }

@@ -13,12 +13,14 @@ use descent_core::adan::AdanConfig;
 use descent_core::ademamix::AdemamixConfig;
 use descent_core::adopt::AdoptConfig;
 use descent_core::asgd::AsgdConfig;
+use descent_core::dadapt_adamw::DadaptAdamwConfig;
 use descent_core::lamb::LambConfig;
 use descent_core::lars::LarsConfig;
 use descent_core::lion::LionConfig;
 use descent_core::muon::{AdjustLr, MuonConfig};
 use descent_core::nadam::NadamConfig;
 use descent_core::novograd::NovogradConfig;
+use descent_core::prodigy::ProdigyConfig;
 use descent_core::radam::RadamConfig;
 use descent_core::rmsprop::RmspropConfig;
 use descent_core::rprop::RpropConfig;
@@ -380,6 +382,19 @@ pub fn any_optimizer(u: &mut Unstructured<'_>) -> Result<()> {
                 Err(_) => Ok(()),
             }
         }
+        "prodigy" => go!(ProdigyConfig {
+            lr,
+            betas: b,
+            beta3: if u.arbitrary()? { None } else { Some(hyper(u, 0.0, 1.0)?) },
+            eps,
+            estim_lr0: hyper(u, 1e-8, 1e-2)?,
+            estim_lr_coef: hyper(u, 0.0, 2.0)?,
+            weight_decay: wd,
+            safeguard_warmup: u.arbitrary()?
+        }),
+        "dadapt_adamw" => {
+            go!(DadaptAdamwConfig { lr, betas: b, eps, estim_lr0: hyper(u, 1e-8, 1e-2)?, weight_decay: wd })
+        }
         other => panic!("fuzz/fuzz_targets/common.rs has no configuration for optimizer {other}"),
     }
 }
@@ -523,6 +538,8 @@ pub fn each_optimizer<F: Real>(only: Option<usize>, seed: &[u8], mut f: impl FnM
             "adan" => go!(AdanConfig { weight_decay: wd, ..AdanConfig::default() }),
             "novograd" => go!(NovogradConfig { weight_decay: wd, ..NovogradConfig::default() }),
             "sm3" => go!(Sm3Config::default().with_shape(&[2, 3]).expect("a valid shape")),
+            "prodigy" => go!(ProdigyConfig { beta3: Some(0.99), weight_decay: wd, ..ProdigyConfig::default() }),
+            "dadapt_adamw" => go!(DadaptAdamwConfig { weight_decay: wd, ..DadaptAdamwConfig::default() }),
             other => panic!("fuzz/fuzz_targets/common.rs has no configuration for optimizer {other}"),
         }
     }

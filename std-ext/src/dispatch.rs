@@ -372,6 +372,9 @@ mod tests {
             json!({"name": "ademamix", "weight_decay": 1e-2, "b3": 0.99}),
             json!({"name": "adan", "weight_decay": 1e-2}),
             json!({"name": "novograd", "weight_decay": 1e-2}),
+            json!({"name": "prodigy", "weight_decay": 1e-2, "safeguard_warmup": true, "beta3": 0.99}),
+            json!({"name": "prodigy", "estim_lr0": 1e-3}),
+            json!({"name": "dadapt_adamw", "weight_decay": 1e-2, "estim_lr0": 1e-3}),
             json!({"name": "sm3"}),
             json!({"name": "sm3", "momentum": 0.0}),
         ]

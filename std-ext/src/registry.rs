@@ -188,6 +188,14 @@ pub(crate) fn parse<R: Fields>(k: &mut Kwargs<'_>, mut config: R) -> Result<R, B
             Field::Real(v) => *v = k.f64(key, *v)?,
             Field::Flag(v) => *v = k.bool(key, *v)?,
             Field::Pair(v) => *v = k.pair_f64(key, *v)?,
+            Field::Optional(v) => match k.map.get(key) {
+                None => k.used.push(key),
+                Some(Value::Null) => {
+                    k.used.push(key);
+                    *v = None;
+                }
+                Some(_) => *v = Some(k.f64(key, 0.0)?),
+            },
             Field::OptionalFirst(v) => {
                 let (first, second) = k.pair(key, (v.0, Some(v.1)))?;
                 *v = (first, second.unwrap_or(v.1));
@@ -245,6 +253,7 @@ pub fn kwargs_of<R: Fields>(mut config: R) -> Map<String, Value> {
             Field::Real(v) => serde_json::json!(*v),
             Field::Flag(v) => Value::Bool(*v),
             Field::Pair(v) => serde_json::json!([v.0, v.1]),
+            Field::Optional(v) => serde_json::json!(*v),
             Field::OptionalFirst(v) => serde_json::json!([v.0, v.1]),
             Field::Triple(v) => serde_json::json!([v.0, v.1, v.2]),
             Field::Count(v) => serde_json::json!(*v),
@@ -346,20 +355,34 @@ impl<F: Real> WithRule for Flat<'_, F> {
     {
         let config = configs.into_iter().next().ok_or_else(|| BuildError::Spec("no configuration".into()))?;
         let config = config.for_tensor(&Shape::new(self.shape)?);
-        // Room for a momentum buffer too, so a schedule may turn momentum on later (PyTorch
-        // creates state lazily; fixed-size state is allocated up front).
-        let mut with_momentum = config.clone();
-        let n = self.n;
-        let len = if with_momentum.put_momentum(0.5) {
-            config.state_len(n).max(with_momentum.state_len(n))
-        } else {
-            config.state_len(n)
-        };
-        let len = len.saturating_add(config.scratch_len(n));
-        let state = crate::memory::zeroed(len, "optimizer state").map_err(BuildError::Spec)?;
-        let opt = Optim::from_storage(config, HeapState(state), n, self.policy)?;
-        with_kernels(opt, self.kernels)
+        flat(config, self.n, self.policy, self.kernels)
     }
+}
+
+/// A flat optimizer on the heap for `n` parameters, with room for a momentum buffer too, so a
+/// schedule may turn momentum on later (PyTorch creates state lazily; fixed-size state is
+/// allocated up front).
+fn flat<R, F>(
+    config: R,
+    n: usize,
+    policy: NonFinitePolicy,
+    kernels: Kernels,
+) -> Result<DynOptimizer<F>, BuildError>
+where
+    R: UpdateRule + Send + 'static,
+    R::Scalars: Send,
+    F: Real,
+{
+    let mut with_momentum = config.clone();
+    let len = if with_momentum.put_momentum(0.5) {
+        config.state_len(n).max(with_momentum.state_len(n))
+    } else {
+        config.state_len(n)
+    };
+    let len = len.saturating_add(config.scratch_len(n));
+    let state = crate::memory::zeroed(len, "optimizer state").map_err(BuildError::Spec)?;
+    let opt = Optim::from_storage(config, HeapState(state), n, policy)?;
+    with_kernels(opt, kernels)
 }
 
 /// Builds the optimizer named in `kwargs["name"]` for a parameter of `shape` (`n` elements). Its
@@ -478,16 +501,49 @@ impl<F: Real> WithRule for GroupedBuild<F> {
         R: UpdateRule + Fields + Send + 'static,
         R::Scalars: Send,
     {
+        if R::WHOLE_SET && self.layout.tensors().len() > 1 {
+            return whole_set(configs, &self.frozen, &self.layout, self.policy, self.kernels);
+        }
         let groups =
             configs.into_iter().zip(&self.frozen).map(|(config, &frozen)| Group { config, frozen }).collect();
         grouped(self.layout, groups, self.policy, self.kernels)
     }
 }
 
+/// A rule whose step size comes from sums over every parameter ([`UpdateRule::WHOLE_SET`]:
+/// Prodigy, D-Adaptation) over several tensors: one flat optimizer over all of them, as optax
+/// sums over the whole tree. Several parameter groups, or a frozen one, are refused naming why.
+fn whole_set<R, F>(
+    configs: Vec<R>,
+    frozen: &[bool],
+    layout: &Layout<Vec<Tensor>>,
+    policy: NonFinitePolicy,
+    kernels: Kernels,
+) -> Result<DynOptimizer<F>, BuildError>
+where
+    R: UpdateRule + Send + 'static,
+    R::Scalars: Send,
+    F: Real,
+{
+    let why = "estimates one step size from the sums over every parameter (optax's sums over the whole tree)";
+    let name = R::NAME;
+    match (<[R; 1]>::try_from(configs), frozen) {
+        (Ok([config]), [false]) => flat(config, layout.len(), policy, kernels),
+        (Ok(_), _) => {
+            Err(BuildError::Refused(format!("{name} {why}, so it cannot leave a frozen group out")))
+        }
+        (Err(configs), _) => Err(BuildError::Refused(format!(
+            "{name} {why}, so it takes one parameter group, not {}",
+            configs.len()
+        ))),
+    }
+}
+
 /// Builds the optimizer named in `kwargs["name"]` over tensors of `shapes` in parameter groups:
 /// each group's keyword arguments are `kwargs` with its overrides, read with the rule's own
 /// names (an unknown key is refused). Rules defined per tensor (Adafactor, Muon, LAMB, LARS)
-/// take each tensor's shape.
+/// take each tensor's shape; rules whose step size comes from every parameter (Prodigy,
+/// D-Adaptation) are one flat optimizer over all of them, in one group.
 pub fn build_grouped<F: Real>(
     kwargs: &Map<String, Value>,
     shapes: &[Vec<usize>],

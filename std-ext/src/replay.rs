@@ -1011,6 +1011,44 @@ mod tests {
         assert!(parse(&bad).unwrap_err().to_string().contains("\"nan\""));
     }
 
+    /// Prodigy and D-Adaptation estimate one step size from sums over every tensor (optax's tree
+    /// sums): two tensors replay as one flat optimizer over both, which differs from stepping the
+    /// first alone; two parameter groups are refused naming why; `beta3` may be null.
+    #[test]
+    fn whole_set_rules_take_every_tensor_at_once() {
+        // Ten steps from d0 = 1e-2, so that the estimate grows and its sums matter.
+        let grads: Vec<[f64; 3]> =
+            (0..10).map(|k| [0.3 + 0.01 * k as f64, -0.1, 0.7 - 0.02 * k as f64]).collect();
+        for (name, extra) in [("prodigy", r#", "beta3": null"#), ("dadapt_adamw", "")] {
+            let spec = |params: &str, grads: &str, groups: &str| {
+                parse(&format!(
+                    r#"{{"dtype": "f64", "optimizer": {{"name": "{name}", "estim_lr0": 1e-2{extra}}},
+                        "params": [{params}], "grads": [{grads}]{groups}}}"#
+                ))
+                .unwrap()
+            };
+            let each = |f: &dyn Fn(&[f64; 3]) -> String| grads.iter().map(f).collect::<Vec<_>>().join(", ");
+            let split = each(&|g| format!("[[{}, {}], [{}]]", g[0], g[1], g[2]));
+            let whole = each(&|g| format!("[[{}, {}, {}]]", g[0], g[1], g[2]));
+            let first = each(&|g| format!("[[{}, {}]]", g[0], g[1]));
+            let two = r#"{"shape": [2], "data": [1.0, -2.0]}, {"shape": [1], "data": [0.5]}"#;
+            let a = replay(&spec(two, &split, "")).unwrap();
+            let b = replay(&spec(r#"{"shape": [3], "data": [1.0, -2.0, 0.5]}"#, &whole, "")).unwrap();
+            let alone = replay(&spec(r#"{"shape": [2], "data": [1.0, -2.0]}"#, &first, "")).unwrap();
+            for (k, (x, y)) in a.params.iter().zip(&b.params).enumerate() {
+                assert_eq!(x.concat(), y[0], "{name} step {k}");
+            }
+            assert_ne!(a.params[9][0], alone.params[9][0], "{name}: the second tensor must count");
+            let groups = r#", "param_groups": [{"params": [0]}, {"params": [1]}]"#;
+            match replay(&spec(two, &split, groups)) {
+                Err(ReplayError::Refused(m)) => {
+                    assert!(m.starts_with(name) && m.contains("one parameter group, not 2"), "{m}")
+                }
+                other => panic!("{name}: {other:?}"),
+            }
+        }
+    }
+
     #[test]
     fn compare_names_the_first_mismatch() {
         let e = Trace {

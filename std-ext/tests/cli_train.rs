@@ -290,3 +290,21 @@ fn resumes_bit_identically(name: &str, recipe: &[&str]) {
     fails_with(&descent(&["train", "--resume", s(&c_res), "--epochs", "3"]), "pass a larger --epochs");
     let _ = std::fs::remove_dir_all(&d);
 }
+
+/// The learning-rate-free rules: `--optimizer prodigy` (and `dadapt_adamw`) trains with lr 1, optax's
+/// default (a multiplier of the step size they estimate); parameter groups that split the set
+/// are refused in one line naming why (one estimate over every parameter).
+#[test]
+fn learning_rate_free_rules_train_with_lr_one_over_one_group() {
+    let d = scratch("lr-free");
+    let h = d.join("h.json");
+    for name in ["prodigy", "dadapt_adamw"] {
+        let out = run_small(&["--optimizer", name, "--val-fraction", "0", "--history", s(&h)]);
+        assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
+        let r = &history(&h)[0];
+        assert_eq!(r["lr"], 1.0, "{name}");
+        assert!(r["train_loss"].as_f64().unwrap().is_finite(), "{name}: {r}");
+        fails_with(&run_small(&["--optimizer", name, "--no-decay-bias"]), "one parameter group");
+    }
+    let _ = std::fs::remove_dir_all(&d);
+}

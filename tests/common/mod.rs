@@ -14,12 +14,14 @@ use descent::adan::AdanConfig;
 use descent::ademamix::AdemamixConfig;
 use descent::adopt::AdoptConfig;
 use descent::asgd::AsgdConfig;
+use descent::dadapt_adamw::DadaptAdamwConfig;
 use descent::lamb::LambConfig;
 use descent::lars::LarsConfig;
 use descent::lion::LionConfig;
 use descent::muon::{AdjustLr, MuonConfig};
 use descent::nadam::NadamConfig;
 use descent::novograd::NovogradConfig;
+use descent::prodigy::ProdigyConfig;
 use descent::radam::RadamConfig;
 use descent::rmsprop::RmspropConfig;
 use descent::rprop::RpropConfig;
@@ -72,6 +74,8 @@ pub enum AnyConfig {
     Adan(AdanConfig),
     Novograd(NovogradConfig),
     Sm3(Sm3Config),
+    Prodigy(ProdigyConfig),
+    DadaptAdamw(DadaptAdamwConfig),
 }
 
 /// Runs `$body` with `$c` bound to the concrete configuration inside `$any`.
@@ -101,6 +105,8 @@ macro_rules! with_config {
             $crate::common::AnyConfig::Adan($c) => $body,
             $crate::common::AnyConfig::Novograd($c) => $body,
             $crate::common::AnyConfig::Sm3($c) => $body,
+            $crate::common::AnyConfig::Prodigy($c) => $body,
+            $crate::common::AnyConfig::DadaptAdamw($c) => $body,
         }
     };
 }
@@ -132,6 +138,8 @@ impl AnyConfig {
             "adan" => AnyConfig::Adan(AdanConfig::default()),
             "novograd" => AnyConfig::Novograd(NovogradConfig::default()),
             "sm3" => AnyConfig::Sm3(Sm3Config::default()),
+            "prodigy" => AnyConfig::Prodigy(ProdigyConfig::default()),
+            "dadapt_adamw" => AnyConfig::DadaptAdamw(DadaptAdamwConfig::default()),
             other => panic!("unknown optimizer {other}"),
         }
     }
@@ -483,6 +491,48 @@ pub fn any_config(name: &'static str) -> BoxedStrategy<AnyConfig> {
             .boxed(),
         "sm3" => (lr, prop_oneof![Just(0.9), Just(0.0), 0.0..0.99f64])
             .prop_map(|(lr, momentum)| AnyConfig::Sm3(Sm3Config { lr, momentum, ..Sm3Config::default() }))
+            .boxed(),
+        "prodigy" => (
+            (prop_oneof![Just(1.0), 0.1..2.0f64], beta(), beta2()),
+            prop_oneof![Just(None), (0.0..0.999f64).prop_map(Some)],
+            eps(),
+            prop_oneof![Just(1e-6), 1e-8..1e-2f64],
+            prop_oneof![Just(1.0), 0.0..2.0f64],
+            wd(),
+            any::<bool>(),
+        )
+            .prop_map(
+                |((lr, b1, b2), beta3, eps, estim_lr0, estim_lr_coef, weight_decay, safeguard_warmup)| {
+                    AnyConfig::Prodigy(ProdigyConfig {
+                        lr,
+                        betas: (b1, b2),
+                        beta3,
+                        eps,
+                        estim_lr0,
+                        estim_lr_coef,
+                        weight_decay,
+                        safeguard_warmup,
+                    })
+                },
+            )
+            .boxed(),
+        "dadapt_adamw" => (
+            prop_oneof![Just(1.0), 0.1..2.0f64],
+            beta(),
+            beta2(),
+            eps(),
+            prop_oneof![Just(1e-6), 1e-8..1e-2f64],
+            wd(),
+        )
+            .prop_map(|(lr, b1, b2, eps, estim_lr0, weight_decay)| {
+                AnyConfig::DadaptAdamw(DadaptAdamwConfig {
+                    lr,
+                    betas: (b1, b2),
+                    eps,
+                    estim_lr0,
+                    weight_decay,
+                })
+            })
             .boxed(),
         other => panic!("unknown optimizer {other}"),
     }

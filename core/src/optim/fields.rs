@@ -11,6 +11,8 @@ pub enum Field<'a> {
     Flag(&'a mut bool),
     /// Two numbers (`betas`, `etas`, …).
     Pair(&'a mut (f64, f64)),
+    /// A number that may be absent (Prodigy's `beta3 = None`).
+    Optional(&'a mut Option<f64>),
     /// Two numbers, the first of which may be absent (Adafactor's `eps = (None, 1e-3)`).
     OptionalFirst(&'a mut (Option<f64>, f64)),
     /// Three numbers (Muon's `ns_coefficients`).
@@ -61,6 +63,11 @@ impl FieldValue for bool {
 impl FieldValue for (f64, f64) {
     fn field(&mut self) -> Field<'_> {
         Field::Pair(self)
+    }
+}
+impl FieldValue for Option<f64> {
+    fn field(&mut self) -> Field<'_> {
+        Field::Optional(self)
     }
 }
 impl FieldValue for (Option<f64>, f64) {

@@ -12,7 +12,9 @@
 //! together), then the scratch the largest tensor needs (Muon's Newton–Schulz matrices). A tensor
 //! whose group is frozen when the optimizer is built gets no state: a frozen backbone costs no
 //! optimizer memory. With one tensor in one group this is the flat optimizer [`super::Optim`],
-//! bit for bit (`tests/groups.rs` checks it).
+//! bit for bit (`tests/groups.rs` checks it). A rule whose step size comes from sums over every
+//! parameter ([`UpdateRule::WHOLE_SET`]: Prodigy, D-Adaptation) is refused over more than one
+//! tensor ([`WHOLE_SET_REFUSED`]): it is one flat optimizer over the whole set.
 //!
 //! ```
 //! use descent_core::adam::AdamConfig;
@@ -48,6 +50,11 @@ use crate::real::Real;
 
 /// Persistence kind of a grouped optimizer (the rule's id follows in the body).
 pub const KIND: u8 = crate::persist::Kind::Grouped.byte();
+
+/// Why a grouped optimizer refuses a [`UpdateRule::WHOLE_SET`] rule over more than one tensor.
+pub const WHOLE_SET_REFUSED: &str = "this rule estimates one step size from every parameter \
+     (optax's sums over the whole tree), so it cannot step tensors one by one: build one flat \
+     optimizer over all the parameters";
 
 /// One parameter group: the rule's configuration for its tensors (every hyperparameter may
 /// differ from the other groups'), and whether it is frozen (its parameters and state are left
@@ -248,6 +255,9 @@ where
                 expected: layout.groups(),
                 found: groups.len(),
             });
+        }
+        if R::WHOLE_SET && layout.tensors().len() > 1 {
+            return Err(Error::Unsupported { what: WHOLE_SET_REFUSED });
         }
         for g in groups {
             g.config.validate()?;

@@ -78,6 +78,8 @@ pub mod ademamix;
 pub mod adopt;
 pub mod asgd;
 pub mod averaged;
+pub mod dadapt_adamw;
+pub mod distance;
 pub mod fields;
 pub mod group;
 pub mod lamb;
@@ -89,6 +91,7 @@ pub mod nadam;
 pub mod novograd;
 pub mod ops;
 pub mod pair;
+pub mod prodigy;
 pub mod radam;
 pub mod registry;
 pub mod rmsprop;
@@ -501,6 +504,12 @@ pub trait UpdateRule: Clone + core::fmt::Debug + Persist {
     /// Whether run-time-dispatched kernels (descent-std) run this rule at half their usual lane
     /// width, measured faster for it (ASGD). Tuning only: every width gives the same bits.
     const NARROW_LANES: bool = false;
+    /// Whether the rule's per-step scalars are sums over every parameter it updates, not over one
+    /// tensor (optax's tree sums: D-Adaptation's and Prodigy's estimate of the distance to the
+    /// solution). Such a rule is one optimizer over the whole parameter set, a flat [`Optim`]: a
+    /// [`group::Grouped`] optimizer refuses it over more than one tensor, where each tensor would
+    /// get an estimate of its own.
+    const WHOLE_SET: bool = false;
 
     /// The name of this configuration (AdamW for Adam with decoupled decay, …).
     fn name(&self) -> &'static str {

@@ -107,6 +107,7 @@ impl<A: UpdateRule, B: UpdateRule> UpdateRule for Pair<A, B> {
     /// One id for every pair; each group's configuration is saved after its own rule's id.
     const ID: u8 = 0x1F;
     const ELEMENTWISE: bool = A::ELEMENTWISE && B::ELEMENTWISE;
+    const WHOLE_SET: bool = A::WHOLE_SET || B::WHOLE_SET;
 
     fn name(&self) -> &'static str {
         either!(self, c => c.name())

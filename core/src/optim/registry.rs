@@ -39,6 +39,8 @@ macro_rules! for_each_rule {
             adan: $crate::optim::adan::AdanConfig = default, "optax.adan", 4, 4, "m, v, n, previous gradient";
             novograd: $crate::optim::novograd::NovogradConfig = default, "optax.novograd", 1, 1, "m (+ ν per tensor)";
             sm3: $crate::optim::sm3::Sm3Config = default, "optax.sm3", 2, 2, "μ; accumulators: vectors n, tensors of rank ≥ 2 the sum of their dimensions";
+            prodigy: $crate::optim::prodigy::ProdigyConfig = default, "optax.contrib.prodigy", 4, 4, "m, v, s, θ0 (+ d, r over the whole set)";
+            dadapt_adamw: $crate::optim::dadapt_adamw::DadaptAdamwConfig = default, "optax.contrib.dadapt_adamw", 3, 3, "m, v, s (+ d, r over the whole set)";
         }
     };
 }

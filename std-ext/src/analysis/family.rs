@@ -33,7 +33,7 @@ pub struct Edge {
 }
 
 /// The methods.
-pub const NODES: [Node; 29] = [
+pub const NODES: [Node; 31] = [
     Node { label: "gradient descent", year: 1847, descent: None, at: (0, 4) },
     Node { label: "SGD", year: 1951, descent: Some("sgd"), at: (1, 3) },
     Node { label: "Rprop", year: 1993, descent: Some("rprop"), at: (1, 6) },
@@ -63,10 +63,12 @@ pub const NODES: [Node; 29] = [
     Node { label: "AdaBelief", year: 2020, descent: Some("adabelief"), at: (6, 4) },
     Node { label: "SM3", year: 2019, descent: Some("sm3"), at: (6, 5) },
     Node { label: "NovoGrad", year: 2019, descent: Some("novograd"), at: (6, 7) },
+    Node { label: "D-Adaptation", year: 2023, descent: Some("dadapt_adamw"), at: (6, 6) },
+    Node { label: "Prodigy", year: 2023, descent: Some("prodigy"), at: (7, 6) },
 ];
 
 /// The edges, each labelled with the problem the child fixed.
-pub const EDGES: [Edge; 30] = [
+pub const EDGES: [Edge; 32] = [
     Edge { from: 0, to: 1, fixed: "a full gradient costs\nall N examples" },
     Edge { from: 0, to: 2, fixed: "one step size, but\ngradient scales vary" },
     Edge { from: 0, to: 3, fixed: "how far to step:\nuse the curvature" },
@@ -97,13 +99,15 @@ pub const EDGES: [Edge; 30] = [
     Edge { from: 11, to: 26, fixed: "large steps where\ngradients disagree" },
     Edge { from: 17, to: 27, fixed: "matrices only,\nno regret bound" },
     Edge { from: 21, to: 28, fixed: "v per weight:\nnorms per layer" },
+    Edge { from: 15, to: 29, fixed: "the rate must be tuned:\nestimate the distance D" },
+    Edge { from: 29, to: 30, fixed: "d grows slowly:\nweight steps by d" },
 ];
 
 /// Draws the tree as SVG: boxes for the methods (descent's own in blue), arrows from parent to
 /// child with the problem fixed written along each.
 pub fn draw(path: &Path) -> Result<(), PlotError> {
     let e = |x: DrawingAreaErrorKind<std::io::Error>| PlotError(format!("{}: {x}", path.display()));
-    let (w, h) = (2170u32, 760u32);
+    let (w, h) = (2350u32, 760u32);
     let root = SVGBackend::new(path, (w, h)).into_drawing_area();
     root.fill(&WHITE).map_err(e)?;
     let title = TextStyle::from(("sans-serif", 22).into_font()).pos(Pos::new(HPos::Center, VPos::Top));
@@ -151,6 +155,8 @@ pub fn draw(path: &Path) -> Result<(), PlotError> {
                 3 => (0.58, false),
                 19 => (0.5, true),
                 20 => (0.75, true),
+                // AdamW → D-Adaptation: between Adam → AdaBelief's edge and SM3's label.
+                29 => (0.5, false),
                 // The last column: near the child, clear of the labels of Adam's children.
                 22.. => (0.72, false),
                 _ => (0.5, false),

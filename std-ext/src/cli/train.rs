@@ -57,9 +57,10 @@ pub struct Recipe {
     #[arg(long, default_value = "adam", conflicts_with = "resume",
           value_parser = clap::builder::PossibleValuesParser::new(descent_core::OPTIMIZERS.iter().map(|o| o.name)))]
     pub optimizer: String,
-    /// Learning rate.
-    #[arg(long, default_value_t = 1e-3, conflicts_with = "resume")]
-    pub lr: f64,
+    /// Learning rate [default: 1e-3; 1 for prodigy and dadapt_adamw, whose lr multiplies the step
+    /// size they estimate (optax's default)].
+    #[arg(long, conflicts_with = "resume")]
+    pub lr: Option<f64>,
     /// Momentum (SGD, RMSprop) or betas[0] (Adam family, Lion).
     #[arg(long, conflicts_with = "resume")]
     pub momentum: Option<f64>,
@@ -130,6 +131,22 @@ pub struct Recipe {
     pub param_groups: Option<String>,
 }
 
+impl Recipe {
+    /// The learning rate: `--lr`, or the optimizer's default for it ([`default_lr`]).
+    pub fn lr(&self) -> f64 {
+        self.lr.unwrap_or_else(|| default_lr(&self.optimizer))
+    }
+}
+
+/// `--lr`'s default: 1e-3, but 1 for the learning-rate-free rules (prodigy, dadapt_adamw), whose lr
+/// multiplies the step size they estimate (optax's default; a schedule treats 1 as its base).
+pub fn default_lr(optimizer: &str) -> f64 {
+    match optimizer {
+        "prodigy" | "dadapt_adamw" => 1.0,
+        _ => 1e-3,
+    }
+}
+
 /// The parameter groups the flags describe (values checked finite).
 pub fn groups_plan(a: &Recipe) -> Result<GroupsPlan, Failure> {
     // A rule without weight decay (yogi, adabelief, adopt, sm3, …) has none to take off the biases.
@@ -175,7 +192,7 @@ pub fn optimizer_kwargs(a: &Recipe) -> Result<Map<String, Value>, Failure> {
     };
     check::finite_kwargs("--optimizer-args", &m)?;
     m.insert("name".into(), a.optimizer.clone().into());
-    m.insert("lr".into(), check::hyperparameter("--lr", "lr", a.lr)?.into());
+    m.insert("lr".into(), check::hyperparameter("--lr", "lr", a.lr())?.into());
     if let Some(mu) = a.momentum {
         let mu = check::hyperparameter("--momentum", "momentum", mu)?;
         // Rules with betas take --momentum as betas[0] and keep betas[1] (given, or the default).
@@ -470,7 +487,12 @@ pub fn run(a: Args) -> Result<(), Failure> {
                 a.resume.as_deref().unwrap_or(Path::new("")).display()
             ))
         })?,
-        None => a.recipe.clone(),
+        None => {
+            // The lr the run uses, saved as a number, so that --resume repeats it.
+            let mut r = a.recipe.clone();
+            r.lr = Some(r.lr());
+            r
+        }
     };
     let opts = match (options(&recipe, a.epochs), &a.resume) {
         (Err(Failure(e)), Some(p)) if !e.starts_with("--epochs") => {
@@ -567,7 +589,7 @@ pub fn run(a: Args) -> Result<(), Failure> {
             sizes.join("-"),
             recipe.activation,
             recipe.optimizer,
-            recipe.lr,
+            recipe.lr(),
             recipe.batch_size,
             a.epochs,
             if start.epoch > 0 { format!(" (resuming after epoch {})", start.epoch) } else { String::new() },

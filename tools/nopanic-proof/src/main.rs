@@ -45,8 +45,8 @@ use descent_core::schedule::{
 use descent_core::sparse_adam::{SparseAdam, SparseAdamConfig, SparseAdamOptim, SparseAdamView, SparseGrad};
 use descent_core::{
     NonFinitePolicy, Optim, Optimizer, Real, StateBuffer, UpdateRule, adabelief, adadelta, adafactor,
-    adagrad, adam, adamax, adan, ademamix, adopt, asgd, lamb, lars, lion, muon, nadam, novograd, radam,
-    rmsprop, rprop, sgd, sm3, yogi,
+    adagrad, adam, adamax, adan, ademamix, adopt, asgd, dadapt_adamw, lamb, lars, lion, muon, nadam, novograd,
+    prodigy, radam, rmsprop, rprop, sgd, sm3, yogi,
 };
 use half::{bf16, f16};
 
@@ -211,6 +211,9 @@ fn optimizers<F: Real>() -> u32 {
         + rule::<_, F>(bb(adan::AdanConfig::default()))
         + rule::<_, F>(bb(novograd::NovogradConfig::default()))
         + rule::<_, F>(bb(sm3::Sm3Config::default()))
+        + rule::<_, F>(bb(prodigy::ProdigyConfig { safeguard_warmup: true, ..Default::default() }))
+        + rule::<_, F>(bb(prodigy::ProdigyConfig::default()))
+        + rule::<_, F>(bb(dadapt_adamw::DadaptAdamwConfig::default()))
         + match sm3::Sm3Config::default().with_shape(&shape) {
             Ok(c) => rule::<_, F>(bb(c)),
             Err(_) => 1,
