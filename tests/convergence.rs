@@ -18,7 +18,7 @@ const N: usize = 16;
 /// start at √ε ≈ 1e-3). Muon runs on a 4 × 4 matrix without decay; LAMB and LARS take steps of
 /// a fixed length (γ‖θ‖, γη‖θ‖: their trust ratios), so they end in a band of that width; so does
 /// NovoGrad, whose steps are γ·g/‖g‖ summed by its undamped momentum (about 10γ long).
-pub const BUDGET: [(&str, f64, usize, f64); 23] = [
+pub const BUDGET: [(&str, f64, usize, f64); 25] = [
     ("sgd", 0.3, 60, 1e-6),
     ("adam", 0.1, 250, 1e-3),
     ("adamw", 0.1, 400, 1e-2),
@@ -42,6 +42,8 @@ pub const BUDGET: [(&str, f64, usize, f64); 23] = [
     ("adan", 0.1, 720, 1e-3),
     ("novograd", 0.01, 200, 2e-2),
     ("sm3", 0.5, 210, 1e-3),
+    ("schedule_free_sgd", 0.5, 1000, 1e-3),
+    ("schedule_free_adamw", 0.1, 1000, 1e-3),
 ];
 
 fn steps_to_reach<R: UpdateRule>(cfg: R, budget: usize, tol: f64) -> Option<usize> {
@@ -54,7 +56,10 @@ fn steps_to_reach<R: UpdateRule>(cfg: R, budget: usize, tol: f64) -> Option<usiz
     for t in 1..=budget {
         let g: Vec<f64> = x.iter().zip(&a).zip(&c).map(|((xi, ai), ci)| ai * (xi - ci)).collect();
         opt.step(&mut x, &g).unwrap();
-        if x.iter().zip(&c).all(|(xi, ci)| (xi - ci).abs() <= tol) {
+        // Where the optimizer is to be evaluated: the parameters, or schedule-free's average.
+        let mut e = vec![0.0; N];
+        opt.eval_params(&x, &mut e).unwrap();
+        if e.iter().zip(&c).all(|(xi, ci)| (xi - ci).abs() <= tol) {
             return Some(t);
         }
     }

@@ -147,6 +147,8 @@ kernel_tests! {
     adan_kernel_matches_reference_bitwise => "adan",
     novograd_kernel_matches_reference_within_bound => "novograd",
     sm3_kernel_matches_reference_bitwise => "sm3",
+    schedule_free_sgd_kernel_matches_reference_bitwise => "schedule_free_sgd",
+    schedule_free_adamw_kernel_matches_reference_bitwise => "schedule_free_adamw",
 }
 
 /// Every length 0..=1000 (every tail of every lane width), production kernel against reference,

@@ -55,8 +55,8 @@ pub mod sqrt;
 pub use error::Error;
 pub use optim::registry::{OPTIMIZERS, OptimizerInfo};
 pub use optim::{
-    NonFinitePolicy, Optim, Optimizer, StateBuffer, StepOutcome, UpdateRule, adabelief, adadelta, adafactor,
-    adagrad, adam, adamax, adan, ademamix, adopt, asgd, averaged, group, lamb, lars, lion, lookahead, muon,
-    nadam, novograd, pair, radam, rmsprop, rprop, sam, sgd, sm3, yogi,
+    EvalPoint, NonFinitePolicy, Optim, Optimizer, StateBuffer, StepOutcome, UpdateRule, adabelief, adadelta,
+    adafactor, adagrad, adam, adamax, adan, ademamix, adopt, asgd, averaged, group, lamb, lars, lion,
+    lookahead, muon, nadam, novograd, pair, radam, rmsprop, rprop, sam, schedule_free, sgd, sm3, yogi,
 };
 pub use real::Real;

@@ -22,6 +22,7 @@ use descent_core::novograd::NovogradConfig;
 use descent_core::radam::RadamConfig;
 use descent_core::rmsprop::RmspropConfig;
 use descent_core::rprop::RpropConfig;
+use descent_core::schedule_free::{ScheduleFreeAdamwConfig, ScheduleFreeSgdConfig};
 use descent_core::sgd::SgdConfig;
 use descent_core::sm3::Sm3Config;
 use descent_core::yogi::YogiConfig;
@@ -88,7 +89,7 @@ pub fn calls<'a, F: Real>(
 ) -> Result<()> {
     let n = opt.len();
     for _ in 0..u.int_in_range(0u8..=max_calls)? {
-        match u.int_in_range(0u8..=5)? {
+        match u.int_in_range(0u8..=6)? {
             0..=2 => {
                 let pn = if u.ratio(1u8, 8)? { u.int_in_range(0usize..=max_len)? } else { n };
                 let gn = if u.ratio(1u8, 8)? { u.int_in_range(0usize..=max_len)? } else { n };
@@ -121,7 +122,22 @@ pub fn calls<'a, F: Real>(
                     assert_eq!(snapshot(opt), s0);
                 }
             }
-            _ => save_restore(u, opt)?,
+            5 => save_restore(u, opt)?,
+            _ => {
+                // The evaluation parameters (schedule-free's x): any lengths, never a panic,
+                // nothing changed.
+                let pn = if u.ratio(1u8, 8)? { u.int_in_range(0usize..=max_len)? } else { n };
+                let on = if u.ratio(1u8, 8)? { u.int_in_range(0usize..=max_len)? } else { n };
+                let mut p = Vec::with_capacity(pn);
+                for _ in 0..pn {
+                    p.push(value::<F>(u)?);
+                }
+                let mut out = vec![F::ZERO; on];
+                let s0 = snapshot(opt);
+                let r = opt.eval_params(&p, &mut out);
+                assert_eq!(r.is_ok(), pn == n && on == n, "eval_params lengths");
+                assert_eq!(snapshot(opt), s0, "eval_params changed the state");
+            }
         }
     }
     Ok(())
@@ -369,6 +385,21 @@ pub fn any_optimizer(u: &mut Unstructured<'_>) -> Result<()> {
                 Err(_) => Ok(()),
             }
         }
+        "schedule_free_sgd" => go!(ScheduleFreeSgdConfig {
+            lr,
+            warmup_steps: if u.arbitrary()? { Some(u.int_in_range(0u32..=20)?) } else { None },
+            b1: b.0,
+            weight_decay: if u.arbitrary()? { Some(wd) } else { None },
+            weight_lr_power: hyper(u, 0.0, 3.0)?
+        }),
+        "schedule_free_adamw" => go!(ScheduleFreeAdamwConfig {
+            lr,
+            warmup_steps: if u.arbitrary()? { Some(u.int_in_range(0u32..=20)?) } else { None },
+            betas: b,
+            eps,
+            weight_decay: wd,
+            weight_lr_power: hyper(u, 0.0, 3.0)?
+        }),
         other => panic!("fuzz/fuzz_targets/common.rs has no configuration for optimizer {other}"),
     }
 }
@@ -435,6 +466,16 @@ pub fn each_optimizer<F: Real>(only: Option<usize>, seed: &[u8], mut f: impl FnM
             "adan" => go!(AdanConfig { weight_decay: wd, ..AdanConfig::default() }),
             "novograd" => go!(NovogradConfig { weight_decay: wd, ..NovogradConfig::default() }),
             "sm3" => go!(Sm3Config::default().with_shape(&[2, 3]).expect("a valid shape")),
+            "schedule_free_sgd" => go!(ScheduleFreeSgdConfig {
+                warmup_steps: Some(2),
+                weight_decay: Some(wd),
+                ..ScheduleFreeSgdConfig::default()
+            }),
+            "schedule_free_adamw" => go!(ScheduleFreeAdamwConfig {
+                warmup_steps: Some(2),
+                weight_decay: wd,
+                ..ScheduleFreeAdamwConfig::default()
+            }),
             other => panic!("fuzz/fuzz_targets/common.rs has no configuration for optimizer {other}"),
         }
     }

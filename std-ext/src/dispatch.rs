@@ -311,6 +311,12 @@ impl<F: Real, O: LaneStep<F>> Optimizer<F> for Dispatched<O> {
     fn reset(&mut self) -> Result<(), Error> {
         self.0.reset()
     }
+    fn has_eval_params(&self) -> bool {
+        self.0.has_eval_params()
+    }
+    fn eval_params(&self, params: &[F], out: &mut [F]) -> Result<(), Error> {
+        self.0.eval_params(params, out)
+    }
     fn groups(&self) -> usize {
         self.0.groups()
     }

@@ -395,6 +395,7 @@ pub fn run(
     let b = opts.batch_size.min(largest.max(1));
     let mut ws = model.workspace(b).with_threads(opts.threads);
     let mut grad = vec![0.0f32; np];
+    let mut eval_at = opt.has_eval_params().then(|| vec![0.0f32; np]);
     let batches = train.n.div_ceil(b);
     let mut groups = Groups::new(np, opts.accumulate, batches)?;
     let mut batcher = Batches::new(train.n, inp, out, opts.loss, b);
@@ -468,8 +469,17 @@ pub fn run(
             break;
         }
         let seconds = t0.elapsed().as_secs_f64();
-        let (test_loss, test_accuracy) = evaluate(&model, &params, test, opts.loss, b);
-        let val = data.validation.map(|v| evaluate(&model, &params, v, opts.loss, b));
+        // Schedule-free optimizers step the gradient point y (`params`) but are evaluated at the
+        // average x (optax's `schedule_free_eval_params`); training continues from y.
+        let at: &[f32] = match eval_at.as_mut() {
+            Some(x) => {
+                opt.eval_params(&params, x).map_err(|e| format!("epoch {epoch}: {e}"))?;
+                x
+            }
+            None => &params,
+        };
+        let (test_loss, test_accuracy) = evaluate(&model, at, test, opts.loss, b);
+        let val = data.validation.map(|v| evaluate(&model, at, v, opts.loss, b));
         let c = stats.count.max(1) as f64;
         let metric = val.map_or(stats.loss_sum / c, |v| v.0);
         if opts.schedule_per == SchedulePer::Epoch

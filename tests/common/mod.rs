@@ -23,6 +23,7 @@ use descent::novograd::NovogradConfig;
 use descent::radam::RadamConfig;
 use descent::rmsprop::RmspropConfig;
 use descent::rprop::RpropConfig;
+use descent::schedule_free::{ScheduleFreeAdamwConfig, ScheduleFreeSgdConfig};
 use descent::sgd::SgdConfig;
 use descent::sm3::Sm3Config;
 use descent::yogi::YogiConfig;
@@ -72,6 +73,8 @@ pub enum AnyConfig {
     Adan(AdanConfig),
     Novograd(NovogradConfig),
     Sm3(Sm3Config),
+    ScheduleFreeSgd(ScheduleFreeSgdConfig),
+    ScheduleFreeAdamw(ScheduleFreeAdamwConfig),
 }
 
 /// Runs `$body` with `$c` bound to the concrete configuration inside `$any`.
@@ -101,6 +104,8 @@ macro_rules! with_config {
             $crate::common::AnyConfig::Adan($c) => $body,
             $crate::common::AnyConfig::Novograd($c) => $body,
             $crate::common::AnyConfig::Sm3($c) => $body,
+            $crate::common::AnyConfig::ScheduleFreeSgd($c) => $body,
+            $crate::common::AnyConfig::ScheduleFreeAdamw($c) => $body,
         }
     };
 }
@@ -132,6 +137,8 @@ impl AnyConfig {
             "adan" => AnyConfig::Adan(AdanConfig::default()),
             "novograd" => AnyConfig::Novograd(NovogradConfig::default()),
             "sm3" => AnyConfig::Sm3(Sm3Config::default()),
+            "schedule_free_sgd" => AnyConfig::ScheduleFreeSgd(ScheduleFreeSgdConfig::default()),
+            "schedule_free_adamw" => AnyConfig::ScheduleFreeAdamw(ScheduleFreeAdamwConfig::default()),
             other => panic!("unknown optimizer {other}"),
         }
     }
@@ -483,6 +490,43 @@ pub fn any_config(name: &'static str) -> BoxedStrategy<AnyConfig> {
             .boxed(),
         "sm3" => (lr, prop_oneof![Just(0.9), Just(0.0), 0.0..0.99f64])
             .prop_map(|(lr, momentum)| AnyConfig::Sm3(Sm3Config { lr, momentum, ..Sm3Config::default() }))
+            .boxed(),
+        "schedule_free_sgd" => (
+            lr,
+            prop_oneof![Just(None), (1u32..10).prop_map(Some)],
+            prop_oneof![Just(0.9), 0.01..=1.0f64],
+            prop_oneof![Just(None), wd().prop_map(Some)],
+            prop_oneof![Just(2.0), 0.0..3.0f64],
+        )
+            .prop_map(|(lr, warmup_steps, b1, weight_decay, weight_lr_power)| {
+                AnyConfig::ScheduleFreeSgd(ScheduleFreeSgdConfig {
+                    lr,
+                    warmup_steps,
+                    b1,
+                    weight_decay,
+                    weight_lr_power,
+                })
+            })
+            .boxed(),
+        "schedule_free_adamw" => (
+            1e-4..0.05f64,
+            prop_oneof![Just(None), (1u32..10).prop_map(Some)],
+            prop_oneof![Just(0.9), 0.01..=1.0f64],
+            beta2(),
+            eps(),
+            wd(),
+            prop_oneof![Just(2.0), 0.0..3.0f64],
+        )
+            .prop_map(|(lr, warmup_steps, b1, b2, eps, weight_decay, weight_lr_power)| {
+                AnyConfig::ScheduleFreeAdamw(ScheduleFreeAdamwConfig {
+                    lr,
+                    warmup_steps,
+                    betas: (b1, b2),
+                    eps,
+                    weight_decay,
+                    weight_lr_power,
+                })
+            })
             .boxed(),
         other => panic!("unknown optimizer {other}"),
     }

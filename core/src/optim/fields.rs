@@ -17,6 +17,10 @@ pub enum Field<'a> {
     Triple(&'a mut (f64, f64, f64)),
     /// A count (Muon's `ns_steps`).
     Count(&'a mut u32),
+    /// A number that may be absent, `None` (schedule-free SGD's `weight_decay`).
+    OptionalReal(&'a mut Option<f64>),
+    /// A count that may be absent, `None` (schedule-free's `warmup_steps`).
+    OptionalCount(&'a mut Option<u32>),
     /// One of a few named choices (Muon's `adjust_lr_fn`).
     Choice(&'a mut dyn Choice),
 }
@@ -71,6 +75,16 @@ impl FieldValue for (Option<f64>, f64) {
 impl FieldValue for (f64, f64, f64) {
     fn field(&mut self) -> Field<'_> {
         Field::Triple(self)
+    }
+}
+impl FieldValue for Option<f64> {
+    fn field(&mut self) -> Field<'_> {
+        Field::OptionalReal(self)
+    }
+}
+impl FieldValue for Option<u32> {
+    fn field(&mut self) -> Field<'_> {
+        Field::OptionalCount(self)
     }
 }
 impl FieldValue for u32 {

@@ -39,6 +39,8 @@ macro_rules! for_each_rule {
             adan: $crate::optim::adan::AdanConfig = default, "optax.adan", 4, 4, "m, v, n, previous gradient";
             novograd: $crate::optim::novograd::NovogradConfig = default, "optax.novograd", 1, 1, "m (+ ν per tensor)";
             sm3: $crate::optim::sm3::Sm3Config = default, "optax.sm3", 2, 2, "μ; accumulators: vectors n, tensors of rank ≥ 2 the sum of their dimensions";
+            schedule_free_sgd: $crate::optim::schedule_free::ScheduleFreeSgdConfig = default, "optax.contrib.schedule_free_sgd", 1, 1, "z (+2 scalars Σw, lr_max; evaluate at x)";
+            schedule_free_adamw: $crate::optim::schedule_free::ScheduleFreeAdamwConfig = default, "optax.contrib.schedule_free_adamw", 2, 2, "z, v (+2 scalars Σw, lr_max; evaluate at x)";
         }
     };
 }
