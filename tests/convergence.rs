@@ -18,6 +18,8 @@ const N: usize = 16;
 /// start at √ε ≈ 1e-3). Muon runs on a 4 × 4 matrix without decay; LAMB and LARS take steps of
 /// a fixed length (γ‖θ‖, γη‖θ‖: their trust ratios), so they end in a band of that width; so does
 /// NovoGrad, whose steps are γ·g/‖g‖ summed by its undamped momentum (about 10γ long).
+/// Every optimizer is measured where it is to be evaluated (`eval_params`): the parameters, or
+/// schedule-free SGD's and AdamW's average x (measured: 133 and 231 steps).
 pub const BUDGET: [(&str, f64, usize, f64); 25] = [
     ("sgd", 0.3, 60, 1e-6),
     ("adam", 0.1, 250, 1e-3),
@@ -42,8 +44,8 @@ pub const BUDGET: [(&str, f64, usize, f64); 25] = [
     ("adan", 0.1, 720, 1e-3),
     ("novograd", 0.01, 200, 2e-2),
     ("sm3", 0.5, 210, 1e-3),
-    ("schedule_free_sgd", 0.5, 1000, 1e-3),
-    ("schedule_free_adamw", 0.1, 1000, 1e-3),
+    ("schedule_free_sgd", 0.5, 200, 1e-3),
+    ("schedule_free_adamw", 0.1, 350, 1e-3),
 ];
 
 fn steps_to_reach<R: UpdateRule>(cfg: R, budget: usize, tol: f64) -> Option<usize> {
