@@ -380,6 +380,8 @@ mod tests {
             json!({"name": "novograd", "weight_decay": 1e-2}),
             json!({"name": "sm3"}),
             json!({"name": "sm3", "momentum": 0.0}),
+            json!({"name": "schedule_free_sgd", "warmup_steps": 2, "weight_decay": 1e-2}),
+            json!({"name": "schedule_free_adamw", "weight_decay": 1e-2}),
         ]
     }
 

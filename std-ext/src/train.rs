@@ -606,6 +606,32 @@ mod tests {
         assert_ne!(a.params, c.params);
     }
 
+    /// Schedule-free AdamW and SGD are evaluated at the average x (their `eval_params`), not at
+    /// the parameters y they step: the reported test loss and accuracy are those of x, which the
+    /// checkpoint also gives (`Checkpoint::eval_params`, what `descent export` writes), and
+    /// training continues from y (the final parameters are y).
+    #[test]
+    fn schedule_free_is_evaluated_at_its_average() {
+        let (x, y) = blobs(600, 1);
+        let (tx, ty) = blobs(300, 2);
+        let d = on(split(&x, &y), split(&tx, &ty));
+        for (name, lr) in [("schedule_free_adamw", 1e-2), ("schedule_free_sgd", 0.1)] {
+            let mut o = TrainOptions { epochs: 1, ..opts() };
+            o.optimizer = serde_json::from_str(&format!(r#"{{"name": "{name}", "lr": {lr}}}"#)).unwrap();
+            let t = train_on(d, 4, 3, &o, None, &mut Silent).unwrap();
+            let record = &t.history.epochs[0];
+            assert_eq!(t.best.epoch, 1);
+            assert_eq!(t.best.params, t.params);
+            let at_x = t.best.eval_params().unwrap();
+            assert_ne!(at_x, t.params, "{name}");
+            let (loss_x, acc_x) = evaluate(&t.model, &at_x, split(&tx, &ty), o.loss, 32);
+            let (loss_y, _) = evaluate(&t.model, &t.params, split(&tx, &ty), o.loss, 32);
+            assert_eq!((record.test_loss, record.test_accuracy), (loss_x, acc_x), "{name}");
+            assert_ne!(record.test_loss, loss_y, "{name}");
+            assert!(acc_x > 90.0, "{name}: {record:?}");
+        }
+    }
+
     /// Trains `o.epochs` straight, and 2 epochs then (from the best checkpoint, through bytes) up
     /// to `o.epochs`; the two must agree bit for bit.
     fn check_resume(o: &TrainOptions, spec: Option<&str>) {
