@@ -214,3 +214,15 @@ fn torch_sparse_adam_cases_match() {
     assert_eq!(check_dir("torch-sparse", |s| sparse(s) && s.dtype == "f64"), 20);
     assert_eq!(check_dir("torch-sparse", |s| s.name.ends_with("-invalid")), 4);
 }
+
+/// optax.contrib's schedule-free SGD and AdamW (seed 17's public cases and 10 of each from seed 99,
+/// every f32 one fair): the gradient point y (`params`) and the evaluation point x
+/// (`averaged`, optax's `schedule_free_eval_params`) after every step, with and without warm-up
+/// and weight decay (SGD's `null` and a value), `weight_lr_power` 2 and random.
+#[test]
+fn optax_schedule_free_cases_match() {
+    for name in ["schedule_free_sgd", "schedule_free_adamw"] {
+        assert_eq!(check_dir("optax-zoo", |s| s.optimizer["name"] == name), 3, "{name}");
+        assert_eq!(check_dir("optax-zoo-seed99", |s| s.optimizer["name"] == name), 10, "{name}");
+    }
+}

@@ -94,6 +94,18 @@ fn grouped_equals_per_tensor<R: UpdateRule + Send, F: Real>(
         if bits(&p) != bits(&q) {
             return Err(format!("{} step {k}: parameters differ", R::NAME));
         }
+        // The evaluation parameters (schedule-free's x; the parameters for the others) too.
+        let mut ep = vec![F::ZERO; n];
+        opt.eval_params(&p, &mut ep).map_err(|e| e.to_string())?;
+        let mut eq = q.clone();
+        for (t, (o, skip)) in tensors.iter().zip(&flats) {
+            if !*skip {
+                o.eval_params(&q[t.range()], &mut eq[t.range()]).map_err(|e| e.to_string())?;
+            }
+        }
+        if bits(&ep) != bits(&eq) {
+            return Err(format!("{} step {k}: evaluation parameters differ", R::NAME));
+        }
         for (i, (o, skip)) in flats.iter().enumerate() {
             let want: &[F] = if *skip { &[] } else { o.state() };
             if bits(opt.tensor_state(i)) != bits(want) {
@@ -177,6 +189,8 @@ proptest! {
             (AnyConfig::Sm3(a), AnyConfig::Sm3(b)) => grouped_equals_per_tensor::<_, f64>([a, b], &shapes, frozen, 4, seeds),
             (AnyConfig::Prodigy(a), AnyConfig::Prodigy(b)) => whole_set::<_, f32>([a, b], &shapes, frozen, seeds),
             (AnyConfig::DadaptAdamw(a), AnyConfig::DadaptAdamw(b)) => whole_set::<_, f64>([a, b], &shapes, frozen, seeds),
+            (AnyConfig::ScheduleFreeSgd(a), AnyConfig::ScheduleFreeSgd(b)) => grouped_equals_per_tensor::<_, f32>([a, b], &shapes, frozen, 4, seeds),
+            (AnyConfig::ScheduleFreeAdamw(a), AnyConfig::ScheduleFreeAdamw(b)) => grouped_equals_per_tensor::<_, f64>([a, b], &shapes, frozen, 4, seeds),
             _ => unreachable!(),
         };
         prop_assert!(r.is_ok(), "{}", r.unwrap_err());

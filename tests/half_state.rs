@@ -249,6 +249,8 @@ fn half_state_costs_the_documented_bytes_per_parameter() {
     assert_eq!(both::<_, 2>(descent::adabelief::AdabeliefConfig::default()), 4);
     assert_eq!(both::<_, 2>(descent::adopt::AdoptConfig::default()), 4);
     assert_eq!(both::<_, 3>(descent::ademamix::AdemamixConfig::default()), 6);
+    assert_eq!(both::<_, 1>(descent::schedule_free::ScheduleFreeSgdConfig::default()), 2);
+    assert_eq!(both::<_, 2>(descent::schedule_free::ScheduleFreeAdamwConfig::default()), 4);
     // Plain SGD has no state.
     assert_eq!(both::<_, 0>(SgdConfig::default()), 0);
     assert!(

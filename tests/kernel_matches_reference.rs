@@ -151,6 +151,8 @@ kernel_tests! {
     sm3_kernel_matches_reference_bitwise => "sm3",
     prodigy_kernel_matches_reference_bitwise => "prodigy",
     dadapt_adamw_kernel_matches_reference_bitwise => "dadapt_adamw",
+    schedule_free_sgd_kernel_matches_reference_bitwise => "schedule_free_sgd",
+    schedule_free_adamw_kernel_matches_reference_bitwise => "schedule_free_adamw",
 }
 
 /// Every length 0..=1000 (every tail of every lane width), production kernel against reference,

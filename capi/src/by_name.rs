@@ -244,6 +244,21 @@ fn set_field<C: Fields>(
                 count(2)?;
                 *p = (Some(v(0)).filter(|x| !x.is_nan()), v(1));
             }
+            Field::OptionalReal(x) => {
+                count(1)?;
+                *x = Some(v(0)).filter(|x| !x.is_nan());
+            }
+            Field::OptionalCount(n) => {
+                count(1)?;
+                let x = v(0);
+                if x.is_nan() {
+                    *n = None;
+                } else if !(0.0..=f64::from(u32::MAX)).contains(&x) || f64::from(x as u32) != x {
+                    return Err(Refusal::NotA("a whole number or NaN (None)"));
+                } else {
+                    *n = Some(x as u32);
+                }
+            }
             Field::Triple(t) => {
                 count(3)?;
                 *t = (v(0), v(1), v(2));
@@ -395,8 +410,9 @@ pub unsafe extern "C" fn descent_config_defaults(
     cfg.answer(Ok(()), name, "")
 }
 
-/// Sets keyword `key` to `values` (`count` numbers: 1 for a number, a flag (0 or 1) or a count,
-/// 2 for `betas`-like pairs and for Adafactor's `eps` (NaN as the first meaning None), 3 for
+/// Sets keyword `key` to `values` (`count` numbers: 1 for a number, a flag (0 or 1) or a count
+/// (NaN meaning None where the keyword may be None, as Prodigy's `beta3`), 2 for `betas`-like
+/// pairs and for Adafactor's `eps` (NaN as the first meaning None), 3 for
 /// Muon's `ns_coefficients`), then checks the whole configuration as PyTorch does. On a refusal
 /// nothing changes and `descent_config_message` says why.
 ///

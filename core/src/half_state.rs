@@ -406,6 +406,19 @@ impl<R: UpdateRule, H: HalfFloat, B: StateBuffer<H>> Optimizer<f32> for HalfOpti
         self.step_in(params, grads, true)
     }
 
+    fn has_eval_params(&self) -> bool {
+        self.config.eval_point(1).is_some()
+    }
+
+    fn eval_params(&self, params: &[f32], out: &mut [f32]) -> Result<(), Error> {
+        crate::optim::check_eval_lens(self.len, params, out)?;
+        let point = self.config.eval_point(self.steps);
+        let n = self.config.state_len(self.len);
+        let state = self.state.values().get(..n).unwrap_or(&[]);
+        crate::optim::eval_from_stream(point, params, state, self.len, |h: &H| h.widen(), out);
+        Ok(())
+    }
+
     fn restore(&mut self, bytes: &[u8]) -> Result<(), Error> {
         // The float width is checked with the format id.
         let (h, mut r) = open_saved(bytes, Kind::HalfState(R::ID).byte(), None, self.len)?;

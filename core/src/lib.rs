@@ -55,9 +55,9 @@ pub mod sqrt;
 pub use error::Error;
 pub use optim::registry::{OPTIMIZERS, OptimizerInfo};
 pub use optim::{
-    NonFinitePolicy, Optim, Optimizer, StateBuffer, StepOutcome, UpdateRule, adabelief, adadelta, adafactor,
-    adagrad, adam, adamax, adan, ademamix, adopt, asgd, averaged, dadapt_adamw, distance, group, lamb, lars,
-    lion, lookahead, muon, nadam, novograd, pair, prodigy, radam, rmsprop, rprop, sam, sgd, sm3, sparse_adam,
-    yogi,
+    EvalPoint, NonFinitePolicy, Optim, Optimizer, StateBuffer, StepOutcome, UpdateRule, adabelief, adadelta,
+    adafactor, adagrad, adam, adamax, adan, ademamix, adopt, asgd, averaged, dadapt_adamw, distance, group,
+    lamb, lars, lion, lookahead, muon, nadam, novograd, pair, prodigy, radam, rmsprop, rprop, sam,
+    schedule_free, sgd, sm3, sparse_adam, yogi,
 };
 pub use real::Real;

@@ -341,6 +341,16 @@ first_moment_then_denominators!(
     AdoptConfig
 );
 
+/// Schedule-free SGD's one stream is z, the base iterate (signed).
+impl QuantRule for crate::schedule_free::ScheduleFreeSgdConfig {
+    fn stream_code(&self, _: usize) -> StreamCode {
+        StreamCode::Signed
+    }
+}
+
+// Schedule-free AdamW: z (signed), then v.
+first_moment_then_denominators!(crate::schedule_free::ScheduleFreeAdamwConfig);
+
 /// AdEMAMix: the fast and the slow momentum, then v.
 impl QuantRule for AdemamixConfig {
     fn stream_code(&self, stream: usize) -> StreamCode {
@@ -561,6 +571,35 @@ impl<R: QuantRule, C: StateBuffer<u8>, S: StateBuffer<f32>, const BLOCK: usize> 
 
     fn step(&mut self, params: &mut [f32], grads: &[f32]) -> Result<StepOutcome, Error> {
         self.step_with::<false>(params, grads)
+    }
+
+    fn has_eval_params(&self) -> bool {
+        self.config.eval_point(1).is_some()
+    }
+
+    /// x from the parameters and z decoded value by value (its code × its block's scale).
+    fn eval_params(&self, params: &[f32], out: &mut [f32]) -> Result<(), Error> {
+        crate::optim::check_eval_lens(self.len, params, out)?;
+        let n = self.len;
+        let Some(point) = self.config.eval_point(self.steps) else {
+            out.copy_from_slice(params);
+            return Ok(());
+        };
+        let s = point.stream;
+        let code = self.config.stream_code(s);
+        let nb = blocks(n, BLOCK);
+        let shrank = Error::CorruptState { reason: "state buffer shrank" };
+        let codes = self.codes.values().get(s * n..s * n + n).ok_or(shrank)?;
+        let scales = self.scales.values().get(s * nb..s * nb + nb).ok_or(shrank)?;
+        for (b, ((o, p), c)) in
+            out.chunks_mut(BLOCK).zip(params.chunks(BLOCK)).zip(codes.chunks(BLOCK)).enumerate()
+        {
+            let scale = scales.get(b).copied().unwrap_or(f32::NAN);
+            for ((o, &y), &c) in o.iter_mut().zip(p).zip(c) {
+                *o = point.at(y, code.decode(c, scale));
+            }
+        }
+        Ok(())
     }
 
     fn restore(&mut self, bytes: &[u8]) -> Result<(), Error> {

@@ -24,6 +24,7 @@ use descent_core::prodigy::ProdigyConfig;
 use descent_core::radam::RadamConfig;
 use descent_core::rmsprop::RmspropConfig;
 use descent_core::rprop::RpropConfig;
+use descent_core::schedule_free::{ScheduleFreeAdamwConfig, ScheduleFreeSgdConfig};
 use descent_core::sgd::SgdConfig;
 use descent_core::sm3::Sm3Config;
 use descent_core::sparse_adam::{SparseAdamConfig, SparseAdamOptim, SparseGrad};
@@ -91,7 +92,7 @@ pub fn calls<'a, F: Real>(
 ) -> Result<()> {
     let n = opt.len();
     for _ in 0..u.int_in_range(0u8..=max_calls)? {
-        match u.int_in_range(0u8..=5)? {
+        match u.int_in_range(0u8..=6)? {
             0..=2 => {
                 let pn = if u.ratio(1u8, 8)? { u.int_in_range(0usize..=max_len)? } else { n };
                 let gn = if u.ratio(1u8, 8)? { u.int_in_range(0usize..=max_len)? } else { n };
@@ -124,7 +125,22 @@ pub fn calls<'a, F: Real>(
                     assert_eq!(snapshot(opt), s0);
                 }
             }
-            _ => save_restore(u, opt)?,
+            5 => save_restore(u, opt)?,
+            _ => {
+                // The evaluation parameters (schedule-free's x): any lengths, never a panic,
+                // nothing changed.
+                let pn = if u.ratio(1u8, 8)? { u.int_in_range(0usize..=max_len)? } else { n };
+                let on = if u.ratio(1u8, 8)? { u.int_in_range(0usize..=max_len)? } else { n };
+                let mut p = Vec::with_capacity(pn);
+                for _ in 0..pn {
+                    p.push(value::<F>(u)?);
+                }
+                let mut out = vec![F::ZERO; on];
+                let s0 = snapshot(opt);
+                let r = opt.eval_params(&p, &mut out);
+                assert_eq!(r.is_ok(), pn == n && on == n, "eval_params lengths");
+                assert_eq!(snapshot(opt), s0, "eval_params changed the state");
+            }
         }
     }
     Ok(())
@@ -395,6 +411,21 @@ pub fn any_optimizer(u: &mut Unstructured<'_>) -> Result<()> {
         "dadapt_adamw" => {
             go!(DadaptAdamwConfig { lr, betas: b, eps, estim_lr0: hyper(u, 1e-8, 1e-2)?, weight_decay: wd })
         }
+        "schedule_free_sgd" => go!(ScheduleFreeSgdConfig {
+            lr,
+            warmup_steps: if u.arbitrary()? { Some(u.int_in_range(0u32..=20)?) } else { None },
+            b1: b.0,
+            weight_decay: if u.arbitrary()? { Some(wd) } else { None },
+            weight_lr_power: hyper(u, 0.0, 3.0)?
+        }),
+        "schedule_free_adamw" => go!(ScheduleFreeAdamwConfig {
+            lr,
+            warmup_steps: if u.arbitrary()? { Some(u.int_in_range(0u32..=20)?) } else { None },
+            betas: b,
+            eps,
+            weight_decay: wd,
+            weight_lr_power: hyper(u, 0.0, 3.0)?
+        }),
         other => panic!("fuzz/fuzz_targets/common.rs has no configuration for optimizer {other}"),
     }
 }
@@ -540,6 +571,16 @@ pub fn each_optimizer<F: Real>(only: Option<usize>, seed: &[u8], mut f: impl FnM
             "sm3" => go!(Sm3Config::default().with_shape(&[2, 3]).expect("a valid shape")),
             "prodigy" => go!(ProdigyConfig { beta3: Some(0.99), weight_decay: wd, ..ProdigyConfig::default() }),
             "dadapt_adamw" => go!(DadaptAdamwConfig { weight_decay: wd, ..DadaptAdamwConfig::default() }),
+            "schedule_free_sgd" => go!(ScheduleFreeSgdConfig {
+                warmup_steps: Some(2),
+                weight_decay: Some(wd),
+                ..ScheduleFreeSgdConfig::default()
+            }),
+            "schedule_free_adamw" => go!(ScheduleFreeAdamwConfig {
+                warmup_steps: Some(2),
+                weight_decay: wd,
+                ..ScheduleFreeAdamwConfig::default()
+            }),
             other => panic!("fuzz/fuzz_targets/common.rs has no configuration for optimizer {other}"),
         }
     }

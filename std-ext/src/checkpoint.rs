@@ -208,6 +208,21 @@ impl Checkpoint {
         opt.restore(&self.state).map_err(|e| format!("optimizer state: {e}"))?;
         Ok((model, self.params.clone(), opt))
     }
+
+    /// The parameters to evaluate or ship the model with: for schedule-free SGD and AdamW the
+    /// average x computed from the saved parameters and optimizer state
+    /// ([`Optimizer::eval_params`]), for every other optimizer the saved parameters.
+    pub fn eval_params(&self) -> Result<Vec<f32>, String> {
+        let model = Mlp::new(&self.sizes, self.activation)?;
+        let opt = build_for_mlp(&model, &self.optimizer, &self.groups, NonFinitePolicy::Error);
+        if !opt.as_ref().is_ok_and(|o| o.has_eval_params()) {
+            return Ok(self.params.clone());
+        }
+        let (_, params, opt) = self.restore()?;
+        let mut x = vec![0.0f32; params.len()];
+        opt.eval_params(&params, &mut x).map_err(|e| format!("evaluation parameters: {e}"))?;
+        Ok(x)
+    }
 }
 
 #[cfg(test)]

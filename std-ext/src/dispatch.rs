@@ -311,6 +311,12 @@ impl<F: Real, O: LaneStep<F>> Optimizer<F> for Dispatched<O> {
     fn reset(&mut self) -> Result<(), Error> {
         self.0.reset()
     }
+    fn has_eval_params(&self) -> bool {
+        self.0.has_eval_params()
+    }
+    fn eval_params(&self, params: &[F], out: &mut [F]) -> Result<(), Error> {
+        self.0.eval_params(params, out)
+    }
     fn groups(&self) -> usize {
         self.0.groups()
     }
@@ -377,6 +383,8 @@ mod tests {
             json!({"name": "dadapt_adamw", "weight_decay": 1e-2, "estim_lr0": 1e-3}),
             json!({"name": "sm3"}),
             json!({"name": "sm3", "momentum": 0.0}),
+            json!({"name": "schedule_free_sgd", "warmup_steps": 2, "weight_decay": 1e-2}),
+            json!({"name": "schedule_free_adamw", "weight_decay": 1e-2}),
         ]
     }
 

@@ -140,7 +140,7 @@ pub fn safetensors_blob(bytes: &[u8]) -> Result<Vec<u8>, String> {
 /// The model blob of a checkpoint written by `descent train --save`.
 pub fn checkpoint_blob(ckpt: &Checkpoint) -> Result<Vec<u8>, String> {
     let model = Mlp::new(&ckpt.sizes, ckpt.activation)?;
-    model_blob(&model, &ckpt.params)
+    model_blob(&model, &ckpt.eval_params()?)
 }
 
 #[cfg(test)]

@@ -188,14 +188,6 @@ pub(crate) fn parse<R: Fields>(k: &mut Kwargs<'_>, mut config: R) -> Result<R, B
             Field::Real(v) => *v = k.f64(key, *v)?,
             Field::Flag(v) => *v = k.bool(key, *v)?,
             Field::Pair(v) => *v = k.pair_f64(key, *v)?,
-            Field::Optional(v) => match k.map.get(key) {
-                None => k.used.push(key),
-                Some(Value::Null) => {
-                    k.used.push(key);
-                    *v = None;
-                }
-                Some(_) => *v = Some(k.f64(key, 0.0)?),
-            },
             Field::OptionalFirst(v) => {
                 let (first, second) = k.pair(key, (v.0, Some(v.1)))?;
                 *v = (first, second.unwrap_or(v.1));
@@ -211,6 +203,22 @@ pub(crate) fn parse<R: Fields>(k: &mut Kwargs<'_>, mut config: R) -> Result<R, B
             Field::Count(v) => {
                 let n = k.uint(key, Some(u64::from(*v)))?;
                 *v = u32::try_from(n).unwrap_or(u32::MAX);
+            }
+            // Absent: the default; `null`: None.
+            Field::OptionalReal(v) => {
+                let given = k.map.contains_key(key);
+                match k.raw(key) {
+                    Some(raw) => *v = Some(number(raw).ok_or_else(|| k.spec_err(key, "a number or null"))?),
+                    None if given => *v = None,
+                    None => {}
+                }
+            }
+            Field::OptionalCount(v) => {
+                if k.map.contains_key(key) {
+                    *v = k.opt_uint(key)?.map(|n| u32::try_from(n).unwrap_or(u32::MAX));
+                } else {
+                    k.used.push(key);
+                }
             }
             Field::Choice(c) => match k.raw(key) {
                 None | Some(Value::Null) => {}
@@ -253,10 +261,11 @@ pub fn kwargs_of<R: Fields>(mut config: R) -> Map<String, Value> {
             Field::Real(v) => serde_json::json!(*v),
             Field::Flag(v) => Value::Bool(*v),
             Field::Pair(v) => serde_json::json!([v.0, v.1]),
-            Field::Optional(v) => serde_json::json!(*v),
             Field::OptionalFirst(v) => serde_json::json!([v.0, v.1]),
             Field::Triple(v) => serde_json::json!([v.0, v.1, v.2]),
             Field::Count(v) => serde_json::json!(*v),
+            Field::OptionalReal(v) => serde_json::json!(*v),
+            Field::OptionalCount(v) => serde_json::json!(*v),
             Field::Choice(c) => Value::String(c.names()[c.index()].to_string()),
         };
         m.insert(key.to_string(), v);

@@ -128,8 +128,9 @@ pub struct Trace {
     pub lrs: Option<Vec<Vec<f64>>>,
     /// After each step, every tensor flattened.
     pub params: Vec<Vec<Vec<f64>>>,
-    /// For a wrapper that keeps averaged parameters (lookahead's slow parameters): after each
-    /// step, every tensor flattened.
+    /// For a wrapper that keeps averaged parameters (lookahead's slow parameters) and for
+    /// schedule-free SGD and AdamW (their evaluation parameters x, optax's
+    /// `schedule_free_eval_params`): after each step, every tensor flattened.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub averaged: Option<Vec<Vec<Vec<f64>>>>,
 }
@@ -385,8 +386,11 @@ fn run<F: Real>(spec: &Spec) -> Result<Trace, ReplayError> {
         lr: Vec::with_capacity(steps),
         lrs: spec.param_groups.as_ref().map(|_| Vec::with_capacity(steps)),
         params: Vec::with_capacity(steps),
-        averaged: stepper.averaged().map(|_| Vec::with_capacity(steps)),
+        averaged: (stepper.averaged().is_some() || stepper.opt().has_eval_params())
+            .then(|| Vec::with_capacity(steps)),
     };
+    // Schedule-free's evaluation parameters (optax.contrib.schedule_free_eval_params).
+    let mut eval = vec![F::ZERO; params.len()];
     for (k, step) in spec.grads.iter().enumerate() {
         for (d, &s) in grads.iter_mut().zip(step.iter().flatten()) {
             *d = F::from_f64(s);
@@ -413,6 +417,9 @@ fn run<F: Real>(spec: &Spec) -> Result<Trace, ReplayError> {
         trace.params.push(tensors(&params, &lens));
         if let (Some(avg), Some(slow)) = (trace.averaged.as_mut(), stepper.averaged()) {
             avg.push(tensors(slow, &lens));
+        } else if let Some(avg) = trace.averaged.as_mut() {
+            stepper.opt().eval_params(&params, &mut eval).map_err(|e| ReplayError::Spec(e.to_string()))?;
+            avg.push(tensors(&eval, &lens));
         }
         if let Some(s) = scheduler.as_mut() {
             let metric = spec.metrics.as_ref().and_then(|m| m.get(k)).copied();

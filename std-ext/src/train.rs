@@ -395,6 +395,7 @@ pub fn run(
     let b = opts.batch_size.min(largest.max(1));
     let mut ws = model.workspace(b).with_threads(opts.threads);
     let mut grad = vec![0.0f32; np];
+    let mut eval_at = opt.has_eval_params().then(|| vec![0.0f32; np]);
     let batches = train.n.div_ceil(b);
     let mut groups = Groups::new(np, opts.accumulate, batches)?;
     let mut batcher = Batches::new(train.n, inp, out, opts.loss, b);
@@ -468,8 +469,17 @@ pub fn run(
             break;
         }
         let seconds = t0.elapsed().as_secs_f64();
-        let (test_loss, test_accuracy) = evaluate(&model, &params, test, opts.loss, b);
-        let val = data.validation.map(|v| evaluate(&model, &params, v, opts.loss, b));
+        // Schedule-free optimizers step the gradient point y (`params`) but are evaluated at the
+        // average x (optax's `schedule_free_eval_params`); training continues from y.
+        let at: &[f32] = match eval_at.as_mut() {
+            Some(x) => {
+                opt.eval_params(&params, x).map_err(|e| format!("epoch {epoch}: {e}"))?;
+                x
+            }
+            None => &params,
+        };
+        let (test_loss, test_accuracy) = evaluate(&model, at, test, opts.loss, b);
+        let val = data.validation.map(|v| evaluate(&model, at, v, opts.loss, b));
         let c = stats.count.max(1) as f64;
         let metric = val.map_or(stats.loss_sum / c, |v| v.0);
         if opts.schedule_per == SchedulePer::Epoch
@@ -594,6 +604,32 @@ mod tests {
         o.seed = 6;
         let c = train_on(d, 4, 3, &o, None, &mut Silent).unwrap();
         assert_ne!(a.params, c.params);
+    }
+
+    /// Schedule-free AdamW and SGD are evaluated at the average x (their `eval_params`), not at
+    /// the parameters y they step: the reported test loss and accuracy are those of x, which the
+    /// checkpoint also gives (`Checkpoint::eval_params`, what `descent export` writes), and
+    /// training continues from y (the final parameters are y).
+    #[test]
+    fn schedule_free_is_evaluated_at_its_average() {
+        let (x, y) = blobs(600, 1);
+        let (tx, ty) = blobs(300, 2);
+        let d = on(split(&x, &y), split(&tx, &ty));
+        for (name, lr) in [("schedule_free_adamw", 1e-2), ("schedule_free_sgd", 0.1)] {
+            let mut o = TrainOptions { epochs: 1, ..opts() };
+            o.optimizer = serde_json::from_str(&format!(r#"{{"name": "{name}", "lr": {lr}}}"#)).unwrap();
+            let t = train_on(d, 4, 3, &o, None, &mut Silent).unwrap();
+            let record = &t.history.epochs[0];
+            assert_eq!(t.best.epoch, 1);
+            assert_eq!(t.best.params, t.params);
+            let at_x = t.best.eval_params().unwrap();
+            assert_ne!(at_x, t.params, "{name}");
+            let (loss_x, acc_x) = evaluate(&t.model, &at_x, split(&tx, &ty), o.loss, 32);
+            let (loss_y, _) = evaluate(&t.model, &t.params, split(&tx, &ty), o.loss, 32);
+            assert_eq!((record.test_loss, record.test_accuracy), (loss_x, acc_x), "{name}");
+            assert_ne!(record.test_loss, loss_y, "{name}");
+            assert!(acc_x > 90.0, "{name}: {record:?}");
+        }
     }
 
     /// Trains `o.epochs` straight, and 2 epochs then (from the best checkpoint, through bytes) up

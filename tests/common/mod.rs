@@ -25,6 +25,7 @@ use descent::prodigy::ProdigyConfig;
 use descent::radam::RadamConfig;
 use descent::rmsprop::RmspropConfig;
 use descent::rprop::RpropConfig;
+use descent::schedule_free::{ScheduleFreeAdamwConfig, ScheduleFreeSgdConfig};
 use descent::sgd::SgdConfig;
 use descent::sm3::Sm3Config;
 use descent::yogi::YogiConfig;
@@ -76,6 +77,8 @@ pub enum AnyConfig {
     Sm3(Sm3Config),
     Prodigy(ProdigyConfig),
     DadaptAdamw(DadaptAdamwConfig),
+    ScheduleFreeSgd(ScheduleFreeSgdConfig),
+    ScheduleFreeAdamw(ScheduleFreeAdamwConfig),
 }
 
 /// Runs `$body` with `$c` bound to the concrete configuration inside `$any`.
@@ -107,6 +110,8 @@ macro_rules! with_config {
             $crate::common::AnyConfig::Sm3($c) => $body,
             $crate::common::AnyConfig::Prodigy($c) => $body,
             $crate::common::AnyConfig::DadaptAdamw($c) => $body,
+            $crate::common::AnyConfig::ScheduleFreeSgd($c) => $body,
+            $crate::common::AnyConfig::ScheduleFreeAdamw($c) => $body,
         }
     };
 }
@@ -140,6 +145,8 @@ impl AnyConfig {
             "sm3" => AnyConfig::Sm3(Sm3Config::default()),
             "prodigy" => AnyConfig::Prodigy(ProdigyConfig::default()),
             "dadapt_adamw" => AnyConfig::DadaptAdamw(DadaptAdamwConfig::default()),
+            "schedule_free_sgd" => AnyConfig::ScheduleFreeSgd(ScheduleFreeSgdConfig::default()),
+            "schedule_free_adamw" => AnyConfig::ScheduleFreeAdamw(ScheduleFreeAdamwConfig::default()),
             other => panic!("unknown optimizer {other}"),
         }
     }
@@ -531,6 +538,43 @@ pub fn any_config(name: &'static str) -> BoxedStrategy<AnyConfig> {
                     eps,
                     estim_lr0,
                     weight_decay,
+                })
+            })
+            .boxed(),
+        "schedule_free_sgd" => (
+            lr,
+            prop_oneof![Just(None), (1u32..10).prop_map(Some)],
+            prop_oneof![Just(0.9), 0.01..=1.0f64],
+            prop_oneof![Just(None), wd().prop_map(Some)],
+            prop_oneof![Just(2.0), 0.0..3.0f64],
+        )
+            .prop_map(|(lr, warmup_steps, b1, weight_decay, weight_lr_power)| {
+                AnyConfig::ScheduleFreeSgd(ScheduleFreeSgdConfig {
+                    lr,
+                    warmup_steps,
+                    b1,
+                    weight_decay,
+                    weight_lr_power,
+                })
+            })
+            .boxed(),
+        "schedule_free_adamw" => (
+            1e-4..0.05f64,
+            prop_oneof![Just(None), (1u32..10).prop_map(Some)],
+            prop_oneof![Just(0.9), 0.01..=1.0f64],
+            beta2(),
+            eps(),
+            wd(),
+            prop_oneof![Just(2.0), 0.0..3.0f64],
+        )
+            .prop_map(|(lr, warmup_steps, b1, b2, eps, weight_decay, weight_lr_power)| {
+                AnyConfig::ScheduleFreeAdamw(ScheduleFreeAdamwConfig {
+                    lr,
+                    warmup_steps,
+                    betas: (b1, b2),
+                    eps,
+                    weight_decay,
+                    weight_lr_power,
                 })
             })
             .boxed(),

@@ -11,14 +11,17 @@ pub enum Field<'a> {
     Flag(&'a mut bool),
     /// Two numbers (`betas`, `etas`, …).
     Pair(&'a mut (f64, f64)),
-    /// A number that may be absent (Prodigy's `beta3 = None`).
-    Optional(&'a mut Option<f64>),
     /// Two numbers, the first of which may be absent (Adafactor's `eps = (None, 1e-3)`).
     OptionalFirst(&'a mut (Option<f64>, f64)),
     /// Three numbers (Muon's `ns_coefficients`).
     Triple(&'a mut (f64, f64, f64)),
     /// A count (Muon's `ns_steps`).
     Count(&'a mut u32),
+    /// A number that may be absent, `None` (schedule-free SGD's `weight_decay`, Prodigy's
+    /// `beta3`).
+    OptionalReal(&'a mut Option<f64>),
+    /// A count that may be absent, `None` (schedule-free's `warmup_steps`).
+    OptionalCount(&'a mut Option<u32>),
     /// One of a few named choices (Muon's `adjust_lr_fn`).
     Choice(&'a mut dyn Choice),
 }
@@ -65,11 +68,6 @@ impl FieldValue for (f64, f64) {
         Field::Pair(self)
     }
 }
-impl FieldValue for Option<f64> {
-    fn field(&mut self) -> Field<'_> {
-        Field::Optional(self)
-    }
-}
 impl FieldValue for (Option<f64>, f64) {
     fn field(&mut self) -> Field<'_> {
         Field::OptionalFirst(self)
@@ -78,6 +76,16 @@ impl FieldValue for (Option<f64>, f64) {
 impl FieldValue for (f64, f64, f64) {
     fn field(&mut self) -> Field<'_> {
         Field::Triple(self)
+    }
+}
+impl FieldValue for Option<f64> {
+    fn field(&mut self) -> Field<'_> {
+        Field::OptionalReal(self)
+    }
+}
+impl FieldValue for Option<u32> {
+    fn field(&mut self) -> Field<'_> {
+        Field::OptionalCount(self)
     }
 }
 impl FieldValue for u32 {

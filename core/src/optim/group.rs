@@ -482,6 +482,27 @@ where
         self.step_by::<Production>(params, grads)
     }
 
+    /// Whether any group's rule evaluates elsewhere than it steps (schedule-free).
+    fn has_eval_params(&self) -> bool {
+        self.groups.as_ref().iter().any(|g| g.config.eval_point(1).is_some())
+    }
+
+    /// Each tensor's evaluation parameters from its own state and step count (a frozen tensor
+    /// and a rule without [`super::EvalPoint`]: the parameters themselves).
+    fn eval_params(&self, params: &[F], out: &mut [F]) -> Result<(), Error> {
+        super::check_eval_lens(self.layout.len(), params, out)?;
+        out.copy_from_slice(params);
+        let groups = self.groups.as_ref();
+        for ((i, t), slot) in self.layout.tensors().iter().enumerate().zip(self.slots.as_ref()) {
+            let Some(group) = groups.get(t.group) else { continue };
+            let point = group.config.for_tensor(&t.shape).eval_point(slot.steps);
+            let r = t.range();
+            let (Some(p), Some(o)) = (params.get(r.clone()), out.get_mut(r)) else { continue };
+            super::eval_from_stream(point, p, self.tensor_state(i), t.len, |&z| z, o);
+        }
+        Ok(())
+    }
+
     /// Every tensor's state as at construction (its group's configuration now), step counts 0.
     fn reset(&mut self) -> Result<(), Error> {
         // Checked first, so that a refusal changes nothing.

@@ -97,6 +97,7 @@ pub mod registry;
 pub mod rmsprop;
 pub mod rprop;
 pub mod sam;
+pub mod schedule_free;
 pub mod sgd;
 pub mod sm3;
 pub mod sparse_adam;
@@ -324,6 +325,20 @@ pub trait Optimizer<F: Real> {
     fn reset(&mut self) -> Result<(), Error> {
         Err(Error::Unsupported { what: "reset" })
     }
+    /// Whether the parameters to evaluate at differ from the ones [`Optimizer::step`] updates
+    /// (schedule-free: see [`Optimizer::eval_params`]).
+    fn has_eval_params(&self) -> bool {
+        false
+    }
+    /// Writes into `out` the parameters to evaluate the model at (validation, test, export) from
+    /// the parameters `params` this optimizer steps: for schedule-free SGD and AdamW the average
+    /// x (`optax.contrib.schedule_free_eval_params`), for every other optimizer `params` itself.
+    /// Training continues from `params`, not from `out`. Both have [`Optimizer::len`] elements.
+    fn eval_params(&self, params: &[F], out: &mut [F]) -> Result<(), Error> {
+        check_eval_lens(self.len(), params, out)?;
+        out.copy_from_slice(params);
+        Ok(())
+    }
     /// Number of parameter groups ([`group::Grouped`]; 1 for the flat optimizers).
     fn groups(&self) -> usize {
         1
@@ -392,6 +407,12 @@ impl<F: Real, O: Optimizer<F> + ?Sized> Optimizer<F> for &mut O {
     fn reset(&mut self) -> Result<(), Error> {
         (**self).reset()
     }
+    fn has_eval_params(&self) -> bool {
+        (**self).has_eval_params()
+    }
+    fn eval_params(&self, params: &[F], out: &mut [F]) -> Result<(), Error> {
+        (**self).eval_params(params, out)
+    }
     fn groups(&self) -> usize {
         (**self).groups()
     }
@@ -433,6 +454,12 @@ macro_rules! forward_to_inner {
         }
         fn state_len(&self) -> usize {
             self.$inner.state_len() + self.$inner.len()
+        }
+        fn has_eval_params(&self) -> bool {
+            self.$inner.has_eval_params()
+        }
+        fn eval_params(&self, params: &[F], out: &mut [F]) -> Result<(), Error> {
+            self.$inner.eval_params(params, out)
         }
         fn groups(&self) -> usize {
             self.$inner.groups()
@@ -484,6 +511,63 @@ pub(crate) fn nested<'a>(r: &mut Reader<'a>) -> Result<&'a [u8], Error> {
 /// Refuses any group but 0 for an optimizer with one group.
 fn only_group(g: usize) -> Result<(), Error> {
     if g == 0 { Ok(()) } else { Err(Error::NoSuchGroup { group: g, groups: 1 }) }
+}
+
+/// Where a rule that evaluates elsewhere than it steps (schedule-free) evaluates: x = (y −
+/// (1 − β1)·z)/β1 from the parameters y it steps and its state stream number `stream` (z), as
+/// `optax.contrib.schedule_free_eval_params` computes it (1 − β1 in the float type).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EvalPoint {
+    /// The state stream holding z (0-based, in the rule's state order).
+    pub stream: usize,
+    /// β1 of the interpolation.
+    pub b1: f64,
+}
+
+impl EvalPoint {
+    /// x from one parameter y and its z.
+    #[inline(always)]
+    pub fn at<F: Real>(&self, y: F, z: F) -> F {
+        let b1 = F::from_f64(self.b1);
+        (y - (F::ONE - b1) * z) / b1
+    }
+}
+
+/// Checks the lengths of [`Optimizer::eval_params`]' slices against `len`.
+pub(crate) fn check_eval_lens<F>(len: usize, params: &[F], out: &[F]) -> Result<(), Error> {
+    if params.len() != len {
+        return Err(Error::LengthMismatch { what: "params", expected: len, found: params.len() });
+    }
+    if out.len() != len {
+        return Err(Error::LengthMismatch { what: "eval params", expected: len, found: out.len() });
+    }
+    Ok(())
+}
+
+/// The evaluation parameters of an optimizer over one rule's state stored as `F`: `out` =
+/// `params` where the rule has no [`EvalPoint`] (or has taken no step), else x from `params`
+/// and the stream `state` (values loaded by `load`).
+pub(crate) fn eval_from_stream<F: Real, S>(
+    point: Option<EvalPoint>,
+    params: &[F],
+    state: &[S],
+    len: usize,
+    load: impl Fn(&S) -> F,
+    out: &mut [F],
+) {
+    let z = point.and_then(|e| state.get(e.stream.saturating_mul(len)..).map(|z| (e, z)));
+    match z {
+        Some((e, z)) if z.len() >= len => {
+            for ((o, &y), s) in out.iter_mut().zip(params).zip(z) {
+                *o = e.at(y, load(s));
+            }
+        }
+        _ => {
+            for (o, &y) in out.iter_mut().zip(params) {
+                *o = y;
+            }
+        }
+    }
 }
 
 /// The part of an optimizer that differs from one algorithm to the next: its hyperparameters
@@ -559,6 +643,11 @@ pub trait UpdateRule: Clone + core::fmt::Debug + Persist {
     /// ([`Optim::with_buffer`]).
     fn buffer_len(&self, n: usize) -> usize {
         self.state_len(n).saturating_add(self.scratch_len(n))
+    }
+    /// Where to evaluate after `steps` steps, for a rule whose parameters are not the ones to
+    /// evaluate at (schedule-free: [`EvalPoint`]); `None` (the default): at the parameters.
+    fn eval_point(&self, _steps: u64) -> Option<EvalPoint> {
+        None
     }
     /// The lane-chunked kernel: step number `t` (counting from 1) over `params`, `grads` and
     /// `state` (of length [`UpdateRule::state_len`]), with `scratch` (at least
@@ -961,6 +1050,17 @@ impl<R: UpdateRule, F: Real, B: StateBuffer<F>> Optimizer<F> for Optim<R, F, B> 
     #[inline]
     fn step(&mut self, params: &mut [F], grads: &[F]) -> Result<StepOutcome, Error> {
         self.step_by::<Production>(params, grads)
+    }
+
+    fn has_eval_params(&self) -> bool {
+        self.config.eval_point(1).is_some()
+    }
+
+    fn eval_params(&self, params: &[F], out: &mut [F]) -> Result<(), Error> {
+        check_eval_lens(self.len, params, out)?;
+        let point = self.config.eval_point(self.steps);
+        eval_from_stream(point, params, self.state(), self.len, |&z| z, out);
+        Ok(())
     }
 
     fn reset(&mut self) -> Result<(), Error> {

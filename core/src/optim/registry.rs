@@ -41,6 +41,8 @@ macro_rules! for_each_rule {
             sm3: $crate::optim::sm3::Sm3Config = default, "optax.sm3", 2, 2, "μ; accumulators: vectors n, tensors of rank ≥ 2 the sum of their dimensions";
             prodigy: $crate::optim::prodigy::ProdigyConfig = default, "optax.contrib.prodigy", 4, 4, "m, v, s, θ0 (+ d, r over the whole set)";
             dadapt_adamw: $crate::optim::dadapt_adamw::DadaptAdamwConfig = default, "optax.contrib.dadapt_adamw", 3, 3, "m, v, s (+ d, r over the whole set)";
+            schedule_free_sgd: $crate::optim::schedule_free::ScheduleFreeSgdConfig = default, "optax.contrib.schedule_free_sgd", 1, 1, "z (+2 scalars Σw, lr_max; evaluate at x)";
+            schedule_free_adamw: $crate::optim::schedule_free::ScheduleFreeAdamwConfig = default, "optax.contrib.schedule_free_adamw", 2, 2, "z, v (+2 scalars Σw, lr_max; evaluate at x)";
         }
     };
 }

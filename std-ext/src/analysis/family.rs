@@ -33,7 +33,7 @@ pub struct Edge {
 }
 
 /// The methods.
-pub const NODES: [Node; 31] = [
+pub const NODES: [Node; 33] = [
     Node { label: "gradient descent", year: 1847, descent: None, at: (0, 4) },
     Node { label: "SGD", year: 1951, descent: Some("sgd"), at: (1, 3) },
     Node { label: "Rprop", year: 1993, descent: Some("rprop"), at: (1, 6) },
@@ -65,10 +65,12 @@ pub const NODES: [Node; 31] = [
     Node { label: "NovoGrad", year: 2019, descent: Some("novograd"), at: (6, 7) },
     Node { label: "D-Adaptation", year: 2023, descent: Some("dadapt_adamw"), at: (6, 6) },
     Node { label: "Prodigy", year: 2023, descent: Some("prodigy"), at: (7, 6) },
+    Node { label: "Schedule-Free SGD", year: 2024, descent: Some("schedule_free_sgd"), at: (3, 2) },
+    Node { label: "Schedule-Free AdamW", year: 2024, descent: Some("schedule_free_adamw"), at: (7, 4) },
 ];
 
 /// The edges, each labelled with the problem the child fixed.
-pub const EDGES: [Edge; 32] = [
+pub const EDGES: [Edge; 35] = [
     Edge { from: 0, to: 1, fixed: "a full gradient costs\nall N examples" },
     Edge { from: 0, to: 2, fixed: "one step size, but\ngradient scales vary" },
     Edge { from: 0, to: 3, fixed: "how far to step:\nuse the curvature" },
@@ -101,6 +103,9 @@ pub const EDGES: [Edge; 32] = [
     Edge { from: 21, to: 28, fixed: "v per weight:\nnorms per layer" },
     Edge { from: 15, to: 29, fixed: "the rate must be tuned:\nestimate the distance D" },
     Edge { from: 29, to: 30, fixed: "d grows slowly:\nweight steps by d" },
+    Edge { from: 5, to: 31, fixed: "the average lags;\nschedules need T" },
+    Edge { from: 4, to: 31, fixed: "" },
+    Edge { from: 15, to: 32, fixed: "a decay schedule\nneeds the run's length" },
 ];
 
 /// Draws the tree as SVG: boxes for the methods (descent's own in blue), arrows from parent to
@@ -192,7 +197,7 @@ pub fn draw(path: &Path) -> Result<(), PlotError> {
 /// Writes `family_tree.svg` and `family_tree.json` (the nodes and edges).
 pub fn write_family_tree(out: &mut Output) -> Result<(), String> {
     out.svg("family_tree.svg", draw)?;
-    out.json("family_tree.json", &(NODES, EDGES))
+    out.json("family_tree.json", &(&NODES[..], &EDGES[..]))
 }
 
 #[cfg(test)]

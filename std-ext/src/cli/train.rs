@@ -53,7 +53,9 @@ pub struct Args {
 pub struct Recipe {
     /// Optimizer, by its name in `descent replay` (adafactor factors each weight matrix; lamb and
     /// lars scale each tensor by its trust ratio; muon: Muon for the hidden weight matrices, AdamW
-    /// for biases and the output layer, with AdamW's settings under "adamw" in --optimizer-args).
+    /// for biases and the output layer, with AdamW's settings under "adamw" in --optimizer-args;
+    /// schedule_free_sgd and schedule_free_adamw report test and validation results at their
+    /// average x, keep training from the point y they step, and --save / export give x).
     #[arg(long, default_value = "adam", conflicts_with = "resume",
           value_parser = clap::builder::PossibleValuesParser::new(descent_core::OPTIMIZERS.iter().map(|o| o.name)))]
     pub optimizer: String,

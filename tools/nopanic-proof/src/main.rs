@@ -46,7 +46,7 @@ use descent_core::sparse_adam::{SparseAdam, SparseAdamConfig, SparseAdamOptim, S
 use descent_core::{
     NonFinitePolicy, Optim, Optimizer, Real, StateBuffer, UpdateRule, adabelief, adadelta, adafactor,
     adagrad, adam, adamax, adan, ademamix, adopt, asgd, dadapt_adamw, lamb, lars, lion, muon, nadam, novograd,
-    prodigy, radam, rmsprop, rprop, sgd, sm3, yogi,
+    prodigy, radam, rmsprop, rprop, schedule_free, sgd, sm3, yogi,
 };
 use half::{bf16, f16};
 
@@ -154,7 +154,15 @@ fn exercise<F: Real>(opt: &mut dyn Optimizer<F>, params: &mut [F], grads: &[F]) 
     let _ = opt.set_momentum(bb(0.5));
     bb((opt.name(), opt.lr(), opt.momentum(), opt.steps(), opt.len(), opt.is_empty(), opt.state_len()));
     fails += round_trip!(opt);
-    fails + fail(opt.step(params, grads).is_err())
+    fails += fail(opt.step(params, grads).is_err());
+    // The evaluation parameters (schedule-free's x), into a buffer of the right length and of
+    // a wrong one.
+    let mut x = bb([F::ZERO; 64]);
+    bb(opt.has_eval_params());
+    if let Some(x) = x.get_mut(..params.len()) {
+        fails += fail(opt.eval_params(params, x).is_err());
+    }
+    fails + fail(opt.eval_params(params, &mut x[..1]).is_ok() && params.len() != 1)
 }
 
 /// One rule with owned and with borrowed state, through the trait object and the reference step.
@@ -218,6 +226,12 @@ fn optimizers<F: Real>() -> u32 {
             Ok(c) => rule::<_, F>(bb(c)),
             Err(_) => 1,
         }
+        + rule::<_, F>(bb(schedule_free::ScheduleFreeSgdConfig {
+            warmup_steps: Some(3),
+            weight_decay: Some(0.01),
+            ..Default::default()
+        }))
+        + rule::<_, F>(bb(schedule_free::ScheduleFreeAdamwConfig { warmup_steps: Some(3), ..Default::default() }))
         + rule::<_, F>(bb(muon::MuonConfig::default().with_shape(4, 6)))
         + adafactor
 }
@@ -288,6 +302,10 @@ fn reduced_state() -> u32 {
         + quant(bb(adabelief::AdabeliefConfig::default()), stoch)
         + quant(bb(adopt::AdoptConfig::default()), near)
         + quant(bb(ademamix::AdemamixConfig::default()), stoch)
+        + half::<_, bf16>(bb(schedule_free::ScheduleFreeSgdConfig::default()), near)
+        + half::<_, f16>(bb(schedule_free::ScheduleFreeAdamwConfig::default()), stoch)
+        + quant(bb(schedule_free::ScheduleFreeSgdConfig::default()), near)
+        + quant(bb(schedule_free::ScheduleFreeAdamwConfig::default()), stoch)
         + fail(refused == 0)
 }
 
