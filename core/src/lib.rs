@@ -57,6 +57,6 @@ pub use optim::registry::{OPTIMIZERS, OptimizerInfo};
 pub use optim::{
     NonFinitePolicy, Optim, Optimizer, StateBuffer, StepOutcome, UpdateRule, adabelief, adadelta, adafactor,
     adagrad, adam, adamax, adan, ademamix, adopt, asgd, averaged, group, lamb, lars, lion, lookahead, muon,
-    nadam, novograd, pair, radam, rmsprop, rprop, sam, sgd, sm3, yogi,
+    nadam, novograd, pair, radam, rmsprop, rprop, sam, sgd, sm3, sophia, yogi,
 };
 pub use real::Real;

@@ -24,6 +24,7 @@ use descent_core::rmsprop::RmspropConfig;
 use descent_core::rprop::RpropConfig;
 use descent_core::sgd::SgdConfig;
 use descent_core::sm3::Sm3Config;
+use descent_core::sophia::SophiaConfig;
 use descent_core::yogi::YogiConfig;
 use descent_core::{NonFinitePolicy, Optim, Optimizer, Real, UpdateRule};
 
@@ -88,7 +89,7 @@ pub fn calls<'a, F: Real>(
 ) -> Result<()> {
     let n = opt.len();
     for _ in 0..u.int_in_range(0u8..=max_calls)? {
-        match u.int_in_range(0u8..=5)? {
+        match u.int_in_range(0u8..=6)? {
             0..=2 => {
                 let pn = if u.ratio(1u8, 8)? { u.int_in_range(0usize..=max_len)? } else { n };
                 let gn = if u.ratio(1u8, 8)? { u.int_in_range(0usize..=max_len)? } else { n };
@@ -121,7 +122,19 @@ pub fn calls<'a, F: Real>(
                     assert_eq!(snapshot(opt), s0);
                 }
             }
-            _ => save_restore(u, opt)?,
+            5 => save_restore(u, opt)?,
+            _ => {
+                // A Hessian estimate (Sophia's; refused by the others): any length and values.
+                let hn = if u.ratio(1u8, 8)? { u.int_in_range(0usize..=max_len)? } else { n };
+                let mut h = Vec::with_capacity(hn);
+                for _ in 0..hn {
+                    h.push(value::<F>(u)?);
+                }
+                let s0 = snapshot(opt);
+                if opt.update_hessian(&h).is_err() {
+                    assert_eq!(snapshot(opt), s0, "state changed on a refused Hessian estimate");
+                }
+            }
         }
     }
     Ok(())
@@ -369,6 +382,14 @@ pub fn any_optimizer(u: &mut Unstructured<'_>) -> Result<()> {
                 Err(_) => Ok(()),
             }
         }
+        "sophia" => go!(SophiaConfig {
+            lr,
+            betas: b,
+            rho: hyper(u, 0.0, 1.0)?,
+            eps,
+            weight_decay: wd,
+            update_period: u.int_in_range(0u32..=20)?
+        }),
         other => panic!("fuzz/fuzz_targets/common.rs has no configuration for optimizer {other}"),
     }
 }
@@ -435,6 +456,7 @@ pub fn each_optimizer<F: Real>(only: Option<usize>, seed: &[u8], mut f: impl FnM
             "adan" => go!(AdanConfig { weight_decay: wd, ..AdanConfig::default() }),
             "novograd" => go!(NovogradConfig { weight_decay: wd, ..NovogradConfig::default() }),
             "sm3" => go!(Sm3Config::default().with_shape(&[2, 3]).expect("a valid shape")),
+            "sophia" => go!(SophiaConfig { weight_decay: wd, ..SophiaConfig::default() }),
             other => panic!("fuzz/fuzz_targets/common.rs has no configuration for optimizer {other}"),
         }
     }

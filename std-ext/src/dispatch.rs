@@ -311,6 +311,9 @@ impl<F: Real, O: LaneStep<F>> Optimizer<F> for Dispatched<O> {
     fn reset(&mut self) -> Result<(), Error> {
         self.0.reset()
     }
+    fn update_hessian(&mut self, estimate: &[F]) -> Result<(), Error> {
+        self.0.update_hessian(estimate)
+    }
     fn groups(&self) -> usize {
         self.0.groups()
     }

@@ -25,6 +25,7 @@ use descent::rmsprop::RmspropConfig;
 use descent::rprop::RpropConfig;
 use descent::sgd::SgdConfig;
 use descent::sm3::Sm3Config;
+use descent::sophia::SophiaConfig;
 use descent::yogi::YogiConfig;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed};
@@ -72,6 +73,7 @@ pub enum AnyConfig {
     Adan(AdanConfig),
     Novograd(NovogradConfig),
     Sm3(Sm3Config),
+    Sophia(SophiaConfig),
 }
 
 /// Runs `$body` with `$c` bound to the concrete configuration inside `$any`.
@@ -101,6 +103,7 @@ macro_rules! with_config {
             $crate::common::AnyConfig::Adan($c) => $body,
             $crate::common::AnyConfig::Novograd($c) => $body,
             $crate::common::AnyConfig::Sm3($c) => $body,
+            $crate::common::AnyConfig::Sophia($c) => $body,
         }
     };
 }
@@ -132,6 +135,7 @@ impl AnyConfig {
             "adan" => AnyConfig::Adan(AdanConfig::default()),
             "novograd" => AnyConfig::Novograd(NovogradConfig::default()),
             "sm3" => AnyConfig::Sm3(Sm3Config::default()),
+            "sophia" => AnyConfig::Sophia(SophiaConfig::default()),
             other => panic!("unknown optimizer {other}"),
         }
     }
@@ -483,6 +487,19 @@ pub fn any_config(name: &'static str) -> BoxedStrategy<AnyConfig> {
             .boxed(),
         "sm3" => (lr, prop_oneof![Just(0.9), Just(0.0), 0.0..0.99f64])
             .prop_map(|(lr, momentum)| AnyConfig::Sm3(Sm3Config { lr, momentum, ..Sm3Config::default() }))
+            .boxed(),
+        "sophia" => (
+            lr,
+            beta(),
+            beta2(),
+            prop_oneof![Just(0.04), 1e-3..1.0f64],
+            prop_oneof![Just(1e-15), 1e-12..1e-2f64],
+            prop_oneof![Just(0.1), wd()],
+            1u32..20,
+        )
+            .prop_map(|(lr, b1, b2, rho, eps, weight_decay, update_period)| {
+                AnyConfig::Sophia(SophiaConfig { lr, betas: (b1, b2), rho, eps, weight_decay, update_period })
+            })
             .boxed(),
         other => panic!("unknown optimizer {other}"),
     }

@@ -39,6 +39,7 @@ macro_rules! for_each_rule {
             adan: $crate::optim::adan::AdanConfig = default, "optax.adan", 4, 4, "m, v, n, previous gradient";
             novograd: $crate::optim::novograd::NovogradConfig = default, "optax.novograd", 1, 1, "m (+ ν per tensor)";
             sm3: $crate::optim::sm3::Sm3Config = default, "optax.sm3", 2, 2, "μ; accumulators: vectors n, tensors of rank ≥ 2 the sum of their dimensions";
+            sophia: $crate::optim::sophia::SophiaConfig = default, "Sophia-G (Liuhong99/Sophia SophiaG; not in PyTorch or optax)", 2, 2, "m, h (average of the Hessian estimates fed by update_hessian)";
         }
     };
 }
