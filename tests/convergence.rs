@@ -43,7 +43,7 @@ pub const BUDGET: [(&str, f64, usize, f64); 24] = [
     ("adan", 0.1, 720, 1e-3),
     ("novograd", 0.01, 200, 2e-2),
     ("sm3", 0.5, 210, 1e-3),
-    ("sophia", 0.04, 300, 1e-3),
+    ("sophia", 0.02, 500, 1e-3),
 ];
 
 fn steps_to_reach<R: UpdateRule>(cfg: R, budget: usize, tol: f64) -> Option<usize> {
@@ -78,7 +78,9 @@ fn every_optimizer_reaches_the_minimum_within_its_budget() {
             AnyConfig::Sgd(c) => AnyConfig::Sgd(descent::sgd::SgdConfig { momentum: 0.5, ..c }),
             AnyConfig::Lion(c) => AnyConfig::Lion(descent::lion::LionConfig { weight_decay: 0.0, ..c }),
             AnyConfig::Muon(c) => AnyConfig::Muon(descent::muon::MuonConfig { weight_decay: 0.0, ..c }),
-            AnyConfig::Sophia(c) => AnyConfig::Sophia(descent::sophia::SophiaConfig { weight_decay: 0.0, ..c }),
+            AnyConfig::Sophia(c) => {
+                AnyConfig::Sophia(descent::sophia::SophiaConfig { weight_decay: 0.0, ..c })
+            }
             other => other,
         };
         let reached = with_config!(cfg, |c| steps_to_reach(c, budget, tol));

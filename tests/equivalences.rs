@@ -369,7 +369,7 @@ fn without_decay(cfg: AnyConfig) -> AnyConfig {
     }
     no_decay!(
         Sgd, Adam, Adagrad, Rmsprop, Adamax, Nadam, Radam, Adadelta, Adafactor, Lion, Muon, Lamb, Lars,
-        Ademamix, Adan, Novograd
+        Ademamix, Adan, Novograd, Sophia
     )
 }
 

@@ -379,7 +379,8 @@ fn sophia_with_half_state_reaches_the_same_minimum() {
     let p = Problem::fixed(N);
     let cfg = SophiaConfig { lr: 1e-2, weight_decay: 0.0, ..SophiaConfig::default() };
     let mut s = vec![0.0f32; cfg.state_len(N)];
-    let f32_state = p.distance_with_hessians(&mut descent::Optim::with_buffer(cfg, N, &mut s).unwrap(), 3000, 10);
+    let f32_state =
+        p.distance_with_hessians(&mut descent::Optim::with_buffer(cfg, N, &mut s).unwrap(), 3000, 10);
     fn half<H: descent::half_state::HalfFloat>(cfg: SophiaConfig, p: &Problem, rounding: Rounding) -> f32 {
         let mut s = vec![H::default(); cfg.state_len(N)];
         let mut opt = HalfView::<SophiaConfig, H>::with_buffer(cfg, N, &mut s, rounding).unwrap();
@@ -392,8 +393,8 @@ fn sophia_with_half_state_reaches_the_same_minimum() {
         half::<f16>(cfg, &p, Rounding::Nearest),
         half::<f16>(cfg, &p, Rounding::Stochastic(5)),
     ];
-    println!("sophia: f32, bf16 nearest/stochastic, f16 nearest/stochastic: {all:e?}");
-    assert!(all.iter().all(|&d| d < 2e-2), "{all:e?}");
+    println!("sophia: f32, bf16 nearest/stochastic, f16 nearest/stochastic: {all:?}");
+    assert!(all.iter().all(|&d| d < 2e-2), "{all:?}");
     // A refused estimate changes nothing, in half state too.
     let mut s = vec![bf16::default(); cfg.state_len(N)];
     let mut opt = HalfView::<SophiaConfig, bf16>::with_buffer(cfg, N, &mut s, Rounding::Nearest).unwrap();

@@ -511,12 +511,14 @@ fn optax_rules_with_eight_bit_state_reach_the_same_minimum() {
 /// at lr 1e-2 without decay, on 200 parameters.
 #[test]
 fn sophia_with_eight_bit_state_reaches_the_same_minimum() {
+    use descent::UpdateRule;
     use descent::sophia::SophiaConfig;
     const N: usize = 200;
     let p = Problem::fixed(N);
     let cfg = SophiaConfig { lr: 1e-2, weight_decay: 0.0, ..SophiaConfig::default() };
     let mut s = vec![0.0f32; cfg.state_len(N)];
-    let f32_state = p.distance_with_hessians(&mut descent::Optim::with_buffer(cfg, N, &mut s).unwrap(), 3000, 10);
+    let f32_state =
+        p.distance_with_hessians(&mut descent::Optim::with_buffer(cfg, N, &mut s).unwrap(), 3000, 10);
     let eight = |rounding| {
         let mut codes = vec![0u8; cfg.state_len(N)];
         let mut scales = vec![0.0f32; 2 * blocks(N, BLOCK)];
@@ -524,6 +526,6 @@ fn sophia_with_eight_bit_state_reaches_the_same_minimum() {
         p.distance_with_hessians(&mut opt, 3000, 10)
     };
     let all = [f32_state, eight(Rounding::Nearest), eight(Rounding::Stochastic(5))];
-    println!("sophia: f32 state, 8-bit nearest, stochastic: {all:e?}");
-    assert!(all.iter().all(|&d| d < 2e-2), "{all:e?}");
+    println!("sophia: f32 state, 8-bit nearest, stochastic: {all:?}");
+    assert!(all.iter().all(|&d| d < 2e-2), "{all:?}");
 }

@@ -420,7 +420,9 @@ impl<R: UpdateRule, H: HalfFloat, B: StateBuffer<H>> Optimizer<f32> for HalfOpti
             self.config.average_hessian(w, e);
             match self.rounding {
                 Rounding::Nearest => w.iter().zip(h).for_each(|(&x, v)| *v = H::round(x)),
-                Rounding::Stochastic(_) => w.iter().zip(h).for_each(|(&x, v)| *v = round_stochastic(x, &mut self.rng)),
+                Rounding::Stochastic(_) => {
+                    w.iter().zip(h).for_each(|(&x, v)| *v = round_stochastic(x, &mut self.rng))
+                }
             }
         }
         Ok(())

@@ -45,7 +45,11 @@ pub struct Spec {
     /// Diagonal Hessian estimates for Sophia: one entry per step, `null` where none is given,
     /// else one flat estimate per tensor, folded into the optimizer's average
     /// ([`descent_core::Optimizer::update_hessian`]) before that step's update.
-    #[serde(default, deserialize_with = "py_floats::opt_vec3_steps", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "py_floats::opt_vec3_steps",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub hessians: Option<Vec<Option<Vec<Vec<f64>>>>>,
     /// Metric per step for `reduce_lr_on_plateau`.
     #[serde(default, deserialize_with = "py_floats::opt_vec")]
@@ -421,7 +425,10 @@ fn run<F: Real>(spec: &Spec) -> Result<Trace, ReplayError> {
         }
         if let Some(Some(estimate)) = spec.hessians.as_ref().and_then(|h| h.get(k)) {
             let flat: Vec<F> = estimate.iter().flatten().map(|&x| F::from_f64(x)).collect();
-            stepper.opt().update_hessian(&flat).map_err(|e| ReplayError::Spec(format!("hessians[{k}]: {e}")))?;
+            stepper
+                .opt()
+                .update_hessian(&flat)
+                .map_err(|e| ReplayError::Spec(format!("hessians[{k}]: {e}")))?;
         }
         trace.lr.push(stepper.opt().lr());
         if let Some(lrs) = trace.lrs.as_mut() {

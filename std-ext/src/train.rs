@@ -21,10 +21,10 @@ pub use crate::split::{Data, Split};
 use descent_core::accumulate::{AccumulateMode, Accumulated, Accumulator};
 use descent_core::clip::{self, NormType};
 use descent_core::{NonFinitePolicy, Optimizer, StepOutcome};
-use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 use std::time::Instant;
 
 /// When the schedule advances.
@@ -476,7 +476,8 @@ pub fn run(
                 // After step t = k, 2k, …, on this step's last micro-batch with the updated
                 // parameters (the authors' training script); the draws seeded by the run's seed
                 // and the step, so a resumed run draws the same labels.
-                let mut rng = ChaCha8Rng::seed_from_u64(opts.seed ^ opt.steps().wrapping_mul(0x9E37_79B9_7F4A_7C15));
+                let mut rng =
+                    ChaCha8Rng::seed_from_u64(opts.seed ^ opt.steps().wrapping_mul(0x9E37_79B9_7F4A_7C15));
                 let (bs, xb, _) = batcher.gather(train, i);
                 model.gnb_hessian(&params, xb, bs, opts.loss, &mut ws, &mut rng, &mut grad, &mut estimate);
                 opt.update_hessian(&estimate).map_err(|e| format!("epoch {epoch}: Hessian estimate: {e}"))?;

@@ -490,7 +490,8 @@ where
             if end > room_end {
                 continue;
             }
-            let (Some(h), Some(e)) = (self.state.values_mut().get_mut(at..end), estimate.get(t.range())) else {
+            let (Some(h), Some(e)) = (self.state.values_mut().get_mut(at..end), estimate.get(t.range()))
+            else {
                 continue;
             };
             c.average_hessian(h, e);

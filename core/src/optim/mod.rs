@@ -351,7 +351,9 @@ pub trait Optimizer<F: Real> {
     /// the wrong length, or with an entry that is not finite or is negative, and then changes
     /// nothing; optimizers that keep no such average refuse with [`Error::Unsupported`].
     fn update_hessian(&mut self, _estimate: &[F]) -> Result<(), Error> {
-        Err(Error::Unsupported { what: "update_hessian: this optimizer keeps no Hessian estimate (sophia does)" })
+        Err(Error::Unsupported {
+            what: "update_hessian: this optimizer keeps no Hessian estimate (sophia does)",
+        })
     }
     /// Number of parameter groups ([`group::Grouped`]; 1 for the flat optimizers).
     fn groups(&self) -> usize {

@@ -63,7 +63,14 @@ crate::fields!(SophiaConfig { lr, betas, rho, eps, weight_decay, update_period }
 
 impl Default for SophiaConfig {
     fn default() -> Self {
-        SophiaConfig { lr: 1e-4, betas: (0.965, 0.99), rho: 0.04, eps: 1e-15, weight_decay: 0.1, update_period: 10 }
+        SophiaConfig {
+            lr: 1e-4,
+            betas: (0.965, 0.99),
+            rho: 0.04,
+            eps: 1e-15,
+            weight_decay: 0.1,
+            update_period: 10,
+        }
     }
 }
 
@@ -75,7 +82,8 @@ impl Persist for SophiaConfig {
         w.u64(u64::from(self.update_period))
     }
     fn read(r: &mut Reader<'_>) -> Result<Self, Error> {
-        let (lr, b1, b2, rho, eps, weight_decay) = (r.f64()?, r.f64()?, r.f64()?, r.f64()?, r.f64()?, r.f64()?);
+        let (lr, b1, b2, rho, eps, weight_decay) =
+            (r.f64()?, r.f64()?, r.f64()?, r.f64()?, r.f64()?, r.f64()?);
         let update_period =
             u32::try_from(r.u64()?).map_err(|_| Error::CorruptState { reason: "sophia update_period" })?;
         Ok(SophiaConfig { lr, betas: (b1, b2), rho, eps, weight_decay, update_period })
@@ -232,7 +240,10 @@ mod tests {
             opt.update_hessian(&[1.0]),
             Err(Error::LengthMismatch { what: "hessian estimate", expected: 2, found: 1 })
         );
-        assert_eq!(opt.update_hessian(&[1.0, f32::NAN]), Err(Error::NonFinite { what: "hessian estimate", index: 1 }));
+        assert_eq!(
+            opt.update_hessian(&[1.0, f32::NAN]),
+            Err(Error::NonFinite { what: "hessian estimate", index: 1 })
+        );
         assert_eq!(
             opt.update_hessian(&[-1.0, 0.0]),
             Err(Error::InvalidHyperparameter { name: "hessian estimate", value: -1.0 })
@@ -251,8 +262,17 @@ mod tests {
     fn hyperparameters_are_checked() {
         let bad = |c: SophiaConfig| c.validate().unwrap_err();
         let d = SophiaConfig::default();
-        assert_eq!(bad(SophiaConfig { rho: -1.0, ..d }).to_string(), "Invalid rho parameter at index 1: -1.0");
-        assert_eq!(bad(SophiaConfig { update_period: 0, ..d }).to_string(), "Invalid update_period value: 0.0");
-        assert_eq!(bad(SophiaConfig { betas: (0.9, 1.0), ..d }).to_string(), "Invalid beta parameter at index 1: 1.0");
+        assert_eq!(
+            bad(SophiaConfig { rho: -1.0, ..d }).to_string(),
+            "Invalid rho parameter at index 1: -1.0"
+        );
+        assert_eq!(
+            bad(SophiaConfig { update_period: 0, ..d }).to_string(),
+            "Invalid update_period value: 0.0"
+        );
+        assert_eq!(
+            bad(SophiaConfig { betas: (0.9, 1.0), ..d }).to_string(),
+            "Invalid beta parameter at index 1: 1.0"
+        );
     }
 }

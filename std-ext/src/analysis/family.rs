@@ -33,7 +33,7 @@ pub struct Edge {
 }
 
 /// The methods.
-pub const NODES: [Node; 29] = [
+pub const NODES: [Node; 30] = [
     Node { label: "gradient descent", year: 1847, descent: None, at: (0, 4) },
     Node { label: "SGD", year: 1951, descent: Some("sgd"), at: (1, 3) },
     Node { label: "Rprop", year: 1993, descent: Some("rprop"), at: (1, 6) },
@@ -63,10 +63,11 @@ pub const NODES: [Node; 29] = [
     Node { label: "AdaBelief", year: 2020, descent: Some("adabelief"), at: (6, 4) },
     Node { label: "SM3", year: 2019, descent: Some("sm3"), at: (6, 5) },
     Node { label: "NovoGrad", year: 2019, descent: Some("novograd"), at: (6, 7) },
+    Node { label: "Sophia", year: 2023, descent: Some("sophia"), at: (6, 6) },
 ];
 
 /// The edges, each labelled with the problem the child fixed.
-pub const EDGES: [Edge; 30] = [
+pub const EDGES: [Edge; 32] = [
     Edge { from: 0, to: 1, fixed: "a full gradient costs\nall N examples" },
     Edge { from: 0, to: 2, fixed: "one step size, but\ngradient scales vary" },
     Edge { from: 0, to: 3, fixed: "how far to step:\nuse the curvature" },
@@ -97,6 +98,8 @@ pub const EDGES: [Edge; 30] = [
     Edge { from: 11, to: 26, fixed: "large steps where\ngradients disagree" },
     Edge { from: 17, to: 27, fixed: "matrices only,\nno regret bound" },
     Edge { from: 21, to: 28, fixed: "v per weight:\nnorms per layer" },
+    Edge { from: 3, to: 29, fixed: "Hessian n²; unsafe\nwhere curvature is off" },
+    Edge { from: 18, to: 29, fixed: "sign steps ignore\nthe curvature" },
 ];
 
 /// Draws the tree as SVG: boxes for the methods (descent's own in blue), arrows from parent to

@@ -562,8 +562,26 @@ mod tests {
         }
         let mut again = vec![0.0; p.len()];
         let mut e1 = vec![0.0; p.len()];
-        m.gnb_hessian(&p, &x, batch, Loss::CrossEntropy, &mut ws, &mut ChaCha8Rng::seed_from_u64(9), &mut g, &mut e1);
-        m.gnb_hessian(&p, &x, batch, Loss::CrossEntropy, &mut ws, &mut ChaCha8Rng::seed_from_u64(9), &mut g, &mut again);
+        m.gnb_hessian(
+            &p,
+            &x,
+            batch,
+            Loss::CrossEntropy,
+            &mut ws,
+            &mut ChaCha8Rng::seed_from_u64(9),
+            &mut g,
+            &mut e1,
+        );
+        m.gnb_hessian(
+            &p,
+            &x,
+            batch,
+            Loss::CrossEntropy,
+            &mut ws,
+            &mut ChaCha8Rng::seed_from_u64(9),
+            &mut g,
+            &mut again,
+        );
         assert_eq!(e1, again);
         assert!(e1.iter().all(|&v| v >= 0.0) && e1.iter().any(|&v| v > 0.0));
     }
