@@ -96,9 +96,10 @@ mod py_floats {
         Option::<Vec<PyFloat>>::deserialize(d)?.map(list).transpose()
     }
 
-    pub fn opt_vec3_steps<'de, D: Deserializer<'de>>(
-        d: D,
-    ) -> Result<Option<Vec<Option<Vec<Vec<f64>>>>>, D::Error> {
+    /// Per step: nothing, or one list of values per tensor.
+    pub type Steps = Vec<Option<Vec<Vec<f64>>>>;
+
+    pub fn opt_vec3_steps<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Steps>, D::Error> {
         let Some(steps) = Option::<Vec<Option<Vec<Vec<PyFloat>>>>>::deserialize(d)? else { return Ok(None) };
         steps
             .into_iter()
