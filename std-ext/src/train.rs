@@ -225,7 +225,12 @@ fn hessian_period(optimizer: &Map<String, Value>) -> Option<u64> {
         return None;
     }
     let default = u64::from(descent_core::sophia::SophiaConfig::default().update_period);
-    Some(optimizer.get("update_period").and_then(Value::as_u64).unwrap_or(default).max(1))
+    // As the builder reads it: an integer, or a float with an integral value.
+    let given = optimizer.get("update_period").and_then(|v| {
+        v.as_u64()
+            .or_else(|| v.as_f64().filter(|f| *f >= 1.0 && f.fract() == 0.0 && *f < 1.8e19).map(|f| f as u64))
+    });
+    Some(given.unwrap_or(default).max(1))
 }
 
 /// The f32 values a run of `opts` over layer widths `sizes` allocates, with an optimizer keeping
