@@ -377,6 +377,7 @@ mod tests {
             json!({"name": "novograd", "weight_decay": 1e-2}),
             json!({"name": "sm3"}),
             json!({"name": "sm3", "momentum": 0.0}),
+            json!({"name": "sophia", "lr": 1e-2}),
         ]
     }
 
