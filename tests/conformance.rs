@@ -226,3 +226,21 @@ fn optax_schedule_free_cases_match() {
         assert_eq!(check_dir("optax-zoo-seed99", |s| s.optimizer["name"] == name), 10, "{name}");
     }
 }
+
+/// Sophia-G against a PyTorch reference written after the authors' `SophiaG`
+/// (`tools/sophia_trace.py random OUT SEED 10` for seeds 3, 8 and 21): f32 and f64, the Hessian
+/// estimates given in the spec (`hessians`, every `update_period` steps and some before the
+/// first), weight decay, the clip active for anywhere from none to all elements, and the authors'
+/// refusals.
+#[test]
+fn sophia_cases_match() {
+    let refused = |s: &replay::Spec| s.name.contains("refused");
+    assert_eq!(check_dir("sophia", |s| !refused(s) && s.dtype == "f32"), 15);
+    assert_eq!(check_dir("sophia", |s| !refused(s) && s.dtype == "f64"), 15);
+    assert_eq!(check_dir("sophia", refused), 12);
+    // Every trace case is fed estimates, and some run with decay.
+    for path in cases("sophia") {
+        let spec = replay::parse(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert!(spec.hessians.as_ref().is_some_and(|h| h.iter().any(Option::is_some)), "{}", spec.name);
+    }
+}

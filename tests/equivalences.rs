@@ -390,7 +390,8 @@ fn without_decay(cfg: AnyConfig) -> AnyConfig {
         Novograd,
         Prodigy,
         DadaptAdamw,
-        ScheduleFreeAdamw
+        ScheduleFreeAdamw,
+        Sophia
     )
 }
 

@@ -85,6 +85,16 @@ fn grouped_equals_per_tensor<R: UpdateRule + Send, F: Real>(
     let mut q = p.clone();
     for k in 0..steps {
         let g: Vec<F> = values(seed ^ (k as u64 + 1), n, 1.0).into_iter().map(F::from_f64).collect();
+        // Sophia: a Hessian estimate every other step, each tensor's part to its flat optimizer.
+        if configs[0].hessian_stream().is_some() && k % 2 == 0 {
+            let estimate: Vec<F> = g.iter().map(|&x| x * x * F::from_f64(50.0)).collect();
+            opt.update_hessian(&estimate).map_err(|e| e.to_string())?;
+            for (t, (o, skip)) in tensors.iter().zip(&mut flats) {
+                if !*skip {
+                    o.update_hessian(&estimate[t.range()]).map_err(|e| e.to_string())?;
+                }
+            }
+        }
         opt.step(&mut p, &g).map_err(|e| e.to_string())?;
         for (t, (o, skip)) in tensors.iter().zip(&mut flats) {
             if !*skip {
@@ -191,6 +201,7 @@ proptest! {
             (AnyConfig::DadaptAdamw(a), AnyConfig::DadaptAdamw(b)) => whole_set::<_, f64>([a, b], &shapes, frozen, seeds),
             (AnyConfig::ScheduleFreeSgd(a), AnyConfig::ScheduleFreeSgd(b)) => grouped_equals_per_tensor::<_, f32>([a, b], &shapes, frozen, 4, seeds),
             (AnyConfig::ScheduleFreeAdamw(a), AnyConfig::ScheduleFreeAdamw(b)) => grouped_equals_per_tensor::<_, f64>([a, b], &shapes, frozen, 4, seeds),
+            (AnyConfig::Sophia(a), AnyConfig::Sophia(b)) => grouped_equals_per_tensor::<_, f32>([a, b], &shapes, frozen, 4, seeds),
             _ => unreachable!(),
         };
         prop_assert!(r.is_ok(), "{}", r.unwrap_err());

@@ -201,6 +201,8 @@ impl fmt::Display for Error {
                     // optax.lookahead's message.
                     "sync_period" => write!(f, "Synchronization period must be >= 1."),
                     "eps" => write!(f, "Invalid epsilon value: {v}"),
+                    // The Sophia authors' message (github.com/Liuhong99/Sophia, `SophiaG`).
+                    "sophia.rho" => write!(f, "Invalid rho parameter at index 1: {v}"),
                     "betas[0]" => write!(f, "Invalid beta parameter at index 0: {v}"),
                     "betas[1]" => write!(f, "Invalid beta parameter at index 1: {v}"),
                     // Adafactor's messages (torch/optim/_adafactor.py).

@@ -419,6 +419,28 @@ impl<R: UpdateRule, H: HalfFloat, B: StateBuffer<H>> Optimizer<f32> for HalfOpti
         Ok(())
     }
 
+    fn update_hessian(&mut self, estimate: &[f32]) -> Result<(), Error> {
+        let stream = crate::optim::check_hessian_estimate(&self.config, self.len, estimate)?;
+        let n = self.len;
+        let at = stream.saturating_mul(n);
+        let shrank = Error::CorruptState { reason: "state buffer shrank" };
+        let h = self.state.values_mut().get_mut(at..at.saturating_add(n)).ok_or(shrank)?;
+        // Widened a block at a time, averaged in f32, rounded back as a step rounds.
+        let mut wide = [0.0f32; BLOCK];
+        for (h, e) in h.chunks_mut(BLOCK).zip(estimate.chunks(BLOCK)) {
+            let w = wide.get_mut(..h.len()).ok_or(shrank)?;
+            w.iter_mut().zip(h.iter()).for_each(|(w, v)| *w = v.widen());
+            self.config.average_hessian(w, e);
+            match self.rounding {
+                Rounding::Nearest => w.iter().zip(h).for_each(|(&x, v)| *v = H::round(x)),
+                Rounding::Stochastic(_) => {
+                    w.iter().zip(h).for_each(|(&x, v)| *v = round_stochastic(x, &mut self.rng))
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn restore(&mut self, bytes: &[u8]) -> Result<(), Error> {
         // The float width is checked with the format id.
         let (h, mut r) = open_saved(bytes, Kind::HalfState(R::ID).byte(), None, self.len)?;

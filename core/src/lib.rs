@@ -58,6 +58,6 @@ pub use optim::{
     EvalPoint, NonFinitePolicy, Optim, Optimizer, StateBuffer, StepOutcome, UpdateRule, adabelief, adadelta,
     adafactor, adagrad, adam, adamax, adan, ademamix, adopt, asgd, averaged, dadapt_adamw, distance, group,
     lamb, lars, lion, lookahead, muon, nadam, novograd, pair, prodigy, radam, rmsprop, rprop, sam,
-    schedule_free, sgd, sm3, sparse_adam, yogi,
+    schedule_free, sgd, sm3, sophia, sparse_adam, yogi,
 };
 pub use real::Real;

@@ -351,6 +351,13 @@ impl QuantRule for crate::schedule_free::ScheduleFreeSgdConfig {
 // Schedule-free AdamW: z (signed), then v.
 first_moment_then_denominators!(crate::schedule_free::ScheduleFreeAdamwConfig);
 
+/// Sophia: the momentum m, then the Hessian average h (a denominator, ≥ 0).
+impl QuantRule for crate::sophia::SophiaConfig {
+    fn stream_code(&self, stream: usize) -> StreamCode {
+        if stream == 0 { StreamCode::Signed } else { StreamCode::Denominator }
+    }
+}
+
 /// AdEMAMix: the fast and the slow momentum, then v.
 impl QuantRule for AdemamixConfig {
     fn stream_code(&self, stream: usize) -> StreamCode {
@@ -598,6 +605,30 @@ impl<R: QuantRule, C: StateBuffer<u8>, S: StateBuffer<f32>, const BLOCK: usize> 
             for ((o, &y), &c) in o.iter_mut().zip(p).zip(c) {
                 *o = point.at(y, code.decode(c, scale));
             }
+        }
+        Ok(())
+    }
+
+    fn update_hessian(&mut self, estimate: &[f32]) -> Result<(), Error> {
+        let stream = crate::optim::check_hessian_estimate(&self.config, self.len, estimate)?;
+        let (n, nb) = (self.len, blocks(self.len, BLOCK));
+        let shrank = Error::CorruptState { reason: "state buffer shrank" };
+        let at = stream.saturating_mul(n);
+        let codes = self.codes.values_mut().get_mut(at..at.saturating_add(n)).ok_or(shrank)?;
+        let at = stream.saturating_mul(nb);
+        let scales = self.scales.values_mut().get_mut(at..at.saturating_add(nb)).ok_or(shrank)?;
+        let code = self.config.stream_code(stream);
+        let mut rng = match self.rounding {
+            Rounding::Nearest => None,
+            Rounding::Stochastic(_) => Some(&mut self.rng),
+        };
+        // The stream's blocks decoded, averaged in f32 and encoded back, as a step does.
+        let mut wide = [0.0f32; BLOCK];
+        for ((c, e), scale) in codes.chunks_mut(BLOCK).zip(estimate.chunks(BLOCK)).zip(scales.iter_mut()) {
+            let w = wide.get_mut(..c.len()).ok_or(shrank)?;
+            code.dequantize(c, *scale, w);
+            self.config.average_hessian(w, e);
+            *scale = code.quantize(w, c, rng.as_deref_mut());
         }
         Ok(())
     }

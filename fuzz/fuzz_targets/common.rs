@@ -28,6 +28,7 @@ use descent_core::schedule_free::{ScheduleFreeAdamwConfig, ScheduleFreeSgdConfig
 use descent_core::sgd::SgdConfig;
 use descent_core::sm3::Sm3Config;
 use descent_core::sparse_adam::{SparseAdamConfig, SparseAdamOptim, SparseGrad};
+use descent_core::sophia::SophiaConfig;
 use descent_core::yogi::YogiConfig;
 use descent_core::{NonFinitePolicy, Optim, Optimizer, Real, UpdateRule};
 
@@ -92,7 +93,7 @@ pub fn calls<'a, F: Real>(
 ) -> Result<()> {
     let n = opt.len();
     for _ in 0..u.int_in_range(0u8..=max_calls)? {
-        match u.int_in_range(0u8..=6)? {
+        match u.int_in_range(0u8..=7)? {
             0..=2 => {
                 let pn = if u.ratio(1u8, 8)? { u.int_in_range(0usize..=max_len)? } else { n };
                 let gn = if u.ratio(1u8, 8)? { u.int_in_range(0usize..=max_len)? } else { n };
@@ -126,7 +127,7 @@ pub fn calls<'a, F: Real>(
                 }
             }
             5 => save_restore(u, opt)?,
-            _ => {
+            6 => {
                 // The evaluation parameters (schedule-free's x): any lengths, never a panic,
                 // nothing changed.
                 let pn = if u.ratio(1u8, 8)? { u.int_in_range(0usize..=max_len)? } else { n };
@@ -140,6 +141,18 @@ pub fn calls<'a, F: Real>(
                 let r = opt.eval_params(&p, &mut out);
                 assert_eq!(r.is_ok(), pn == n && on == n, "eval_params lengths");
                 assert_eq!(snapshot(opt), s0, "eval_params changed the state");
+            }
+            _ => {
+                // A Hessian estimate (Sophia's; refused by the others): any length and values.
+                let hn = if u.ratio(1u8, 8)? { u.int_in_range(0usize..=max_len)? } else { n };
+                let mut h = Vec::with_capacity(hn);
+                for _ in 0..hn {
+                    h.push(value::<F>(u)?);
+                }
+                let s0 = snapshot(opt);
+                if opt.update_hessian(&h).is_err() {
+                    assert_eq!(snapshot(opt), s0, "state changed on a refused Hessian estimate");
+                }
             }
         }
     }
@@ -426,6 +439,14 @@ pub fn any_optimizer(u: &mut Unstructured<'_>) -> Result<()> {
             weight_decay: wd,
             weight_lr_power: hyper(u, 0.0, 3.0)?
         }),
+        "sophia" => go!(SophiaConfig {
+            lr,
+            betas: b,
+            rho: hyper(u, 0.0, 1.0)?,
+            eps,
+            weight_decay: wd,
+            update_period: u.int_in_range(0u32..=20)?
+        }),
         other => panic!("fuzz/fuzz_targets/common.rs has no configuration for optimizer {other}"),
     }
 }
@@ -581,6 +602,7 @@ pub fn each_optimizer<F: Real>(only: Option<usize>, seed: &[u8], mut f: impl FnM
                 weight_decay: wd,
                 ..ScheduleFreeAdamwConfig::default()
             }),
+            "sophia" => go!(SophiaConfig { weight_decay: wd, ..SophiaConfig::default() }),
             other => panic!("fuzz/fuzz_targets/common.rs has no configuration for optimizer {other}"),
         }
     }

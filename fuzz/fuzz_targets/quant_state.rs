@@ -13,7 +13,7 @@ use libfuzzer_sys::fuzz_target;
 #[path = "common.rs"]
 mod common;
 
-use common::{Hypers, check_restore, snapshot, value};
+use common::{Hypers, check_restore, hyper, snapshot, value};
 
 fn exercise<R: QuantRule, const BLOCK: usize>(u: &mut Unstructured<'_>, cfg: R, data: &[u8]) -> Result<()> {
     let n = u.int_in_range(0usize..=150)?;
@@ -75,12 +75,21 @@ fn run(u: &mut Unstructured<'_>, data: &[u8]) -> Result<()> {
             if small_blocks { exercise::<_, 3>(u, cfg, data) } else { exercise::<_, 64>(u, cfg, data) }
         }};
     }
-    match u.int_in_range(0u8..=4)? {
+    match u.int_in_range(0u8..=5)? {
         0 => go!(h.sgd(u)?),
         1 => go!(h.adam(u.arbitrary()?, u.arbitrary()?)),
         2 => go!(h.adamax()),
         3 => go!(h.nadam(u)?),
-        _ => go!(h.radam(u)?),
+        4 => go!(h.radam(u)?),
+        // Sophia: its Hessian average h is a denominator stream, fed by update_hessian.
+        _ => go!(descent_core::sophia::SophiaConfig {
+            lr: h.lr,
+            betas: h.betas,
+            rho: hyper(u, 0.0, 1.0)?,
+            eps: h.eps,
+            weight_decay: h.wd,
+            update_period: 10
+        }),
     }
 }
 

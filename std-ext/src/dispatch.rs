@@ -317,6 +317,9 @@ impl<F: Real, O: LaneStep<F>> Optimizer<F> for Dispatched<O> {
     fn eval_params(&self, params: &[F], out: &mut [F]) -> Result<(), Error> {
         self.0.eval_params(params, out)
     }
+    fn update_hessian(&mut self, estimate: &[F]) -> Result<(), Error> {
+        self.0.update_hessian(estimate)
+    }
     fn groups(&self) -> usize {
         self.0.groups()
     }
@@ -385,6 +388,7 @@ mod tests {
             json!({"name": "sm3", "momentum": 0.0}),
             json!({"name": "schedule_free_sgd", "warmup_steps": 2, "weight_decay": 1e-2}),
             json!({"name": "schedule_free_adamw", "weight_decay": 1e-2}),
+            json!({"name": "sophia", "lr": 1e-2}),
         ]
     }
 

@@ -49,6 +49,15 @@ pub struct Spec {
     /// tensor is not stepped and its step count does not advance, as PyTorch's `p.grad = None`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sparse_grads: Option<Vec<Vec<Option<SparseGradSpec>>>>,
+    /// Diagonal Hessian estimates for Sophia: one entry per step, `null` where none is given,
+    /// else one flat estimate per tensor, folded into the optimizer's average
+    /// ([`descent_core::Optimizer::update_hessian`]) before that step's update.
+    #[serde(
+        default,
+        deserialize_with = "py_floats::opt_vec3_steps",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub hessians: Option<Vec<Option<Vec<Vec<f64>>>>>,
     /// Metric per step for `reduce_lr_on_plateau`.
     #[serde(default, deserialize_with = "py_floats::opt_vec")]
     pub metrics: Option<Vec<f64>>,
@@ -108,6 +117,18 @@ mod py_floats {
 
     pub fn vec2<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Vec<f64>>, D::Error> {
         Vec::<Vec<PyFloat>>::deserialize(d)?.into_iter().map(list).collect()
+    }
+
+    /// Per step: nothing, or one list of values per tensor.
+    pub type Steps = Vec<Option<Vec<Vec<f64>>>>;
+
+    pub fn opt_vec3_steps<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Steps>, D::Error> {
+        let Some(steps) = Option::<Vec<Option<Vec<Vec<PyFloat>>>>>::deserialize(d)? else { return Ok(None) };
+        steps
+            .into_iter()
+            .map(|step| step.map(|tensors| tensors.into_iter().map(list).collect()).transpose())
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some)
     }
 
     pub fn vec3<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Vec<Vec<f64>>>, D::Error> {
@@ -298,6 +319,34 @@ fn check_shapes(spec: &Spec) -> Result<(), ReplayError> {
             }
         }
     }
+    if let Some(hessians) = &spec.hessians {
+        if hessians.len() != spec.grads.len() {
+            return Err(ReplayError::Spec(format!(
+                "hessians has {} entries, grads has {} (one per step, null where none is given)",
+                hessians.len(),
+                spec.grads.len()
+            )));
+        }
+        for (k, step) in hessians.iter().enumerate() {
+            let Some(step) = step else { continue };
+            if step.len() != spec.params.len() {
+                return Err(ReplayError::Spec(format!(
+                    "hessians[{k}] has {} tensors, params has {}",
+                    step.len(),
+                    spec.params.len()
+                )));
+            }
+            for (i, (h, t)) in step.iter().zip(&spec.params).enumerate() {
+                if h.len() != t.data.len() {
+                    return Err(ReplayError::Spec(format!(
+                        "hessians[{k}][{i}] has {} values, params[{i}] has {}",
+                        h.len(),
+                        t.data.len()
+                    )));
+                }
+            }
+        }
+    }
     Ok(())
 }
 
@@ -405,6 +454,13 @@ fn run<F: Real>(spec: &Spec) -> Result<Trace, ReplayError> {
                 Clip::Value(v) => descent_core::clip::clip_grad_value(&mut views, v),
             }
             .map_err(|e| c.refusal(k, e))?;
+        }
+        if let Some(Some(estimate)) = spec.hessians.as_ref().and_then(|h| h.get(k)) {
+            let flat: Vec<F> = estimate.iter().flatten().map(|&x| F::from_f64(x)).collect();
+            stepper
+                .opt()
+                .update_hessian(&flat)
+                .map_err(|e| ReplayError::Spec(format!("hessians[{k}]: {e}")))?;
         }
         trace.lr.push(stepper.opt().lr());
         if let Some(lrs) = trace.lrs.as_mut() {
@@ -1118,6 +1174,32 @@ mod tests {
             "params": [{"shape": [3000000000000, 0], "data": []}], "grads": []}"#;
         let e = replay(&parse(text).unwrap()).unwrap_err().to_string();
         assert!(e.contains("cannot allocate"), "{e}");
+    }
+
+    /// `hessians`: one entry per step, null where none; refused with a message naming it when
+    /// the optimizer keeps no Hessian average, when a length is wrong, or an entry is negative.
+    #[test]
+    fn hessian_estimates_are_fed_and_checked() {
+        let run = |opt: &str, hessians: &str| {
+            let text = format!(
+                r#"{{"dtype": "f64", "optimizer": {opt}, "params": [{{"shape": [2], "data": [1.0, 2.0]}}],
+                    "grads": [[[0.5, -0.5]], [[0.5, -0.5]]], "hessians": {hessians}}}"#
+            );
+            replay(&parse(&text).unwrap())
+        };
+        let sophia = r#"{"name": "sophia", "lr": 0.1, "rho": 1.0, "weight_decay": 0.0}"#;
+        // Without an estimate every step is lr·sign(m); with a large one the step is Newton's, small.
+        let none = run(sophia, "[null, null]").unwrap();
+        let p = &none.params[1][0];
+        assert!((p[0] - 0.8).abs() < 1e-12 && (p[1] - 2.2).abs() < 1e-12, "{p:?}");
+        let fed = run(sophia, "[[[1000.0, 1000.0]], null]").unwrap();
+        assert!(fed.params[1][0][0] > 0.99 && fed.params[1][0][0] < 1.0, "{:?}", fed.params);
+        assert_eq!(run(sophia, "null").unwrap(), none);
+        let msg = |r: Result<Trace, ReplayError>| r.unwrap_err().to_string();
+        assert!(msg(run(r#"{"name": "adam"}"#, "[[[1.0, 1.0]], null]")).contains("hessians[0]: unsupported"));
+        assert!(msg(run(sophia, "[null]")).contains("hessians has 1 entries, grads has 2"));
+        assert!(msg(run(sophia, "[null, [[1.0]]]")).contains("hessians[1][0] has 1 values"));
+        assert!(msg(run(sophia, "[null, [[1.0, -1.0]]]")).contains("Invalid hessian estimate value: -1.0"));
     }
 
     #[test]

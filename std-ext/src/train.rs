@@ -21,6 +21,8 @@ pub use crate::split::{Data, Split};
 use descent_core::accumulate::{AccumulateMode, Accumulated, Accumulator};
 use descent_core::clip::{self, NormType};
 use descent_core::{NonFinitePolicy, Optimizer, StepOutcome};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::time::Instant;
@@ -216,6 +218,21 @@ impl Start {
     }
 }
 
+/// Steps between Hessian estimates for an optimizer that takes them (Sophia's `update_period`,
+/// default 10); `None` for the others.
+fn hessian_period(optimizer: &Map<String, Value>) -> Option<u64> {
+    if optimizer.get("name").and_then(Value::as_str) != Some("sophia") {
+        return None;
+    }
+    let default = u64::from(descent_core::sophia::SophiaConfig::default().update_period);
+    // As the builder reads it: an integer, or a float with an integral value.
+    let given = optimizer.get("update_period").and_then(|v| {
+        v.as_u64()
+            .or_else(|| v.as_f64().filter(|f| *f >= 1.0 && f.fract() == 0.0 && *f < 1.8e19).map(|f| f as u64))
+    });
+    Some(given.unwrap_or(default).max(1))
+}
+
 /// The f32 values a run of `opts` over layer widths `sizes` allocates, with an optimizer keeping
 /// `state_per_param` values per parameter and splits of at most `largest_split` examples:
 /// parameters, gradient, optimizer state, accumulators, and the batch buffers (saturating, so an
@@ -396,6 +413,9 @@ pub fn run(
     let mut ws = model.workspace(b).with_threads(opts.threads);
     let mut grad = vec![0.0f32; np];
     let mut eval_at = opt.has_eval_params().then(|| vec![0.0f32; np]);
+    // Sophia: a Gauss–Newton–Bartlett Hessian estimate every `update_period` steps.
+    let hessian_period = hessian_period(&opts.optimizer);
+    let mut estimate = if hessian_period.is_some() { vec![0.0f32; np] } else { Vec::new() };
     let batches = train.n.div_ceil(b);
     let mut groups = Groups::new(np, opts.accumulate, batches)?;
     let mut batcher = Batches::new(train.n, inp, out, opts.loss, b);
@@ -454,6 +474,19 @@ pub fn run(
                         "epoch {epoch}: {e} (training diverged; try a smaller learning rate)"
                     ));
                 }
+            }
+            if let Some(k) = hessian_period
+                && opt.steps() > 0
+                && opt.steps() % k == 0
+            {
+                // After step t = k, 2k, …, on this step's last micro-batch with the updated
+                // parameters (the authors' training script); the draws seeded by the run's seed
+                // and the step, so a resumed run draws the same labels.
+                let mut rng =
+                    ChaCha8Rng::seed_from_u64(opts.seed ^ opt.steps().wrapping_mul(0x9E37_79B9_7F4A_7C15));
+                let (bs, xb, _) = batcher.gather(train, i);
+                model.gnb_hessian(&params, xb, bs, opts.loss, &mut ws, &mut rng, &mut grad, &mut estimate);
+                opt.update_hessian(&estimate).map_err(|e| format!("epoch {epoch}: Hessian estimate: {e}"))?;
             }
             if opts.schedule_per == SchedulePer::Batch
                 && let Some(s) = schedule.as_deref_mut()
@@ -630,6 +663,31 @@ mod tests {
             assert_ne!(record.test_loss, loss_y, "{name}");
             assert!(acc_x > 90.0, "{name}: {record:?}");
         }
+    }
+
+    /// Sophia with the GNB estimate every `update_period` steps learns, repeats itself bit for bit,
+    /// uses the estimates (another period gives other parameters), and resumes bit-identically.
+    #[test]
+    fn sophia_with_gnb_estimates_learns_and_resumes() {
+        let (x, y) = blobs(600, 1);
+        let (tx, ty) = blobs(300, 2);
+        let d = on(split(&x, &y), split(&tx, &ty));
+        let mut o = opts();
+        o.optimizer = serde_json::json!({"name": "sophia", "lr": 1e-2, "update_period": 5})
+            .as_object()
+            .unwrap()
+            .clone();
+        let a = train_on(d, 4, 3, &o, None, &mut Silent).unwrap();
+        let b = train_on(d, 4, 3, &o, None, &mut Silent).unwrap();
+        assert_eq!(no_time(&a.history), no_time(&b.history));
+        assert_eq!(a.params, b.params);
+        let last = a.history.epochs.last().unwrap();
+        assert!(last.test_accuracy > 90.0, "{last:?}");
+        assert!(a.history.epochs[0].train_loss > last.train_loss);
+        o.optimizer.insert("update_period".into(), 7.into());
+        let c = train_on(d, 4, 3, &o, None, &mut Silent).unwrap();
+        assert_ne!(a.params, c.params);
+        check_resume(&o, None);
     }
 
     /// Trains `o.epochs` straight, and 2 epochs then (from the best checkpoint, through bytes) up

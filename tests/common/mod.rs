@@ -28,6 +28,7 @@ use descent::rprop::RpropConfig;
 use descent::schedule_free::{ScheduleFreeAdamwConfig, ScheduleFreeSgdConfig};
 use descent::sgd::SgdConfig;
 use descent::sm3::Sm3Config;
+use descent::sophia::SophiaConfig;
 use descent::yogi::YogiConfig;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed};
@@ -79,6 +80,7 @@ pub enum AnyConfig {
     DadaptAdamw(DadaptAdamwConfig),
     ScheduleFreeSgd(ScheduleFreeSgdConfig),
     ScheduleFreeAdamw(ScheduleFreeAdamwConfig),
+    Sophia(SophiaConfig),
 }
 
 /// Runs `$body` with `$c` bound to the concrete configuration inside `$any`.
@@ -112,6 +114,7 @@ macro_rules! with_config {
             $crate::common::AnyConfig::DadaptAdamw($c) => $body,
             $crate::common::AnyConfig::ScheduleFreeSgd($c) => $body,
             $crate::common::AnyConfig::ScheduleFreeAdamw($c) => $body,
+            $crate::common::AnyConfig::Sophia($c) => $body,
         }
     };
 }
@@ -147,6 +150,7 @@ impl AnyConfig {
             "dadapt_adamw" => AnyConfig::DadaptAdamw(DadaptAdamwConfig::default()),
             "schedule_free_sgd" => AnyConfig::ScheduleFreeSgd(ScheduleFreeSgdConfig::default()),
             "schedule_free_adamw" => AnyConfig::ScheduleFreeAdamw(ScheduleFreeAdamwConfig::default()),
+            "sophia" => AnyConfig::Sophia(SophiaConfig::default()),
             other => panic!("unknown optimizer {other}"),
         }
     }
@@ -576,6 +580,19 @@ pub fn any_config(name: &'static str) -> BoxedStrategy<AnyConfig> {
                     weight_decay,
                     weight_lr_power,
                 })
+            })
+            .boxed(),
+        "sophia" => (
+            lr,
+            beta(),
+            beta2(),
+            prop_oneof![Just(0.04), 1e-3..1.0f64],
+            prop_oneof![Just(1e-15), 1e-12..1e-2f64],
+            prop_oneof![Just(0.1), wd()],
+            1u32..20,
+        )
+            .prop_map(|(lr, b1, b2, rho, eps, weight_decay, update_period)| {
+                AnyConfig::Sophia(SophiaConfig { lr, betas: (b1, b2), rho, eps, weight_decay, update_period })
             })
             .boxed(),
         other => panic!("unknown optimizer {other}"),

@@ -177,6 +177,20 @@ impl Problem {
         out
     }
 
+    /// The distance (∞-norm) from the minimum after `steps` steps of `opt`, which is fed the
+    /// exact Hessian diagonal `a` as its estimate every `period` steps from the first (Sophia).
+    pub fn distance_with_hessians(&self, opt: &mut dyn Optimizer<f32>, steps: usize, period: usize) -> f32 {
+        let mut x = self.x0.clone();
+        for t in 0..steps {
+            if t % period == 0 {
+                opt.update_hessian(&self.a).unwrap();
+            }
+            let g = self.gradient(&x);
+            opt.step(&mut x, &g).unwrap();
+        }
+        max_abs_diff(&x, &self.c)
+    }
+
     /// The distance (∞-norm) from the minimum after `steps` steps of `opt`.
     pub fn distance_after(&self, opt: &mut dyn Optimizer<f32>, steps: usize) -> f32 {
         let x = self.trajectory(opt, steps).pop().unwrap();

@@ -503,6 +503,33 @@ where
         Ok(())
     }
 
+    /// Each tensor of a group that is not frozen folds its part of `estimate` (one value per
+    /// parameter of the layout) into its Hessian average, with its group's β2.
+    fn update_hessian(&mut self, estimate: &[F]) -> Result<(), Error> {
+        let groups = self.groups.as_ref();
+        let Some(first) = groups.first() else {
+            return Err(Error::Unsupported { what: "update_hessian: no parameter groups" });
+        };
+        crate::optim::check_hessian_estimate(&first.config, self.layout.len(), estimate)?;
+        for (t, slot) in self.layout.tensors().iter().zip(self.slots.as_ref()) {
+            let Some(group) = groups.get(t.group).filter(|g| !g.frozen) else { continue };
+            let c = group.config.for_tensor(&t.shape);
+            let Some(stream) = c.hessian_stream() else { continue };
+            let at = slot.at.saturating_add(stream.saturating_mul(t.len));
+            let room_end = slot.at.saturating_add(c.state_len(t.len).min(slot.room));
+            let end = at.saturating_add(t.len);
+            if end > room_end {
+                continue;
+            }
+            let (Some(h), Some(e)) = (self.state.values_mut().get_mut(at..end), estimate.get(t.range()))
+            else {
+                continue;
+            };
+            c.average_hessian(h, e);
+        }
+        Ok(())
+    }
+
     /// Every tensor's state as at construction (its group's configuration now), step counts 0.
     fn reset(&mut self) -> Result<(), Error> {
         // Checked first, so that a refusal changes nothing.

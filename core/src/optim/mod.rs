@@ -100,6 +100,7 @@ pub mod sam;
 pub mod schedule_free;
 pub mod sgd;
 pub mod sm3;
+pub mod sophia;
 pub mod sparse_adam;
 pub mod yogi;
 
@@ -175,6 +176,31 @@ pub(crate) fn state_fits(needed: usize, available: usize) -> Result<(), Error> {
         return Err(Error::BufferTooSmall { what: "optimizer state", needed, available });
     }
     Ok(())
+}
+
+/// Checks a Hessian estimate for [`Optimizer::update_hessian`]: `len` values, each finite and
+/// ≥ 0. Refuses with [`Error::Unsupported`] a rule that keeps no Hessian average; otherwise
+/// returns the index of its stream.
+pub(crate) fn check_hessian_estimate<R: UpdateRule, F: Real>(
+    rule: &R,
+    len: usize,
+    estimate: &[F],
+) -> Result<usize, Error> {
+    let Some(stream) = rule.hessian_stream() else {
+        return Err(Error::Unsupported {
+            what: "update_hessian: this optimizer keeps no Hessian estimate (sophia does)",
+        });
+    };
+    if estimate.len() != len {
+        return Err(Error::LengthMismatch { what: "hessian estimate", expected: len, found: estimate.len() });
+    }
+    if let Some(index) = estimate.iter().position(|e| !e.is_finite()) {
+        return Err(Error::NonFinite { what: "hessian estimate", index });
+    }
+    if let Some(e) = estimate.iter().find(|&&e| e < F::ZERO) {
+        return Err(Error::InvalidHyperparameter { name: "hessian estimate", value: e.as_f64() });
+    }
+    Ok(stream)
 }
 
 /// Opens saved optimizer state (see [`Reader::open`]) and refuses, in this order, another
@@ -339,6 +365,15 @@ pub trait Optimizer<F: Real> {
         out.copy_from_slice(params);
         Ok(())
     }
+    /// Folds a diagonal Hessian estimate (one value per parameter) into the optimizer's
+    /// average of them: Sophia's h ← β2·h + (1 − β2)·ĥ ([`sophia`]). Refuses an estimate of
+    /// the wrong length, or with an entry that is not finite or is negative, and then changes
+    /// nothing; optimizers that keep no such average refuse with [`Error::Unsupported`].
+    fn update_hessian(&mut self, _estimate: &[F]) -> Result<(), Error> {
+        Err(Error::Unsupported {
+            what: "update_hessian: this optimizer keeps no Hessian estimate (sophia does)",
+        })
+    }
     /// Number of parameter groups ([`group::Grouped`]; 1 for the flat optimizers).
     fn groups(&self) -> usize {
         1
@@ -413,6 +448,9 @@ impl<F: Real, O: Optimizer<F> + ?Sized> Optimizer<F> for &mut O {
     fn eval_params(&self, params: &[F], out: &mut [F]) -> Result<(), Error> {
         (**self).eval_params(params, out)
     }
+    fn update_hessian(&mut self, estimate: &[F]) -> Result<(), Error> {
+        (**self).update_hessian(estimate)
+    }
     fn groups(&self) -> usize {
         (**self).groups()
     }
@@ -445,6 +483,9 @@ macro_rules! forward_to_inner {
         }
         fn set_momentum(&mut self, momentum: f64) -> Result<(), Error> {
             self.$inner.set_momentum(momentum)
+        }
+        fn update_hessian(&mut self, estimate: &[F]) -> Result<(), Error> {
+            self.$inner.update_hessian(estimate)
         }
         fn steps(&self) -> u64 {
             self.$inner.steps()
@@ -639,6 +680,14 @@ pub trait UpdateRule: Clone + core::fmt::Debug + Persist {
     fn scratch_len(&self, _n: usize) -> usize {
         0
     }
+    /// The state stream that averages Hessian estimates (Sophia's h), if the rule keeps one
+    /// ([`Optimizer::update_hessian`]).
+    fn hessian_stream(&self) -> Option<usize> {
+        None
+    }
+    /// Folds a checked estimate into that stream, element by element (`h` and `estimate` of the
+    /// same length): Sophia's h ← β2·h + (1 − β2)·ĥ. Nothing for other rules.
+    fn average_hessian<F: Real>(&self, _h: &mut [F], _estimate: &[F]) {}
     /// Values a flat optimizer's buffer needs for `n` parameters: the state, then the scratch
     /// ([`Optim::with_buffer`]).
     fn buffer_len(&self, n: usize) -> usize {
@@ -1060,6 +1109,16 @@ impl<R: UpdateRule, F: Real, B: StateBuffer<F>> Optimizer<F> for Optim<R, F, B> 
         check_eval_lens(self.len, params, out)?;
         let point = self.config.eval_point(self.steps);
         eval_from_stream(point, params, self.state(), self.len, |&z| z, out);
+        Ok(())
+    }
+
+    fn update_hessian(&mut self, estimate: &[F]) -> Result<(), Error> {
+        let stream = check_hessian_estimate(&self.config, self.len, estimate)?;
+        let n = self.len;
+        let at = stream.saturating_mul(n);
+        let shrank = Error::CorruptState { reason: "state buffer shrank" };
+        let h = self.state.values_mut().get_mut(at..at.saturating_add(n)).ok_or(shrank)?;
+        self.config.average_hessian(h, estimate);
         Ok(())
     }
 

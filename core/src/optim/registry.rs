@@ -43,6 +43,7 @@ macro_rules! for_each_rule {
             dadapt_adamw: $crate::optim::dadapt_adamw::DadaptAdamwConfig = default, "optax.contrib.dadapt_adamw", 3, 3, "m, v, s (+ d, r over the whole set)";
             schedule_free_sgd: $crate::optim::schedule_free::ScheduleFreeSgdConfig = default, "optax.contrib.schedule_free_sgd", 1, 1, "z (+2 scalars Σw, lr_max; evaluate at x)";
             schedule_free_adamw: $crate::optim::schedule_free::ScheduleFreeAdamwConfig = default, "optax.contrib.schedule_free_adamw", 2, 2, "z, v (+2 scalars Σw, lr_max; evaluate at x)";
+            sophia: $crate::optim::sophia::SophiaConfig = default, "Sophia-G (the authors' SophiaG; optax.contrib.sophia is Sophia-H)", 2, 2, "m, h (average of the Hessian estimates fed by update_hessian)";
         }
     };
 }

@@ -33,7 +33,7 @@ pub struct Edge {
 }
 
 /// The methods.
-pub const NODES: [Node; 33] = [
+pub const NODES: [Node; 34] = [
     Node { label: "gradient descent", year: 1847, descent: None, at: (0, 4) },
     Node { label: "SGD", year: 1951, descent: Some("sgd"), at: (1, 3) },
     Node { label: "Rprop", year: 1993, descent: Some("rprop"), at: (1, 6) },
@@ -67,10 +67,11 @@ pub const NODES: [Node; 33] = [
     Node { label: "Prodigy", year: 2023, descent: Some("prodigy"), at: (7, 6) },
     Node { label: "Schedule-Free SGD", year: 2024, descent: Some("schedule_free_sgd"), at: (3, 2) },
     Node { label: "Schedule-Free AdamW", year: 2024, descent: Some("schedule_free_adamw"), at: (7, 4) },
+    Node { label: "Sophia", year: 2023, descent: Some("sophia"), at: (7, 2) },
 ];
 
 /// The edges, each labelled with the problem the child fixed.
-pub const EDGES: [Edge; 35] = [
+pub const EDGES: [Edge; 37] = [
     Edge { from: 0, to: 1, fixed: "a full gradient costs\nall N examples" },
     Edge { from: 0, to: 2, fixed: "one step size, but\ngradient scales vary" },
     Edge { from: 0, to: 3, fixed: "how far to step:\nuse the curvature" },
@@ -106,6 +107,8 @@ pub const EDGES: [Edge; 35] = [
     Edge { from: 5, to: 31, fixed: "the average lags;\nschedules need T" },
     Edge { from: 4, to: 31, fixed: "" },
     Edge { from: 15, to: 32, fixed: "a decay schedule\nneeds the run's length" },
+    Edge { from: 3, to: 33, fixed: "Hessian n²; unsafe\nwhere curvature is off" },
+    Edge { from: 18, to: 33, fixed: "sign steps ignore\nthe curvature" },
 ];
 
 /// Draws the tree as SVG: boxes for the methods (descent's own in blue), arrows from parent to

@@ -400,6 +400,63 @@ impl Mlp {
         stats
     }
 
+    /// Sophia-G's Gauss–Newton–Bartlett estimate of the Hessian's diagonal on one batch (Liu et
+    /// al. 2023, Algorithm 2): labels ŷ sampled from the model's own predictive distribution
+    /// (cross-entropy: the softmax of the logits; MSE: ŷ ~ N(f(x), outputs/2), the Gaussian whose
+    /// negative log-likelihood is this loss up to a constant), ĝ the gradient of the mean loss
+    /// on the batch with those labels, and `estimate` = B·ĝ⊙ĝ (B = `batch`). Every draw comes
+    /// from `rng`, so a fixed seed gives the same estimate. `grad` is scratch of the parameters'
+    /// length.
+    #[allow(clippy::too_many_arguments)]
+    pub fn gnb_hessian(
+        &self,
+        params: &[f32],
+        x: &[f32],
+        batch: usize,
+        loss: Loss,
+        ws: &mut Workspace,
+        rng: &mut impl rand::Rng,
+        grad: &mut [f32],
+        estimate: &mut [f32],
+    ) {
+        assert_eq!(estimate.len(), self.num_params(), "estimate buffer has the wrong length");
+        let out_w = self.outputs();
+        let logits = self.forward(params, x, batch, ws).to_vec();
+        match loss {
+            Loss::CrossEntropy => {
+                let uniform = Uniform::new(0.0f32, 1.0);
+                let sampled: Vec<u8> = logits
+                    .chunks_exact(out_w)
+                    .map(|z| {
+                        let max = z.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                        let probs: Vec<f32> = z.iter().map(|&v| (v - max).exp()).collect();
+                        let u = uniform.sample(rng) * probs.iter().sum::<f32>();
+                        let mut acc = 0.0;
+                        let last = probs.len().saturating_sub(1);
+                        let class = probs
+                            .iter()
+                            .position(|&p| {
+                                acc += p;
+                                u < acc
+                            })
+                            .unwrap_or(last);
+                        u8::try_from(class).unwrap_or(u8::MAX)
+                    })
+                    .collect();
+                self.loss_and_grad(params, x, Targets::Classes(&sampled), batch, loss, ws, grad);
+            }
+            Loss::Mse => {
+                let normal = Normal::new(0.0f32, (out_w as f32 / 2.0).sqrt()).expect("a valid deviation");
+                let sampled: Vec<f32> = logits.iter().map(|&f| f + normal.sample(rng)).collect();
+                self.loss_and_grad(params, x, Targets::Values(&sampled), batch, loss, ws, grad);
+            }
+        }
+        let b = batch as f32;
+        for (e, &g) in estimate.iter_mut().zip(grad.iter()) {
+            *e = b * g * g;
+        }
+    }
+
     /// Loss statistics only (evaluation).
     pub fn evaluate(
         &self,
@@ -473,6 +530,60 @@ mod tests {
             );
         }
         assert!(kinks * 5 < p.len(), "{kinks} of {} parameters sat on a kink", p.len());
+    }
+
+    /// For a linear model under MSE the Gauss–Newton matrix is the Hessian, whose diagonal for
+    /// weight (o, i) is 2/(B·outputs)·Σ_b x_bi² (bias: 2/outputs): the average of many GNB
+    /// estimates comes within 5 % of it, and a fixed seed repeats an estimate exactly.
+    #[test]
+    fn gnb_estimates_average_to_the_gauss_newton_diagonal() {
+        let m = Mlp::new(&[3, 2], Activation::Tanh).unwrap();
+        let p = m.init_params(Init::Xavier, 1);
+        let batch = 4;
+        let x: Vec<f32> = (0..batch * 3).map(|i| ((i * 7 % 5) as f32 - 2.0) * 0.5).collect();
+        let mut ws = m.workspace(batch);
+        let (mut g, mut e, mut sum) = (vec![0.0; p.len()], vec![0.0; p.len()], vec![0.0f64; p.len()]);
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let draws = 20000;
+        for _ in 0..draws {
+            m.gnb_hessian(&p, &x, batch, Loss::Mse, &mut ws, &mut rng, &mut g, &mut e);
+            sum.iter_mut().zip(&e).for_each(|(s, &v)| *s += f64::from(v));
+        }
+        let l = &m.layers()[0];
+        for o in 0..2 {
+            for i in 0..3 {
+                let sq: f64 = (0..batch).map(|b| f64::from(x[b * 3 + i]).powi(2)).sum();
+                let want = 2.0 / (batch as f64 * 2.0) * sq;
+                let got = sum[l.w.start + o * 3 + i] / draws as f64;
+                assert!((got - want).abs() <= 0.05 * want, "w[{o}][{i}]: {got} vs {want}");
+            }
+            let got = sum[l.b.start + o] / draws as f64;
+            assert!((got - 1.0).abs() <= 0.05, "b[{o}]: {got}");
+        }
+        let mut again = vec![0.0; p.len()];
+        let mut e1 = vec![0.0; p.len()];
+        m.gnb_hessian(
+            &p,
+            &x,
+            batch,
+            Loss::CrossEntropy,
+            &mut ws,
+            &mut ChaCha8Rng::seed_from_u64(9),
+            &mut g,
+            &mut e1,
+        );
+        m.gnb_hessian(
+            &p,
+            &x,
+            batch,
+            Loss::CrossEntropy,
+            &mut ws,
+            &mut ChaCha8Rng::seed_from_u64(9),
+            &mut g,
+            &mut again,
+        );
+        assert_eq!(e1, again);
+        assert!(e1.iter().all(|&v| v >= 0.0) && e1.iter().any(|&v| v > 0.0));
     }
 
     #[test]

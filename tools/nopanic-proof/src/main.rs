@@ -1,6 +1,6 @@
 //! The proof that descent-core never panics, as libm proves it for its functions: this binary calls
 //! the core's public API (every optimizer's construction, step, save and restore, with f32, f64,
-//! half and 8-bit state; every schedule, the schedule driver, plateau and sequential schedules;
+//! half and 8-bit state, and Sophia's Hessian estimate; every schedule, the schedule driver, plateau and sequential schedules;
 //! every clip; and the rest: L-BFGS, the grad scaler, accumulation, the LR range test, model
 //! blobs) on inputs the compiler cannot see (`black_box`), and its panic handler calls a symbol
 //! that exists nowhere. A panic path that survives optimization keeps the handler alive, and the
@@ -46,7 +46,7 @@ use descent_core::sparse_adam::{SparseAdam, SparseAdamConfig, SparseAdamOptim, S
 use descent_core::{
     NonFinitePolicy, Optim, Optimizer, Real, StateBuffer, UpdateRule, adabelief, adadelta, adafactor,
     adagrad, adam, adamax, adan, ademamix, adopt, asgd, dadapt_adamw, lamb, lars, lion, muon, nadam, novograd,
-    prodigy, radam, rmsprop, rprop, schedule_free, sgd, sm3, yogi,
+    prodigy, radam, rmsprop, rprop, schedule_free, sgd, sm3, sophia, yogi,
 };
 use half::{bf16, f16};
 
@@ -152,6 +152,8 @@ fn exercise<F: Real>(opt: &mut dyn Optimizer<F>, params: &mut [F], grads: &[F]) 
     let mut fails = fail(opt.step(params, grads).is_err());
     let _ = opt.set_lr(bb(0.01));
     let _ = opt.set_momentum(bb(0.5));
+    // Sophia takes the estimate; the others refuse it.
+    let _ = opt.update_hessian(bb(grads));
     bb((opt.name(), opt.lr(), opt.momentum(), opt.steps(), opt.len(), opt.is_empty(), opt.state_len()));
     fails += round_trip!(opt);
     fails += fail(opt.step(params, grads).is_err());
@@ -222,6 +224,7 @@ fn optimizers<F: Real>() -> u32 {
         + rule::<_, F>(bb(prodigy::ProdigyConfig { safeguard_warmup: true, ..Default::default() }))
         + rule::<_, F>(bb(prodigy::ProdigyConfig::default()))
         + rule::<_, F>(bb(dadapt_adamw::DadaptAdamwConfig::default()))
+        + rule::<_, F>(bb(sophia::SophiaConfig::default()))
         + match sm3::Sm3Config::default().with_shape(&shape) {
             Ok(c) => rule::<_, F>(bb(c)),
             Err(_) => 1,
@@ -292,6 +295,8 @@ fn reduced_state() -> u32 {
         + half::<_, f16>(bb(adabelief::AdabeliefConfig::default()), stoch)
         + half::<_, bf16>(bb(adopt::AdoptConfig::default()), near)
         + half::<_, bf16>(bb(ademamix::AdemamixConfig::default()), stoch)
+        + half::<_, bf16>(bb(sophia::SophiaConfig::default()), stoch)
+        + half::<_, f16>(bb(sophia::SophiaConfig::default()), near)
         + quant(bb(adam::AdamConfig::default()), near)
         + quant(bb(adam::AdamConfig { amsgrad: true, ..Default::default() }), stoch)
         + quant(bb(sgd::SgdConfig { momentum: 0.9, ..Default::default() }), stoch)
@@ -306,6 +311,8 @@ fn reduced_state() -> u32 {
         + half::<_, f16>(bb(schedule_free::ScheduleFreeAdamwConfig::default()), stoch)
         + quant(bb(schedule_free::ScheduleFreeSgdConfig::default()), near)
         + quant(bb(schedule_free::ScheduleFreeAdamwConfig::default()), stoch)
+        + quant(bb(sophia::SophiaConfig::default()), near)
+        + quant(bb(sophia::SophiaConfig::default()), stoch)
         + fail(refused == 0)
 }
 
