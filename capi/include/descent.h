@@ -740,8 +740,9 @@ void rust_eh_personality(void);
 // `cfg` null or valid; `name` null or a NUL-terminated string.
 enum DescentStatus descent_config_defaults(struct DescentConfig *cfg, const char *name);
 
-// Sets keyword `key` to `values` (`count` numbers: 1 for a number, a flag (0 or 1) or a count,
-// 2 for `betas`-like pairs and for Adafactor's `eps` (NaN as the first meaning None), 3 for
+// Sets keyword `key` to `values` (`count` numbers: 1 for a number, a flag (0 or 1) or a count
+// (NaN meaning None where the keyword may be None, as Prodigy's `beta3`), 2 for `betas`-like
+// pairs and for Adafactor's `eps` (NaN as the first meaning None), 3 for
 // Muon's `ns_coefficients`), then checks the whole configuration as PyTorch does. On a refusal
 // nothing changes and `descent_config_message` says why.
 //
